@@ -1,0 +1,1 @@
+//! Embedded Azure Resource Manager endpoint for local mode and tests.

@@ -1,0 +1,1 @@
+//! Azure SDK client layer: configuration, retries, long-running operations, error classification.

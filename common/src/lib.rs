@@ -1,0 +1,1 @@
+//! Shared runtime pieces: tracing setup, graceful shutdown, health and metrics listener.

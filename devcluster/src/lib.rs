@@ -1,0 +1,1 @@
+//! Embedded Kubernetes-API-compatible server (management cluster in local mode and tests).

@@ -1,0 +1,1 @@
+//! Lifecycle controllers of the ARO RP.

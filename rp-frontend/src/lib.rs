@@ -1,0 +1,1 @@
+//! ARM resource provider frontend for Microsoft.RedHatOpenShift/openShiftClusters.
