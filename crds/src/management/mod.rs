@@ -1,0 +1,14 @@
+//! Custom resources of the management cluster (API group `rp.aro.openshift.io/v1`).
+
+pub mod asyncoperation;
+pub mod naming;
+pub mod openshiftcluster;
+pub mod openshiftversion;
+pub mod roleset;
+pub mod subscription;
+
+pub use asyncoperation::*;
+pub use openshiftcluster::*;
+pub use openshiftversion::*;
+pub use roleset::*;
+pub use subscription::*;

@@ -1,0 +1,7 @@
+//! Custom resources of the in-cluster ARO operator (API group `aro.openshift.io/v1alpha1`).
+
+pub mod cluster;
+pub mod flags;
+
+pub use cluster::*;
+pub use flags::default_operator_flags;
