@@ -1,1 +1,32 @@
-//! Lifecycle controllers of the ARO RP.
+//! rp-controller: drives every `OpenShiftCluster` from a non-terminal provisioning state to a terminal
+//! one through named, idempotent steps whose progress is recorded in status.
+//!
+//! Built so far (pure logic, unit-tested without any server):
+//! * [`steps`]: the step engine: plans of actions and waits, attempts, backoff honouring Retry-After,
+//!   wait timeouts with customer-facing messages, resumable progress.
+//! * [`transitions`]: the provisioning state machine of reference section 5.1 and the async operation
+//!   outcome written when an operation ends.
+//! * [`validation`]: dynamic validation of the customer's network and permissions (reference section 4).
+
+pub mod steps;
+pub mod transitions;
+pub mod validation;
+
+/// Errors of rp-controller.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The cluster's progress names a step its operation's plan does not have (for example after a
+    /// downgrade removed a step).
+    #[error("step {step:?} is not part of the {operation} plan")]
+    UnknownStep { operation: String, step: String },
+    /// A stored timestamp does not parse.
+    #[error("invalid timestamp {value:?} in status: {source}")]
+    InvalidTimestamp {
+        value: String,
+        #[source]
+        source: chrono::ParseError,
+    },
+}
+
+/// Result with this crate's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
