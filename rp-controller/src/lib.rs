@@ -6,10 +6,12 @@
 //!   wait timeouts with customer-facing messages, resumable progress.
 //! * [`transitions`]: the provisioning state machine of reference section 5.1 and the async operation
 //!   outcome written when an operation ends.
+//! * [`plans`]: the named steps of install, update, admin update (per maintenance task) and delete.
 //! * [`infra`]: names and desired ARM bodies of the resources an install creates, and DNS names.
 //! * [`validation`]: dynamic validation of the customer's network and permissions (reference section 4).
 
 pub mod infra;
+pub mod plans;
 pub mod steps;
 pub mod transitions;
 pub mod validation;
