@@ -8,10 +8,12 @@
 //!   outcome written when an operation ends.
 //! * [`plans`]: the named steps of install, update, admin update (per maintenance task) and delete.
 //! * [`infra`]: names and desired ARM bodies of the resources an install creates, and DNS names.
+//! * [`runtime`]: cluster runtimes; so far the objects the local runtime seeds into a new cluster.
 //! * [`validation`]: dynamic validation of the customer's network and permissions (reference section 4).
 
 pub mod infra;
 pub mod plans;
+pub mod runtime;
 pub mod steps;
 pub mod transitions;
 pub mod validation;
