@@ -1,1 +1,7 @@
 //! Embedded Kubernetes-API-compatible server (management cluster in local mode and tests).
+
+pub mod certs;
+pub mod error;
+pub mod registry;
+pub mod selectors;
+pub mod store;
