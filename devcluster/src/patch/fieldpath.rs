@@ -8,7 +8,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 /// One step of a field path.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum PathElement {
     /// A field of an object or an entry of a map: `f:<name>`, printed `.name`.
     Field(String),
@@ -69,6 +69,22 @@ pub(super) fn compare_values(a: &Value, b: &Value) -> Ordering {
             xs.len().cmp(&ys.len())
         }
         _ => type_rank(a).cmp(&type_rank(b)),
+    }
+}
+
+/// JSON equality with numbers compared by value (`1 == 1.0`), as Go's decoded values compare.
+pub(super) fn json_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+        }
+        _ => a == b,
     }
 }
 
@@ -138,6 +154,14 @@ impl Ord for PathElement {
     }
 }
 
+impl PartialEq for PathElement {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for PathElement {}
+
 impl PartialOrd for PathElement {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
@@ -206,11 +230,7 @@ impl FieldSet {
             [last] => {
                 self.members.insert(last.clone());
             }
-            [first, rest @ ..] => self
-                .children
-                .entry(first.clone())
-                .or_default()
-                .insert(rest),
+            [first, rest @ ..] => self.children.entry(first.clone()).or_default().insert(rest),
         }
     }
 
@@ -424,7 +444,10 @@ mod tests {
             PathElement::Value(json!("a")),
         ]);
         assert_eq!(path.to_string(), ".metadata.finalizers[=\"a\"]");
-        assert_eq!(FieldPath(vec![f("a"), PathElement::Index(3)]).to_string(), ".a[3]");
+        assert_eq!(
+            FieldPath(vec![f("a"), PathElement::Index(3)]).to_string(),
+            ".a[3]"
+        );
     }
 
     #[test]

@@ -217,9 +217,15 @@ fn list_index(token: &str, len: usize, allow_end: bool) -> Result<usize, String>
     let len_i = len as i64;
     let limit = if allow_end { len_i } else { len_i - 1 };
     if index > limit || index < -len_i {
-        return Err(format!("Unable to access invalid index: {index}: invalid index referenced"));
+        return Err(format!(
+            "Unable to access invalid index: {index}: invalid index referenced"
+        ));
     }
-    Ok(if index < 0 { (index + len_i) as usize } else { index as usize })
+    Ok(if index < 0 {
+        (index + len_i) as usize
+    } else {
+        index as usize
+    })
 }
 
 fn child_mut<'a>(parent: &'a mut Value, key: &str) -> Option<&'a mut Value> {
@@ -257,9 +263,11 @@ fn add(doc: &mut Value, path: &str, value: Value) -> Result<(), Option<String>> 
 fn remove(doc: &mut Value, path: &str) -> Result<Value, Option<String>> {
     let (parent, key) = find_parent(doc, path).ok_or(None)?;
     match parent {
-        Value::Object(map) => map
-            .remove(&key)
-            .ok_or_else(|| Some(format!("Unable to remove nonexistent key: {key}: missing value"))),
+        Value::Object(map) => map.remove(&key).ok_or_else(|| {
+            Some(format!(
+                "Unable to remove nonexistent key: {key}: missing value"
+            ))
+        }),
         Value::Array(items) => {
             let index = list_index(&key, items.len(), false).map_err(Some)?;
             Ok(items.remove(index))
@@ -283,15 +291,27 @@ mod tests {
     fn add_remove_replace_move_copy() {
         let doc = json!({"a": {"b": [1, 2]}, "c": "x"});
         assert_eq!(
-            patched(doc.clone(), json!([{"op": "add", "path": "/a/b/1", "value": 9}])).unwrap(),
+            patched(
+                doc.clone(),
+                json!([{"op": "add", "path": "/a/b/1", "value": 9}])
+            )
+            .unwrap(),
             json!({"a": {"b": [1, 9, 2]}, "c": "x"})
         );
         assert_eq!(
-            patched(doc.clone(), json!([{"op": "add", "path": "/a/b/-", "value": 3}])).unwrap(),
+            patched(
+                doc.clone(),
+                json!([{"op": "add", "path": "/a/b/-", "value": 3}])
+            )
+            .unwrap(),
             json!({"a": {"b": [1, 2, 3]}, "c": "x"})
         );
         assert_eq!(
-            patched(doc.clone(), json!([{"op": "add", "path": "/a/b/-1", "value": 0}])).unwrap(),
+            patched(
+                doc.clone(),
+                json!([{"op": "add", "path": "/a/b/-1", "value": 0}])
+            )
+            .unwrap(),
             json!({"a": {"b": [1, 0, 2]}, "c": "x"})
         );
         assert_eq!(
@@ -299,16 +319,27 @@ mod tests {
             json!({"a": {"b": [2]}, "c": "x"})
         );
         assert_eq!(
-            patched(doc.clone(), json!([{"op": "replace", "path": "/c", "value": {"d": 1}}]))
-                .unwrap(),
+            patched(
+                doc.clone(),
+                json!([{"op": "replace", "path": "/c", "value": {"d": 1}}])
+            )
+            .unwrap(),
             json!({"a": {"b": [1, 2]}, "c": {"d": 1}})
         );
         assert_eq!(
-            patched(doc.clone(), json!([{"op": "move", "from": "/c", "path": "/a/c"}])).unwrap(),
+            patched(
+                doc.clone(),
+                json!([{"op": "move", "from": "/c", "path": "/a/c"}])
+            )
+            .unwrap(),
             json!({"a": {"b": [1, 2], "c": "x"}})
         );
         assert_eq!(
-            patched(doc.clone(), json!([{"op": "copy", "from": "/a/b", "path": "/d"}])).unwrap(),
+            patched(
+                doc.clone(),
+                json!([{"op": "copy", "from": "/a/b", "path": "/d"}])
+            )
+            .unwrap(),
             json!({"a": {"b": [1, 2]}, "c": "x", "d": [1, 2]})
         );
         assert_eq!(
@@ -321,12 +352,18 @@ mod tests {
     fn test_op_passes_or_fails_with_kube_message_and_leaves_target_unchanged() {
         let doc = json!({"spec": {"replicas": 1}});
         assert!(
-            patched(doc.clone(), json!([{"op": "test", "path": "/spec/replicas", "value": 1.0}]))
-                .is_ok()
+            patched(
+                doc.clone(),
+                json!([{"op": "test", "path": "/spec/replicas", "value": 1.0}])
+            )
+            .is_ok()
         );
         assert!(
-            patched(doc.clone(), json!([{"op": "test", "path": "/spec/missing", "value": null}]))
-                .is_ok()
+            patched(
+                doc.clone(),
+                json!([{"op": "test", "path": "/spec/missing", "value": null}])
+            )
+            .is_ok()
         );
         let mut target = doc.clone();
         let err = json_patch(
@@ -365,7 +402,10 @@ mod tests {
                 json!([{"op": "add", "path": "/a/b/5", "value": 1}]),
                 "error in add for path: '/a/b/5': Unable to access invalid index: 5: invalid index referenced",
             ),
-            (json!([{"op": "frobnicate", "path": "/a"}]), "Unexpected kind: frobnicate"),
+            (
+                json!([{"op": "frobnicate", "path": "/a"}]),
+                "Unexpected kind: frobnicate",
+            ),
             (json!([{"path": "/a"}]), "Unexpected kind: unknown"),
             (
                 json!([{"op": "remove"}]),
@@ -383,7 +423,10 @@ mod tests {
 
     #[test]
     fn malformed_patches_are_400_and_huge_ones_413() {
-        assert_eq!(patched(json!({}), json!({"op": "add"})).unwrap_err().code(), 400);
+        assert_eq!(
+            patched(json!({}), json!({"op": "add"})).unwrap_err().code(),
+            400
+        );
         assert_eq!(patched(json!({}), json!([1])).unwrap_err().code(), 400);
         let ops: Vec<Value> = (0..=MAX_JSON_PATCH_OPERATIONS)
             .map(|_| json!({"op": "test", "path": "/a", "value": null}))

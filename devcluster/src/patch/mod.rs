@@ -12,7 +12,7 @@
 //! Every write also records ownership: [`update_managed_fields`] for create, update and the
 //! non-apply patches.
 
-// mod apply;
+mod apply;
 mod builtin_schema;
 mod fieldpath;
 mod json_patch;
@@ -20,7 +20,10 @@ mod merge_patch;
 mod schema;
 mod strategic;
 
-// pub use apply::{ApplyConflicts};
+pub use apply::{
+    ApplyConflicts, ApplyOutcome, Conflict, FieldManager, ManagedFieldsEntry, Operation, apply,
+    managed_fields_of, set_managed_fields, update_managed_fields,
+};
 pub use fieldpath::{FieldPath, FieldSet, PathElement};
 pub use json_patch::{MAX_JSON_PATCH_OPERATIONS, json_patch};
 pub use merge_patch::merge_patch;
@@ -52,7 +55,12 @@ pub enum PatchError {
     NotApplicable(String),
     /// 413 `RequestEntityTooLarge`: a JSON patch with more than [`MAX_JSON_PATCH_OPERATIONS`]
     /// operations.
-    #[error("The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {0}")]
+    /// 409 `Conflict` of a server-side apply, with `FieldManagerConflict` causes.
+    #[error("{}", .0.message())]
+    Conflict(ApplyConflicts),
+    #[error(
+        "The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {0}"
+    )]
     TooManyOperations(usize),
     /// 415 `UnsupportedMediaType`: the patch type is not accepted for this kind (strategic merge
     /// patch of a custom resource) or is unknown.
@@ -78,6 +86,7 @@ impl PatchError {
             PatchError::BadRequest(_) => 400,
             PatchError::NotApplicable(_) => 422,
             PatchError::TooManyOperations(_) => 413,
+            PatchError::Conflict(_) => 409,
             PatchError::UnsupportedMediaType { .. } => 415,
         }
     }
@@ -88,6 +97,7 @@ impl PatchError {
             PatchError::BadRequest(_) => "BadRequest",
             PatchError::NotApplicable(_) => "Invalid",
             PatchError::TooManyOperations(_) => "RequestEntityTooLarge",
+            PatchError::Conflict(_) => "Conflict",
             PatchError::UnsupportedMediaType { .. } => "UnsupportedMediaType",
         }
     }
@@ -110,6 +120,7 @@ impl PatchError {
                 message: message.clone(),
                 field: String::new(),
             }],
+            PatchError::Conflict(conflicts) => conflicts.causes(),
             _ => Vec::new(),
         }
     }
@@ -191,7 +202,12 @@ mod tests {
         assert!(check_patch_type(&cr, MERGE_PATCH).is_ok());
         let pod = KindKey::new("", "v1", "Pod");
         assert!(check_patch_type(&pod, STRATEGIC_MERGE_PATCH).is_ok());
-        assert_eq!(check_patch_type(&pod, "application/json").unwrap_err().code(), 415);
+        assert_eq!(
+            check_patch_type(&pod, "application/json")
+                .unwrap_err()
+                .code(),
+            415
+        );
     }
 
     #[test]

@@ -122,7 +122,11 @@ impl KindKey {
 pub(super) fn builtin_root(kind: &KindKey) -> Option<u16> {
     KINDS
         .binary_search_by(|(g, v, k, _)| {
-            (*g, *v, *k).cmp(&(kind.group.as_str(), kind.version.as_str(), kind.kind.as_str()))
+            (*g, *v, *k).cmp(&(
+                kind.group.as_str(),
+                kind.version.as_str(),
+                kind.kind.as_str(),
+            ))
         })
         .ok()
         .map(|i| KINDS[i].3)
@@ -184,6 +188,12 @@ pub enum NodeType {
 pub trait ListTypeInfo {
     /// The schema of the value at `path`.
     fn node(&self, path: &[SchemaStep<'_>]) -> NodeType;
+
+    /// Whether the kind is compiled into the server (built-in): its top-level structs exist even
+    /// in an empty object, which shows in the `managedFields` a create records.
+    fn is_builtin(&self) -> bool {
+        false
+    }
 }
 
 /// Schema of a kind nobody knows anything about: every object is a granular map, every list atomic.
@@ -280,6 +290,10 @@ impl ListTypeInfo for BuiltinListTypeInfo {
             .fold(Pos::root(self.root), |pos, step| pos.step(*step))
             .node()
     }
+
+    fn is_builtin(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]
@@ -305,15 +319,27 @@ mod tests {
             "rbac.authorization.k8s.io/v1",
             "ClusterRole"
         )));
-        assert!(!is_builtin_kind(&KindKey::new("aro.openshift.io", "v1alpha1", "Cluster")));
+        assert!(!is_builtin_kind(&KindKey::new(
+            "aro.openshift.io",
+            "v1alpha1",
+            "Cluster"
+        )));
         assert!(!is_builtin_kind(&KindKey::new("", "v1", "PodList")));
     }
 
     #[test]
     fn table_is_sorted_for_binary_search() {
-        assert!(KINDS.windows(2).all(|w| (w[0].0, w[0].1, w[0].2) < (w[1].0, w[1].1, w[1].2)));
+        assert!(
+            KINDS
+                .windows(2)
+                .all(|w| (w[0].0, w[0].1, w[0].2) < (w[1].0, w[1].1, w[1].2))
+        );
         for t in TYPES {
-            assert!(t.fields.windows(2).all(|w| w[0].name < w[1].name), "{}", t.name);
+            assert!(
+                t.fields.windows(2).all(|w| w[0].name < w[1].name),
+                "{}",
+                t.name
+            );
         }
     }
 
@@ -335,7 +361,10 @@ mod tests {
             })
         );
         // atomic lists without patch strategy merge like unknown values: left out of the table
-        assert_eq!(node(&pod, &[F("spec"), F("tolerations")]), NodeType::Unknown);
+        assert_eq!(
+            node(&pod, &[F("spec"), F("tolerations")]),
+            NodeType::Unknown
+        );
         assert_eq!(
             node(&pod, &[F("spec"), F("volumes")]),
             NodeType::List(ListType::Map {
@@ -343,20 +372,35 @@ mod tests {
                 key_defaults: vec![]
             })
         );
-        assert_eq!(node(&pod, &[F("spec"), F("nodeSelector")]), NodeType::Map { atomic: true });
+        assert_eq!(
+            node(&pod, &[F("spec"), F("nodeSelector")]),
+            NodeType::Map { atomic: true }
+        );
         assert_eq!(
             node(&pod, &[F("metadata"), F("finalizers")]),
             NodeType::List(ListType::Set)
         );
-        assert_eq!(node(&pod, &[F("metadata"), F("labels")]), NodeType::Map { atomic: false });
-        assert_eq!(node(&pod, &[F("spec"), F("nosuchfield")]), NodeType::Unknown);
+        assert_eq!(
+            node(&pod, &[F("metadata"), F("labels")]),
+            NodeType::Map { atomic: false }
+        );
+        assert_eq!(
+            node(&pod, &[F("spec"), F("nosuchfield")]),
+            NodeType::Unknown
+        );
     }
 
     #[test]
     fn deployment_selector_is_an_atomic_struct() {
         let d = KindKey::new("apps", "v1", "Deployment");
-        assert_eq!(node(&d, &[F("spec"), F("selector")]), NodeType::Struct { atomic: true });
-        assert_eq!(node(&d, &[F("spec"), F("template")]), NodeType::Struct { atomic: false });
+        assert_eq!(
+            node(&d, &[F("spec"), F("selector")]),
+            NodeType::Struct { atomic: true }
+        );
+        assert_eq!(
+            node(&d, &[F("spec"), F("template")]),
+            NodeType::Struct { atomic: false }
+        );
         assert_eq!(
             node(&d, &[F("metadata"), F("ownerReferences")]),
             NodeType::List(ListType::Map {
@@ -370,6 +414,9 @@ mod tests {
     fn job_conditions_are_atomic_for_apply() {
         // patch strategy merge by type, but x-kubernetes-list-type atomic wins for apply
         let job = KindKey::new("batch", "v1", "Job");
-        assert_eq!(node(&job, &[F("status"), F("conditions")]), NodeType::List(ListType::Atomic));
+        assert_eq!(
+            node(&job, &[F("status"), F("conditions")]),
+            NodeType::List(ListType::Atomic)
+        );
     }
 }

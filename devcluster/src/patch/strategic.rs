@@ -97,7 +97,9 @@ fn values_equal(a: &Value, b: &Value) -> bool {
 }
 
 fn no_merge_key(item: &Value, key: &str) -> PatchError {
-    bad(format!("map: {item} does not contain declared merge key: {key}"))
+    bad(format!(
+        "map: {item} does not contain declared merge key: {key}"
+    ))
 }
 
 /// A patch value taken where the original has nothing: merged into nothing, which drops nulls and
@@ -110,9 +112,7 @@ fn fresh(value: &Value, pos: Pos) -> Result<Value, PatchError> {
             if strategy & MERGE != 0 {
                 merge_slice(Vec::new(), items, pos, merge_key, false).map(Value::Array)
             } else {
-                Ok(Value::Array(
-                    items.iter().map(discard_nulls).collect(),
-                ))
+                Ok(Value::Array(items.iter().map(discard_nulls).collect()))
             }
         }
         other => Ok(other.clone()),
@@ -264,7 +264,10 @@ fn merge_set_element_order(
             continue;
         };
         let Value::Array(order) = order else {
-            return Err(bad(format!("expected a []interface {{}}, but received a {}", json_type(order))));
+            return Err(bad(format!(
+                "expected a []interface {{}}, but received a {}",
+                json_type(order)
+            )));
         };
         let child_pos = pos.step(SchemaStep::Field(field));
         let (strategy, merge_key) = field_meta(child_pos);
@@ -288,7 +291,11 @@ fn merge_set_element_order(
                 )));
             }
         };
-        validate_patch_with_set_order(patch_list.map(Vec::as_slice).unwrap_or(&[]), order, merge_key)?;
+        validate_patch_with_set_order(
+            patch_list.map(Vec::as_slice).unwrap_or(&[]),
+            order,
+            merge_key,
+        )?;
         let merged = match (&original_list, patch_list) {
             (Some(current), None) => current.clone(),
             (None, Some(items)) => match fresh(&Value::Array(items.clone()), child_pos)? {
@@ -341,8 +348,12 @@ fn validate_patch_with_set_order(
         }
         let equal = match merge_key {
             Some(key) => {
-                let a = non_delete[p].get(key).ok_or_else(|| no_merge_key(non_delete[p], key))?;
-                let b = order[o].get(key).ok_or_else(|| no_merge_key(&order[o], key))?;
+                let a = non_delete[p]
+                    .get(key)
+                    .ok_or_else(|| no_merge_key(non_delete[p], key))?;
+                let b = order[o]
+                    .get(key)
+                    .ok_or_else(|| no_merge_key(&order[o], key))?;
                 values_equal(a, b)
             }
             None => values_equal(non_delete[p], &order[o]),
@@ -376,7 +387,9 @@ fn merge_slice(
     let mut kind: Option<&Value> = None;
     for item in original.iter().chain(patch) {
         if item.is_array() {
-            return Err(PatchError::NotApplicable("lists of lists are not supported".into()));
+            return Err(PatchError::NotApplicable(
+                "lists of lists are not supported".into(),
+            ));
         }
         match kind {
             None => kind = Some(item),
@@ -533,9 +546,11 @@ fn normalize_slice_order(
     let mut items: Vec<Value> = items
         .into_iter()
         .filter(|item| match key {
-            Some(key) => !deleted
-                .iter()
-                .any(|d| d.get(key).zip(item.get(key)).is_some_and(|(a, b)| values_equal(a, b))),
+            Some(key) => !deleted.iter().any(|d| {
+                d.get(key)
+                    .zip(item.get(key))
+                    .is_some_and(|(a, b)| values_equal(a, b))
+            }),
             None => true,
         })
         .collect();
@@ -555,7 +570,10 @@ fn normalize_element_order(
     let right = normalize_slice_order(patch_items, patch_order, key)?;
     let left = normalize_slice_order(server_only, server_order, key)?;
     let less = |l: &Value, r: &Value| -> bool {
-        match (index_of(server_order, l, key), index_of(server_order, r, key)) {
+        match (
+            index_of(server_order, l, key),
+            index_of(server_order, r, key),
+        ) {
             (Some(li), Some(ri)) => li < ri,
             _ => false,
         }
@@ -625,7 +643,11 @@ mod tests {
             "tolerations": [{"key": "k2", "operator": "Exists"}]
         }}}});
         for kind in ["Deployment", "DaemonSet", "StatefulSet", "ReplicaSet"] {
-            let result = smp(original.clone(), patch.clone(), &KindKey::new("apps", "v1", kind));
+            let result = smp(
+                original.clone(),
+                patch.clone(),
+                &KindKey::new("apps", "v1", kind),
+            );
             let spec = &result["spec"]["template"]["spec"];
             assert_eq!(spec["containers"][0]["image"], json!("a:2"), "{kind}");
             assert_eq!(
@@ -633,10 +655,19 @@ mod tests {
                 json!([{"containerPort": 443}, {"containerPort": 80}]),
                 "{kind}"
             );
-            assert_eq!(spec["containers"][0]["volumeMounts"].as_array().unwrap().len(), 2);
+            assert_eq!(
+                spec["containers"][0]["volumeMounts"]
+                    .as_array()
+                    .unwrap()
+                    .len(),
+                2
+            );
             assert_eq!(spec["volumes"].as_array().unwrap().len(), 2);
             // no merge key: replaced
-            assert_eq!(spec["tolerations"], json!([{"key": "k2", "operator": "Exists"}]));
+            assert_eq!(
+                spec["tolerations"],
+                json!([{"key": "k2", "operator": "Exists"}])
+            );
             assert_eq!(result["spec"]["replicas"], json!(1));
         }
         let job = smp(
@@ -644,7 +675,13 @@ mod tests {
             json!({"spec": {"template": {"spec": {"containers": [{"name": "b", "image": "b:1"}]}}}}),
             &KindKey::new("batch", "v1", "Job"),
         );
-        assert_eq!(job["spec"]["template"]["spec"]["containers"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            job["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
         let cron = smp(
             json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}}}}),
             json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "b"}]}}}}}}),
@@ -757,12 +794,16 @@ mod tests {
         );
         let bad = json!({"spec": {"strategy": {"$retainKeys": ["type"], "rollingUpdate": {}}}});
         let err = strategic_merge_patch(&original, &bad, &deployment()).unwrap_err();
-        assert_eq!(err, PatchError::BadRequest("invalid patch format of retainKeys".into()));
+        assert_eq!(
+            err,
+            PatchError::BadRequest("invalid patch format of retainKeys".into())
+        );
     }
 
     #[test]
     fn set_element_order_orders_the_merged_list() {
-        let original = json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}});
+        let original =
+            json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}});
         let patch = json!({"spec": {
             "$setElementOrder/containers": [{"name": "c"}, {"name": "a"}, {"name": "b"}],
             "containers": [{"name": "a", "image": "new"}]
@@ -822,7 +863,10 @@ mod tests {
             &pod(),
         )
         .unwrap_err();
-        assert_eq!(err, PatchError::NotApplicable("lists of lists are not supported".into()));
+        assert_eq!(
+            err,
+            PatchError::NotApplicable("lists of lists are not supported".into())
+        );
     }
 
     #[test]
@@ -845,14 +889,20 @@ mod tests {
             json!({"spec": {"selector": {"matchLabels": {"b": "2"}}}}),
             &KindKey::new("policy", "v1", "PodDisruptionBudget"),
         );
-        assert_eq!(result["spec"]["selector"], json!({"matchLabels": {"b": "2"}}));
+        assert_eq!(
+            result["spec"]["selector"],
+            json!({"matchLabels": {"b": "2"}})
+        );
         // a Deployment's selector has no strategy: merged
         let result = smp(
             json!({"spec": {"selector": {"matchLabels": {"a": "1"}}}}),
             json!({"spec": {"selector": {"matchLabels": {"b": "2"}}}}),
             &deployment(),
         );
-        assert_eq!(result["spec"]["selector"], json!({"matchLabels": {"a": "1", "b": "2"}}));
+        assert_eq!(
+            result["spec"]["selector"],
+            json!({"matchLabels": {"a": "1", "b": "2"}})
+        );
     }
 
     #[test]
