@@ -272,10 +272,10 @@ fn cap_update_managers(managers: &mut Managers) {
         let bucket = manager_key(ANCIENT_CHANGES, Operation::Update, &version, "");
         match first_by_version.get(&version) {
             Some(first) => {
-                if !managers.contains_key(&bucket) {
-                    if let Some(first_state) = managers.remove(first) {
-                        managers.insert(bucket.clone(), first_state);
-                    }
+                if !managers.contains_key(&bucket)
+                    && let Some(first_state) = managers.remove(first)
+                {
+                    managers.insert(bucket.clone(), first_state);
                 }
                 if let Some(b) = managers.get_mut(&bucket) {
                     b.set = state.set.union(&b.set);
@@ -1080,10 +1080,8 @@ pub fn apply(
     managers.retain(|_, state| !state.set.is_empty());
 
     let changed = !json_equal(&merged, &live_value);
-    if changed {
-        if let Some(state) = managers.get_mut(&applier) {
-            state.time = Some(fm.time.to_string());
-        }
+    if changed && let Some(state) = managers.get_mut(&applier) {
+        state.time = Some(fm.time.to_string());
     }
     cap_update_managers(&mut managers);
     let managed_fields = encode_managers(&managers);
@@ -1184,4 +1182,551 @@ fn empty_like(walker: &Walker<'_>, new: &Value) -> Value {
         }
     }
     Value::Object(empty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::patch::schema::{
+        BuiltinListTypeInfo, KindKey, UntypedListTypeInfo, builtin_list_type_info,
+    };
+    use serde_json::json;
+
+    const T1: &str = "2024-01-01T00:00:00Z";
+    const T2: &str = "2024-01-01T00:00:05Z";
+
+    fn deployment_schema() -> BuiltinListTypeInfo {
+        builtin_list_type_info(&KindKey::new("apps", "v1", "Deployment")).unwrap()
+    }
+
+    fn fm<'a>(manager: &'a str, schema: &'a dyn ListTypeInfo, time: &'a str) -> FieldManager<'a> {
+        FieldManager {
+            manager,
+            api_version: "apps/v1",
+            subresource: None,
+            time,
+            schema,
+            ignored_fields: &[],
+        }
+    }
+
+    fn deployment(replicas: i64, image: &str) -> Value {
+        json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "nginx", "image": image}]}
+                }
+            }
+        })
+    }
+
+    fn applied(
+        live: Option<&Value>,
+        config: &Value,
+        manager: &str,
+        force: bool,
+    ) -> Result<ApplyOutcome, PatchError> {
+        let schema = deployment_schema();
+        apply(live, config, force, &fm(manager, &schema, T2))
+    }
+
+    fn fields_of(object: &Value, manager: &str) -> Value {
+        managed_fields_of(object)
+            .unwrap()
+            .into_iter()
+            .find(|e| e.manager == manager)
+            .and_then(|e| e.fields_v1)
+            .unwrap_or(Value::Null)
+    }
+
+    #[test]
+    fn apply_creates_and_records_fields_like_kube_apiserver() {
+        let out = applied(None, &deployment(1, "nginx:1"), "a", false).unwrap();
+        assert!(out.changed);
+        assert_eq!(out.managed_fields.len(), 1);
+        let entry = &out.managed_fields[0];
+        assert_eq!(entry.manager, "a");
+        assert_eq!(entry.operation, Some(Operation::Apply));
+        assert_eq!(entry.api_version, "apps/v1");
+        assert_eq!(entry.time.as_deref(), Some(T2));
+        assert_eq!(entry.fields_type, "FieldsV1");
+        assert_eq!(
+            entry.fields_v1,
+            Some(json!({
+                "f:metadata": {"f:labels": {"f:app": {}}},
+                "f:spec": {
+                    "f:replicas": {},
+                    "f:selector": {},
+                    "f:template": {
+                        "f:metadata": {"f:labels": {"f:app": {}}},
+                        "f:spec": {"f:containers": {"k:{\"name\":\"nginx\"}": {".": {}, "f:image": {}, "f:name": {}}}}
+                    }
+                }
+            }))
+        );
+        assert_eq!(out.object["spec"]["replicas"], json!(1));
+        assert_eq!(
+            serde_json::to_value(&out.managed_fields).unwrap(),
+            out.object["metadata"]["managedFields"]
+        );
+        assert_eq!(
+            out.object["metadata"]["managedFields"][0]["operation"],
+            json!("Apply")
+        );
+    }
+
+    #[test]
+    fn applying_the_same_configuration_again_changes_nothing() {
+        let first = applied(None, &deployment(1, "nginx:1"), "a", false).unwrap();
+        let second = applied(Some(&first.object), &deployment(1, "nginx:1"), "a", false).unwrap();
+        assert!(!second.changed);
+        assert_eq!(second.object, first.object);
+        // the time only moves when the object changes
+        assert_eq!(second.managed_fields[0].time.as_deref(), Some(T2));
+    }
+
+    #[test]
+    fn another_applier_changing_a_field_conflicts_unless_forced() {
+        let live = applied(None, &deployment(1, "nginx:1"), "a", false)
+            .unwrap()
+            .object;
+        let config = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 3}});
+        let err = applied(Some(&live), &config, "b", false).unwrap_err();
+        let PatchError::Conflict(conflicts) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(err.code(), 409);
+        assert_eq!(
+            conflicts.message(),
+            "Apply failed with 1 conflict: conflict with \"a\": .spec.replicas"
+        );
+        assert_eq!(
+            err.to_status(),
+            json!({
+                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": "Apply failed with 1 conflict: conflict with \"a\": .spec.replicas",
+                "reason": "Conflict",
+                "details": {"causes": [{"reason": "FieldManagerConflict", "message": "conflict with \"a\"", "field": ".spec.replicas"}]},
+                "code": 409
+            })
+        );
+        let forced = applied(Some(&live), &config, "b", true).unwrap();
+        assert_eq!(forced.object["spec"]["replicas"], json!(3));
+        assert_eq!(
+            fields_of(&forced.object, "b"),
+            json!({"f:spec": {"f:replicas": {}}})
+        );
+        assert!(
+            fields_of(&forced.object, "a")["f:spec"]
+                .get("f:replicas")
+                .is_none()
+        );
+        assert!(
+            fields_of(&forced.object, "a")["f:spec"]
+                .get("f:template")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn applying_the_same_value_shares_ownership() {
+        let live = applied(None, &deployment(1, "nginx:1"), "a", false)
+            .unwrap()
+            .object;
+        let config = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 1}});
+        let out = applied(Some(&live), &config, "b", false).unwrap();
+        assert!(!out.changed);
+        assert!(
+            fields_of(&out.object, "a")["f:spec"]
+                .get("f:replicas")
+                .is_some()
+        );
+        assert_eq!(
+            fields_of(&out.object, "b"),
+            json!({"f:spec": {"f:replicas": {}}})
+        );
+        // a stops applying replicas: b still owns it, so it stays
+        let mut without = deployment(1, "nginx:1");
+        without["spec"].as_object_mut().unwrap().remove("replicas");
+        let out = applied(Some(&out.object), &without, "a", false).unwrap();
+        assert_eq!(out.object["spec"]["replicas"], json!(1));
+        // b stops applying it too: now it is removed
+        let config = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": {"team": "x"}}});
+        let out = applied(Some(&out.object), &config, "b", false).unwrap();
+        assert!(
+            out.object["spec"].get("replicas").is_none(),
+            "{}",
+            out.object
+        );
+        assert_eq!(
+            out.object["metadata"]["labels"],
+            json!({"app": "web", "team": "x"})
+        );
+    }
+
+    #[test]
+    fn fields_and_items_an_applier_stops_applying_are_removed() {
+        let mut config = deployment(1, "nginx:1");
+        config["metadata"]["labels"]["tier"] = json!("front");
+        config["spec"]["template"]["spec"]["containers"] =
+            json!([{"name": "nginx", "image": "nginx:1"}, {"name": "sidecar", "image": "s:1"}]);
+        let live = applied(None, &config, "a", false).unwrap().object;
+        let out = applied(Some(&live), &deployment(1, "nginx:1"), "a", false).unwrap();
+        assert_eq!(out.object["metadata"]["labels"], json!({"app": "web"}));
+        assert_eq!(
+            out.object["spec"]["template"]["spec"]["containers"],
+            json!([{"name": "nginx", "image": "nginx:1"}])
+        );
+        assert_eq!(
+            fields_of(&out.object, "a"),
+            fields_of(
+                &applied(None, &deployment(1, "nginx:1"), "a", false)
+                    .unwrap()
+                    .object,
+                "a"
+            )
+        );
+    }
+
+    #[test]
+    fn fields_set_by_updates_are_not_pruned_by_an_applier() {
+        let schema = deployment_schema();
+        let live = applied(None, &deployment(1, "nginx:1"), "a", false)
+            .unwrap()
+            .object;
+        // a controller adds an annotation with an update
+        let mut updated = live.clone();
+        updated["metadata"]["annotations"] = json!({"rev": "1"});
+        let entries = update_managed_fields(Some(&live), &updated, &fm("controller", &schema, T2));
+        set_managed_fields(&mut updated, &entries);
+        let controller = fields_of(&updated, "controller");
+        assert_eq!(
+            controller,
+            json!({"f:metadata": {"f:annotations": {".": {}, "f:rev": {}}}})
+        );
+        let out = applied(Some(&updated), &deployment(2, "nginx:1"), "a", false).unwrap();
+        assert_eq!(out.object["metadata"]["annotations"], json!({"rev": "1"}));
+        assert_eq!(out.object["spec"]["replicas"], json!(2));
+    }
+
+    #[test]
+    fn conflicts_with_update_managers_name_their_version() {
+        let schema = deployment_schema();
+        let mut created = deployment(1, "nginx:1");
+        let entries = update_managed_fields(None, &created, &fm("kubectl-create", &schema, T1));
+        set_managed_fields(&mut created, &entries);
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].operation, Some(Operation::Update));
+        let fields = entries[0].fields_v1.clone().unwrap();
+        // the labels map is new (owned as a whole), spec existed in the empty object
+        assert_eq!(
+            fields["f:metadata"],
+            json!({"f:labels": {".": {}, "f:app": {}}})
+        );
+        assert!(fields["f:spec"].get(".").is_none());
+        assert_eq!(fields["f:spec"]["f:replicas"], json!({}));
+        let mut config = deployment(5, "nginx:2");
+        config["metadata"]["labels"] = json!({"app": "web"});
+        let err = applied(Some(&created), &config, "a", false).unwrap_err();
+        let PatchError::Conflict(conflicts) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            conflicts.message(),
+            "Apply failed with 2 conflicts: conflicts with \"kubectl-create\" using apps/v1:\n- .spec.replicas\n- .spec.template.spec.containers[name=\"nginx\"].image"
+        );
+        let causes = conflicts.causes();
+        assert_eq!(causes.len(), 2);
+        assert_eq!(
+            causes[0].message,
+            "conflict with \"kubectl-create\" using apps/v1"
+        );
+        assert_eq!(
+            causes[1].field,
+            ".spec.template.spec.containers[name=\"nginx\"].image"
+        );
+    }
+
+    #[test]
+    fn an_object_without_managed_fields_belongs_to_before_first_apply() {
+        let live = deployment(1, "nginx:1");
+        let err = applied(Some(&live), &deployment(2, "nginx:1"), "a", false).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Apply failed with 1 conflict: conflict with \"before-first-apply\" using apps/v1: .spec.replicas"
+        );
+        let out = applied(Some(&live), &deployment(1, "nginx:1"), "a", false).unwrap();
+        assert_eq!(out.managed_fields.len(), 2);
+    }
+
+    #[test]
+    fn update_moves_ownership_of_changed_and_removed_fields() {
+        let schema = deployment_schema();
+        let live = applied(None, &deployment(1, "nginx:1"), "a", false)
+            .unwrap()
+            .object;
+        let mut scaled = live.clone();
+        scaled["spec"]["replicas"] = json!(4);
+        scaled["metadata"]["labels"]
+            .as_object_mut()
+            .unwrap()
+            .remove("app");
+        let entries = update_managed_fields(Some(&live), &scaled, &fm("hpa", &schema, T2));
+        set_managed_fields(&mut scaled, &entries);
+        assert_eq!(
+            fields_of(&scaled, "hpa"),
+            json!({"f:spec": {"f:replicas": {}}})
+        );
+        let a = fields_of(&scaled, "a");
+        assert!(a["f:spec"].get("f:replicas").is_none());
+        assert!(a["f:metadata"]["f:labels"].get("f:app").is_none());
+        // an update that changes nothing adds no entry and keeps the times
+        let again = update_managed_fields(
+            Some(&scaled),
+            &scaled,
+            &fm("other", &schema, "2030-01-01T00:00:00Z"),
+        );
+        assert_eq!(again, managed_fields_of(&scaled).unwrap());
+    }
+
+    #[test]
+    fn managed_fields_sent_by_the_client_are_used_and_a_single_empty_entry_clears_them() {
+        let schema = deployment_schema();
+        let live = applied(None, &deployment(1, "nginx:1"), "a", false)
+            .unwrap()
+            .object;
+        let mut cleared = live.clone();
+        cleared["metadata"]["managedFields"] = json!([{}]);
+        cleared["spec"]["replicas"] = json!(2);
+        assert!(update_managed_fields(Some(&live), &cleared, &fm("x", &schema, T2)).is_empty());
+        let mut edited = live.clone();
+        edited["metadata"]["managedFields"] = json!([{"manager": "mine", "operation": "Update", "apiVersion": "apps/v1", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:paused": {}}}}]);
+        let entries = update_managed_fields(Some(&live), &edited, &fm("x", &schema, T2));
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].manager, "mine");
+        // an empty list keeps the stored ones
+        let mut emptied = live.clone();
+        emptied["metadata"]["managedFields"] = json!([]);
+        let entries = update_managed_fields(Some(&live), &emptied, &fm("x", &schema, T2));
+        assert_eq!(entries, managed_fields_of(&live).unwrap());
+    }
+
+    #[test]
+    fn map_list_keys_use_server_defaults_and_missing_keys_are_bad_requests() {
+        let mut config = deployment(1, "nginx:1");
+        config["spec"]["template"]["spec"]["containers"][0]["ports"] =
+            json!([{"containerPort": 80}]);
+        config["spec"]["template"]["spec"]["containers"][0]["env"] =
+            json!([{"name": "A", "value": "1"}]);
+        let out = applied(None, &config, "a", false).unwrap();
+        let container = &fields_of(&out.object, "a")["f:spec"]["f:template"]["f:spec"]["f:containers"]
+            ["k:{\"name\":\"nginx\"}"];
+        assert_eq!(
+            container["f:ports"],
+            json!({"k:{\"containerPort\":80,\"protocol\":\"TCP\"}": {".": {}, "f:containerPort": {}}})
+        );
+        assert_eq!(
+            container["f:env"],
+            json!({"k:{\"name\":\"A\"}": {".": {}, "f:name": {}, "f:value": {}}})
+        );
+        config["spec"]["template"]["spec"]["containers"][0]["env"] = json!([{"value": "1"}]);
+        let err = applied(None, &config, "a", false).unwrap_err();
+        assert_eq!(
+            err,
+            PatchError::BadRequest("failed to create typed patch object: .spec.template.spec.containers[name=\"nginx\"].env: element 0: associative list with keys has an element that omits key field \"name\" (and doesn't have default value)".into())
+        );
+        config["spec"]["template"]["spec"]["containers"][0]["env"] =
+            json!([{"name": "A"}, {"name": "A"}]);
+        assert_eq!(applied(None, &config, "a", false).unwrap_err().code(), 400);
+    }
+
+    #[test]
+    fn finalizers_are_a_set_list() {
+        let mut config = deployment(1, "nginx:1");
+        config["metadata"]["finalizers"] = json!(["example.com/a"]);
+        let live = applied(None, &config, "a", false).unwrap().object;
+        assert_eq!(
+            fields_of(&live, "a")["f:metadata"]["f:finalizers"],
+            json!({"v:\"example.com/a\"": {}})
+        );
+        let mut other = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "finalizers": ["example.com/b"]}});
+        let live = applied(Some(&live), &other, "b", false).unwrap().object;
+        assert_eq!(
+            live["metadata"]["finalizers"],
+            json!(["example.com/a", "example.com/b"])
+        );
+        other["metadata"]["finalizers"] = json!([]);
+        let live = applied(Some(&live), &other, "b", false).unwrap().object;
+        assert_eq!(live["metadata"]["finalizers"], json!(["example.com/a"]));
+    }
+
+    #[test]
+    fn bad_apply_requests() {
+        let mut config = deployment(1, "nginx:1");
+        config["apiVersion"] = json!("apps/v1beta1");
+        assert_eq!(
+            applied(None, &config, "a", false).unwrap_err(),
+            PatchError::BadRequest("Incorrect version specified in apply patch. Specified patch version: apps/v1beta1, expected: apps/v1".into())
+        );
+        let mut config = deployment(1, "nginx:1");
+        config["metadata"]["managedFields"] = json!([]);
+        assert_eq!(
+            applied(None, &config, "a", false).unwrap_err(),
+            PatchError::BadRequest("metadata.managedFields must be nil".into())
+        );
+        let mut live = deployment(1, "nginx:1");
+        live["metadata"]["managedFields"] = json!([{"manager": "x", "operation": "Apply", "apiVersion": "apps/v1", "fieldsType": "FieldsV2"}]);
+        assert_eq!(
+            applied(Some(&live), &deployment(1, "x"), "a", false)
+                .unwrap_err()
+                .code(),
+            400
+        );
+    }
+
+    #[test]
+    fn ignored_fields_are_not_owned() {
+        let schema = deployment_schema();
+        let status_path = [FieldPath::fields(&["status"])];
+        let manager = FieldManager {
+            ignored_fields: &status_path,
+            ..fm("a", &schema, T1)
+        };
+        let mut config = deployment(1, "nginx:1");
+        config["status"] = json!({"replicas": 1});
+        let out = apply(None, &config, false, &manager).unwrap();
+        assert!(fields_of(&out.object, "a").get("f:status").is_none());
+    }
+
+    #[test]
+    fn subresource_managers_are_separate_entries() {
+        let schema = deployment_schema();
+        let live = applied(None, &deployment(1, "nginx:1"), "a", false)
+            .unwrap()
+            .object;
+        let mut with_status = live.clone();
+        with_status["status"] = json!({"replicas": 1});
+        let manager = FieldManager {
+            subresource: Some("status"),
+            ..fm("kcm", &schema, T2)
+        };
+        let entries = update_managed_fields(Some(&live), &with_status, &manager);
+        let kcm = entries.iter().find(|e| e.manager == "kcm").unwrap();
+        assert_eq!(kcm.subresource, "status");
+        assert_eq!(
+            kcm.fields_v1,
+            Some(json!({"f:status": {".": {}, "f:replicas": {}}}))
+        );
+        // entries are sorted: Apply before Update
+        assert_eq!(entries[0].operation, Some(Operation::Apply));
+        let json = serde_json::to_value(kcm).unwrap();
+        assert_eq!(json["subresource"], json!("status"));
+    }
+
+    #[test]
+    fn untyped_objects_own_every_map_and_lists_atomically() {
+        let schema = UntypedListTypeInfo;
+        let manager = FieldManager {
+            api_version: "example.com/v1",
+            ..fm("a", &schema, T1)
+        };
+        let config = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"foo": {"bar": 1}, "list": [1, 2]}});
+        let out = apply(None, &config, false, &manager).unwrap();
+        assert_eq!(
+            out.managed_fields[0].fields_v1,
+            Some(json!({"f:spec": {".": {}, "f:foo": {".": {}, "f:bar": {}}, "f:list": {}}}))
+        );
+        let entries = update_managed_fields(
+            None,
+            &config,
+            &FieldManager {
+                manager: "c",
+                ..manager
+            },
+        );
+        assert_eq!(
+            entries[0].fields_v1,
+            Some(json!({"f:spec": {".": {}, "f:foo": {".": {}, "f:bar": {}}, "f:list": {}}}))
+        );
+    }
+
+    #[test]
+    fn update_managers_are_capped_at_ten() {
+        let schema = deployment_schema();
+        let mut object = applied(None, &deployment(1, "nginx:1"), "a", false)
+            .unwrap()
+            .object;
+        for i in 0..12 {
+            let mut next = object.clone();
+            next["metadata"]["annotations"] = json!({format!("k{i}"): "v"});
+            let time = format!("2024-01-01T00:01:{i:02}Z");
+            let entries =
+                update_managed_fields(Some(&object), &next, &fm(&format!("m{i}"), &schema, &time));
+            set_managed_fields(&mut next, &entries);
+            object = next;
+        }
+        let entries = managed_fields_of(&object).unwrap();
+        let updates: Vec<_> = entries
+            .iter()
+            .filter(|e| e.operation == Some(Operation::Update))
+            .collect();
+        assert!(updates.len() <= MAX_UPDATE_MANAGERS, "{updates:?}");
+    }
+
+    #[test]
+    fn list_merge_keeps_live_only_items_in_place() {
+        // property-style: for a few live/applied item orders, every item survives exactly once
+        let schema = deployment_schema();
+        let names = [vec!["a", "b", "c"], vec!["c", "a"], vec!["d"], vec![]];
+        for live_names in &names {
+            for applied_names in &names {
+                let mut live = deployment(1, "x");
+                live["spec"]["template"]["spec"]["containers"] = json!(
+                    live_names
+                        .iter()
+                        .map(|n| json!({"name": n}))
+                        .collect::<Vec<_>>()
+                );
+                let mut config = deployment(1, "x");
+                config["spec"]["template"]["spec"]["containers"] = json!(
+                    applied_names
+                        .iter()
+                        .map(|n| json!({"name": n, "image": "i"}))
+                        .collect::<Vec<_>>()
+                );
+                let walker = Walker { schema: &schema };
+                let merged = walker
+                    .merge(&live, &config, &mut Vec::new(), &mut Vec::new())
+                    .unwrap();
+                let got: Vec<&str> = merged["spec"]["template"]["spec"]["containers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["name"].as_str().unwrap())
+                    .collect();
+                let mut want: Vec<&str> = live_names
+                    .iter()
+                    .chain(applied_names.iter())
+                    .copied()
+                    .collect();
+                want.sort();
+                want.dedup();
+                let mut sorted = got.clone();
+                sorted.sort();
+                assert_eq!(sorted, want, "{live_names:?} + {applied_names:?} = {got:?}");
+                // applied items keep their relative order
+                let positions: Vec<usize> = applied_names
+                    .iter()
+                    .map(|n| got.iter().position(|g| g == n).unwrap())
+                    .collect();
+                assert!(positions.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+            }
+        }
+    }
 }

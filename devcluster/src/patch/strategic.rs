@@ -511,10 +511,10 @@ fn partition(
     let mut present = Vec::new();
     let mut others = Vec::new();
     for item in merged {
-        if let Some(key) = key {
-            if item.get(key).is_none() {
-                return Err(no_merge_key(&item, key));
-            }
+        if let Some(key) = key
+            && item.get(key).is_none()
+        {
+            return Err(no_merge_key(&item, key));
         }
         if index_of(order, &item, key).is_some() {
             present.push(item);
