@@ -2,6 +2,7 @@
 
 pub mod certs;
 pub mod error;
+pub mod patch;
 pub mod registry;
 pub mod selectors;
 pub mod store;
