@@ -354,7 +354,7 @@ impl<'a> Model<'a> {
         if let Some(resources) = self.group_versions.get(gv_path) {
             add_paths(&mut paths, gv_path, resources);
         }
-        let paths = Value::Object(paths);
+        let paths = operations_v3(&Value::Object(paths));
         let mut needed = BTreeSet::new();
         collect_refs(&paths, &mut needed);
         let mut schemas = Map::new();
@@ -374,7 +374,7 @@ impl<'a> Model<'a> {
         json!({
             "openapi": "3.0.0",
             "info": {"title": "Kubernetes", "version": "v1.33.0"},
-            "paths": operations_v3(&paths),
+            "paths": paths,
             "components": {
                 "schemas": schemas,
                 "securitySchemes": {"BearerToken": {"type": "apiKey", "description": "Bearer Token authentication", "name": "authorization", "in": "header"}}
@@ -388,7 +388,10 @@ fn collect_refs(v: &Value, out: &mut BTreeSet<String>) {
         Value::Object(m) => {
             for (k, x) in m {
                 if k == "$ref"
-                    && let Some(name) = x.as_str().and_then(|r| r.strip_prefix(DEF))
+                    && let Some(name) = x.as_str().and_then(|r| {
+                        r.strip_prefix(DEF)
+                            .or_else(|| r.strip_prefix("#/components/schemas/"))
+                    })
                 {
                     out.insert(name.to_string());
                 } else {
