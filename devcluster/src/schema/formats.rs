@@ -181,7 +181,7 @@ fn is_isbn10(s: &str) -> bool {
                 }
         })
         .sum();
-    sum % 11 == 0
+    sum.is_multiple_of(11)
 }
 
 fn is_isbn13(s: &str) -> bool {
@@ -219,7 +219,7 @@ fn is_credit_card(s: &str) -> bool {
         sum += x;
         double = !double;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn is_duration(s: &str) -> bool {

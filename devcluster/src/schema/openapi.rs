@@ -659,9 +659,9 @@ const PATCH_TYPES: [&str; 4] = [
 
 /// Operations are first built in a neutral intermediate form (the `x-body`, `x-params` and `x-responses`
 /// keys), then rendered to v2 or v3.
+#[allow(clippy::too_many_arguments)] // one argument per field of the operation object
 fn operation(
     action: &str,
-    verb_word: &str,
     op_id: String,
     description: String,
     tag: &str,
@@ -670,7 +670,6 @@ fn operation(
     responses: &[(&str, &str, Option<&str>)],
     gvk: Value,
 ) -> Value {
-    let _ = verb_word;
     let params: Vec<Value> = params.iter().map(|p| json!({"name": p.name, "in": p.location, "type": p.ty, "description": p.description})).collect();
     let responses: Vec<Value> = responses
         .iter()
@@ -737,11 +736,11 @@ fn add_paths(paths: &mut Map<String, Value>, gv_path: &str, resources: &[Publish
         paths.insert(
             collection.clone(),
             json!({
-                "get": operation("list", "list", format!("list{gname}{scope_word}{kind}"), format!("list or watch objects of kind {kind}"), &tag, LIST_PARAMS, None,
+                "get": operation("list", format!("list{gname}{scope_word}{kind}"), format!("list or watch objects of kind {kind}"), &tag, LIST_PARAMS, None,
                     &[("200", "OK", Some(&list_def)), ("401", "Unauthorized", None)], gvk.clone()),
-                "post": operation("post", "create", format!("create{gname}{scope_word}{kind}"), format!("create a {kind}"), &tag, WRITE_PARAMS, Some((def, false)),
+                "post": operation("post", format!("create{gname}{scope_word}{kind}"), format!("create a {kind}"), &tag, WRITE_PARAMS, Some((def, false)),
                     &[("200", "OK", Some(def)), ("201", "Created", Some(def)), ("202", "Accepted", Some(def)), ("401", "Unauthorized", None)], gvk.clone()),
-                "delete": operation("deletecollection", "delete", format!("delete{gname}Collection{scope_word}{kind}"), format!("delete collection of {kind}"), &tag, DELETE_COLLECTION_PARAMS,
+                "delete": operation("deletecollection", format!("delete{gname}Collection{scope_word}{kind}"), format!("delete collection of {kind}"), &tag, DELETE_COLLECTION_PARAMS,
                     Some((&format!("{META}DeleteOptions"), false)), &[("200", "OK", Some(&status)), ("401", "Unauthorized", None)], gvk.clone()),
                 "parameters": render_params(false),
             }),
@@ -749,13 +748,13 @@ fn add_paths(paths: &mut Map<String, Value>, gv_path: &str, resources: &[Publish
         paths.insert(
             item.clone(),
             json!({
-                "get": operation("get", "read", format!("read{gname}{scope_word}{kind}"), format!("read the specified {kind}"), &tag, &[], None,
+                "get": operation("get", format!("read{gname}{scope_word}{kind}"), format!("read the specified {kind}"), &tag, &[], None,
                     &[("200", "OK", Some(def)), ("401", "Unauthorized", None)], gvk.clone()),
-                "put": operation("put", "replace", format!("replace{gname}{scope_word}{kind}"), format!("replace the specified {kind}"), &tag, WRITE_PARAMS, Some((def, false)),
+                "put": operation("put", format!("replace{gname}{scope_word}{kind}"), format!("replace the specified {kind}"), &tag, WRITE_PARAMS, Some((def, false)),
                     &[("200", "OK", Some(def)), ("201", "Created", Some(def)), ("401", "Unauthorized", None)], gvk.clone()),
-                "patch": operation("patch", "patch", format!("patch{gname}{scope_word}{kind}"), format!("partially update the specified {kind}"), &tag, PATCH_PARAMS,
+                "patch": operation("patch", format!("patch{gname}{scope_word}{kind}"), format!("partially update the specified {kind}"), &tag, PATCH_PARAMS,
                     Some((&format!("{META}Patch"), true)), &[("200", "OK", Some(def)), ("201", "Created", Some(def)), ("401", "Unauthorized", None)], gvk.clone()),
-                "delete": operation("delete", "delete", format!("delete{gname}{scope_word}{kind}"), format!("delete a {kind}"), &tag, DELETE_PARAMS,
+                "delete": operation("delete", format!("delete{gname}{scope_word}{kind}"), format!("delete a {kind}"), &tag, DELETE_PARAMS,
                     Some((&format!("{META}DeleteOptions"), false)), &[("200", "OK", Some(&status)), ("202", "Accepted", Some(&status)), ("401", "Unauthorized", None)], gvk.clone()),
                 "parameters": render_params(true),
             }),
@@ -764,7 +763,7 @@ fn add_paths(paths: &mut Map<String, Value>, gv_path: &str, resources: &[Publish
             paths.insert(
                 format!("{prefix}/{}", r.plural),
                 json!({
-                    "get": operation("list", "list", format!("list{gname}{kind}ForAllNamespaces"), format!("list or watch objects of kind {kind}"), &tag, LIST_PARAMS, None,
+                    "get": operation("list", format!("list{gname}{kind}ForAllNamespaces"), format!("list or watch objects of kind {kind}"), &tag, LIST_PARAMS, None,
                         &[("200", "OK", Some(&list_def)), ("401", "Unauthorized", None)], gvk.clone()),
                     "parameters": [{"name": P_PRETTY.name, "in": "query", "type": "string", "description": P_PRETTY.description}],
                 }),
@@ -783,11 +782,11 @@ fn add_paths(paths: &mut Map<String, Value>, gv_path: &str, resources: &[Publish
             paths.insert(
                 format!("{item}/{sub}"),
                 json!({
-                    "get": operation("get", "read", format!("read{gname}{scope_word}{kind}{word}"), format!("read {sub} of the specified {kind}"), &tag, &[], None,
+                    "get": operation("get", format!("read{gname}{scope_word}{kind}{word}"), format!("read {sub} of the specified {kind}"), &tag, &[], None,
                         &[("200", "OK", Some(&schema)), ("401", "Unauthorized", None)], sub_gvk.clone()),
-                    "put": operation("put", "replace", format!("replace{gname}{scope_word}{kind}{word}"), format!("replace {sub} of the specified {kind}"), &tag, WRITE_PARAMS, Some((&schema, false)),
+                    "put": operation("put", format!("replace{gname}{scope_word}{kind}{word}"), format!("replace {sub} of the specified {kind}"), &tag, WRITE_PARAMS, Some((&schema, false)),
                         &[("200", "OK", Some(&schema)), ("201", "Created", Some(&schema)), ("401", "Unauthorized", None)], sub_gvk.clone()),
-                    "patch": operation("patch", "patch", format!("patch{gname}{scope_word}{kind}{word}"), format!("partially update {sub} of the specified {kind}"), &tag, PATCH_PARAMS,
+                    "patch": operation("patch", format!("patch{gname}{scope_word}{kind}{word}"), format!("partially update {sub} of the specified {kind}"), &tag, PATCH_PARAMS,
                         Some((&format!("{META}Patch"), true)), &[("200", "OK", Some(&schema)), ("201", "Created", Some(&schema)), ("401", "Unauthorized", None)], sub_gvk.clone()),
                     "parameters": render_params(true),
                 }),

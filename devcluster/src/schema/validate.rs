@@ -174,14 +174,18 @@ impl Validator<'_> {
         let is_float_int = matches!(k, Kind::Float(f) if is_json_integer(f)) && contains("integer");
         let is_int_float = sch == "integer" && contains("number");
         let str_or_arr = matches!(k, Kind::Str | Kind::Arr);
-        if !str_or_arr
-            && !n.format.is_empty()
-            && !(contains(sch) || format == n.format || is_float_int || is_int_float)
+        if !(str_or_arr
+            || n.format.is_empty()
+            || contains(sch)
+            || format == n.format
+            || is_float_int
+            || is_int_float)
         {
             out.push(self.invalid_type(path, &n.format, format));
             return;
         }
-        if !(contains("number") || contains("integer")) && !n.format.is_empty() && str_or_arr {
+        // A string or array with a format skips the type check unless the type is numeric (go-openapi quirk).
+        if str_or_arr && !(contains("number") || contains("integer") || n.format.is_empty()) {
             return;
         }
         if !(contains(sch) || is_float_int || is_int_float) {
