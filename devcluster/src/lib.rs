@@ -4,5 +4,6 @@ pub mod certs;
 pub mod error;
 pub mod patch;
 pub mod registry;
+pub mod schema;
 pub mod selectors;
 pub mod store;
