@@ -47,7 +47,11 @@ pub struct Outcome {
 
 impl Outcome {
     fn ok(body: Value, code: u16, warnings: Vec<String>) -> Self {
-        Outcome { body, code, warnings }
+        Outcome {
+            body,
+            code,
+            warnings,
+        }
     }
 }
 
@@ -81,7 +85,9 @@ impl Propagation {
                 vec![Cause::new(
                     "FieldValueNotSupported",
                     "propagationPolicy",
-                    format!("Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""),
+                    format!(
+                        "Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
+                    ),
                 )],
             )),
         }
@@ -97,7 +103,11 @@ pub const NAMESPACE_FINALIZER: &str = "kubernetes";
 /// managed fields), so the REST layer stays independent of how they are computed.
 pub trait SchemaHooks: Send + Sync {
     /// Prune, default and validate a custom resource. Returns the unknown (pruned) field paths.
-    fn custom_resource(&self, rt: &ResourceType, object: &mut Value) -> Result<Vec<String>, Vec<Cause>>;
+    fn custom_resource(
+        &self,
+        rt: &ResourceType,
+        object: &mut Value,
+    ) -> Result<Vec<String>, Vec<Cause>>;
     /// Validate a CustomResourceDefinition beyond its typed decoding (structural schema rules).
     fn crd(&self, crd: &Value) -> Vec<Cause>;
 }
@@ -117,7 +127,9 @@ fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
     if !obj.get("metadata").is_some_and(Value::is_object) {
         obj["metadata"] = json!({});
     }
-    obj["metadata"].as_object_mut().expect("metadata is an object")
+    obj["metadata"]
+        .as_object_mut()
+        .expect("metadata is an object")
 }
 
 fn str_field<'a>(obj: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -149,7 +161,9 @@ pub fn is_dns_subdomain(s: &str) -> bool {
         && s.len() <= 253
         && s.split('.').all(|label| {
             !label.is_empty()
-                && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
@@ -159,7 +173,8 @@ pub fn is_dns_subdomain(s: &str) -> bool {
 pub fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -168,11 +183,18 @@ fn validate_name(rt: &ResourceType, name: &str) -> Option<Cause> {
     let label_kinds = rt.group.is_empty() && (rt.plural == "namespaces" || rt.plural == "services");
     let path_segment_kinds = rt.group == "rbac.authorization.k8s.io";
     if path_segment_kinds {
-        if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('%') {
+        if name.is_empty()
+            || name == "."
+            || name == ".."
+            || name.contains('/')
+            || name.contains('%')
+        {
             return Some(Cause::new(
                 "FieldValueInvalid",
                 "metadata.name",
-                format!("Invalid value: \"{name}\": may not contain '/' or '%' and may not be '.' or '..'"),
+                format!(
+                    "Invalid value: \"{name}\": may not contain '/' or '%' and may not be '.' or '..'"
+                ),
             ));
         }
         return None;
@@ -181,14 +203,18 @@ fn validate_name(rt: &ResourceType, name: &str) -> Option<Cause> {
         return Some(Cause::new(
             "FieldValueInvalid",
             "metadata.name",
-            format!("Invalid value: \"{name}\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"),
+            format!(
+                "Invalid value: \"{name}\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+            ),
         ));
     }
     if !label_kinds && !is_dns_subdomain(name) {
         return Some(Cause::new(
             "FieldValueInvalid",
             "metadata.name",
-            format!("Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"),
+            format!(
+                "Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+            ),
         ));
     }
     None
@@ -199,15 +225,26 @@ fn validate_metadata(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
     let meta = &obj["metadata"];
     let name = meta["name"].as_str().unwrap_or_default();
     if name.is_empty() {
-        causes.push(Cause::new("FieldValueRequired", "metadata.name", "Required value: name or generateName is required"));
+        causes.push(Cause::new(
+            "FieldValueRequired",
+            "metadata.name",
+            "Required value: name or generateName is required",
+        ));
     } else if let Some(c) = validate_name(rt, name) {
         causes.push(c);
     }
-    for (field, map) in [("metadata.labels", &meta["labels"]), ("metadata.annotations", &meta["annotations"])] {
+    for (field, map) in [
+        ("metadata.labels", &meta["labels"]),
+        ("metadata.annotations", &meta["annotations"]),
+    ] {
         if let Some(m) = map.as_object() {
             for (k, v) in m {
                 if !v.is_string() {
-                    causes.push(Cause::new("FieldValueTypeInvalid", format!("{field}.{k}"), "Invalid value: must be a string"));
+                    causes.push(Cause::new(
+                        "FieldValueTypeInvalid",
+                        format!("{field}.{k}"),
+                        "Invalid value: must be a string",
+                    ));
                 }
                 if field == "metadata.labels" {
                     if let Some(v) = v.as_str() {
@@ -226,7 +263,8 @@ fn validate_metadata(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
     if let Some(fins) = meta["finalizers"].as_array() {
         for (i, f) in fins.iter().enumerate() {
             let f = f.as_str().unwrap_or_default();
-            let qualified = f.contains('/') || [FINALIZER_FOREGROUND, FINALIZER_ORPHAN, NAMESPACE_FINALIZER].contains(&f);
+            let qualified = f.contains('/')
+                || [FINALIZER_FOREGROUND, FINALIZER_ORPHAN, NAMESPACE_FINALIZER].contains(&f);
             if !qualified {
                 causes.push(Cause::new(
                     "FieldValueInvalid",
@@ -244,7 +282,11 @@ pub fn dropped_fields(input: &Value, output: &Value, path: &str, out: &mut Vec<S
     match (input, output) {
         (Value::Object(i), Value::Object(o)) => {
             for (k, v) in i {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match o.get(k) {
                     Some(ov) => dropped_fields(v, ov, &p, out),
                     None if v.is_null() => {}
@@ -267,7 +309,9 @@ fn generation_relevant(obj: &Value) -> Value {
     match obj {
         Value::Object(m) => Value::Object(
             m.iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind"))
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind")
+                })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         ),
@@ -282,7 +326,11 @@ fn has_generation(rt: &ResourceType, obj: &Value) -> bool {
 fn finalizers(obj: &Value) -> Vec<String> {
     obj["metadata"]["finalizers"]
         .as_array()
-        .map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -306,7 +354,12 @@ fn success_status(rt: &ResourceType, name: &str, uid: &str) -> Value {
 
 impl Api {
     /// The stored object, with its apiVersion as served by `rt`.
-    pub fn read(&self, rt: &ResourceType, namespace: &str, name: &str) -> Result<Arc<Stored>, ApiError> {
+    pub fn read(
+        &self,
+        rt: &ResourceType,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Arc<Stored>, ApiError> {
         self.store
             .get(&rt.key(namespace, name))
             .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))
@@ -330,7 +383,9 @@ impl Api {
         opts: &WriteOptions,
     ) -> Result<Vec<String>, ApiError> {
         if !obj.is_object() {
-            return Err(ApiError::bad_request("the request body must be a JSON object"));
+            return Err(ApiError::bad_request(
+                "the request body must be a JSON object",
+            ));
         }
         match obj.get("kind").and_then(Value::as_str) {
             Some(k) if k != rt.kind => {
@@ -350,7 +405,10 @@ impl Api {
             }
             _ => obj["apiVersion"] = json!(rt.api_version()),
         }
-        if obj.get("metadata").is_some_and(|m| !m.is_object() && !m.is_null()) {
+        if obj
+            .get("metadata")
+            .is_some_and(|m| !m.is_object() && !m.is_null())
+        {
             return Err(ApiError::bad_request("metadata must be an object"));
         }
         let meta = meta_mut(obj);
@@ -378,12 +436,16 @@ impl Api {
             if rt.group == "apiextensions.k8s.io" {
                 let causes = self.hooks.crd(obj);
                 if !causes.is_empty() {
-                    let name = str_field(obj, &["metadata", "name"]).unwrap_or_default().to_string();
+                    let name = str_field(obj, &["metadata", "name"])
+                        .unwrap_or_default()
+                        .to_string();
                     return Err(ApiError::invalid(&rt.group, &rt.kind, &name, causes));
                 }
             }
         } else {
-            let name = str_field(obj, &["metadata", "name"]).unwrap_or_default().to_string();
+            let name = str_field(obj, &["metadata", "name"])
+                .unwrap_or_default()
+                .to_string();
             unknown = self
                 .hooks
                 .custom_resource(rt, obj)
@@ -391,15 +453,29 @@ impl Api {
         }
         match opts.field_validation {
             FieldValidation::Strict if !unknown.is_empty() => {
-                let list: Vec<String> = unknown.iter().map(|p| format!("unknown field \"{p}\"")).collect();
-                Err(ApiError::bad_request(format!("strict decoding error: {}", list.join(", "))))
+                let list: Vec<String> = unknown
+                    .iter()
+                    .map(|p| format!("unknown field \"{p}\""))
+                    .collect();
+                Err(ApiError::bad_request(format!(
+                    "strict decoding error: {}",
+                    list.join(", ")
+                )))
             }
-            FieldValidation::Warn => Ok(unknown.iter().map(|p| format!("unknown field \"{p}\"")).collect()),
+            FieldValidation::Warn => Ok(unknown
+                .iter()
+                .map(|p| format!("unknown field \"{p}\""))
+                .collect()),
             _ => Ok(Vec::new()),
         }
     }
 
-    fn check_namespace_writable(&self, rt: &ResourceType, namespace: &str, name: &str) -> Result<(), ApiError> {
+    fn check_namespace_writable(
+        &self,
+        rt: &ResourceType,
+        namespace: &str,
+        name: &str,
+    ) -> Result<(), ApiError> {
         if !rt.namespaced {
             return Ok(());
         }
@@ -419,12 +495,24 @@ impl Api {
     }
 
     /// POST: create an object.
-    pub async fn create(&self, rt: &ResourceType, namespace: &str, obj: Value, opts: &WriteOptions) -> Result<Outcome, ApiError> {
+    pub async fn create(
+        &self,
+        rt: &ResourceType,
+        namespace: &str,
+        obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<Outcome, ApiError> {
         self.create_inner(rt, namespace, obj, opts, false).await
     }
 
     /// Create an object whose managedFields were computed by server-side apply.
-    pub async fn create_with_managed_fields(&self, rt: &ResourceType, namespace: &str, obj: Value, opts: &WriteOptions) -> Result<Outcome, ApiError> {
+    pub async fn create_with_managed_fields(
+        &self,
+        rt: &ResourceType,
+        namespace: &str,
+        obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<Outcome, ApiError> {
         self.create_inner(rt, namespace, obj, opts, true).await
     }
 
@@ -438,7 +526,10 @@ impl Api {
     ) -> Result<Outcome, ApiError> {
         let warnings = self.admit(rt, namespace, &mut obj, opts)?;
         let meta = meta_mut(&mut obj);
-        let has_name = meta.get("name").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+        let has_name = meta
+            .get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| !n.is_empty());
         if !has_name {
             if let Some(prefix) = meta.get("generateName").and_then(Value::as_str) {
                 let suffix: String = (0..5)
@@ -451,14 +542,21 @@ impl Api {
                 meta.insert("name".into(), json!(format!("{prefix}{suffix}")));
             }
         }
-        let name = str_field(&obj, &["metadata", "name"]).unwrap_or_default().to_string();
+        let name = str_field(&obj, &["metadata", "name"])
+            .unwrap_or_default()
+            .to_string();
         let causes = validate_metadata(rt, &obj);
         if !causes.is_empty() {
             return Err(ApiError::invalid(&rt.group, &rt.kind, &name, causes));
         }
         self.check_namespace_writable(rt, namespace, &name)?;
         let meta = meta_mut(&mut obj);
-        for k in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+        for k in [
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ] {
             meta.remove(k);
         }
         meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
@@ -479,7 +577,11 @@ impl Api {
         let key = rt.key(if rt.namespaced { namespace } else { "" }, &name);
         let stored = self
             .store
-            .write(WriteOp::Put { key, object: obj, expect: Expect::Absent })
+            .write(WriteOp::Put {
+                key,
+                object: obj,
+                expect: Expect::Absent,
+            })
             .await
             .map_err(|e| storage_error(e, rt, &name))?;
         Ok(Outcome::ok(stored.value(), 201, warnings))
@@ -493,7 +595,9 @@ impl Api {
                     obj["spec"]["finalizers"] = json!([NAMESPACE_FINALIZER]);
                 }
                 obj["status"] = json!({"phase": "Active"});
-                let name = str_field(obj, &["metadata", "name"]).unwrap_or_default().to_string();
+                let name = str_field(obj, &["metadata", "name"])
+                    .unwrap_or_default()
+                    .to_string();
                 let labels = meta_mut(obj).entry("labels").or_insert_with(|| json!({}));
                 if let Some(l) = labels.as_object_mut() {
                     l.insert("kubernetes.io/metadata.name".into(), json!(name));
@@ -545,33 +649,53 @@ impl Api {
             return self.update_scale(rt, namespace, name, obj, opts).await;
         }
         let warnings = self.admit(rt, namespace, &mut obj, opts)?;
-        let body_name = str_field(&obj, &["metadata", "name"]).unwrap_or_default().to_string();
+        let body_name = str_field(&obj, &["metadata", "name"])
+            .unwrap_or_default()
+            .to_string();
         if !body_name.is_empty() && body_name != name {
             return Err(ApiError::bad_request(format!(
                 "the name of the object ({body_name}) does not match the name on the URL ({name})"
             )));
         }
         meta_mut(&mut obj).insert("name".into(), json!(name));
-        let client_rv = match str_field(&obj, &["metadata", "resourceVersion"]) {
-            Some(rv) if !rv.is_empty() => Some(
-                rv.parse::<u64>()
-                    .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
-            ),
-            _ => None,
-        };
+        let client_rv =
+            match str_field(&obj, &["metadata", "resourceVersion"]) {
+                Some(rv) if !rv.is_empty() => Some(rv.parse::<u64>().map_err(|_| {
+                    ApiError::bad_request(format!("invalid resourceVersion {rv:?}"))
+                })?),
+                _ => None,
+            };
         for _attempt in 0..16 {
             let current = self.read(rt, namespace, name)?;
             if client_rv.is_some_and(|rv| rv != current.rev) {
-                return Err(storage_error(WriteError::Conflict { current: current.rev }, rt, name));
+                return Err(storage_error(
+                    WriteError::Conflict {
+                        current: current.rev,
+                    },
+                    rt,
+                    name,
+                ));
             }
             let old = current.value();
             let new = self.merge_update(rt, &old, obj.clone(), subresource, opts)?;
-            match self.commit_update(rt, namespace, name, &current, new, opts).await {
-                Err(ApiError { code: 409, reason: "Conflict", .. }) if client_rv.is_none() => continue,
+            match self
+                .commit_update(rt, namespace, name, &current, new, opts)
+                .await
+            {
+                Err(ApiError {
+                    code: 409,
+                    reason: "Conflict",
+                    ..
+                }) if client_rv.is_none() => continue,
                 other => return other.map(|(body, code)| Outcome::ok(body, code, warnings)),
             }
         }
-        Err(ApiError::conflict(&rt.group, &rt.plural, name, "too many concurrent writers; try again"))
+        Err(ApiError::conflict(
+            &rt.group,
+            &rt.plural,
+            name,
+            "too many concurrent writers; try again",
+        ))
     }
 
     /// Combine the old object and the submitted one per subresource rules and metadata rules.
@@ -583,7 +707,9 @@ impl Api {
         subresource: Option<&str>,
         opts: &WriteOptions,
     ) -> Result<Value, ApiError> {
-        let name = str_field(old, &["metadata", "name"]).unwrap_or_default().to_string();
+        let name = str_field(old, &["metadata", "name"])
+            .unwrap_or_default()
+            .to_string();
         if subresource == Some("status") {
             let mut merged = old.clone();
             match new.get("status") {
@@ -605,7 +731,13 @@ impl Api {
         {
             let old_meta = &old["metadata"];
             let meta = meta_mut(&mut new);
-            for k in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+            for k in [
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+            ] {
                 match old_meta.get(k) {
                     Some(v) => meta.insert(k.into(), v.clone()),
                     None => meta.remove(k),
@@ -642,7 +774,10 @@ impl Api {
         // A deleting object may only lose finalizers, never gain new ones.
         if old["metadata"]["deletionTimestamp"].is_string() {
             let before = finalizers(old);
-            let added: Vec<String> = finalizers(&new).into_iter().filter(|f| !before.contains(f)).collect();
+            let added: Vec<String> = finalizers(&new)
+                .into_iter()
+                .filter(|f| !before.contains(f))
+                .collect();
             if !added.is_empty() {
                 return Err(ApiError::forbidden(format!(
                     "{} \"{name}\" is forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {added:?}",
@@ -653,7 +788,10 @@ impl Api {
         if has_generation(rt, &new) {
             let old_gen = old["metadata"]["generation"].as_i64().unwrap_or(1);
             let bump = generation_relevant(old) != generation_relevant(&new);
-            meta_mut(&mut new).insert("generation".into(), json!(if bump { old_gen + 1 } else { old_gen }));
+            meta_mut(&mut new).insert(
+                "generation".into(),
+                json!(if bump { old_gen + 1 } else { old_gen }),
+            );
         }
         crate::managed::record_update(rt, Some(old), &mut new, &opts.field_manager, subresource);
         Ok(new)
@@ -672,7 +810,11 @@ impl Api {
         let key = rt.key(if rt.namespaced { namespace } else { "" }, name);
         let deleting = new["metadata"]["deletionTimestamp"].is_string();
         let no_finalizers = finalizers(&new).is_empty()
-            && !(rt.group.is_empty() && rt.plural == "namespaces" && new["spec"]["finalizers"].as_array().is_some_and(|f| !f.is_empty()));
+            && !(rt.group.is_empty()
+                && rt.plural == "namespaces"
+                && new["spec"]["finalizers"]
+                    .as_array()
+                    .is_some_and(|f| !f.is_empty()));
         meta_mut(&mut new).insert("resourceVersion".into(), json!(current.rev.to_string()));
         let unchanged = serde_json::to_vec(&new).ok().as_deref() == Some(current.raw.as_ref());
         if opts.dry_run || (unchanged && !(deleting && no_finalizers)) {
@@ -680,11 +822,23 @@ impl Api {
             return Ok((Self::for_version(rt, new), 200));
         }
         let op = if deleting && no_finalizers {
-            WriteOp::Delete { key, expect: Expect::Revision(current.rev), final_state: Some(new) }
+            WriteOp::Delete {
+                key,
+                expect: Expect::Revision(current.rev),
+                final_state: Some(new),
+            }
         } else {
-            WriteOp::Put { key, object: new, expect: Expect::Revision(current.rev) }
+            WriteOp::Put {
+                key,
+                object: new,
+                expect: Expect::Revision(current.rev),
+            }
         };
-        let stored = self.store.write(op).await.map_err(|e| storage_error(e, rt, name))?;
+        let stored = self
+            .store
+            .write(op)
+            .await
+            .map_err(|e| storage_error(e, rt, name))?;
         Ok((Self::for_version(rt, stored.value()), 200))
     }
 
@@ -705,7 +859,10 @@ impl Api {
             if let Some(s) = s.as_str() {
                 status["selector"] = json!(s);
             } else if let Some(labels) = obj["spec"]["selector"]["matchLabels"].as_object() {
-                let sel: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
+                let sel: Vec<String> = labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                    .collect();
                 status["selector"] = json!(sel.join(","));
             }
         }
@@ -731,24 +888,49 @@ impl Api {
     ) -> Result<Outcome, ApiError> {
         let spec = rt.scale.clone().ok_or_else(ApiError::not_found_path)?;
         let replicas = scale["spec"]["replicas"].as_i64().ok_or_else(|| {
-            ApiError::invalid("autoscaling", "Scale", name, vec![Cause::new("FieldValueRequired", "spec.replicas", "Required value")])
+            ApiError::invalid(
+                "autoscaling",
+                "Scale",
+                name,
+                vec![Cause::new(
+                    "FieldValueRequired",
+                    "spec.replicas",
+                    "Required value",
+                )],
+            )
         })?;
         if replicas < 0 {
-            return Err(ApiError::invalid("autoscaling", "Scale", name, vec![Cause::new(
-                "FieldValueInvalid",
-                "spec.replicas",
-                format!("Invalid value: {replicas}: must be greater than or equal to 0"),
-            )]));
+            return Err(ApiError::invalid(
+                "autoscaling",
+                "Scale",
+                name,
+                vec![Cause::new(
+                    "FieldValueInvalid",
+                    "spec.replicas",
+                    format!("Invalid value: {replicas}: must be greater than or equal to 0"),
+                )],
+            ));
         }
-        let client_rv = str_field(&scale, &["metadata", "resourceVersion"]).and_then(|s| s.parse::<u64>().ok());
+        let client_rv =
+            str_field(&scale, &["metadata", "resourceVersion"]).and_then(|s| s.parse::<u64>().ok());
         for _ in 0..16 {
             let current = self.read(rt, namespace, name)?;
             if client_rv.is_some_and(|rv| rv != current.rev) {
-                return Err(storage_error(WriteError::Conflict { current: current.rev }, rt, name));
+                return Err(storage_error(
+                    WriteError::Conflict {
+                        current: current.rev,
+                    },
+                    rt,
+                    name,
+                ));
             }
             let old = current.value();
             let mut new = old.clone();
-            let parts: Vec<&str> = spec.spec_replicas_path.trim_start_matches('.').split('.').collect();
+            let parts: Vec<&str> = spec
+                .spec_replicas_path
+                .trim_start_matches('.')
+                .split('.')
+                .collect();
             let mut cur = &mut new;
             for p in &parts[..parts.len() - 1] {
                 if !cur.get(*p).is_some_and(Value::is_object) {
@@ -758,13 +940,23 @@ impl Api {
             }
             cur[parts[parts.len() - 1]] = json!(replicas);
             let new = self.merge_update(rt, &old, new, Some("scale"), opts)?;
-            match self.commit_update(rt, namespace, name, &current, new, opts).await {
+            match self
+                .commit_update(rt, namespace, name, &current, new, opts)
+                .await
+            {
                 Err(ApiError { code: 409, .. }) if client_rv.is_none() => continue,
                 Err(e) => return Err(e),
-                Ok((obj, code)) => return Ok(Outcome::ok(Self::scale_of(rt, &obj)?, code, Vec::new())),
+                Ok((obj, code)) => {
+                    return Ok(Outcome::ok(Self::scale_of(rt, &obj)?, code, Vec::new()));
+                }
             }
         }
-        Err(ApiError::conflict(&rt.group, &rt.plural, name, "too many concurrent writers; try again"))
+        Err(ApiError::conflict(
+            &rt.group,
+            &rt.plural,
+            name,
+            "too many concurrent writers; try again",
+        ))
     }
 
     /// DELETE one object.
@@ -780,18 +972,28 @@ impl Api {
             let old = current.value();
             if let Some(uid) = &opts.precondition_uid {
                 if old["metadata"]["uid"].as_str() != Some(uid) {
-                    return Err(ApiError::conflict(&rt.group, &rt.plural, name, &format!(
-                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                        old["metadata"]["uid"].as_str().unwrap_or_default()
-                    )));
+                    return Err(ApiError::conflict(
+                        &rt.group,
+                        &rt.plural,
+                        name,
+                        &format!(
+                            "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                            old["metadata"]["uid"].as_str().unwrap_or_default()
+                        ),
+                    ));
                 }
             }
             if let Some(rv) = &opts.precondition_resource_version {
                 if rv != &current.rev.to_string() {
-                    return Err(ApiError::conflict(&rt.group, &rt.plural, name, &format!(
-                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                        current.rev
-                    )));
+                    return Err(ApiError::conflict(
+                        &rt.group,
+                        &rt.plural,
+                        name,
+                        &format!(
+                            "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                            current.rev
+                        ),
+                    ));
                 }
             }
             let mut fins = finalizers(&old);
@@ -800,12 +1002,16 @@ impl Api {
                 Propagation::Foreground if !fins.iter().any(|f| f == FINALIZER_FOREGROUND) => {
                     fins.push(FINALIZER_FOREGROUND.into())
                 }
-                Propagation::Orphan if !fins.iter().any(|f| f == FINALIZER_ORPHAN) => fins.push(FINALIZER_ORPHAN.into()),
+                Propagation::Orphan if !fins.iter().any(|f| f == FINALIZER_ORPHAN) => {
+                    fins.push(FINALIZER_ORPHAN.into())
+                }
                 _ => {}
             }
             let namespace_pending = rt.group.is_empty()
                 && rt.plural == "namespaces"
-                && old["spec"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+                && old["spec"]["finalizers"]
+                    .as_array()
+                    .is_some_and(|f| !f.is_empty());
             let already_deleting = old["metadata"]["deletionTimestamp"].is_string();
             if fins.is_empty() && !namespace_pending {
                 if opts.dry_run {
@@ -814,10 +1020,20 @@ impl Api {
                 let key = rt.key(if rt.namespaced { namespace } else { "" }, name);
                 match self
                     .store
-                    .write(WriteOp::Delete { key, expect: Expect::Revision(current.rev), final_state: None })
+                    .write(WriteOp::Delete {
+                        key,
+                        expect: Expect::Revision(current.rev),
+                        final_state: None,
+                    })
                     .await
                 {
-                    Ok(last) => return Ok(Outcome::ok(self.deleted_body(rt, &last.value()), 200, Vec::new())),
+                    Ok(last) => {
+                        return Ok(Outcome::ok(
+                            self.deleted_body(rt, &last.value()),
+                            200,
+                            Vec::new(),
+                        ));
+                    }
                     Err(WriteError::Conflict { .. }) => continue,
                     Err(e) => return Err(storage_error(e, rt, name)),
                 }
@@ -828,7 +1044,10 @@ impl Api {
             if !already_deleting {
                 let meta = meta_mut(&mut new);
                 meta.insert("deletionTimestamp".into(), json!(now()));
-                meta.insert("deletionGracePeriodSeconds".into(), json!(opts.grace_period_seconds.unwrap_or(0)));
+                meta.insert(
+                    "deletionGracePeriodSeconds".into(),
+                    json!(opts.grace_period_seconds.unwrap_or(0)),
+                );
                 if rt.group.is_empty() && rt.plural == "namespaces" {
                     new["status"]["phase"] = json!("Terminating");
                 }
@@ -842,15 +1061,30 @@ impl Api {
             let key = rt.key(if rt.namespaced { namespace } else { "" }, name);
             match self
                 .store
-                .write(WriteOp::Put { key, object: new, expect: Expect::Revision(current.rev) })
+                .write(WriteOp::Put {
+                    key,
+                    object: new,
+                    expect: Expect::Revision(current.rev),
+                })
                 .await
             {
-                Ok(s) => return Ok(Outcome::ok(Self::for_version(rt, s.value()), 200, Vec::new())),
+                Ok(s) => {
+                    return Ok(Outcome::ok(
+                        Self::for_version(rt, s.value()),
+                        200,
+                        Vec::new(),
+                    ));
+                }
                 Err(WriteError::Conflict { .. }) => continue,
                 Err(e) => return Err(storage_error(e, rt, name)),
             }
         }
-        Err(ApiError::conflict(&rt.group, &rt.plural, name, "too many concurrent writers; try again"))
+        Err(ApiError::conflict(
+            &rt.group,
+            &rt.plural,
+            name,
+            "too many concurrent writers; try again",
+        ))
     }
 
     pub(crate) fn deleted_body(&self, rt: &ResourceType, last: &Value) -> Value {
@@ -873,7 +1107,10 @@ impl Api {
         subresource: Option<&str>,
         f: impl Fn(&mut Value) -> bool,
     ) -> Result<(), ApiError> {
-        let opts = WriteOptions { field_manager: "devcluster-controllers".into(), ..Default::default() };
+        let opts = WriteOptions {
+            field_manager: "devcluster-controllers".into(),
+            ..Default::default()
+        };
         for _ in 0..16 {
             let current = match self.read(rt, namespace, name) {
                 Ok(c) => c,
@@ -886,13 +1123,21 @@ impl Api {
                 return Ok(());
             }
             let merged = self.merge_update(rt, &old, new, subresource, &opts)?;
-            match self.commit_update(rt, namespace, name, &current, merged, &opts).await {
+            match self
+                .commit_update(rt, namespace, name, &current, merged, &opts)
+                .await
+            {
                 Err(ApiError { code: 409, .. }) => continue,
                 Err(e) if e.code == 404 => return Ok(()),
                 other => return other.map(|_| ()),
             }
         }
-        Err(ApiError::conflict(&rt.group, &rt.plural, name, "too many concurrent writers"))
+        Err(ApiError::conflict(
+            &rt.group,
+            &rt.plural,
+            name,
+            "too many concurrent writers",
+        ))
     }
 }
 
@@ -900,7 +1145,11 @@ impl Api {
 pub fn labels_of(obj: &Value) -> BTreeMap<String, String> {
     obj["metadata"]["labels"]
         .as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -924,7 +1173,10 @@ mod tests {
         let output = json!({"spec": {"a": 1, "list": [{"k": 1}]}});
         let mut out = Vec::new();
         dropped_fields(&input, &output, "", &mut out);
-        assert_eq!(out, vec!["spec.list[0].bad".to_string(), "spec.x".to_string()]);
+        assert_eq!(
+            out,
+            vec!["spec.list[0].bad".to_string(), "spec.x".to_string()]
+        );
     }
 
     #[test]

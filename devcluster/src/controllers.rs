@@ -11,8 +11,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{
-    Api, DeleteOptions, FINALIZER_CRD_CLEANUP, FINALIZER_FOREGROUND, FINALIZER_ORPHAN, NAMESPACE_FINALIZER,
-    Propagation,
+    Api, DeleteOptions, FINALIZER_CRD_CLEANUP, FINALIZER_FOREGROUND, FINALIZER_ORPHAN,
+    NAMESPACE_FINALIZER, Propagation,
 };
 use crate::registry::{ResourceType, crd_resource_types};
 use crate::store::{Event, EventType, Stored};
@@ -22,21 +22,14 @@ const NAMESPACE_PREFIX: &str = "/namespaces/";
 
 /// Serve (or stop serving) the resources of a CRD object right away.
 pub fn register_crd(api: &Api, crd: &Value) {
-    let name = crd["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = crd["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     match serde_json::from_value::<CustomResourceDefinition>(crd.clone()) {
         Ok(typed) => api.registry.set_crd(&name, crd_resource_types(&typed)),
         Err(e) => tracing::warn!(crd = %name, error = %e, "cannot serve CRD"),
     }
-}
-
-fn crd_type(api: &Api) -> Arc<ResourceType> {
-    api.registry
-        .find("apiextensions.k8s.io", "v1", "customresourcedefinitions")
-        .expect("CRDs are built in")
-}
-
-fn namespace_type(api: &Api) -> Arc<ResourceType> {
-    api.registry.find("", "v1", "namespaces").expect("namespaces are built in")
 }
 
 /// Register every stored CRD (at startup).
@@ -95,13 +88,27 @@ async fn on_event(api: &Api, e: &Event) {
             }
             // A namespace waiting for its content.
             if !e.object.namespace.is_empty() {
-                if let Some(ns) = api.store.get(&format!("{NAMESPACE_PREFIX}/{}", e.object.namespace)) {
+                if let Some(ns) = api
+                    .store
+                    .get(&format!("{NAMESPACE_PREFIX}/{}", e.object.namespace))
+                {
                     reconcile_object(api, &ns).await;
                 }
             }
             // A CRD waiting for its objects.
-            if let Some(rt) = api.registry.all().into_iter().find(|r| r.crd.is_some() && e.object.key.starts_with(&r.key_prefix())) {
-                if let Some(crd) = api.store.get(&format!("{CRD_PREFIX}/{}", rt.crd.as_ref().map(|c| c.crd_name.as_str()).unwrap_or_default())) {
+            if let Some(rt) = api
+                .registry
+                .all()
+                .into_iter()
+                .find(|r| r.crd.is_some() && e.object.key.starts_with(&r.key_prefix()))
+            {
+                if let Some(crd) = api.store.get(&format!(
+                    "{CRD_PREFIX}/{}",
+                    rt.crd
+                        .as_ref()
+                        .map(|c| c.crd_name.as_str())
+                        .unwrap_or_default()
+                )) {
                     reconcile_object(api, &crd).await;
                 }
             }
@@ -131,7 +138,11 @@ async fn reconcile_object(api: &Api, s: &Stored) {
     if deleting {
         let fins: Vec<String> = obj["metadata"]["finalizers"]
             .as_array()
-            .map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         if fins.iter().any(|f| f == FINALIZER_ORPHAN) {
             for dep in api.store.dependents_of(&s.uid) {
@@ -146,7 +157,10 @@ async fn reconcile_object(api: &Api, s: &Stored) {
                 for dep in deps {
                     if dep.value()["metadata"]["deletionTimestamp"].is_null() {
                         if let Some(drt) = rt_of(api, &dep) {
-                            let opts = DeleteOptions { propagation: Some(Propagation::Foreground), ..Default::default() };
+                            let opts = DeleteOptions {
+                                propagation: Some(Propagation::Foreground),
+                                ..Default::default()
+                            };
                             let _ = api.delete(&drt, &dep.namespace, &dep.name, &opts).await;
                         }
                     }
@@ -159,7 +173,9 @@ async fn reconcile_object(api: &Api, s: &Stored) {
 async fn remove_finalizer(api: &Api, rt: &ResourceType, s: &Stored, finalizer: &str) {
     let result = api
         .modify(rt, &s.namespace, &s.name, None, |obj| {
-            let Some(fins) = obj["metadata"]["finalizers"].as_array_mut() else { return false };
+            let Some(fins) = obj["metadata"]["finalizers"].as_array_mut() else {
+                return false;
+            };
             let before = fins.len();
             fins.retain(|f| f != finalizer);
             before != fins.len()
@@ -174,7 +190,9 @@ async fn orphan(api: &Api, dep: &Stored, owner_uid: &str) {
     let Some(rt) = rt_of(api, dep) else { return };
     let result = api
         .modify(&rt, &dep.namespace, &dep.name, None, |obj| {
-            let Some(refs) = obj["metadata"]["ownerReferences"].as_array_mut() else { return false };
+            let Some(refs) = obj["metadata"]["ownerReferences"].as_array_mut() else {
+                return false;
+            };
             let before = refs.len();
             refs.retain(|r| r["uid"] != owner_uid);
             let changed = before != refs.len();
@@ -201,7 +219,9 @@ async fn collect_dependent(api: &Api, dep: &Stored) {
                 // An owner in foreground deletion counts as gone for its dependents.
                 let v = owner.value();
                 v["metadata"]["deletionTimestamp"].is_string()
-                    && v["metadata"]["finalizers"].as_array().is_some_and(|f| f.iter().any(|x| x == FINALIZER_FOREGROUND))
+                    && v["metadata"]["finalizers"]
+                        .as_array()
+                        .is_some_and(|f| f.iter().any(|x| x == FINALIZER_FOREGROUND))
             })
         })
         .cloned()
@@ -215,9 +235,15 @@ async fn collect_dependent(api: &Api, dep: &Stored) {
         if obj["metadata"]["deletionTimestamp"].is_string() {
             return;
         }
-        let foreground = missing.iter().any(|uid| api.store.get_by_uid(uid).is_some());
+        let foreground = missing
+            .iter()
+            .any(|uid| api.store.get_by_uid(uid).is_some());
         let opts = DeleteOptions {
-            propagation: Some(if foreground { Propagation::Foreground } else { Propagation::Background }),
+            propagation: Some(if foreground {
+                Propagation::Foreground
+            } else {
+                Propagation::Background
+            }),
             precondition_uid: Some(dep.uid.clone()),
             ..Default::default()
         };
@@ -227,13 +253,18 @@ async fn collect_dependent(api: &Api, dep: &Stored) {
             Err(e) => tracing::warn!(key = %dep.key, error = %e, "garbage collection failed"),
         }
     } else {
-        let gone: BTreeSet<String> = missing.into_iter().filter(|uid| api.store.get_by_uid(uid).is_none()).collect();
+        let gone: BTreeSet<String> = missing
+            .into_iter()
+            .filter(|uid| api.store.get_by_uid(uid).is_none())
+            .collect();
         if gone.is_empty() {
             return;
         }
         let _ = api
             .modify(&rt, &dep.namespace, &dep.name, None, |obj| {
-                let Some(refs) = obj["metadata"]["ownerReferences"].as_array_mut() else { return false };
+                let Some(refs) = obj["metadata"]["ownerReferences"].as_array_mut() else {
+                    return false;
+                };
                 let before = refs.len();
                 refs.retain(|r| !r["uid"].as_str().is_some_and(|u| gone.contains(u)));
                 before != refs.len()
@@ -243,7 +274,10 @@ async fn collect_dependent(api: &Api, dep: &Stored) {
 }
 
 async fn finish_namespace(api: &Api, rt: &ResourceType, ns: &Value) {
-    let name = ns["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = ns["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let mut remaining = 0;
     let types: Vec<Arc<ResourceType>> = {
         let mut seen = BTreeSet::new();
@@ -254,11 +288,16 @@ async fn finish_namespace(api: &Api, rt: &ResourceType, ns: &Value) {
             .collect()
     };
     for t in types {
-        let (items, _, _) = api.store.list(&t.list_prefix(Some(&name)), None, |_| true, None);
+        let (items, _, _) = api
+            .store
+            .list(&t.list_prefix(Some(&name)), None, |_| true, None);
         for item in items {
             remaining += 1;
             if item.value()["metadata"]["deletionTimestamp"].is_null() {
-                let opts = DeleteOptions { propagation: Some(Propagation::Background), ..Default::default() };
+                let opts = DeleteOptions {
+                    propagation: Some(Propagation::Background),
+                    ..Default::default()
+                };
                 if let Err(e) = api.delete(&t, &name, &item.name, &opts).await {
                     if e.code != 404 {
                         tracing::warn!(key = %item.key, error = %e, "namespace cleanup");
@@ -267,11 +306,18 @@ async fn finish_namespace(api: &Api, rt: &ResourceType, ns: &Value) {
             }
         }
     }
-    let (left, _, _) = api.store.list(&format!("{}", ""), None, |s| s.namespace == name && !s.key.starts_with(NAMESPACE_PREFIX), Some(1));
+    let (left, _, _) = api.store.list(
+        &format!("{}", ""),
+        None,
+        |s| s.namespace == name && !s.key.starts_with(NAMESPACE_PREFIX),
+        Some(1),
+    );
     if remaining > 0 && !left.is_empty() {
         return;
     }
-    let has_spec_finalizer = ns["spec"]["finalizers"].as_array().is_some_and(|f| f.iter().any(|x| x == NAMESPACE_FINALIZER));
+    let has_spec_finalizer = ns["spec"]["finalizers"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|x| x == NAMESPACE_FINALIZER));
     if has_spec_finalizer {
         let result = api
             .modify(rt, "", &name, Some("finalize"), |obj| {
@@ -288,7 +334,10 @@ async fn finish_namespace(api: &Api, rt: &ResourceType, ns: &Value) {
 }
 
 async fn reconcile_crd(api: &Api, rt: &ResourceType, crd: &Value, deleting: bool) {
-    let name = crd["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = crd["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     if deleting {
         api.registry.set_crd(&name, Vec::new());
         // Delete every object of the CRD, then release it.
@@ -304,11 +353,15 @@ async fn reconcile_crd(api: &Api, rt: &ResourceType, crd: &Value, deleting: bool
         }
         let typed: Option<CustomResourceDefinition> = serde_json::from_value(crd.clone()).ok();
         let types = typed.map(|t| crd_resource_types(&t)).unwrap_or_default();
-        let Some(item_rt) = types.into_iter().next() else { return };
+        let Some(item_rt) = types.into_iter().next() else {
+            return;
+        };
         for item in items {
             if item.value()["metadata"]["deletionTimestamp"].is_null() {
                 let opts = DeleteOptions::default();
-                let _ = api.delete(&item_rt, &item.namespace, &item.name, &opts).await;
+                let _ = api
+                    .delete(&item_rt, &item.namespace, &item.name, &opts)
+                    .await;
             }
         }
         return;
@@ -317,10 +370,18 @@ async fn reconcile_crd(api: &Api, rt: &ResourceType, crd: &Value, deleting: bool
     let names = crd["spec"]["names"].clone();
     let stored_versions: Vec<Value> = crd["spec"]["versions"]
         .as_array()
-        .map(|vs| vs.iter().filter(|v| v["storage"] == true).map(|v| v["name"].clone()).collect())
+        .map(|vs| {
+            vs.iter()
+                .filter(|v| v["storage"] == true)
+                .map(|v| v["name"].clone())
+                .collect()
+        })
         .unwrap_or_default();
     let status = &crd["status"];
-    let established = status["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
+    let established = status["conditions"].as_array().is_some_and(|c| {
+        c.iter()
+            .any(|c| c["type"] == "Established" && c["status"] == "True")
+    });
     if established && status["acceptedNames"] == names {
         return;
     }

@@ -43,7 +43,11 @@ impl ListTypeInfo for CrdListTypeInfo {
         for (i, step) in path.iter().enumerate() {
             // metadata is ObjectMeta: granular, like built-ins.
             if i == 0 && *step == SchemaStep::Field("metadata") {
-                return if path.len() == 1 { NodeType::Struct { atomic: false } } else { NodeType::Untyped };
+                return if path.len() == 1 {
+                    NodeType::Struct { atomic: false }
+                } else {
+                    NodeType::Untyped
+                };
             }
             match child(cur, *step) {
                 Some(next) => cur = next,
@@ -60,7 +64,9 @@ impl ListTypeInfo for CrdListTypeInfo {
         let atomic_map = cur.x_kubernetes_map_type.as_deref() == Some("atomic");
         match cur.type_.as_deref() {
             Some("object") if cur.properties.is_some() => NodeType::Struct { atomic: atomic_map },
-            Some("object") if cur.additional_properties.is_some() => NodeType::Map { atomic: atomic_map },
+            Some("object") if cur.additional_properties.is_some() => {
+                NodeType::Map { atomic: atomic_map }
+            }
             Some("object") => NodeType::Untyped,
             Some("array") => NodeType::List(match cur.x_kubernetes_list_type.as_deref() {
                 Some("set") => ListType::Set,

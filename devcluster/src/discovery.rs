@@ -5,7 +5,9 @@ use serde_json::{Value, json};
 use crate::registry::Registry;
 
 pub fn api_versions(server_url: &str) -> Value {
-    let address = server_url.trim_start_matches("https://").trim_start_matches("http://");
+    let address = server_url
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
     json!({
         "kind": "APIVersions",
         "versions": ["v1"],
@@ -22,7 +24,11 @@ fn group_json(name: &str, versions: &[String]) -> Value {
 }
 
 pub fn api_groups(registry: &Registry) -> Value {
-    let groups: Vec<Value> = registry.groups().iter().map(|g| group_json(&g.name, &g.versions)).collect();
+    let groups: Vec<Value> = registry
+        .groups()
+        .iter()
+        .map(|g| group_json(&g.name, &g.versions))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -40,6 +46,12 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
         return None;
     }
     let resources: Vec<Value> = types.iter().flat_map(|r| r.discovery_entries()).collect();
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }

@@ -34,7 +34,7 @@ pub struct PeerIdentity(pub Option<User>);
 
 /// Everything a request handler needs.
 pub struct Server {
-    pub api: Api,
+    pub api: Arc<Api>,
     pub admin_token: String,
     pub url: String,
     pub metrics: Metrics,
@@ -59,8 +59,10 @@ impl Query {
     }
 
     pub fn flag(&self, k: &str) -> bool {
-        matches!(self.0.get(k).map(String::as_str), Some("1" | "true" | "True" | ""))
-            && self.0.contains_key(k)
+        matches!(
+            self.0.get(k).map(String::as_str),
+            Some("1" | "true" | "True" | "")
+        ) && self.0.contains_key(k)
     }
 }
 
@@ -73,7 +75,10 @@ pub enum Form {
 }
 
 fn form_of(headers: &HeaderMap) -> Form {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     // The first acceptable media type wins, like content negotiation in apiserver.
     for part in accept.split(',') {
         let p = part.replace(' ', "");
@@ -85,7 +90,10 @@ fn form_of(headers: &HeaderMap) -> Form {
         {
             return Form::PartialMetadata;
         }
-        if p.starts_with("application/json") || p.starts_with("*/*") || p.starts_with("application/yaml") {
+        if p.starts_with("application/json")
+            || p.starts_with("*/*")
+            || p.starts_with("application/yaml")
+        {
             return Form::Object;
         }
     }
@@ -93,13 +101,18 @@ fn form_of(headers: &HeaderMap) -> Form {
 }
 
 fn json_response(code: u16, body: &Value) -> Response {
-    bytes_response(code, Bytes::from(serde_json::to_vec(body).unwrap_or_default()))
+    bytes_response(
+        code,
+        Bytes::from(serde_json::to_vec(body).unwrap_or_default()),
+    )
 }
 
 fn bytes_response(code: u16, body: Bytes) -> Response {
     let mut resp = (StatusCode::from_u16(code).unwrap_or(StatusCode::OK), body).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -118,16 +131,25 @@ pub async fn handle(server: Arc<Server>, req: Request<Body>) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let result = std::panic::AssertUnwindSafe(route(server.clone(), req)).catch_unwind().await;
+    let result = std::panic::AssertUnwindSafe(route(server.clone(), req))
+        .catch_unwind()
+        .await;
     let (resp, verb, resource) = match result {
         Ok(Ok((resp, verb, resource))) => (resp, verb, resource),
         Ok(Err((e, verb, resource))) => (e.into_response(), verb, resource),
         Err(_) => {
             tracing::error!(%method, %path, "request handler panicked");
-            (ApiError::internal("an internal error occurred while handling the request").into_response(), "unknown", String::new())
+            (
+                ApiError::internal("an internal error occurred while handling the request")
+                    .into_response(),
+                "unknown",
+                String::new(),
+            )
         }
     };
-    server.metrics.observe(verb, &resource, resp.status().as_u16(), started.elapsed());
+    server
+        .metrics
+        .observe(verb, &resource, resp.status().as_u16(), started.elapsed());
     tracing::debug!(%method, %path, code = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
     resp
 }
@@ -139,18 +161,27 @@ fn authenticate(server: &Server, req: &Request<Body>) -> Option<User> {
         return Some(user.clone());
     }
     let auth = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("bearer "))?.trim();
-    (token == server.admin_token).then(|| User { name: "devcluster-admin".into(), groups: vec!["system:masters".into()] })
+    let token = auth
+        .strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("bearer "))?
+        .trim();
+    (token == server.admin_token).then(|| User {
+        name: "devcluster-admin".into(),
+        groups: vec!["system:masters".into()],
+    })
 }
 
 async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
     let path = req.uri().path().trim_end_matches('/').to_string();
     match path.as_str() {
-        "/healthz" | "/livez" | "/readyz" => return Ok((plain(200, "ok"), "health", String::new())),
+        "/healthz" | "/livez" | "/readyz" => {
+            return Ok((plain(200, "ok"), "health", String::new()));
+        }
         "/version" => return Ok((json_response(200, &version()), "version", String::new())),
         _ => {}
     }
-    if path.starts_with("/healthz/") || path.starts_with("/livez/") || path.starts_with("/readyz/") {
+    if path.starts_with("/healthz/") || path.starts_with("/livez/") || path.starts_with("/readyz/")
+    {
         return Ok((plain(200, "ok"), "health", String::new()));
     }
     let Some(user) = authenticate(&server, &req) else {
@@ -158,10 +189,37 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
     };
     tracing::trace!(user = %user.name, "authenticated");
     match path.as_str() {
-        "/metrics" => return Ok((plain(200, &server.metrics.encode()), "metrics", String::new())),
-        "" => return Ok((json_response(200, &json!({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/metrics", "/openapi/v2", "/openapi/v3", "/readyz", "/version"]})), "root", String::new())),
-        "/api" => return Ok((json_response(200, &crate::discovery::api_versions(&server.url)), "discovery", String::new())),
-        "/apis" => return Ok((json_response(200, &crate::discovery::api_groups(&server.api.registry)), "discovery", String::new())),
+        "/metrics" => {
+            return Ok((
+                plain(200, &server.metrics.encode()),
+                "metrics",
+                String::new(),
+            ));
+        }
+        "" => {
+            return Ok((
+                json_response(
+                    200,
+                    &json!({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/metrics", "/openapi/v2", "/openapi/v3", "/readyz", "/version"]}),
+                ),
+                "root",
+                String::new(),
+            ));
+        }
+        "/api" => {
+            return Ok((
+                json_response(200, &crate::discovery::api_versions(&server.url)),
+                "discovery",
+                String::new(),
+            ));
+        }
+        "/apis" => {
+            return Ok((
+                json_response(200, &crate::discovery::api_groups(&server.api.registry)),
+                "discovery",
+                String::new(),
+            ));
+        }
         "/openapi/v2" => {
             let doc = server.openapi.v2(&server.api.registry);
             return Ok((bytes_response(200, doc), "openapi", String::new()));
@@ -181,7 +239,11 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
     let segments: Vec<String> = path
         .split('/')
         .skip(1)
-        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .collect();
     let (group, version, rest) = match segments.first().map(String::as_str) {
         Some("api") if segments.len() >= 2 => (String::new(), segments[1].clone(), &segments[2..]),
@@ -191,7 +253,9 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
                 None => Err((ApiError::not_found_path(), "discovery", String::new())),
             };
         }
-        Some("apis") if segments.len() >= 3 => (segments[1].clone(), segments[2].clone(), &segments[3..]),
+        Some("apis") if segments.len() >= 3 => {
+            (segments[1].clone(), segments[2].clone(), &segments[3..])
+        }
         _ => return Err((ApiError::not_found_path(), "unknown", String::new())),
     };
     if rest.is_empty() {
@@ -205,9 +269,19 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
         && rest.len() >= 3
         && !(rest.len() == 3 && (rest[2] == "status" || rest[2] == "finalize"))
     {
-        (Some(rest[1].clone()), rest[2].clone(), rest.get(3).cloned(), rest.get(4).cloned())
+        (
+            Some(rest[1].clone()),
+            rest[2].clone(),
+            rest.get(3).cloned(),
+            rest.get(4).cloned(),
+        )
     } else {
-        (None, rest[0].clone(), rest.get(1).cloned(), rest.get(2).cloned())
+        (
+            None,
+            rest[0].clone(),
+            rest.get(1).cloned(),
+            rest.get(2).cloned(),
+        )
     };
     if rest.len() > if namespace.is_some() { 5 } else { 3 } {
         return Err((ApiError::not_found_path(), "unknown", resource));
@@ -229,7 +303,12 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
             return Err((ApiError::not_found_path(), "unknown", resource));
         }
     }
-    let target = Target { rt: rt.clone(), namespace, name, sub };
+    let target = Target {
+        rt: rt.clone(),
+        namespace,
+        name,
+        sub,
+    };
     let query = Query::parse(req.uri().query());
     let method = req.method().clone();
     let verb: &'static str = match (&method, target.name.is_some()) {
@@ -242,7 +321,11 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
         (&Method::DELETE, true) => "delete",
         (&Method::DELETE, false) => "deletecollection",
         _ => {
-            return Err((ApiError::method_not_allowed(method.as_str(), &rt.plural), "unknown", rt.plural.clone()));
+            return Err((
+                ApiError::method_not_allowed(method.as_str(), &rt.plural),
+                "unknown",
+                rt.plural.clone(),
+            ));
         }
     };
     let resource_label = rt.plural.clone();
@@ -258,8 +341,15 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
 }
 
 fn plain(code: u16, body: &str) -> Response {
-    let mut r = (StatusCode::from_u16(code).unwrap_or(StatusCode::OK), body.to_string()).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    let mut r = (
+        StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
+        body.to_string(),
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
@@ -273,7 +363,12 @@ fn version() -> Value {
 }
 
 async fn read_body(req: Request<Body>) -> Result<Bytes, ApiError> {
-    if let Some(len) = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok()) {
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         if len > MAX_BODY {
             return Err(ApiError::too_large());
         }
@@ -293,7 +388,11 @@ pub struct Target {
 
 impl Target {
     fn ns(&self) -> &str {
-        if self.rt.namespaced { self.namespace.as_deref().unwrap_or_default() } else { "" }
+        if self.rt.namespaced {
+            self.namespace.as_deref().unwrap_or_default()
+        } else {
+            ""
+        }
     }
 }
 
@@ -301,7 +400,13 @@ fn content_type(headers: &HeaderMap) -> String {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().trim().to_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_lowercase()
+        })
         .unwrap_or_else(|| "application/json".into())
 }
 
@@ -324,7 +429,9 @@ fn write_options(query: &Query, headers: &HeaderMap) -> Result<WriteOptions, Api
         None => false,
         Some("All") => true,
         Some(other) => {
-            return Err(ApiError::bad_request(format!("Invalid dry run value: {other}: supported values: \"All\"")));
+            return Err(ApiError::bad_request(format!(
+                "Invalid dry run value: {other}: supported values: \"All\""
+            )));
         }
     };
     let field_validation = match query.get("fieldValidation") {
@@ -340,7 +447,16 @@ fn write_options(query: &Query, headers: &HeaderMap) -> Result<WriteOptions, Api
     let field_manager = match query.get("fieldManager") {
         Some(m) => {
             if m.len() > 128 {
-                return Err(ApiError::invalid("", "", "", vec![crate::error::Cause::new("FieldValueTooLong", "fieldManager", "Too long: must have at most 128 bytes")]));
+                return Err(ApiError::invalid(
+                    "",
+                    "",
+                    "",
+                    vec![crate::error::Cause::new(
+                        "FieldValueTooLong",
+                        "fieldManager",
+                        "Too long: must have at most 128 bytes",
+                    )],
+                ));
             }
             m.to_string()
         }
@@ -351,7 +467,11 @@ fn write_options(query: &Query, headers: &HeaderMap) -> Result<WriteOptions, Api
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "unknown".into()),
     };
-    Ok(WriteOptions { dry_run, field_manager, field_validation })
+    Ok(WriteOptions {
+        dry_run,
+        field_manager,
+        field_validation,
+    })
 }
 
 async fn dispatch(
@@ -370,7 +490,11 @@ async fn dispatch(
             let name = t.name.as_deref().unwrap_or_default();
             let stored = api.read(rt, t.ns(), name)?;
             let obj = Api::for_version(rt, stored.value());
-            let obj = if t.sub.as_deref() == Some("scale") { Api::scale_of(rt, &obj)? } else { obj };
+            let obj = if t.sub.as_deref() == Some("scale") {
+                Api::scale_of(rt, &obj)?
+            } else {
+                obj
+            };
             Ok(json_response(200, &render_one(rt, obj, form, query)))
         }
         "list" => list(server, t, query, form),
@@ -387,18 +511,31 @@ async fn dispatch(
             if rt.group == "apiextensions.k8s.io" && !opts.dry_run {
                 crate::controllers::register_crd(api, &created);
             }
-            Ok(with_warnings(json_response(out.code, &Api::for_version(rt, created)), &out.warnings))
+            Ok(with_warnings(
+                json_response(out.code, &Api::for_version(rt, created)),
+                &out.warnings,
+            ))
         }
         "update" => {
             let opts = write_options(query, headers)?;
             let obj = decode_body(headers, &body)?;
             let out = api
-                .update(rt, t.ns(), t.name.as_deref().unwrap_or_default(), t.sub.as_deref(), obj, &opts)
+                .update(
+                    rt,
+                    t.ns(),
+                    t.name.as_deref().unwrap_or_default(),
+                    t.sub.as_deref(),
+                    obj,
+                    &opts,
+                )
                 .await?;
             if rt.group == "apiextensions.k8s.io" && !opts.dry_run {
                 crate::controllers::register_crd(api, &out.body);
             }
-            Ok(with_warnings(json_response(out.code, &out.body), &out.warnings))
+            Ok(with_warnings(
+                json_response(out.code, &out.body),
+                &out.warnings,
+            ))
         }
         "patch" => {
             let opts = write_options(query, headers)?;
@@ -406,18 +543,25 @@ async fn dispatch(
             if rt.group == "apiextensions.k8s.io" && !opts.dry_run {
                 crate::controllers::register_crd(api, &out.body);
             }
-            Ok(with_warnings(json_response(out.code, &out.body), &out.warnings))
+            Ok(with_warnings(
+                json_response(out.code, &out.body),
+                &out.warnings,
+            ))
         }
         "delete" => {
             let opts = delete_options(query, headers, &body)?;
-            let out = api.delete(rt, t.ns(), t.name.as_deref().unwrap_or_default(), &opts).await?;
+            let out = api
+                .delete(rt, t.ns(), t.name.as_deref().unwrap_or_default(), &opts)
+                .await?;
             Ok(json_response(out.code, &out.body))
         }
         "deletecollection" => {
             let opts = delete_options(query, headers, &body)?;
             let (label, field) = selectors(rt, query)?;
             let prefix = rt.list_prefix(t.namespace.as_deref());
-            let (items, _, _) = api.store.list(&prefix, None, |s| matches(s, &label, &field), None);
+            let (items, _, _) = api
+                .store
+                .list(&prefix, None, |s| matches(s, &label, &field), None);
             let mut deleted = Vec::new();
             for item in items {
                 match api.delete(rt, &item.namespace, &item.name, &opts).await {
@@ -426,17 +570,24 @@ async fn dispatch(
                     Err(e) => return Err(e),
                 }
             }
-            Ok(json_response(200, &json!({
-                "kind": rt.list_kind, "apiVersion": rt.api_version(),
-                "metadata": {"resourceVersion": api.store.revision().to_string()},
-                "items": deleted,
-            })))
+            Ok(json_response(
+                200,
+                &json!({
+                    "kind": rt.list_kind, "apiVersion": rt.api_version(),
+                    "metadata": {"resourceVersion": api.store.revision().to_string()},
+                    "items": deleted,
+                }),
+            ))
         }
         _ => Err(ApiError::method_not_allowed(verb, &rt.plural)),
     }
 }
 
-fn delete_options(query: &Query, headers: &HeaderMap, body: &[u8]) -> Result<DeleteOptions, ApiError> {
+fn delete_options(
+    query: &Query,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<DeleteOptions, ApiError> {
     let mut opts = DeleteOptions::default();
     if !body.iter().all(u8::is_ascii_whitespace) {
         let v = decode_body(headers, body)?;
@@ -444,11 +595,17 @@ fn delete_options(query: &Query, headers: &HeaderMap, body: &[u8]) -> Result<Del
             opts.propagation = Some(Propagation::parse(p)?);
         }
         if let Some(o) = v["orphanDependents"].as_bool() {
-            opts.propagation.get_or_insert(if o { Propagation::Orphan } else { Propagation::Background });
+            opts.propagation.get_or_insert(if o {
+                Propagation::Orphan
+            } else {
+                Propagation::Background
+            });
         }
         opts.grace_period_seconds = v["gracePeriodSeconds"].as_i64();
         opts.precondition_uid = v["preconditions"]["uid"].as_str().map(str::to_string);
-        opts.precondition_resource_version = v["preconditions"]["resourceVersion"].as_str().map(str::to_string);
+        opts.precondition_resource_version = v["preconditions"]["resourceVersion"]
+            .as_str()
+            .map(str::to_string);
         if let Some(d) = v["dryRun"].as_array() {
             opts.dry_run = d.iter().any(|x| x == "All");
         }
@@ -457,7 +614,10 @@ fn delete_options(query: &Query, headers: &HeaderMap, body: &[u8]) -> Result<Del
         opts.propagation = Some(Propagation::parse(p)?);
     }
     if let Some(g) = query.get("gracePeriodSeconds") {
-        opts.grace_period_seconds = Some(g.parse().map_err(|_| ApiError::bad_request(format!("invalid gracePeriodSeconds {g:?}")))?);
+        opts.grace_period_seconds = Some(
+            g.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid gracePeriodSeconds {g:?}")))?,
+        );
     }
     if query.get("dryRun") == Some("All") {
         opts.dry_run = true;
@@ -466,13 +626,19 @@ fn delete_options(query: &Query, headers: &HeaderMap, body: &[u8]) -> Result<Del
 }
 
 /// The label and field selectors of a list, watch or deletecollection.
-pub fn selectors(rt: &ResourceType, query: &Query) -> Result<(LabelSelector, FieldSelector), ApiError> {
+pub fn selectors(
+    rt: &ResourceType,
+    query: &Query,
+) -> Result<(LabelSelector, FieldSelector), ApiError> {
     let label = LabelSelector::parse(query.get("labelSelector").unwrap_or_default())
         .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
     let supported: Vec<String> = if rt.crd.is_some() {
         Vec::new()
     } else {
-        builtin_selectable_fields(&rt.group, &rt.plural).iter().map(|s| s.to_string()).collect()
+        builtin_selectable_fields(&rt.group, &rt.plural)
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     };
     let field = FieldSelector::parse(query.get("fieldSelector").unwrap_or_default(), &supported)
         .map_err(ApiError::bad_request)?;
@@ -510,7 +676,9 @@ fn list(server: &Arc<Server>, t: &Target, query: &Query, form: Form) -> Result<R
                 .and_then(|b| serde_json::from_slice::<ContinueToken>(&b).ok())
                 .ok_or_else(|| ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"))?;
             if query.get("resourceVersion").is_some() {
-                return Err(ApiError::bad_request("specifying resource version is not allowed when using continue"));
+                return Err(ApiError::bad_request(
+                    "specifying resource version is not allowed when using continue",
+                ));
             }
             Some(raw)
         }
@@ -522,22 +690,40 @@ fn list(server: &Arc<Server>, t: &Target, query: &Query, form: Form) -> Result<R
     let (items, rev, more) = match (field.pinned_name(), t.namespace.as_deref()) {
         (Some(name), ns) if rt.namespaced == ns.is_some() => {
             let key = rt.key(ns.unwrap_or_default(), name);
-            let items: Vec<_> = api.store.get(&key).into_iter().filter(|s| matches(s, &label, &field)).collect();
+            let items: Vec<_> = api
+                .store
+                .get(&key)
+                .into_iter()
+                .filter(|s| matches(s, &label, &field))
+                .collect();
             (items, api.store.revision(), false)
         }
-        _ => api.store.list(&prefix, start.as_ref().map(|s| s.start.as_str()), |s| matches(s, &label, &field), limit),
+        _ => api.store.list(
+            &prefix,
+            start.as_ref().map(|s| s.start.as_str()),
+            |s| matches(s, &label, &field),
+            limit,
+        ),
     };
     let list_rev = start.as_ref().map(|s| s.rv).unwrap_or(rev);
     let mut meta = json!({"resourceVersion": list_rev.to_string()});
     if more {
         if let Some(last) = items.last() {
-            let token = serde_json::to_vec(&ContinueToken { rv: list_rev, start: last.key.clone() }).unwrap_or_default();
-            meta["continue"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token));
+            let token = serde_json::to_vec(&ContinueToken {
+                rv: list_rev,
+                start: last.key.clone(),
+            })
+            .unwrap_or_default();
+            meta["continue"] =
+                json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token));
         }
     }
     match form {
         Form::Table => {
-            let objects: Vec<Value> = items.iter().map(|s| Api::for_version(rt, s.value())).collect();
+            let objects: Vec<Value> = items
+                .iter()
+                .map(|s| Api::for_version(rt, s.value()))
+                .collect();
             let include = query.get("includeObject").unwrap_or("Metadata");
             let mut table = crate::table::table(rt, &objects, include);
             table["metadata"] = meta;
@@ -545,14 +731,22 @@ fn list(server: &Arc<Server>, t: &Target, query: &Query, form: Form) -> Result<R
         }
         Form::PartialMetadata => {
             let objects: Vec<Value> = items.iter().map(|s| partial_metadata(&s.value())).collect();
-            Ok(json_response(200, &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": objects})))
+            Ok(json_response(
+                200,
+                &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": objects}),
+            ))
         }
         Form::Object => {
             // Splice the stored JSON: no per-object parse for the common case.
             let expected = format!("{{\"apiVersion\":\"{}\",", rt.api_version());
-            let mut out = Vec::with_capacity(items.iter().map(|s| s.raw.len() + 1).sum::<usize>() + 256);
+            let mut out =
+                Vec::with_capacity(items.iter().map(|s| s.raw.len() + 1).sum::<usize>() + 256);
             out.extend_from_slice(b"{\"apiVersion\":");
-            out.extend_from_slice(serde_json::to_string(&rt.api_version()).unwrap_or_default().as_bytes());
+            out.extend_from_slice(
+                serde_json::to_string(&rt.api_version())
+                    .unwrap_or_default()
+                    .as_bytes(),
+            );
             out.extend_from_slice(b",\"items\":[");
             for (i, s) in items.iter().enumerate() {
                 if i > 0 {
@@ -561,11 +755,17 @@ fn list(server: &Arc<Server>, t: &Target, query: &Query, form: Form) -> Result<R
                 if s.raw.starts_with(expected.as_bytes()) {
                     out.extend_from_slice(&s.raw);
                 } else {
-                    out.extend_from_slice(&serde_json::to_vec(&Api::for_version(rt, s.value())).unwrap_or_default());
+                    out.extend_from_slice(
+                        &serde_json::to_vec(&Api::for_version(rt, s.value())).unwrap_or_default(),
+                    );
                 }
             }
             out.extend_from_slice(b"],\"kind\":");
-            out.extend_from_slice(serde_json::to_string(&rt.list_kind).unwrap_or_default().as_bytes());
+            out.extend_from_slice(
+                serde_json::to_string(&rt.list_kind)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            );
             out.extend_from_slice(b",\"metadata\":");
             out.extend_from_slice(&serde_json::to_vec(&meta).unwrap_or_default());
             out.push(b'}');
@@ -577,23 +777,33 @@ fn list(server: &Arc<Server>, t: &Target, query: &Query, form: Form) -> Result<R
 fn check_list_rv(api: &Api, query: &Query) -> Result<(), ApiError> {
     let Some(rv) = query.get("resourceVersion") else {
         if query.get("resourceVersionMatch").is_some() {
-            return Err(ApiError::bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided"));
+            return Err(ApiError::bad_request(
+                "resourceVersionMatch is forbidden unless resourceVersion is provided",
+            ));
         }
         return Ok(());
     };
-    let n: u64 = rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}")))?;
+    let n: u64 = rv
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}")))?;
     let current = api.store.revision();
     match query.get("resourceVersionMatch") {
-        Some("Exact") if n != current => {
-            Err(ApiError::gone(format!("too old resource version: {n} ({current})")))
-        }
+        Some("Exact") if n != current => Err(ApiError::gone(format!(
+            "too old resource version: {n} ({current})"
+        ))),
         Some("NotOlderThan") | None if n > current => {
-            let mut e = ApiError::new(504, "Timeout", format!("Too large resource version: {n}, current: {current}"));
+            let mut e = ApiError::new(
+                504,
+                "Timeout",
+                format!("Too large resource version: {n}, current: {current}"),
+            );
             e.retry_after_seconds = Some(1);
             Err(e)
         }
         Some("Exact") | Some("NotOlderThan") | None => Ok(()),
-        Some(other) => Err(ApiError::bad_request(format!("unknown resourceVersionMatch {other:?}"))),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "unknown resourceVersionMatch {other:?}"
+        ))),
     }
 }
 
@@ -608,7 +818,11 @@ pub fn render_one(rt: &ResourceType, obj: Value, form: Form, query: &Query) -> V
         Form::Object => obj,
         Form::PartialMetadata => partial_metadata(&obj),
         Form::Table => {
-            let mut t = crate::table::table(rt, &[obj.clone()], query.get("includeObject").unwrap_or("Metadata"));
+            let mut t = crate::table::table(
+                rt,
+                &[obj.clone()],
+                query.get("includeObject").unwrap_or("Metadata"),
+            );
             t["metadata"] = json!({"resourceVersion": obj["metadata"]["resourceVersion"]});
             t
         }
@@ -641,4 +855,43 @@ pub fn filtered_event(kind: EventType, old_match: bool, new_match: bool) -> Opti
 /// How long a watch lasts when the client does not say: like apiserver, between 30 and 60 min.
 pub fn default_watch_timeout() -> Duration {
     Duration::from_secs(1800 + rand::random_range(0..1800))
+}
+
+/// Fill in apiVersion, kind and name of a server-side apply body from the URL, rejecting
+/// mismatches like apiserver.
+pub fn ensure_object_identity(
+    rt: &ResourceType,
+    namespace: &str,
+    name: &str,
+    obj: &mut Value,
+) -> Result<(), ApiError> {
+    if !obj.is_object() {
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON or YAML object",
+        ));
+    }
+    match obj["metadata"]["name"].as_str() {
+        Some(n) if n != name => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )));
+        }
+        _ => obj["metadata"]["name"] = json!(name),
+    }
+    if rt.namespaced {
+        match obj["metadata"]["namespace"].as_str() {
+            Some(n) if n != namespace => {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            _ => obj["metadata"]["namespace"] = json!(namespace),
+        }
+    }
+    if obj.get("apiVersion").is_none() || obj.get("kind").is_none() {
+        return Err(ApiError::bad_request(
+            "Object 'Kind' is missing in request body; apiVersion and kind are required for apply",
+        ));
+    }
+    Ok(())
 }

@@ -7,7 +7,13 @@ use crate::patch::{FieldManager, set_managed_fields, update_managed_fields};
 use crate::registry::ResourceType;
 
 /// Record an `Update` by `manager` of `new` (replacing `old`) in `new.metadata.managedFields`.
-pub fn record_update(rt: &ResourceType, old: Option<&Value>, new: &mut Value, manager: &str, subresource: Option<&str>) {
+pub fn record_update(
+    rt: &ResourceType,
+    old: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+    subresource: Option<&str>,
+) {
     let schema = crate::patching::list_info(rt);
     let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let ignored = crate::patching::ignored_fields(rt, subresource);

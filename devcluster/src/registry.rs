@@ -21,8 +21,8 @@ pub struct ScaleSpec {
 pub struct BuiltinType {
     /// Decode into the typed object and encode back: drops unknown fields, rejects wrong types.
     pub normalize: fn(Value) -> Result<Value, String>,
-    /// Its OpenAPI schema (k8s-openapi's schemars output).
-    pub schema: fn() -> schemars::Schema,
+    /// Its OpenAPI schema (k8s-openapi's schemars output, see [`crate::schema::builtin_schema`]).
+    pub schema: fn() -> Value,
 }
 
 impl std::fmt::Debug for BuiltinType {
@@ -38,6 +38,8 @@ pub struct CrdVersion {
     pub schema: Option<apiext::JSONSchemaProps>,
     pub printer_columns: Vec<apiext::CustomResourceColumnDefinition>,
     pub storage: bool,
+    /// The compiled schema used for pruning, defaulting and validation.
+    pub compiled: Arc<crate::schema::CrdSchema>,
 }
 
 /// A resource served at `/api[s]/{group}/{version}/.../{plural}`.
@@ -156,10 +158,6 @@ where
     serde_json::to_value(&typed).map_err(|e| e.to_string())
 }
 
-fn schema_of<T: schemars::JsonSchema>() -> schemars::Schema {
-    schemars::SchemaGenerator::default().into_root_schema_for::<T>()
-}
-
 macro_rules! builtin {
     ($ty:ty, $group:expr, $version:expr, $kind:expr, $plural:expr, $singular:expr, namespaced: $ns:expr,
      short: [$($short:expr),*], categories: [$($cat:expr),*], status: $status:expr, scale: $scale:expr) => {
@@ -175,7 +173,7 @@ macro_rules! builtin {
             categories: vec![$($cat.to_string()),*],
             status_subresource: $status,
             scale: $scale,
-            builtin: Some(BuiltinType { normalize: normalize_as::<$ty>, schema: schema_of::<$ty> }),
+            builtin: Some(BuiltinType { normalize: normalize_as::<$ty>, schema: crate::schema::builtin_schema::<$ty> }),
             crd: None,
         }
     };
@@ -266,6 +264,16 @@ pub fn crd_resource_types(crd: &apiext::CustomResourceDefinition) -> Vec<Resourc
                     schema: v.schema.as_ref().and_then(|s| s.open_api_v3_schema.clone()),
                     printer_columns: v.additional_printer_columns.clone().unwrap_or_default(),
                     storage: v.storage,
+                    compiled: Arc::new(
+                        match v
+                            .schema
+                            .as_ref()
+                            .and_then(|s| s.open_api_v3_schema.as_ref())
+                        {
+                            Some(s) => crate::schema::CrdSchema::new(s),
+                            None => crate::schema::CrdSchema::preserve_unknown_fields(),
+                        },
+                    ),
                 }),
             }
         })

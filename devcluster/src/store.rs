@@ -102,8 +102,13 @@ pub enum WriteOp {
         object: Value,
         expect: Expect,
     },
-    /// Remove the key; the DELETED event carries its last state at the new revision.
-    Delete { key: String, expect: Expect },
+    /// Remove the key; the DELETED event carries its last state (or `final_state`, e.g. with the
+    /// last finalizer removed) at the new revision.
+    Delete {
+        key: String,
+        expect: Expect,
+        final_state: Option<Value>,
+    },
 }
 
 impl WriteOp {
@@ -560,10 +565,14 @@ fn stage(op: &WriteOp, current: Option<&Arc<Stored>>, rev: u64) -> Result<Staged
                 .map(|s| Staged::Put(Arc::new(s)))
                 .map_err(WriteError::Storage)
         }
-        WriteOp::Delete { key, expect } => {
+        WriteOp::Delete {
+            key,
+            expect,
+            final_state,
+        } => {
             check(*expect, current)?;
             let current = current.ok_or(WriteError::NotFound)?;
-            let mut object = current.value();
+            let mut object = final_state.clone().unwrap_or_else(|| current.value());
             stamp(&mut object, rev);
             Stored::from_value(key.clone(), &object, rev)
                 .map(|s| Staged::Delete(Arc::new(s)))
@@ -655,6 +664,7 @@ mod tests {
             .write(WriteOp::Delete {
                 key: "k/a".into(),
                 expect: Expect::Present,
+                final_state: None,
             })
             .await
             .unwrap();
@@ -685,6 +695,7 @@ mod tests {
             .write(WriteOp::Delete {
                 key: "k/a".into(),
                 expect: Expect::Present,
+                final_state: None,
             })
             .await
             .unwrap();
@@ -711,6 +722,7 @@ mod tests {
                 .write(WriteOp::Delete {
                     key: "k/a".into(),
                     expect: Expect::Present,
+                    final_state: None,
                 })
                 .await
                 .unwrap();

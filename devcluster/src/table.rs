@@ -15,7 +15,11 @@ pub fn human_duration(secs: i64) -> String {
     let m = s / 60;
     if m < 10 {
         let rem = s % 60;
-        return if rem == 0 { format!("{m}m") } else { format!("{m}m{rem}s") };
+        return if rem == 0 {
+            format!("{m}m")
+        } else {
+            format!("{m}m{rem}s")
+        };
     }
     if m < 180 {
         return format!("{m}m");
@@ -23,7 +27,11 @@ pub fn human_duration(secs: i64) -> String {
     let h = s / 3600;
     if h < 8 {
         let rem = (s % 3600) / 60;
-        return if rem == 0 { format!("{h}h") } else { format!("{h}h{rem}m") };
+        return if rem == 0 {
+            format!("{h}h")
+        } else {
+            format!("{h}h{rem}m")
+        };
     }
     if h < 48 {
         return format!("{h}h");
@@ -31,7 +39,11 @@ pub fn human_duration(secs: i64) -> String {
     let d = h / 24;
     if h < 24 * 8 {
         let rem = h % 24;
-        return if rem == 0 { format!("{d}d") } else { format!("{d}d{rem}h") };
+        return if rem == 0 {
+            format!("{d}d")
+        } else {
+            format!("{d}d{rem}h")
+        };
     }
     if h < 24 * 365 * 2 {
         return format!("{d}d");
@@ -39,13 +51,20 @@ pub fn human_duration(secs: i64) -> String {
     let y = d / 365;
     if h < 24 * 365 * 8 {
         let rem = d % 365;
-        return if rem == 0 { format!("{y}y") } else { format!("{y}y{rem}d") };
+        return if rem == 0 {
+            format!("{y}y")
+        } else {
+            format!("{y}y{rem}d")
+        };
     }
     format!("{y}y")
 }
 
 fn age(ts: &Value) -> String {
-    match ts.as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()) {
+    match ts
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+    {
         Some(t) => human_duration((Utc::now() - t.with_timezone(&Utc)).num_seconds()),
         None => "<unknown>".into(),
     }
@@ -70,7 +89,11 @@ fn count(v: &Value) -> i64 {
 
 /// Evaluate a simple JSONPath of a printer column (`.status.phase`, `.spec.items[0].name`).
 pub fn json_path<'a>(obj: &'a Value, path: &str) -> &'a Value {
-    let path = path.trim().trim_start_matches('{').trim_end_matches('}').trim_start_matches('$');
+    let path = path
+        .trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .trim_start_matches('$');
     let mut cur = obj;
     for part in path.split('.').filter(|p| !p.is_empty()) {
         let (field, index) = match part.split_once('[') {
@@ -90,14 +113,29 @@ pub fn json_path<'a>(obj: &'a Value, path: &str) -> &'a Value {
 fn columns_and_cells(rt: &ResourceType, obj: &Value) -> (Vec<Value>, Vec<Value>) {
     let name = obj["metadata"]["name"].clone();
     let created = &obj["metadata"]["creationTimestamp"];
-    let name_col = col("Name", "string", "Name must be unique within a namespace.", 0);
-    let age_col = col("Age", "string", "CreationTimestamp is a timestamp representing the server time when this object was created.", 0);
+    let name_col = col(
+        "Name",
+        "string",
+        "Name must be unique within a namespace.",
+        0,
+    );
+    let age_col = col(
+        "Age",
+        "string",
+        "CreationTimestamp is a timestamp representing the server time when this object was created.",
+        0,
+    );
     if let Some(crd) = &rt.crd {
         let mut cols = vec![name_col];
         let mut cells = vec![name];
         let mut has_age = false;
         for c in &crd.printer_columns {
-            cols.push(col(&c.name, &c.type_, c.description.as_deref().unwrap_or_default(), c.priority.unwrap_or(0)));
+            cols.push(col(
+                &c.name,
+                &c.type_,
+                c.description.as_deref().unwrap_or_default(),
+                c.priority.unwrap_or(0),
+            ));
             let v = json_path(obj, &c.json_path);
             if c.json_path == ".metadata.creationTimestamp" {
                 has_age = true;
@@ -105,7 +143,15 @@ fn columns_and_cells(rt: &ResourceType, obj: &Value) -> (Vec<Value>, Vec<Value>)
             cells.push(match (c.type_.as_str(), v) {
                 (_, Value::Null) => Value::Null,
                 ("date", v) => json!(age(v)),
-                (_, Value::Array(a)) => json!(a.iter().map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string())).collect::<Vec<_>>().join(",")),
+                (_, Value::Array(a)) => json!(
+                    a.iter()
+                        .map(|x| x
+                            .as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| x.to_string()))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
                 (_, Value::Object(_)) => json!(v.to_string()),
                 (_, v) => v.clone(),
             });
@@ -120,63 +166,299 @@ fn columns_and_cells(rt: &ResourceType, obj: &Value) -> (Vec<Value>, Vec<Value>)
     let status = &obj["status"];
     match (rt.group.as_str(), rt.plural.as_str()) {
         ("", "namespaces") => (
-            vec![name_col, col("Status", "string", "The status of the namespace", 0), age_col],
+            vec![
+                name_col,
+                col("Status", "string", "The status of the namespace", 0),
+                age_col,
+            ],
             vec![name, s(&status["phase"]), json!(age(created))],
         ),
         ("", "pods") => {
             let containers = spec["containers"].as_array().map(Vec::len).unwrap_or(0);
-            let ready = status["containerStatuses"].as_array().map(|a| a.iter().filter(|c| c["ready"] == true).count()).unwrap_or(0);
-            let restarts: i64 = status["containerStatuses"].as_array().map(|a| a.iter().map(|c| c["restartCount"].as_i64().unwrap_or(0)).sum()).unwrap_or(0);
+            let ready = status["containerStatuses"]
+                .as_array()
+                .map(|a| a.iter().filter(|c| c["ready"] == true).count())
+                .unwrap_or(0);
+            let restarts: i64 = status["containerStatuses"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|c| c["restartCount"].as_i64().unwrap_or(0))
+                        .sum()
+                })
+                .unwrap_or(0);
             (
-                vec![name_col, col("Ready", "string", "The aggregate readiness state of this pod for accepting traffic.", 0), col("Status", "string", "The aggregate status of the containers in this pod.", 0), col("Restarts", "string", "The number of times the containers in this pod have been restarted.", 0), age_col, col("IP", "string", "IP address allocated to the pod.", 1), col("Node", "string", "Name of the node the pod is assigned to.", 1)],
-                vec![name, json!(format!("{ready}/{containers}")), s(&status["phase"]), json!(restarts.to_string()), json!(age(created)), s(&status["podIP"]), s(&spec["nodeName"])],
+                vec![
+                    name_col,
+                    col(
+                        "Ready",
+                        "string",
+                        "The aggregate readiness state of this pod for accepting traffic.",
+                        0,
+                    ),
+                    col(
+                        "Status",
+                        "string",
+                        "The aggregate status of the containers in this pod.",
+                        0,
+                    ),
+                    col(
+                        "Restarts",
+                        "string",
+                        "The number of times the containers in this pod have been restarted.",
+                        0,
+                    ),
+                    age_col,
+                    col("IP", "string", "IP address allocated to the pod.", 1),
+                    col(
+                        "Node",
+                        "string",
+                        "Name of the node the pod is assigned to.",
+                        1,
+                    ),
+                ],
+                vec![
+                    name,
+                    json!(format!("{ready}/{containers}")),
+                    s(&status["phase"]),
+                    json!(restarts.to_string()),
+                    json!(age(created)),
+                    s(&status["podIP"]),
+                    s(&spec["nodeName"]),
+                ],
             )
         }
         ("apps", "deployments") => (
-            vec![name_col, col("Ready", "string", "Number of the pod with ready state", 0), col("Up-to-date", "integer", "Total number of non-terminated pods targeted by this deployment that have the desired template spec.", 0), col("Available", "integer", "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.", 0), age_col],
-            vec![name, json!(format!("{}/{}", status["readyReplicas"].as_i64().unwrap_or(0), spec["replicas"].as_i64().unwrap_or(0))), json!(status["updatedReplicas"].as_i64().unwrap_or(0)), json!(status["availableReplicas"].as_i64().unwrap_or(0)), json!(age(created))],
+            vec![
+                name_col,
+                col("Ready", "string", "Number of the pod with ready state", 0),
+                col(
+                    "Up-to-date",
+                    "integer",
+                    "Total number of non-terminated pods targeted by this deployment that have the desired template spec.",
+                    0,
+                ),
+                col(
+                    "Available",
+                    "integer",
+                    "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
+                    0,
+                ),
+                age_col,
+            ],
+            vec![
+                name,
+                json!(format!(
+                    "{}/{}",
+                    status["readyReplicas"].as_i64().unwrap_or(0),
+                    spec["replicas"].as_i64().unwrap_or(0)
+                )),
+                json!(status["updatedReplicas"].as_i64().unwrap_or(0)),
+                json!(status["availableReplicas"].as_i64().unwrap_or(0)),
+                json!(age(created)),
+            ],
         ),
         ("apps", "daemonsets") => (
-            vec![name_col, col("Desired", "integer", "The number of nodes that should be running the daemon pod.", 0), col("Current", "integer", "The number of nodes running at least one daemon pod.", 0), col("Ready", "integer", "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready.", 0), age_col],
-            vec![name, json!(status["desiredNumberScheduled"].as_i64().unwrap_or(0)), json!(status["currentNumberScheduled"].as_i64().unwrap_or(0)), json!(status["numberReady"].as_i64().unwrap_or(0)), json!(age(created))],
+            vec![
+                name_col,
+                col(
+                    "Desired",
+                    "integer",
+                    "The number of nodes that should be running the daemon pod.",
+                    0,
+                ),
+                col(
+                    "Current",
+                    "integer",
+                    "The number of nodes running at least one daemon pod.",
+                    0,
+                ),
+                col(
+                    "Ready",
+                    "integer",
+                    "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready.",
+                    0,
+                ),
+                age_col,
+            ],
+            vec![
+                name,
+                json!(status["desiredNumberScheduled"].as_i64().unwrap_or(0)),
+                json!(status["currentNumberScheduled"].as_i64().unwrap_or(0)),
+                json!(status["numberReady"].as_i64().unwrap_or(0)),
+                json!(age(created)),
+            ],
         ),
         ("apps", "statefulsets") | ("apps", "replicasets") => (
-            vec![name_col, col("Ready", "string", "Number of the pod with ready state", 0), age_col],
-            vec![name, json!(format!("{}/{}", status["readyReplicas"].as_i64().unwrap_or(0), spec["replicas"].as_i64().unwrap_or(0))), json!(age(created))],
+            vec![
+                name_col,
+                col("Ready", "string", "Number of the pod with ready state", 0),
+                age_col,
+            ],
+            vec![
+                name,
+                json!(format!(
+                    "{}/{}",
+                    status["readyReplicas"].as_i64().unwrap_or(0),
+                    spec["replicas"].as_i64().unwrap_or(0)
+                )),
+                json!(age(created)),
+            ],
         ),
         ("", "services") => {
-            let ports: Vec<String> = spec["ports"].as_array().map(|a| a.iter().map(|p| format!("{}/{}", p["port"], p["protocol"].as_str().unwrap_or("TCP"))).collect()).unwrap_or_default();
+            let ports: Vec<String> = spec["ports"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|p| {
+                            format!("{}/{}", p["port"], p["protocol"].as_str().unwrap_or("TCP"))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             (
-                vec![name_col, col("Type", "string", "The type of service.", 0), col("Cluster-IP", "string", "Internal IP of the service.", 0), col("External-IP", "string", "External IP of the service.", 0), col("Port(s)", "string", "Ports of the service.", 0), age_col],
-                vec![name, s(&spec["type"]), s(&spec["clusterIP"]), s(&Value::Null), json!(if ports.is_empty() { "<none>".to_string() } else { ports.join(",") }), json!(age(created))],
+                vec![
+                    name_col,
+                    col("Type", "string", "The type of service.", 0),
+                    col("Cluster-IP", "string", "Internal IP of the service.", 0),
+                    col("External-IP", "string", "External IP of the service.", 0),
+                    col("Port(s)", "string", "Ports of the service.", 0),
+                    age_col,
+                ],
+                vec![
+                    name,
+                    s(&spec["type"]),
+                    s(&spec["clusterIP"]),
+                    s(&Value::Null),
+                    json!(if ports.is_empty() {
+                        "<none>".to_string()
+                    } else {
+                        ports.join(",")
+                    }),
+                    json!(age(created)),
+                ],
             )
         }
         ("", "secrets") => (
-            vec![name_col, col("Type", "string", "The type of the secret", 0), col("Data", "string", "The number of entries in the secret", 0), age_col],
-            vec![name, s(&obj["type"]), json!(count(&obj["data"]).to_string()), json!(age(created))],
+            vec![
+                name_col,
+                col("Type", "string", "The type of the secret", 0),
+                col("Data", "string", "The number of entries in the secret", 0),
+                age_col,
+            ],
+            vec![
+                name,
+                s(&obj["type"]),
+                json!(count(&obj["data"]).to_string()),
+                json!(age(created)),
+            ],
         ),
         ("", "configmaps") => (
-            vec![name_col, col("Data", "string", "The number of entries in the configmap", 0), age_col],
-            vec![name, json!((count(&obj["data"]) + count(&obj["binaryData"])).to_string()), json!(age(created))],
+            vec![
+                name_col,
+                col(
+                    "Data",
+                    "string",
+                    "The number of entries in the configmap",
+                    0,
+                ),
+                age_col,
+            ],
+            vec![
+                name,
+                json!((count(&obj["data"]) + count(&obj["binaryData"])).to_string()),
+                json!(age(created)),
+            ],
         ),
         ("", "nodes") => {
-            let ready = status["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "Ready")).map(|c| if c["status"] == "True" { "Ready" } else { "NotReady" }).unwrap_or("Unknown");
-            let roles: Vec<String> = obj["metadata"]["labels"].as_object().map(|l| l.keys().filter_map(|k| k.strip_prefix("node-role.kubernetes.io/").map(str::to_string)).collect()).unwrap_or_default();
+            let ready = status["conditions"]
+                .as_array()
+                .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+                .map(|c| {
+                    if c["status"] == "True" {
+                        "Ready"
+                    } else {
+                        "NotReady"
+                    }
+                })
+                .unwrap_or("Unknown");
+            let roles: Vec<String> = obj["metadata"]["labels"]
+                .as_object()
+                .map(|l| {
+                    l.keys()
+                        .filter_map(|k| {
+                            k.strip_prefix("node-role.kubernetes.io/")
+                                .map(str::to_string)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             (
-                vec![name_col, col("Status", "string", "The status of the node", 0), col("Roles", "string", "The roles of the node", 0), age_col, col("Version", "string", "Kubelet Version reported by the node.", 0)],
-                vec![name, json!(ready), json!(if roles.is_empty() { "<none>".to_string() } else { roles.join(",") }), json!(age(created)), s(&status["nodeInfo"]["kubeletVersion"])],
+                vec![
+                    name_col,
+                    col("Status", "string", "The status of the node", 0),
+                    col("Roles", "string", "The roles of the node", 0),
+                    age_col,
+                    col(
+                        "Version",
+                        "string",
+                        "Kubelet Version reported by the node.",
+                        0,
+                    ),
+                ],
+                vec![
+                    name,
+                    json!(ready),
+                    json!(if roles.is_empty() {
+                        "<none>".to_string()
+                    } else {
+                        roles.join(",")
+                    }),
+                    json!(age(created)),
+                    s(&status["nodeInfo"]["kubeletVersion"]),
+                ],
             )
         }
         ("", "events") => (
-            vec![col("Last Seen", "string", "Time of the last occurrence", 0), col("Type", "string", "Type of this event", 0), col("Reason", "string", "Reason of this event", 0), col("Object", "string", "The object this event is about", 0), col("Message", "string", "A human-readable description", 0)],
-            vec![json!(age(if obj["lastTimestamp"].is_string() { &obj["lastTimestamp"] } else { &obj["eventTime"] })), s(&obj["type"]), s(&obj["reason"]), json!(format!("{}/{}", obj["involvedObject"]["kind"].as_str().unwrap_or_default().to_lowercase(), obj["involvedObject"]["name"].as_str().unwrap_or_default())), s(&obj["message"])],
+            vec![
+                col("Last Seen", "string", "Time of the last occurrence", 0),
+                col("Type", "string", "Type of this event", 0),
+                col("Reason", "string", "Reason of this event", 0),
+                col("Object", "string", "The object this event is about", 0),
+                col("Message", "string", "A human-readable description", 0),
+            ],
+            vec![
+                json!(age(if obj["lastTimestamp"].is_string() {
+                    &obj["lastTimestamp"]
+                } else {
+                    &obj["eventTime"]
+                })),
+                s(&obj["type"]),
+                s(&obj["reason"]),
+                json!(format!(
+                    "{}/{}",
+                    obj["involvedObject"]["kind"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_lowercase(),
+                    obj["involvedObject"]["name"].as_str().unwrap_or_default()
+                )),
+                s(&obj["message"]),
+            ],
         ),
         ("coordination.k8s.io", "leases") => (
-            vec![name_col, col("Holder", "string", "The holder of the lease", 0), age_col],
+            vec![
+                name_col,
+                col("Holder", "string", "The holder of the lease", 0),
+                age_col,
+            ],
             vec![name, s(&spec["holderIdentity"]), json!(age(created))],
         ),
         ("apiextensions.k8s.io", "customresourcedefinitions") => (
-            vec![name_col, col("Created At", "date", "The time the CRD was created", 0)],
+            vec![
+                name_col,
+                col("Created At", "date", "The time the CRD was created", 0),
+            ],
             vec![name, created.clone()],
         ),
         _ => (vec![name_col, age_col], vec![name, json!(age(created))]),
@@ -193,7 +475,9 @@ pub fn table(rt: &ResourceType, objects: &[Value], include: &str) -> Value {
         let object = match include {
             "None" => Value::Null,
             "Object" => obj.clone(),
-            _ => json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}),
+            _ => {
+                json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]})
+            }
         };
         let mut row = json!({"cells": cells});
         if !object.is_null() {

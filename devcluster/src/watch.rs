@@ -38,9 +38,19 @@ impl Filter {
     fn encode(&self, kind: &str, stored: &Stored) -> Bytes {
         let expected = format!("{{\"apiVersion\":\"{}\",", self.rt.api_version());
         match self.form {
-            Form::Object if stored.raw.starts_with(expected.as_bytes()) => event_line(kind, &stored.raw),
-            Form::Object => event_line(kind, &serde_json::to_vec(&Api::for_version(&self.rt, stored.value())).unwrap_or_default()),
-            Form::PartialMetadata => event_line(kind, &serde_json::to_vec(&crate::http::partial_metadata(&stored.value())).unwrap_or_default()),
+            Form::Object if stored.raw.starts_with(expected.as_bytes()) => {
+                event_line(kind, &stored.raw)
+            }
+            Form::Object => event_line(
+                kind,
+                &serde_json::to_vec(&Api::for_version(&self.rt, stored.value()))
+                    .unwrap_or_default(),
+            ),
+            Form::PartialMetadata => event_line(
+                kind,
+                &serde_json::to_vec(&crate::http::partial_metadata(&stored.value()))
+                    .unwrap_or_default(),
+            ),
             Form::Table => {
                 let obj = Api::for_version(&self.rt, stored.value());
                 let mut t = crate::table::table(&self.rt, &[obj.clone()], &self.include);
@@ -55,7 +65,10 @@ impl Filter {
             return None;
         }
         let new_match = matches(&e.object, &self.label, &self.field);
-        let old_match = e.prev.as_ref().is_some_and(|p| matches(p, &self.label, &self.field));
+        let old_match = e
+            .prev
+            .as_ref()
+            .is_some_and(|p| matches(p, &self.label, &self.field));
         let kind = filtered_event(e.kind, old_match, new_match)?;
         Some(self.encode(kind.as_str(), &e.object))
     }
@@ -66,15 +79,24 @@ impl Filter {
             meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
         let obj: Value = match self.form {
-            Form::Object => json!({"kind": self.rt.kind, "apiVersion": self.rt.api_version(), "metadata": meta}),
-            _ => json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta}),
+            Form::Object => {
+                json!({"kind": self.rt.kind, "apiVersion": self.rt.api_version(), "metadata": meta})
+            }
+            _ => {
+                json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta})
+            }
         };
         event_line("BOOKMARK", &serde_json::to_vec(&obj).unwrap_or_default())
     }
 }
 
 /// Start a watch; errors (bad selectors, 410) are returned before the stream starts.
-pub fn watch(server: Arc<Server>, t: &Target, query: &Query, form: Form) -> Result<Response, ApiError> {
+pub fn watch(
+    server: Arc<Server>,
+    t: &Target,
+    query: &Query,
+    form: Form,
+) -> Result<Response, ApiError> {
     let rt = t.rt.clone();
     let (label, field) = selectors(&rt, query)?;
     let bookmarks = query.flag("allowWatchBookmarks");
@@ -82,24 +104,41 @@ pub fn watch(server: Arc<Server>, t: &Target, query: &Query, form: Form) -> Resu
         None => None,
         Some("true") => Some(true),
         Some("false") => Some(false),
-        Some(other) => return Err(ApiError::bad_request(format!("invalid sendInitialEvents {other:?}"))),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "invalid sendInitialEvents {other:?}"
+            )));
+        }
     };
     if send_initial.is_some() && query.get("resourceVersionMatch") != Some("NotOlderThan") {
-        return Err(ApiError::invalid("", "ListOptions", "", vec![crate::error::Cause::new(
-            "FieldValueForbidden",
-            "sendInitialEvents",
-            "Forbidden: sendInitialEvents is forbidden for watch unless resourceVersionMatch is set to NotOlderThan",
-        )]));
+        return Err(ApiError::invalid(
+            "",
+            "ListOptions",
+            "",
+            vec![crate::error::Cause::new(
+                "FieldValueForbidden",
+                "sendInitialEvents",
+                "Forbidden: sendInitialEvents is forbidden for watch unless resourceVersionMatch is set to NotOlderThan",
+            )],
+        ));
     }
     if send_initial == Some(true) && !bookmarks {
-        return Err(ApiError::invalid("", "ListOptions", "", vec![crate::error::Cause::new(
-            "FieldValueForbidden",
-            "allowWatchBookmarks",
-            "Forbidden: allowWatchBookmarks must be true when sendInitialEvents is set",
-        )]));
+        return Err(ApiError::invalid(
+            "",
+            "ListOptions",
+            "",
+            vec![crate::error::Cause::new(
+                "FieldValueForbidden",
+                "allowWatchBookmarks",
+                "Forbidden: allowWatchBookmarks must be true when sendInitialEvents is set",
+            )],
+        ));
     }
     let timeout = match query.get("timeoutSeconds") {
-        Some(s) => Duration::from_secs(s.parse().map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds {s:?}")))?),
+        Some(s) => Duration::from_secs(
+            s.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds {s:?}")))?,
+        ),
         None => crate::http::default_watch_timeout(),
     };
     let rv = query.get("resourceVersion").map(|s| s.to_string());
@@ -115,17 +154,26 @@ pub fn watch(server: Arc<Server>, t: &Target, query: &Query, form: Form) -> Resu
     // Synthetic ADDED events for the current state: no resourceVersion, "0", or sendInitialEvents.
     let wants_state = send_initial.unwrap_or(matches!(rv.as_deref(), None | Some("0")));
     let (initial, subscription, start) = if wants_state {
-        let sub = store.subscribe(None).map_err(|_| ApiError::internal("watch subscription failed"))?;
-        let (items, rev, _) = store.list(&filter.prefix, None, |s| matches(s, &filter.label, &filter.field), None);
+        let sub = store
+            .subscribe(None)
+            .map_err(|_| ApiError::internal("watch subscription failed"))?;
+        let (items, rev, _) = store.list(
+            &filter.prefix,
+            None,
+            |s| matches(s, &filter.label, &filter.field),
+            None,
+        );
         (items, sub, rev)
     } else {
         let from: u64 = match rv.as_deref() {
-            Some(s) => s.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version {s:?}")))?,
+            Some(s) => s
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version {s:?}")))?,
             None => store.revision(),
         };
-        let sub = store
-            .subscribe(Some(from))
-            .map_err(|floor| ApiError::gone(format!("too old resource version: {from} ({floor})")))?;
+        let sub = store.subscribe(Some(from)).map_err(|floor| {
+            ApiError::gone(format!("too old resource version: {from} ({floor})"))
+        })?;
         (Vec::new(), sub, from)
     };
     let (tx, rx) = mpsc::channel::<Bytes>(64);
@@ -184,6 +232,9 @@ pub fn watch(server: Arc<Server>, t: &Target, query: &Query, form: Form) -> Resu
     });
     let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>));
     let mut resp = (StatusCode::OK, body).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Ok(resp)
 }
