@@ -28,8 +28,8 @@ pub use fieldpath::{FieldPath, FieldSet, PathElement};
 pub use json_patch::{MAX_JSON_PATCH_OPERATIONS, json_patch};
 pub use merge_patch::merge_patch;
 pub use schema::{
-    BuiltinListTypeInfo, KindKey, ListType, ListTypeInfo, NodeType, SchemaStep,
-    UntypedListTypeInfo, builtin_list_type_info, is_builtin_kind,
+    BuiltinListTypeInfo, CustomResourceListTypeInfo, KindKey, ListType, ListTypeInfo, NodeType,
+    SchemaStep, UntypedListTypeInfo, builtin_list_type_info, is_builtin_kind,
 };
 pub use strategic::strategic_merge_patch;
 
