@@ -1657,6 +1657,52 @@ mod tests {
     }
 
     #[test]
+    fn custom_resources_use_their_schema_list_types() {
+        let schema = crate::patch::CustomResourceListTypeInfo::new(&json!({
+            "type": "object",
+            "properties": {"spec": {"type": "object", "properties": {
+                "ports": {
+                    "type": "array",
+                    "x-kubernetes-list-type": "map",
+                    "x-kubernetes-list-map-keys": ["port", "protocol"],
+                    "items": {"type": "object", "properties": {
+                        "port": {"type": "integer"},
+                        "protocol": {"type": "string", "default": "TCP"},
+                        "name": {"type": "string"}
+                    }}
+                },
+                "size": {"type": "integer"}
+            }}}
+        }));
+        let manager = FieldManager {
+            api_version: "example.com/v1",
+            ..fm("a", &schema, T1)
+        };
+        let config = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "finalizers": ["f"]}, "spec": {"size": 1, "ports": [{"port": 80, "name": "http"}]}});
+        let out = apply(None, &config, false, &manager).unwrap();
+        assert_eq!(
+            out.managed_fields[0].fields_v1,
+            Some(json!({
+                "f:metadata": {"f:finalizers": {"v:\"f\"": {}}},
+                "f:spec": {
+                    "f:ports": {"k:{\"port\":80,\"protocol\":\"TCP\"}": {".": {}, "f:name": {}, "f:port": {}}},
+                    "f:size": {}
+                }
+            }))
+        );
+        let other = FieldManager {
+            manager: "b",
+            ..manager
+        };
+        let change = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"ports": [{"port": 80, "name": "web"}]}});
+        let err = apply(Some(&out.object), &change, false, &other).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Apply failed with 1 conflict: conflict with \"a\": .spec.ports[port=80,protocol=\"TCP\"].name"
+        );
+    }
+
+    #[test]
     fn update_managers_are_capped_at_ten() {
         let schema = deployment_schema();
         let mut object = applied(None, &deployment(1, "nginx:1"), "a", false)

@@ -8,6 +8,7 @@ extensions x-kubernetes-patch-strategy, x-kubernetes-patch-merge-key, x-kubernet
 x-kubernetes-list-map-keys, x-kubernetes-map-type and x-kubernetes-group-version-kind.
 
 Usage: python3 gen_builtin_schema.py path/to/_definitions.json > builtin_schema.rs
+       cargo fmt -p devcluster
 
 Only what changes merge behaviour is kept: fields holding scalars are dropped (an unknown field is
 treated as a scalar or untyped value, which merges the same), and so is the item type of atomic lists

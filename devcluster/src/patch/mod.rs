@@ -11,6 +11,23 @@
 //!
 //! Every write also records ownership: [`update_managed_fields`] for create, update and the
 //! non-apply patches.
+//!
+//! What the server does around these functions:
+//! - PATCH: [`check_patch_type`] on the `Content-Type` (415 for strategic merge patch of a custom
+//!   resource), decode the body (invalid JSON/YAML: 400), apply the patch to the stored object,
+//!   then treat the result like an update (validation, resourceVersion precondition, status
+//!   reset, [`update_managed_fields`]). Every error converts to a `metav1.Status` through
+//!   [`PatchError::code`], [`PatchError::reason`], [`PatchError::status_message`] and
+//!   [`PatchError::causes`] (or [`PatchError::to_status`]).
+//! - Apply: check `kind` and `metadata.name` of the body against the URL first, pass the stored
+//!   object (`None` if absent: apply creates), `force` and a [`FieldManager`] whose `manager` is
+//!   the required `fieldManager` query parameter (kube-apiserver answers 422 without it); store
+//!   [`ApplyOutcome::object`] when it differs from the stored object (managedFields included).
+//! - Create/update/patch: the writer is `fieldManager` or, when absent, the User-Agent up to its
+//!   first `/`; call [`update_managed_fields`] with the stored object (`None` on create) and the new
+//!   one, and store the result with [`set_managed_fields`].
+//! - Status-subresource kinds: pass `status` as ignored field on the main resource, and the other
+//!   top-level fields on `/status`, so that reset fields are never owned.
 
 mod apply;
 mod builtin_schema;
@@ -28,8 +45,8 @@ pub use fieldpath::{FieldPath, FieldSet, PathElement};
 pub use json_patch::{MAX_JSON_PATCH_OPERATIONS, json_patch};
 pub use merge_patch::merge_patch;
 pub use schema::{
-    BuiltinListTypeInfo, KindKey, ListType, ListTypeInfo, NodeType, SchemaStep,
-    UntypedListTypeInfo, builtin_list_type_info, is_builtin_kind,
+    BuiltinListTypeInfo, CustomResourceListTypeInfo, KindKey, ListType, ListTypeInfo, NodeType,
+    SchemaStep, UntypedListTypeInfo, builtin_list_type_info, is_builtin_kind,
 };
 pub use strategic::strategic_merge_patch;
 

@@ -296,6 +296,162 @@ impl ListTypeInfo for BuiltinListTypeInfo {
     }
 }
 
+/// Index of `ObjectMeta` in the built-in table.
+fn object_meta_type() -> Option<u16> {
+    TYPES
+        .iter()
+        .position(|t| t.name == "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
+        .and_then(|i| u16::try_from(i).ok())
+}
+
+/// [`ListTypeInfo`] of a custom resource, from the structural OpenAPI v3 schema of its version
+/// (`spec.versions[].schema.openAPIV3Schema` of the CRD). `metadata` is `ObjectMeta`, as
+/// kube-apiserver types it for custom resources (ownerReferences keyed by uid, finalizers a set).
+#[derive(Debug, Clone)]
+pub struct CustomResourceListTypeInfo {
+    schema: Value,
+}
+
+impl CustomResourceListTypeInfo {
+    /// From the `openAPIV3Schema` (a JSON object).
+    pub fn new(open_api_v3_schema: &Value) -> Self {
+        CustomResourceListTypeInfo {
+            schema: open_api_v3_schema.clone(),
+        }
+    }
+}
+
+/// Where a walk of a CRD schema stands.
+enum CrdPos<'s> {
+    Schema(&'s Value),
+    Untyped,
+    Builtin(Pos),
+    Unknown,
+}
+
+fn preserves_unknown(schema: &Value) -> bool {
+    schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true))
+}
+
+fn crd_step<'s>(schema: &'s Value, step: SchemaStep<'_>, at_root: bool) -> CrdPos<'s> {
+    if at_root && step == SchemaStep::Field("metadata") {
+        return match object_meta_type() {
+            Some(meta) => CrdPos::Builtin(Pos::Ty(Ty::Struct(meta), None)),
+            None => CrdPos::Unknown,
+        };
+    }
+    let embedded = schema.get("x-kubernetes-embedded-resource") == Some(&Value::Bool(true));
+    match step {
+        SchemaStep::Field(name) => {
+            if embedded && name == "metadata" {
+                return match object_meta_type() {
+                    Some(meta) => CrdPos::Builtin(Pos::Ty(Ty::Struct(meta), None)),
+                    None => CrdPos::Unknown,
+                };
+            }
+            if let Some(child) = schema.get("properties").and_then(|p| p.get(name)) {
+                return CrdPos::Schema(child);
+            }
+            match schema.get("additionalProperties") {
+                Some(Value::Bool(true)) => CrdPos::Untyped,
+                Some(child @ Value::Object(_)) => CrdPos::Schema(child),
+                _ => CrdPos::Unknown,
+            }
+        }
+        SchemaStep::Item => match schema.get("items") {
+            Some(child @ Value::Object(_)) => CrdPos::Schema(child),
+            _ => CrdPos::Unknown,
+        },
+    }
+}
+
+fn crd_node(schema: &Value) -> NodeType {
+    let atomic_map = schema.get("x-kubernetes-map-type").and_then(Value::as_str) == Some("atomic");
+    match schema.get("type").and_then(Value::as_str) {
+        Some("object") => {
+            if schema.get("properties").is_some() {
+                NodeType::Struct { atomic: atomic_map }
+            } else if schema.get("additionalProperties").is_some() {
+                NodeType::Map { atomic: atomic_map }
+            } else if preserves_unknown(schema) {
+                NodeType::Untyped
+            } else {
+                NodeType::Struct { atomic: atomic_map }
+            }
+        }
+        Some("array") => NodeType::List(
+            match schema.get("x-kubernetes-list-type").and_then(Value::as_str) {
+                Some("set") => ListType::Set,
+                Some("map") => {
+                    let keys: Vec<String> = schema
+                        .get("x-kubernetes-list-map-keys")
+                        .and_then(Value::as_array)
+                        .map(|keys| {
+                            keys.iter()
+                                .filter_map(|k| k.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let key_defaults = keys
+                        .iter()
+                        .filter_map(|key| {
+                            let default = schema
+                                .get("items")?
+                                .get("properties")?
+                                .get(key)?
+                                .get("default")?;
+                            Some((key.clone(), default.clone()))
+                        })
+                        .collect();
+                    ListType::Map { keys, key_defaults }
+                }
+                _ => ListType::Atomic,
+            },
+        ),
+        Some(_) => NodeType::Scalar,
+        None if preserves_unknown(schema)
+            || schema.get("x-kubernetes-embedded-resource") == Some(&Value::Bool(true)) =>
+        {
+            if schema.get("properties").is_some() {
+                NodeType::Struct { atomic: atomic_map }
+            } else {
+                NodeType::Untyped
+            }
+        }
+        None if schema.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) => {
+            NodeType::Scalar
+        }
+        None => NodeType::Untyped,
+    }
+}
+
+impl ListTypeInfo for CustomResourceListTypeInfo {
+    fn node(&self, path: &[SchemaStep<'_>]) -> NodeType {
+        let mut pos = CrdPos::Schema(&self.schema);
+        for (i, step) in path.iter().enumerate() {
+            pos = match pos {
+                CrdPos::Schema(schema) if i > 0 && crd_node(schema) == NodeType::Untyped => {
+                    CrdPos::Untyped
+                }
+                CrdPos::Schema(schema) => crd_step(schema, *step, i == 0),
+                CrdPos::Builtin(p) => CrdPos::Builtin(p.step(*step)),
+                CrdPos::Untyped => CrdPos::Untyped,
+                CrdPos::Unknown => CrdPos::Unknown,
+            };
+        }
+        match pos {
+            CrdPos::Schema(schema) if path.is_empty() => match crd_node(schema) {
+                NodeType::Untyped => NodeType::Struct { atomic: false },
+                other => other,
+            },
+            CrdPos::Schema(schema) => crd_node(schema),
+            CrdPos::Builtin(p) => p.node(),
+            CrdPos::Untyped => NodeType::Untyped,
+            CrdPos::Unknown => NodeType::Unknown,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,6 +564,88 @@ mod tests {
                 key_defaults: vec![]
             })
         );
+    }
+
+    #[test]
+    fn custom_resource_schemas_answer_list_and_map_types() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "spec": {
+                    "type": "object",
+                    "properties": {
+                        "ports": {
+                            "type": "array",
+                            "x-kubernetes-list-type": "map",
+                            "x-kubernetes-list-map-keys": ["port", "protocol"],
+                            "items": {"type": "object", "properties": {
+                                "port": {"type": "integer"},
+                                "protocol": {"type": "string", "default": "TCP"}
+                            }}
+                        },
+                        "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+                        "args": {"type": "array", "items": {"type": "string"}},
+                        "selector": {"type": "object", "x-kubernetes-map-type": "atomic", "properties": {"a": {"type": "string"}}},
+                        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "raw": {"x-kubernetes-preserve-unknown-fields": true},
+                        "count": {"x-kubernetes-int-or-string": true}
+                    }
+                }
+            }
+        });
+        let info = CustomResourceListTypeInfo::new(&schema);
+        assert_eq!(info.node(&[]), NodeType::Struct { atomic: false });
+        assert_eq!(info.node(&[F("spec")]), NodeType::Struct { atomic: false });
+        assert_eq!(
+            info.node(&[F("spec"), F("ports")]),
+            NodeType::List(ListType::Map {
+                keys: vec!["port".into(), "protocol".into()],
+                key_defaults: vec![("protocol".into(), Value::from("TCP"))]
+            })
+        );
+        assert_eq!(
+            info.node(&[F("spec"), F("ports"), Item, F("port")]),
+            NodeType::Scalar
+        );
+        assert_eq!(
+            info.node(&[F("spec"), F("tags")]),
+            NodeType::List(ListType::Set)
+        );
+        assert_eq!(
+            info.node(&[F("spec"), F("args")]),
+            NodeType::List(ListType::Atomic)
+        );
+        assert_eq!(
+            info.node(&[F("spec"), F("selector")]),
+            NodeType::Struct { atomic: true }
+        );
+        assert_eq!(
+            info.node(&[F("spec"), F("labels")]),
+            NodeType::Map { atomic: false }
+        );
+        assert_eq!(
+            info.node(&[F("spec"), F("labels"), F("x")]),
+            NodeType::Scalar
+        );
+        assert_eq!(info.node(&[F("spec"), F("raw")]), NodeType::Untyped);
+        assert_eq!(
+            info.node(&[F("spec"), F("raw"), F("deep"), Item]),
+            NodeType::Untyped
+        );
+        assert_eq!(info.node(&[F("spec"), F("count")]), NodeType::Scalar);
+        assert_eq!(info.node(&[F("spec"), F("nope")]), NodeType::Unknown);
+        assert_eq!(
+            info.node(&[F("metadata"), F("ownerReferences")]),
+            NodeType::List(ListType::Map {
+                keys: vec!["uid".into()],
+                key_defaults: vec![]
+            })
+        );
+        assert_eq!(
+            info.node(&[F("metadata"), F("finalizers")]),
+            NodeType::List(ListType::Set)
+        );
+        assert!(!info.is_builtin());
     }
 
     #[test]

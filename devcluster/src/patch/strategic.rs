@@ -110,7 +110,11 @@ fn fresh(value: &Value, pos: Pos) -> Result<Value, PatchError> {
         Value::Array(items) => {
             let (strategy, merge_key) = field_meta(pos);
             if strategy & MERGE != 0 {
-                merge_slice(Vec::new(), items, pos, merge_key, false).map(Value::Array)
+                // kube-apiserver takes a new list as sent; items it cannot merge (no merge key)
+                // are left to validation, as there
+                Ok(merge_slice(Vec::new(), items, pos, merge_key, false)
+                    .map(Value::Array)
+                    .unwrap_or_else(|_| discard_nulls(value)))
             } else {
                 Ok(Value::Array(items.iter().map(discard_nulls).collect()))
             }
@@ -879,6 +883,19 @@ mod tests {
         assert_eq!(
             result,
             json!({"spec": {"containers": [{"name": "a"}], "unknownField": {"y": 1}}})
+        );
+    }
+
+    #[test]
+    fn a_new_list_with_an_item_missing_its_merge_key_is_left_to_validation() {
+        let result = smp(
+            json!({"spec": {}}),
+            json!({"spec": {"volumes": [{"hostPath": {"path": "/x"}}]}}),
+            &pod(),
+        );
+        assert_eq!(
+            result,
+            json!({"spec": {"volumes": [{"hostPath": {"path": "/x"}}]}})
         );
     }
 
