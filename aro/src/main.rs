@@ -21,6 +21,9 @@ enum Command {
     /// Print the CustomResourceDefinitions (management cluster and operator) as YAML, or write
     /// them to their committed locations.
     Crds(crds_cmd::CrdsArgs),
+    /// Run devcluster, an embedded Kubernetes-API-compatible server (HTTPS, durable storage in
+    /// its data dir, a kubeconfig for kubectl and kube clients).
+    Devcluster(devcluster::DevclusterArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -28,5 +31,19 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         // Printing CRDs needs neither logging nor an async runtime.
         Command::Crds(args) => crds_cmd::run(args),
+        command => {
+            aro_common::telemetry::init(&cli.log)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(run(command))
+        }
     }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    let shutdown = aro_common::shutdown::on_signal();
+    match command {
+        Command::Crds(_) => unreachable!("handled without a runtime"),
+        Command::Devcluster(args) => devcluster::run(args, shutdown).await?,
+    }
+    Ok(())
 }
