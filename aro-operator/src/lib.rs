@@ -14,6 +14,7 @@ pub mod genevalogging;
 pub mod kinds;
 pub mod leader;
 pub mod machineset;
+pub mod manifests;
 pub mod pullsecret;
 pub mod routefix;
 pub mod runtime;

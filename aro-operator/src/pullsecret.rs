@@ -46,6 +46,12 @@ pub const RED_HAT_KEYS: &[&str] = &[
 /// operator replaces the user's entry of the same registry; other user registries and other
 /// top-level fields are kept.
 pub fn merge(user: &str, operator: &str) -> Result<(String, bool)> {
+    // An operator secret without credentials adds nothing but still repairs a broken pull secret.
+    let operator = if operator.trim().is_empty() {
+        r#"{"auths":{}}"#
+    } else {
+        operator
+    };
     let operator: Value = serde_json::from_str(operator).map_err(|e| {
         Error::invalid(
             "pullsecret",
@@ -301,6 +307,9 @@ mod tests {
     #[test]
     fn merge_rejects_an_invalid_operator_secret() {
         assert!(merge("{}", "nope").is_err());
+        let (merged, changed) = merge("broken", "").unwrap();
+        assert!(changed);
+        assert_eq!(parse(&merged), json!({"auths": {}}));
     }
 
     #[test]
