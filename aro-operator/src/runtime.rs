@@ -47,8 +47,7 @@ use crate::{
 pub enum Role {
     /// All cluster-level controllers and the Alertmanager webhook sink.
     Master,
-    /// The node-local side (none of the controllers is node-local yet: it holds its lease
-    /// and serves health and metrics).
+    /// The node-local side: the internet checker from a worker node.
     Worker,
 }
 
@@ -375,9 +374,18 @@ where
         .await;
 }
 
+/// A controller of the Cluster singleton. Status writes of the controllers also trigger it; that
+/// converges because every controller writes only on change.
+fn singleton_controller(client: &Client) -> Controller<Cluster> {
+    Controller::new(
+        Api::<Cluster>::all(client.clone()),
+        watcher::Config::default(),
+    )
+}
+
 fn cluster_controller(client: &Client, which: ClusterController) -> Controller<Cluster> {
     let wc = watcher::Config::default();
-    let controller = Controller::new(Api::<Cluster>::all(client.clone()), wc.clone());
+    let controller = singleton_controller(client);
     let ns = |n: &str| n.to_string();
     match which {
         ClusterController::AlertWebhook => controller.watches(
@@ -484,6 +492,20 @@ fn cluster_controller(client: &Client, which: ClusterController) -> Controller<C
     }
 }
 
+/// Checker period: the internet path can change without any Kubernetes event.
+const CHECKER_PERIOD: Duration = Duration::from_secs(60);
+
+async fn reconcile_checker(role: Role, cluster: Arc<Cluster>, ctx: Arc<Ctx>) -> Result<Action> {
+    if cluster.metadata.name.as_deref() != Some(SINGLETON_NAME) {
+        return Ok(Action::await_change());
+    }
+    let started = Instant::now();
+    let outcome = crate::checker::reconcile(&ctx.client, &cluster, role).await;
+    ctx.observe("checker", started, outcome.is_ok());
+    outcome?;
+    Ok(Action::requeue(CHECKER_PERIOD.min(ctx.resync)))
+}
+
 async fn reconcile_machineset(machineset: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action> {
     let started = Instant::now();
     let name = machineset.metadata.name.clone().unwrap_or_default();
@@ -549,12 +571,23 @@ pub async fn run_controllers(
         resync: options.resync,
         metrics,
     });
+    let mut tasks = Vec::new();
+    let stop = shutdown.clone();
+    let checker = Controller::new(
+        Api::<Cluster>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .graceful_shutdown_on(async move { stop.cancelled().await })
+    .run(
+        move |cluster, ctx| reconcile_checker(role, cluster, ctx),
+        error_policy,
+        ctx.clone(),
+    );
+    tasks.push(tokio::spawn(drain("checker", checker)));
     if role == Role::Worker {
-        shutdown.cancelled().await;
-        return Ok(());
+        return join(tasks, &shutdown).await;
     }
 
-    let mut tasks = Vec::new();
     let mut which = vec![
         ClusterController::AlertWebhook,
         ClusterController::Dnsmasq,
@@ -599,7 +632,10 @@ pub async fn run_controllers(
     .graceful_shutdown_on(async move { stop.cancelled().await })
     .run(reconcile_machineset, error_policy, ctx.clone());
     tasks.push(tokio::spawn(drain("machineset", stream)));
+    join(tasks, &shutdown).await
+}
 
+async fn join(tasks: Vec<tokio::task::JoinHandle<()>>, shutdown: &CancellationToken) -> Result<()> {
     for task in tasks {
         if let Err(error) = task.await {
             tracing::error!(%error, "controller task panicked");
