@@ -161,6 +161,13 @@ const BUILTIN: &[Kind] = &[
         namespaced: true,
     },
     Kind {
+        group: "apiextensions.k8s.io",
+        version: "v1",
+        kind: "CustomResourceDefinition",
+        plural: "customresourcedefinitions",
+        namespaced: false,
+    },
+    Kind {
         group: "aro.openshift.io",
         version: "v1alpha1",
         kind: "Cluster",
