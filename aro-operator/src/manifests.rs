@@ -396,17 +396,15 @@ pub fn crd_established(crd: &Value) -> bool {
     })
 }
 
-/// Deploy the operator the way `helm install` of the chart would, without Helm: the CRDs first
-/// (waiting until each is established), then every rendered object, each created or repaired with
-/// server-side apply and written only when it differs. Returns how many objects were written.
-/// This is what the RP runs at install and OperatorUpdate, and the local cluster runtime too.
-pub async fn deploy(client: &kube::Client, values: &OperatorDeployValues) -> Result<usize> {
+/// Create or repair `crds` with server-side apply and wait until each is established. Returns how
+/// many were written.
+pub async fn apply_crds(client: &kube::Client, crds: &[CustomResourceDefinition]) -> Result<usize> {
     let mut written = 0;
     let crd_kind = crate::kinds::lookup("apiextensions.k8s.io/v1", "CustomResourceDefinition")
         .expect("CustomResourceDefinition is a known kind");
     let crd_api = crate::apply::dynamic_api(client, &crd_kind, None);
-    for crd in crds() {
-        let mut desired = serde_json::to_value(&crd)?;
+    for crd in crds {
+        let mut desired = serde_json::to_value(crd)?;
         desired["apiVersion"] = json!("apiextensions.k8s.io/v1");
         desired["kind"] = json!("CustomResourceDefinition");
         if crate::apply::ensure(client, &desired).await? {
@@ -425,11 +423,19 @@ pub async fn deploy(client: &kube::Client, values: &OperatorDeployValues) -> Res
                     format!("CRD {name} was not established within {CRD_ESTABLISHED_TIMEOUT:?}"),
                 ));
             }
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
-    written += crate::apply::ensure_all(client, &render(values)).await?;
     Ok(written)
+}
+
+/// Deploy the operator the way `helm install` of the chart would, without Helm: the CRDs first
+/// (waiting until each is established), then every rendered object, each created or repaired with
+/// server-side apply and written only when it differs. Returns how many objects were written.
+/// This is what the RP runs at install and OperatorUpdate, and the local cluster runtime too.
+pub async fn deploy(client: &kube::Client, values: &OperatorDeployValues) -> Result<usize> {
+    let written = apply_crds(client, &crds()).await?;
+    Ok(written + crate::apply::ensure_all(client, &render(values)).await?)
 }
 
 #[cfg(test)]
