@@ -1,1 +1,3 @@
 //! ARM resource provider frontend for Microsoft.RedHatOpenShift/openShiftClusters.
+
+pub mod api;
