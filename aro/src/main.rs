@@ -24,6 +24,13 @@ enum Command {
     /// Run devcluster, an embedded Kubernetes-API-compatible server (HTTPS, durable storage in
     /// its data dir, a kubeconfig for kubectl and kube clients).
     Devcluster(devcluster::DevclusterArgs),
+    /// Run arm-emulator, an embedded Azure Resource Manager endpoint (resource groups, network,
+    /// compute, authorization, AAD-style tokens, long-running operations, fault injection).
+    ArmEmulator(arm_emulator::ArmEmulatorArgs),
+    /// Run rp-frontend, the ARM resource provider API for Microsoft.RedHatOpenShift.
+    Frontend(rp_frontend::FrontendArgs),
+    /// Run aro-operator, the in-cluster operator (master or worker role).
+    Operator(aro_operator::runtime::OperatorArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,6 +51,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Crds(_) => unreachable!("handled without a runtime"),
         Command::Devcluster(args) => devcluster::run(args, shutdown).await?,
+        Command::ArmEmulator(args) => arm_emulator::run(args, shutdown).await?,
+        Command::Frontend(args) => rp_frontend::run(args, shutdown).await?,
+        Command::Operator(args) => aro_operator::runtime::run(args, shutdown).await?,
     }
     Ok(())
 }
