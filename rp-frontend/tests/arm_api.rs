@@ -530,3 +530,173 @@ async fn request_validation_codes() {
     );
     env.dc.stop().await;
 }
+
+#[tokio::test]
+async fn concurrent_writes_accept_exactly_one_operation() {
+    use reqwest::Method;
+    let env = std::sync::Arc::new(start().await);
+    env.register().await;
+    let path = cluster_path("rg", "race");
+    let v = "2023-11-22";
+    let (s, _, _) = env
+        .send(
+            Method::PUT,
+            &path,
+            v,
+            Some(body("a", "11111111-1111-1111-1111-111111111111")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    env.finish("rg", "race", false).await;
+
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let env = env.clone();
+        let path = path.clone();
+        tasks.push(tokio::spawn(async move {
+            let (method, b) = match i % 3 {
+                0 => (
+                    Method::PUT,
+                    Some(body("a", "11111111-1111-1111-1111-111111111111")),
+                ),
+                1 => (Method::PATCH, Some(json!({"tags": {"i": i.to_string()}}))),
+                _ => (Method::DELETE, None),
+            };
+            let (s, h, b) = env.send(method, &path, v, b).await;
+            (s, header(&h, "azure-asyncoperation"), b)
+        }));
+    }
+    let mut accepted = Vec::new();
+    for t in tasks {
+        let (s, op, b) = t.await.unwrap();
+        assert!(!s.is_server_error(), "{s} {b}");
+        if s.is_success() {
+            accepted.push(op);
+        } else {
+            assert_eq!(b["error"]["code"], "RequestNotAllowed", "{s} {b}");
+        }
+    }
+    assert_eq!(
+        accepted.len(),
+        1,
+        "exactly one transition wins: {accepted:?}"
+    );
+    let ns = crds::management::naming::subscription_namespace(SUB);
+    let ops: Api<AsyncOperation> = Api::namespaced(env.client.clone(), &ns);
+    let obj = crds::management::naming::cluster_object_name("rg", "race");
+    let records = ops.list(&ListParams::default()).await.unwrap().items;
+    let for_cluster = records
+        .iter()
+        .filter(|o| o.spec.cluster_name == obj)
+        .count();
+    assert_eq!(for_cluster, 2, "the create and the one accepted transition");
+    let clusters: Api<OpenShiftCluster> = Api::namespaced(env.client.clone(), &ns);
+    let c = clusters.get(&obj).await.unwrap();
+    assert!(
+        accepted[0].ends_with(&format!(
+            "/{}?api-version={v}",
+            c.status.unwrap().async_operation_id.unwrap()
+        )) || accepted[0].is_empty()
+    );
+}
+
+#[tokio::test]
+async fn client_certificate_allow_lists_over_tls() {
+    let dc = Devcluster::start(DevclusterConfig::in_memory())
+        .await
+        .unwrap();
+    let client = dc.client().await.unwrap();
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let server_cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&server_key)
+        .unwrap();
+    let arm_key = rcgen::KeyPair::generate().unwrap();
+    let arm_cert = rcgen::CertificateParams::new(vec!["arm".to_string()])
+        .unwrap()
+        .self_signed(&arm_key)
+        .unwrap();
+    let admin_key = rcgen::KeyPair::generate().unwrap();
+    let admin_cert = rcgen::CertificateParams::new(vec!["sre".to_string()])
+        .unwrap()
+        .self_signed(&admin_key)
+        .unwrap();
+    let mut config = FrontendConfig::insecure_for_loopback("eastus");
+    config.auth = rp_frontend::AuthMode::ClientCertificates {
+        arm: [rp_frontend::server::auth::fingerprint(arm_cert.der())].into(),
+        admin: [rp_frontend::server::auth::fingerprint(admin_cert.der())].into(),
+    };
+    let app = Frontend::router(client, config);
+    let tls = rp_frontend::tls::server_config(
+        server_cert.pem().as_bytes(),
+        server_key.serialize_pem().as_bytes(),
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(rp_frontend::tls::serve_tls(
+        listener,
+        tls,
+        app,
+        shutdown.clone(),
+    ));
+    let ca = reqwest::Certificate::from_pem(server_cert.pem().as_bytes()).unwrap();
+    let http = |identity: Option<(&rcgen::Certificate, &rcgen::KeyPair)>| {
+        let mut b = reqwest::Client::builder()
+            .add_root_certificate(ca.clone())
+            .use_rustls_tls();
+        if let Some((c, k)) = identity {
+            let pem = format!("{}{}", c.pem(), k.serialize_pem());
+            b = b.identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap());
+        }
+        b.build().unwrap()
+    };
+    let ops = format!(
+        "https://localhost:{}/providers/{NS}/operations?api-version=2023-11-22",
+        addr.port()
+    );
+    let admin = format!("https://localhost:{}/admin/versions", addr.port());
+    assert_eq!(http(None).get(&ops).send().await.unwrap().status(), 403);
+    assert_eq!(
+        http(Some((&arm_cert, &arm_key)))
+            .get(&ops)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        http(Some((&arm_cert, &arm_key)))
+            .get(&admin)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        http(Some((&admin_cert, &admin_key)))
+            .get(&ops)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    // Unknown paths are refused before routing when unauthenticated.
+    let unknown = format!("https://localhost:{}/nowhere", addr.port());
+    assert_eq!(http(None).get(&unknown).send().await.unwrap().status(), 403);
+    assert_eq!(
+        http(Some((&arm_cert, &arm_key)))
+            .get(&unknown)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    shutdown.cancel();
+    dc.stop().await;
+}

@@ -100,6 +100,7 @@ fn diff(path: &str, old: &Value, new: &Value) -> Option<String> {
             (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
             _ => old == new,
         };
+
         return (!same).then(|| path.to_string());
     }
     match (old, new) {
