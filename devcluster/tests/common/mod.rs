@@ -34,6 +34,18 @@ pub async fn anonymous_client(dc: &Devcluster) -> Client {
     Client::try_from(config).unwrap()
 }
 
+/// An admin client that does not retry 429/503/504 responses (kube retries them by default,
+/// with backoff that would stretch a test to minutes).
+pub async fn client_without_retry(dc: &Devcluster) -> Client {
+    let kc = kube::config::Kubeconfig::from_yaml(dc.kubeconfig_yaml()).unwrap();
+    let mut config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .unwrap();
+    config.default_retry = false;
+    Client::try_from(config).unwrap()
+}
+
 /// The Status of a failed kube call.
 pub fn status(e: kube::Error) -> Status {
     match e {
