@@ -179,6 +179,25 @@ pub fn is_dns_label(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
+/// A Kubernetes qualified name: `[prefix/]name`, the prefix a DNS subdomain, the name at most
+/// 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric.
+pub fn is_qualified_name(s: &str) -> bool {
+    let (prefix, name) = match s.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, s),
+    };
+    if prefix.is_some_and(|p| !is_dns_subdomain(p)) {
+        return false;
+    }
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
 fn validate_name(rt: &ResourceType, name: &str) -> Option<Cause> {
     let label_kinds = rt.group.is_empty() && (rt.plural == "namespaces" || rt.plural == "services");
     let path_segment_kinds = rt.group == "rbac.authorization.k8s.io";
@@ -259,16 +278,16 @@ fn validate_metadata(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
             }
         }
     }
+    // Like apimachinery's ValidateFinalizers: any qualified name (a domain-less name such as
+    // the CRD cleanup finalizer is valid; apiserver only warns about it).
     if let Some(fins) = meta["finalizers"].as_array() {
         for (i, f) in fins.iter().enumerate() {
             let f = f.as_str().unwrap_or_default();
-            let qualified = f.contains('/')
-                || [FINALIZER_FOREGROUND, FINALIZER_ORPHAN, NAMESPACE_FINALIZER].contains(&f);
-            if !qualified {
+            if !is_qualified_name(f) {
                 causes.push(Cause::new(
                     "FieldValueInvalid",
                     format!("metadata.finalizers[{i}]"),
-                    format!("Invalid value: \"{f}\": name is neither a standard finalizer name nor is it fully qualified"),
+                    format!("Invalid value: \"{f}\": a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"),
                 ));
             }
         }
@@ -1156,6 +1175,19 @@ mod tests {
         assert!(!is_dns_subdomain("a..b"));
         assert!(is_dns_label("kube-system"));
         assert!(!is_dns_label("a.b"));
+    }
+
+    #[test]
+    fn finalizer_names_are_qualified_names() {
+        assert!(is_qualified_name(
+            "customresourcecleanup.apiextensions.k8s.io"
+        ));
+        assert!(is_qualified_name("example.com/hold"));
+        assert!(is_qualified_name("hold"));
+        assert!(!is_qualified_name("a/b/c"));
+        assert!(!is_qualified_name("Bad Name"));
+        assert!(!is_qualified_name("UPPER.com/x"));
+        assert!(!is_qualified_name("example.com/"));
     }
 
     #[test]

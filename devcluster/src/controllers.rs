@@ -94,21 +94,21 @@ async fn on_event(api: &Api, e: &Event) {
             {
                 reconcile_object(api, &ns).await;
             }
-            // A CRD waiting for its objects.
-            if let Some(rt) = api
-                .registry
-                .all()
-                .into_iter()
-                .find(|r| r.crd.is_some() && e.object.key.starts_with(&r.key_prefix()))
-                && let Some(crd) = api.store.get(&format!(
-                    "{CRD_PREFIX}/{}",
-                    rt.crd
-                        .as_ref()
-                        .map(|c| c.crd_name.as_str())
-                        .unwrap_or_default()
-                ))
-            {
-                reconcile_object(api, &crd).await;
+            // A deleting CRD waiting for its objects. It is no longer in the registry (it stops
+            // being served as soon as it is deleted), so look it up among the stored CRDs.
+            let (crds, _, _) = api.store.list(CRD_PREFIX, None, |_| true, None);
+            for crd in crds {
+                let v = crd.value();
+                let prefix = format!(
+                    "{}/{}/",
+                    v["spec"]["group"].as_str().unwrap_or_default(),
+                    v["spec"]["names"]["plural"].as_str().unwrap_or_default()
+                );
+                if v["metadata"]["deletionTimestamp"].is_string()
+                    && e.object.key.starts_with(&prefix)
+                {
+                    reconcile_object(api, &crd).await;
+                }
             }
         }
     }
@@ -361,6 +361,14 @@ async fn reconcile_crd(api: &Api, rt: &ResourceType, crd: &Value, deleting: bool
                     .delete(&item_rt, &item.namespace, &item.name, &opts)
                     .await;
             }
+        }
+        // Objects without finalizers are gone now: release the CRD without waiting for an
+        // event about them.
+        let (left, _, _) = api.store.list(&prefix, None, |_| true, Some(1));
+        if left.is_empty()
+            && let Some(s) = api.store.get(&rt.key("", &name))
+        {
+            remove_finalizer(api, rt, &s, FINALIZER_CRD_CLEANUP).await;
         }
         return;
     }

@@ -349,7 +349,7 @@ fn columns_and_cells(rt: &ResourceType, obj: &Value) -> (Vec<Value>, Vec<Value>)
             vec![
                 name,
                 s(&obj["type"]),
-                json!(count(&obj["data"]).to_string()),
+                json!(count(&obj["data"])),
                 json!(age(created)),
             ],
         ),
@@ -366,7 +366,7 @@ fn columns_and_cells(rt: &ResourceType, obj: &Value) -> (Vec<Value>, Vec<Value>)
             ],
             vec![
                 name,
-                json!((count(&obj["data"]) + count(&obj["binaryData"])).to_string()),
+                json!(count(&obj["data"]) + count(&obj["binaryData"])),
                 json!(age(created)),
             ],
         ),

@@ -172,10 +172,18 @@ pub fn watch(
                 .map_err(|_| ApiError::bad_request(format!("invalid resource version {s:?}")))?,
             None => store.revision(),
         };
-        let sub = store.subscribe(Some(from)).map_err(|floor| {
-            ApiError::gone(format!("too old resource version: {from} ({floor})"))
-        })?;
-        (Vec::new(), sub, from)
+        match store.subscribe(Some(from)) {
+            Ok(sub) => (Vec::new(), sub, from),
+            // Like kube-apiserver's watch cache: the watch is established and its only event is
+            // an ERROR with the 410 status, which clients (client-go, kube-rs) answer by
+            // relisting. A plain 410 response would make them retry the same revision forever.
+            Err(floor) => {
+                let status = ApiError::gone(format!("too old resource version: {from} ({floor})"))
+                    .status_body();
+                let line = event_line("ERROR", &serde_json::to_vec(&status).unwrap_or_default());
+                return Ok(stream_response(Body::from(line)));
+            }
+        }
     };
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {
@@ -231,10 +239,14 @@ pub fn watch(
         }
     });
     let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>));
+    Ok(stream_response(body))
+}
+
+fn stream_response(body: Body) -> Response {
     let mut resp = (StatusCode::OK, body).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    Ok(resp)
+    resp
 }
