@@ -103,6 +103,10 @@ pub struct Machine {
     pub cpus: usize,
     pub cpu_model: String,
     pub memory_mib: u64,
+    /// The 1-minute load average when the benchmark started and ended: other work on the
+    /// machine competes with the server and its clients for the CPUs.
+    pub load_before: f64,
+    pub load_after: f64,
 }
 
 /// One operation at one client count.
@@ -637,7 +641,14 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-fn machine() -> Machine {
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn machine(load_before: f64) -> Machine {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu_model = cpuinfo
         .lines()
@@ -658,6 +669,8 @@ fn machine() -> Machine {
             .unwrap_or(1),
         cpu_model,
         memory_mib: memory_kib / 1024,
+        load_before,
+        load_after: load_average(),
     }
 }
 
@@ -728,6 +741,7 @@ fn validate(args: &BenchArgs) -> Result<(), Error> {
 /// Run the benchmark and return its figures.
 pub async fn run_bench(args: &BenchArgs) -> Result<BenchReport, Error> {
     validate(args)?;
+    let load_before = load_average();
     let durable = !args.in_memory;
     // RSS first, in a fresh devcluster, so earlier phases' garbage does not blur it.
     let rss = if args.skip_rss {
@@ -781,7 +795,7 @@ pub async fn run_bench(args: &BenchArgs) -> Result<BenchReport, Error> {
     instance.stop().await;
     reports.sort_by_key(|r| (op_order(&r.op), r.clients));
     let mut report = BenchReport {
-        machine: machine(),
+        machine: machine(load_before),
         storage: if durable { "durable" } else { "in-memory" }.into(),
         duration_secs: args.duration_secs,
         phases: reports,
@@ -904,8 +918,15 @@ impl BenchReport {
         let m = &self.machine;
         let _ = writeln!(
             s,
-            "devcluster bench: {} storage, {} s per phase, {} CPUs ({}), {} MiB RAM",
-            self.storage, self.duration_secs, m.cpus, m.cpu_model, m.memory_mib
+            "devcluster bench: {} storage, {} s per phase, {} CPUs ({}), {} MiB RAM, \
+             load average {:.2} before, {:.2} after",
+            self.storage,
+            self.duration_secs,
+            m.cpus,
+            m.cpu_model,
+            m.memory_mib,
+            m.load_before,
+            m.load_after
         );
         let _ = writeln!(
             s,
@@ -1079,7 +1100,7 @@ mod tests {
             max_ms: p99_ms,
         };
         let report = BenchReport {
-            machine: machine(),
+            machine: machine(0.0),
             storage: "durable".into(),
             duration_secs: 1,
             phases: vec![
