@@ -23,7 +23,7 @@ enum Command {
     Crds(crds_cmd::CrdsArgs),
     /// Run devcluster, an embedded Kubernetes-API-compatible server (HTTPS, durable storage in
     /// its data dir, a kubeconfig for kubectl and kube clients).
-    Devcluster(devcluster::DevclusterArgs),
+    Devcluster(DevclusterCommand),
     /// Run arm-emulator, an embedded Azure Resource Manager endpoint (resource groups, network,
     /// compute, authorization, AAD-style tokens, long-running operations, fault injection).
     ArmEmulator(arm_emulator::ArmEmulatorArgs),
@@ -31,6 +31,23 @@ enum Command {
     Frontend(rp_frontend::FrontendArgs),
     /// Run aro-operator, the in-cluster operator (master or worker role).
     Operator(aro_operator::runtime::OperatorArgs),
+}
+
+/// `aro devcluster [flags]` serves; `aro devcluster bench [flags]` benchmarks.
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+struct DevclusterCommand {
+    #[command(flatten)]
+    serve: devcluster::DevclusterArgs,
+    #[command(subcommand)]
+    tool: Option<DevclusterTool>,
+}
+
+#[derive(Subcommand, Debug)]
+enum DevclusterTool {
+    /// Measure an in-process devcluster through real HTTPS clients: create, get, update, list and
+    /// watch-delivery throughput and latency, and RSS with many small objects.
+    Bench(devcluster::bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -50,7 +67,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
     let shutdown = aro_common::shutdown::on_signal();
     match command {
         Command::Crds(_) => unreachable!("handled without a runtime"),
-        Command::Devcluster(args) => devcluster::run(args, shutdown).await?,
+        Command::Devcluster(DevclusterCommand {
+            tool: Some(DevclusterTool::Bench(args)),
+            ..
+        }) => devcluster::bench::run(args).await?,
+        Command::Devcluster(DevclusterCommand { serve, tool: None }) => {
+            devcluster::run(serve, shutdown).await?
+        }
         Command::ArmEmulator(args) => arm_emulator::run(args, shutdown).await?,
         Command::Frontend(args) => rp_frontend::run(args, shutdown).await?,
         Command::Operator(args) => aro_operator::runtime::run(args, shutdown).await?,

@@ -26,6 +26,8 @@ pub enum Error {
     },
     #[error("kubeconfig: {0}")]
     Kubeconfig(String),
+    #[error("benchmark: {0}")]
+    Bench(String),
 }
 
 impl From<redb::Error> for Error {

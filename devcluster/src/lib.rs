@@ -8,6 +8,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod api;
+pub mod bench;
 pub mod certs;
 pub mod controllers;
 pub mod discovery;
