@@ -85,6 +85,9 @@ pub struct FaultRule {
     /// which is what makes non-idempotent clients create duplicates.
     #[serde(default)]
     pub after_processing: bool,
+    /// Stop injecting errors after this many (latency still applies); `None` means no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_faults: Option<u64>,
 }
 
 fn default_error_status() -> u16 {
@@ -106,6 +109,7 @@ impl Default for FaultRule {
             throttle_rate: 0.0,
             retry_after_secs: default_retry_after(),
             after_processing: false,
+            max_faults: None,
         }
     }
 }

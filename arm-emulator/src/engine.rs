@@ -1112,9 +1112,10 @@ impl Engine {
         }
 
         let lro = is_lro(&tlower);
+        // Microsoft.Network reports Updating while creating too; others report Creating.
         let state = if !lro {
             "Succeeded"
-        } else if existing.is_some() {
+        } else if existing.is_some() || pp.ns() == "microsoft.network" {
             "Updating"
         } else {
             "Creating"
@@ -1279,8 +1280,13 @@ impl Engine {
         };
         self.check_not_in_use(&tlower, &id)?;
         if !is_lro(&tlower) {
+            let body = self.render(&k, false);
             self.remove_within(&k);
-            return Ok(Reply::empty(200));
+            // Microsoft.Authorization answers a delete with the deleted object; others with nothing.
+            return Ok(match body {
+                Some(b) if pp.ns() == "microsoft.authorization" => Reply::json(200, b),
+                _ => Reply::empty(200),
+            });
         }
         if let Some(r) = self.resources.get_mut(&k) {
             r.body["properties"]["provisioningState"] = "Deleting".into();

@@ -36,6 +36,11 @@ pub struct LoggedRequest {
     pub query: String,
     /// Status answered.
     pub status: u16,
+    /// Status the emulator's own processing produced, when the request was processed. Differs
+    /// from `status` when an injected fault replaced the answer after the request took effect;
+    /// `processedStatus == 201` counts real creations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processed_status: Option<u16>,
     /// Operation type.
     pub operation: OpType,
     /// Object id of the caller, when authenticated.
@@ -55,6 +60,8 @@ struct Token {
 struct Faults {
     config: FaultConfig,
     rng: StdRng,
+    /// Errors injected so far, per rule.
+    fired: Vec<u64>,
 }
 
 impl Faults {
@@ -63,7 +70,8 @@ impl Faults {
             Some(s) => StdRng::seed_from_u64(s),
             None => StdRng::from_os_rng(),
         };
-        Self { config, rng }
+        let fired = vec![0; config.rules.len()];
+        Self { config, rng, fired }
     }
 }
 
@@ -160,15 +168,25 @@ impl App {
 
     fn decide_faults(&self, op: OpType, path: &str) -> FaultDecision {
         let mut faults = self.faults.lock();
-        let Faults { config, rng } = &mut *faults;
+        let Faults { config, rng, fired } = &mut *faults;
         let mut latency = Duration::ZERO;
         let mut error = None;
-        for rule in config.rules.iter().filter(|r| r.matches(op, path)) {
+        for (index, rule) in config
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.matches(op, path))
+        {
             latency += Duration::from_millis(rule.latency_ms);
-            if error.is_some() || (rule.error_rate == 0.0 && rule.throttle_rate == 0.0) {
+            let exhausted = rule.max_faults.is_some_and(|max| fired[index] >= max);
+            if error.is_some() || exhausted || (rule.error_rate == 0.0 && rule.throttle_rate == 0.0)
+            {
                 continue;
             }
             let roll: f64 = rng.random();
+            if roll < rule.throttle_rate + rule.error_rate {
+                fired[index] += 1;
+            }
             if roll < rule.throttle_rate {
                 let mut e = ApiError::new(
                     429,
@@ -380,9 +398,14 @@ async fn arm(
 ) -> Response {
     let started = Instant::now();
     let raw_path = uri.path();
-    let path = percent_encoding::percent_decode_str(raw_path)
+    // ARM tolerates repeated slashes (SDKs build `/{scope}/...` and `{parent}/{type}` paths that
+    // double them when a part is empty or starts with a slash).
+    let mut path = percent_encoding::percent_decode_str(raw_path)
         .decode_utf8_lossy()
         .to_string();
+    while path.contains("//") {
+        path = path.replace("//", "/");
+    }
     let query_string = uri.query().unwrap_or_default().to_string();
     let query: Vec<(String, String)> = form_urlencoded::parse(query_string.as_bytes())
         .into_owned()
@@ -396,6 +419,7 @@ async fn arm(
     let caller = app.caller_for(&headers);
     let principal = caller.as_ref().ok().map(|c| c.object_id.clone());
     let mut injected = false;
+    let mut processed_status = None;
     let result = match caller {
         Err(e) => Err(e),
         Ok(caller) => match decision.error {
@@ -421,6 +445,10 @@ async fn arm(
                         caller: &caller,
                     };
                     app.engine.lock().handle(&req)
+                });
+                processed_status = Some(match &result {
+                    Ok(r) => r.status,
+                    Err(e) => e.status,
                 });
                 match after {
                     Some((e, true)) => {
@@ -467,6 +495,7 @@ async fn arm(
         path,
         query: query_string,
         status,
+        processed_status,
         operation: op,
         principal,
         injected,

@@ -260,7 +260,7 @@ async fn long_running_put_and_delete_with_polling_urls() {
         )
         .await;
     assert_eq!(status, 201);
-    assert_eq!(body["properties"]["provisioningState"], "Creating");
+    assert_eq!(body["properties"]["provisioningState"], "Updating");
     assert_eq!(body["location"], "eastus");
     assert!(
         headers["azure-asyncoperation"]
