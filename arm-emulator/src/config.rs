@@ -85,6 +85,10 @@ pub struct FaultRule {
     /// which is what makes non-idempotent clients create duplicates.
     #[serde(default)]
     pub after_processing: bool,
+    /// Fraction (0..=1) of long-running operations started by matching requests that end
+    /// Failed (the request itself is accepted).
+    #[serde(default)]
+    pub operation_failure_rate: f64,
     /// Stop injecting errors after this many (latency still applies); `None` means no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_faults: Option<u64>,
@@ -109,6 +113,7 @@ impl Default for FaultRule {
             throttle_rate: 0.0,
             retry_after_secs: default_retry_after(),
             after_processing: false,
+            operation_failure_rate: 0.0,
             max_faults: None,
         }
     }
@@ -120,6 +125,7 @@ impl FaultRule {
         for (name, rate) in [
             ("errorRate", self.error_rate),
             ("throttleRate", self.throttle_rate),
+            ("operationFailureRate", self.operation_failure_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("{name} must be between 0 and 1, got {rate}"));

@@ -52,6 +52,8 @@ pub struct ArmRequest<'a> {
     pub base_url: &'a str,
     /// The caller.
     pub caller: &'a Caller,
+    /// Fault injection: a long-running operation this request starts ends Failed.
+    pub fail_operation: bool,
 }
 
 impl ArmRequest<'_> {
@@ -298,6 +300,7 @@ impl Engine {
                 body: Some(r.body.clone()),
                 base_url: "http://seed.invalid",
                 caller: &caller,
+                fail_operation: false,
             };
             self.handle(&req).map_err(|e| crate::Error::SeedRejected {
                 id: r.id.clone(),
@@ -348,7 +351,21 @@ impl Engine {
         let Some(op) = self.operations.get(op_id).cloned() else {
             return;
         };
+        if op.error.is_some() {
+            // A failed operation leaves its resource in place, Failed.
+            let key = match &op.effect {
+                Effect::Provisioned { key }
+                | Effect::Deleted { key }
+                | Effect::Power { key, .. } => key,
+            };
+            if let Some(r) = self.resources.get_mut(key)
+                && r.body.get("properties").is_some_and(Value::is_object)
+            {
+                r.body["properties"]["provisioningState"] = "Failed".into();
+            }
+        }
         match &op.effect {
+            _ if op.error.is_some() => {}
             Effect::Provisioned { key } => {
                 let keys: Vec<String> = self
                     .resources
@@ -1387,7 +1404,13 @@ impl Engine {
                 end: None,
                 due: Instant::now() + self.settings.lro_delay,
                 effect,
-                error: None,
+                error: req.fail_operation.then(|| {
+                    ApiError::new(
+                        500,
+                        "InternalServerError",
+                        "The operation failed: injected fault.",
+                    )
+                }),
             },
         );
         id

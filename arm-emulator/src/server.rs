@@ -79,6 +79,7 @@ impl Faults {
 struct FaultDecision {
     latency: Duration,
     error: Option<(ApiError, bool)>,
+    fail_operation: bool,
 }
 
 /// Shared state of a running emulator.
@@ -171,6 +172,7 @@ impl App {
         let Faults { config, rng, fired } = &mut *faults;
         let mut latency = Duration::ZERO;
         let mut error = None;
+        let mut fail_operation = false;
         for (index, rule) in config
             .rules
             .iter()
@@ -179,6 +181,14 @@ impl App {
         {
             latency += Duration::from_millis(rule.latency_ms);
             let exhausted = rule.max_faults.is_some_and(|max| fired[index] >= max);
+            if !exhausted && !fail_operation && rule.operation_failure_rate > 0.0 {
+                let roll: f64 = rng.random();
+                if roll < rule.operation_failure_rate {
+                    fail_operation = true;
+                    fired[index] += 1;
+                    continue;
+                }
+            }
             if error.is_some() || exhausted || (rule.error_rate == 0.0 && rule.throttle_rate == 0.0)
             {
                 continue;
@@ -218,7 +228,11 @@ impl App {
                 error = Some((e, rule.after_processing));
             }
         }
-        FaultDecision { latency, error }
+        FaultDecision {
+            latency,
+            error,
+            fail_operation,
+        }
     }
 
     fn caller_for(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
@@ -443,6 +457,7 @@ async fn arm(
                         body: parsed,
                         base_url: &app.base_url,
                         caller: &caller,
+                        fail_operation: decision.fail_operation,
                     };
                     app.engine.lock().handle(&req)
                 });

@@ -1138,3 +1138,109 @@ async fn fifty_operations_under_twenty_percent_faults_create_nothing_twice() {
     assert_eq!(count("Microsoft.Network/routeTables"), 10);
     assert_eq!(count("Microsoft.Network/virtualNetworks/subnets"), 12);
 }
+
+#[tokio::test]
+async fn failed_operations_keep_the_arm_error() {
+    let emu = emulator(None).await;
+    let c = rp(&emu);
+    emu.set_faults(FaultConfig {
+        rules: vec![FaultRule {
+            operation_failure_rate: 1.0,
+            max_faults: Some(1),
+            ..Default::default()
+        }],
+        seed: None,
+    })
+    .unwrap();
+    let arm = c.arm();
+    let id = net_id("routeTables", "doomed");
+    let started = arm
+        .put(&id, "2024-03-01", &json!({"location": "eastus"}))
+        .await
+        .unwrap();
+    let op = started.pending().unwrap().clone();
+    let err = arm
+        .wait(started, Duration::from_millis(10))
+        .await
+        .unwrap_err();
+    let Error::OperationFailed(cloud) = &err else {
+        panic!("expected a failed operation, got {err}")
+    };
+    assert_eq!(cloud.code, "InternalServerError");
+    assert!(!err.is_retryable());
+    assert!(matches!(
+        arm.poll(&op).await.unwrap(),
+        OperationState::Failed(_)
+    ));
+    assert_eq!(
+        arm.get(&id, "2024-03-01").await.unwrap().unwrap()["properties"]["provisioningState"],
+        "Failed"
+    );
+    // Trying again (the fault was one-shot) repairs it.
+    let body = arm
+        .wait(
+            arm.put(&id, "2024-03-01", &json!({"location": "eastus"}))
+                .await
+                .unwrap(),
+            Duration::from_millis(10),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(body["properties"]["provisioningState"], "Succeeded");
+}
+
+#[tokio::test]
+async fn workload_identity_federated_token_is_exchanged_at_the_token_endpoint() {
+    let emu = emulator(Some(Seed {
+        principals: vec![arm_emulator::Principal {
+            client_id: "wi-client".into(),
+            client_secret: None,
+            federated_token: Some("projected-service-account-token".into()),
+            object_id: "wi-object".into(),
+            tenant_id: Some(demo::TENANT.into()),
+            restricted: false,
+        }],
+        ..Default::default()
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "projected-service-account-token\n").unwrap();
+    let base = Url::parse(&emu.base_url).unwrap();
+    let cfg = AzureConfig::new(
+        base.clone(),
+        base,
+        demo::TENANT,
+        Credentials::WorkloadIdentity {
+            client_id: "wi-client".into(),
+            token_file,
+        },
+        SUB,
+    );
+    let c = AzureClients::new(cfg).unwrap();
+    let group = json_of(
+        &c.resources()
+            .resource_groups_client()
+            .get(RG, SUB)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(group["name"], RG);
+    assert_eq!(
+        emu.requests().last().unwrap().principal.as_deref(),
+        Some("wi-object")
+    );
+
+    // A wrong secret is a credential error, not retryable.
+    let bad = clients(&emu, demo::RP_CLIENT_ID, "wrong");
+    let err = Error::from(
+        bad.resources()
+            .resource_groups_client()
+            .get(RG, SUB)
+            .await
+            .unwrap_err(),
+    );
+    assert!(matches!(err, Error::Credential(_)), "{err}");
+    assert!(!err.is_retryable());
+}
