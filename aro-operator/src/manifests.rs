@@ -1,0 +1,553 @@
+//! The objects that deploy the operator, from the same values as the Helm chart
+//! (`charts/aro-operator`): the RP applies [`render`] instead of running Helm, and a test proves that
+//! Helm's rendering of the chart and [`render`] are the same objects for the same values. Defaults
+//! come from the chart's own `values.yaml`, so there is one source of truth for them.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use crds::operator::ClusterSpec;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::{Error, OPERATOR_NAMESPACE, Result};
+
+/// The chart's `values.yaml`, embedded.
+pub const CHART_VALUES_YAML: &str = include_str!("../../charts/aro-operator/values.yaml");
+
+/// Values of the chart, field for field (unknown fields are rejected like the chart's schema does).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OperatorDeployValues {
+    pub image: ImageValues,
+    pub log_level: String,
+    pub master: MasterValues,
+    pub worker: WorkerValues,
+    pub operator_secret: OperatorSecretValues,
+    pub cluster: ClusterValues,
+}
+
+/// `image`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageValues {
+    pub repository: String,
+    pub tag: String,
+    pub pull_policy: String,
+}
+
+/// `master`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MasterValues {
+    pub replicas: i32,
+    /// A ResourceRequirements object.
+    pub resources: Value,
+    pub node_selector: BTreeMap<String, String>,
+    /// Toleration objects.
+    pub tolerations: Vec<Value>,
+}
+
+/// `worker`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkerValues {
+    pub enabled: bool,
+    pub replicas: i32,
+    pub resources: Value,
+    pub node_selector: BTreeMap<String, String>,
+    pub tolerations: Vec<Value>,
+}
+
+/// `operatorSecret`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OperatorSecretValues {
+    pub create: bool,
+    pub pull_secret: String,
+    pub gcs_cert: String,
+    pub gcs_key: String,
+}
+
+/// `cluster`. The spec is kept as given (it is rendered verbatim, like the chart's `toYaml`) and
+/// checked to be a valid `ClusterSpec`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterValues {
+    pub create: bool,
+    pub spec: Value,
+}
+
+/// Merge `overlay` into `base` like Helm coalesces values: maps merge recursively, anything else
+/// replaces, `null` removes the key.
+pub fn merge_values(base: &mut Value, overlay: &Value) {
+    match (base, overlay) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (key, value) in o {
+                if value.is_null() {
+                    b.remove(key);
+                } else {
+                    match b.get_mut(key) {
+                        Some(existing) if existing.is_object() && value.is_object() => {
+                            merge_values(existing, value)
+                        }
+                        _ => {
+                            b.insert(key.clone(), value.clone());
+                        }
+                    }
+                }
+            }
+        }
+        (base, overlay) => *base = overlay.clone(),
+    }
+}
+
+impl OperatorDeployValues {
+    /// The chart's defaults.
+    pub fn defaults() -> Self {
+        Self::with_overrides(&json!({})).expect("the chart's values.yaml is valid")
+    }
+
+    /// The chart's defaults with `overrides` merged in (what `helm install -f overrides` uses).
+    pub fn with_overrides(overrides: &Value) -> Result<Self> {
+        let mut values: Value = serde_yaml::from_str(CHART_VALUES_YAML)
+            .map_err(|e| Error::invalid("manifests", format!("values.yaml: {e}")))?;
+        merge_values(&mut values, overrides);
+        let parsed: Self = serde_json::from_value(values)
+            .map_err(|e| Error::invalid("manifests", format!("values: {e}")))?;
+        parsed.cluster_spec()?;
+        Ok(parsed)
+    }
+
+    /// The Cluster spec as its typed form.
+    pub fn cluster_spec(&self) -> Result<ClusterSpec> {
+        serde_json::from_value(self.cluster.spec.clone())
+            .map_err(|e| Error::invalid("manifests", format!("cluster.spec: {e}")))
+    }
+}
+
+fn labels(component: &str) -> Value {
+    json!({
+        "app.kubernetes.io/name": "aro-operator",
+        "app.kubernetes.io/part-of": "aro",
+        "app.kubernetes.io/component": component,
+    })
+}
+
+fn name_of(role: &str) -> String {
+    format!("aro-operator-{role}")
+}
+
+fn container(v: &OperatorDeployValues, role: &str, resources: &Value) -> Value {
+    json!({
+        "name": "aro-operator",
+        "image": format!("{}:{}", v.image.repository, v.image.tag),
+        "imagePullPolicy": v.image.pull_policy,
+        "command": ["aro"],
+        "args": ["operator", "--role", role],
+        "env": [
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            {"name": "RUST_LOG", "value": v.log_level},
+        ],
+        "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "initialDelaySeconds": 10, "periodSeconds": 10},
+        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
+        "resources": resources,
+        "securityContext": {
+            "allowPrivilegeEscalation": false,
+            "readOnlyRootFilesystem": true,
+            "runAsNonRoot": true,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    })
+}
+
+fn deployment(
+    v: &OperatorDeployValues,
+    role: &str,
+    replicas: i32,
+    resources: &Value,
+    node_selector: &BTreeMap<String, String>,
+    tolerations: &[Value],
+) -> Value {
+    let name = name_of(role);
+    let mut pod_labels = labels(role);
+    pod_labels["app"] = json!(name);
+    let mut pod = json!({
+        "serviceAccountName": name,
+        "priorityClassName": if role == "master" { "system-cluster-critical" } else { "system-node-critical" },
+        "securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [container(v, role, resources)],
+    });
+    if !node_selector.is_empty() {
+        pod["nodeSelector"] = json!(node_selector);
+    }
+    if !tolerations.is_empty() {
+        pod["tolerations"] = json!(tolerations);
+    }
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": OPERATOR_NAMESPACE, "labels": labels(role)},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": pod_labels}, "spec": pod},
+        },
+    })
+}
+
+fn with(extra: &[&'static str]) -> Vec<&'static str> {
+    ["get", "list", "watch"]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect()
+}
+
+fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> Value {
+    json!({"apiGroups": groups, "resources": resources, "verbs": verbs})
+}
+
+/// The master's ClusterRole rules: only what the master controllers use.
+pub fn master_rules() -> Vec<Value> {
+    const READ: &[&str] = &["get", "list", "watch"];
+    vec![
+        rule(&["aro.openshift.io"], &["clusters"], &with(&["patch"])),
+        rule(
+            &["aro.openshift.io"],
+            &["clusters/status"],
+            &["get", "update"],
+        ),
+        rule(&[""], &["secrets"], &with(&["create", "patch", "delete"])),
+        rule(
+            &[""],
+            &["namespaces"],
+            &with(&["create", "patch", "delete"]),
+        ),
+        rule(
+            &[""],
+            &["configmaps", "serviceaccounts"],
+            &with(&["create", "patch"]),
+        ),
+        rule(&["apps"], &["daemonsets"], &with(&["create", "patch"])),
+        rule(
+            &["rbac.authorization.k8s.io"],
+            &["clusterrolebindings"],
+            &with(&["create", "patch", "delete"]),
+        ),
+        json!({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+               "resourceNames": [crate::routefix::SDN_CLUSTER_ROLE], "verbs": ["bind"]}),
+        rule(
+            &["security.openshift.io"],
+            &["securitycontextconstraints"],
+            &with(&["create", "patch"]),
+        ),
+        rule(
+            &["machineconfiguration.openshift.io"],
+            &["machineconfigs"],
+            &with(&["create", "patch"]),
+        ),
+        rule(
+            &["machineconfiguration.openshift.io"],
+            &["machineconfigpools"],
+            READ,
+        ),
+        rule(&["config.openshift.io"], &["clusterversions"], READ),
+        rule(
+            &["machine.openshift.io"],
+            &["machinesets"],
+            &with(&["patch"]),
+        ),
+        rule(&["machine.openshift.io"], &["machines"], READ),
+        rule(&["events.k8s.io"], &["events"], &["create", "patch"]),
+    ]
+}
+
+/// The worker's ClusterRole rules.
+pub fn worker_rules() -> Vec<Value> {
+    vec![
+        rule(
+            &["aro.openshift.io"],
+            &["clusters"],
+            &["get", "list", "watch"],
+        ),
+        rule(
+            &["aro.openshift.io"],
+            &["clusters/status"],
+            &["get", "update"],
+        ),
+        rule(&["events.k8s.io"], &["events"], &["create", "patch"]),
+    ]
+}
+
+fn rbac(role: &str, rules: Vec<Value>) -> Vec<Value> {
+    let name = name_of(role);
+    let subjects =
+        json!([{"kind": "ServiceAccount", "name": name, "namespace": OPERATOR_NAMESPACE}]);
+    vec![
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+               "metadata": {"name": name, "labels": labels(role)}, "rules": rules}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+               "metadata": {"name": name, "labels": labels(role)},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+               "subjects": subjects}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+               "metadata": {"name": name, "namespace": OPERATOR_NAMESPACE, "labels": labels(role)},
+               "rules": [rule(&["coordination.k8s.io"], &["leases"], &["get", "create", "update"])]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+               "metadata": {"name": name, "namespace": OPERATOR_NAMESPACE, "labels": labels(role)},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+               "subjects": subjects}),
+    ]
+}
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// Every object the chart's templates render for `v` (CRDs excluded: see [`crds`]), namespace first.
+pub fn render(v: &OperatorDeployValues) -> Vec<Value> {
+    let mut objects = vec![json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": OPERATOR_NAMESPACE, "labels": {
+            "app.kubernetes.io/name": "aro-operator",
+            "app.kubernetes.io/part-of": "aro",
+            "openshift.io/cluster-monitoring": "true",
+        }},
+    })];
+    let roles: Vec<&str> = if v.worker.enabled {
+        vec!["master", "worker"]
+    } else {
+        vec!["master"]
+    };
+    for role in &roles {
+        objects.push(json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                            "metadata": {"name": name_of(role), "namespace": OPERATOR_NAMESPACE, "labels": labels(role)}}));
+    }
+    objects.extend(rbac("master", master_rules()));
+    if v.worker.enabled {
+        objects.extend(rbac("worker", worker_rules()));
+    }
+    objects.push(deployment(
+        v,
+        "master",
+        v.master.replicas,
+        &v.master.resources,
+        &v.master.node_selector,
+        &v.master.tolerations,
+    ));
+    if v.worker.enabled {
+        objects.push(deployment(
+            v,
+            "worker",
+            v.worker.replicas,
+            &v.worker.resources,
+            &v.worker.node_selector,
+            &v.worker.tolerations,
+        ));
+    }
+    objects.push(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "aro-operator-master", "namespace": OPERATOR_NAMESPACE, "labels": labels("master")},
+        "spec": {"selector": {"app": "aro-operator-master"},
+                 "ports": [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]},
+    }));
+    if v.operator_secret.create {
+        objects.push(json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": crate::pullsecret::OPERATOR_SECRET_NAME, "namespace": OPERATOR_NAMESPACE, "labels": labels("master")},
+            "data": {
+                crate::pullsecret::DOCKER_CONFIG_KEY: b64(&v.operator_secret.pull_secret),
+                "gcscert.pem": b64(&v.operator_secret.gcs_cert),
+                "gcskey.pem": b64(&v.operator_secret.gcs_key),
+            },
+        }));
+    }
+    if v.cluster.create {
+        objects.push(json!({
+            "apiVersion": "aro.openshift.io/v1alpha1", "kind": "Cluster",
+            "metadata": {"name": crds::operator::SINGLETON_NAME, "labels": {
+                "app.kubernetes.io/name": "aro-operator",
+                "app.kubernetes.io/part-of": "aro",
+            }},
+            "spec": v.cluster.spec,
+        }));
+    }
+    objects
+}
+
+/// The CRDs of the chart's `crds/` folder.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    crds::operator_crds()
+}
+
+/// How long [`deploy`] waits for a CRD to be established (as the reference's deployer does).
+pub const CRD_ESTABLISHED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether a CRD (as JSON) reports `Established=True`.
+pub fn crd_established(crd: &Value) -> bool {
+    crd["status"]["conditions"].as_array().is_some_and(|c| {
+        c.iter()
+            .any(|c| c["type"] == "Established" && c["status"] == "True")
+    })
+}
+
+/// Create or repair `crds` with server-side apply and wait until each is established. Returns how
+/// many were written.
+pub async fn apply_crds(client: &kube::Client, crds: &[CustomResourceDefinition]) -> Result<usize> {
+    let mut written = 0;
+    let crd_kind = crate::kinds::lookup("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+        .expect("CustomResourceDefinition is a known kind");
+    let crd_api = crate::apply::dynamic_api(client, &crd_kind, None);
+    for crd in crds {
+        let mut desired = serde_json::to_value(crd)?;
+        desired["apiVersion"] = json!("apiextensions.k8s.io/v1");
+        desired["kind"] = json!("CustomResourceDefinition");
+        if crate::apply::ensure(client, &desired).await? {
+            written += 1;
+        }
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        let deadline = tokio::time::Instant::now() + CRD_ESTABLISHED_TIMEOUT;
+        loop {
+            let current = serde_json::to_value(crd_api.get(&name).await?)?;
+            if crd_established(&current) {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::invalid(
+                    "manifests",
+                    format!("CRD {name} was not established within {CRD_ESTABLISHED_TIMEOUT:?}"),
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    Ok(written)
+}
+
+/// Deploy the operator the way `helm install` of the chart would, without Helm: the CRDs first
+/// (waiting until each is established), then every rendered object, each created or repaired with
+/// server-side apply and written only when it differs. Returns how many objects were written.
+/// This is what the RP runs at install and OperatorUpdate, and the local cluster runtime too.
+pub async fn deploy(client: &kube::Client, values: &OperatorDeployValues) -> Result<usize> {
+    let written = apply_crds(client, &crds()).await?;
+    Ok(written + crate::apply::ensure_all(client, &render(values)).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn established_crds_are_recognised() {
+        assert!(crd_established(&json!({"status": {"conditions": [
+            {"type": "NamesAccepted", "status": "True"}, {"type": "Established", "status": "True"}]}})));
+        assert!(!crd_established(
+            &json!({"status": {"conditions": [{"type": "Established", "status": "False"}]}})
+        ));
+        assert!(!crd_established(&json!({})));
+    }
+
+    #[test]
+    fn defaults_come_from_the_chart_and_its_flags_are_the_rp_defaults() {
+        let v = OperatorDeployValues::defaults();
+        assert_eq!(v.master.replicas, 1);
+        assert!(v.worker.enabled);
+        let spec = v.cluster_spec().unwrap();
+        assert_eq!(
+            spec.operator_flags,
+            crds::operator::default_operator_flags()
+        );
+        assert_eq!(spec.architecture_version, 2);
+    }
+
+    #[test]
+    fn overrides_merge_like_helm_and_unknown_fields_are_rejected() {
+        let v = OperatorDeployValues::with_overrides(&json!({
+            "image": {"tag": "v2"}, "worker": {"enabled": false},
+            "cluster": {"spec": {"operatorflags": {"aro.pullsecret.managed": "false"}}}
+        }))
+        .unwrap();
+        assert_eq!(v.image.tag, "v2");
+        assert_eq!(v.image.repository, "arosvc.azurecr.io/aro");
+        let spec = v.cluster_spec().unwrap();
+        assert!(!spec.flag_enabled("aro.pullsecret.managed"));
+        assert!(spec.flag_enabled("aro.pullsecret.enabled"));
+        assert!(OperatorDeployValues::with_overrides(&json!({"imagee": {}})).is_err());
+        assert!(
+            OperatorDeployValues::with_overrides(&json!({"master": {"replicas": "two"}})).is_err()
+        );
+        assert!(
+            OperatorDeployValues::with_overrides(
+                &json!({"cluster": {"spec": {"architectureVersion": "x"}}})
+            )
+            .is_err()
+        );
+        let mut base = json!({"a": {"b": 1, "c": 2}});
+        merge_values(&mut base, &json!({"a": {"b": null, "d": 3}}));
+        assert_eq!(base, json!({"a": {"c": 2, "d": 3}}));
+    }
+
+    #[test]
+    fn render_without_worker_drops_its_objects() {
+        let v =
+            OperatorDeployValues::with_overrides(&json!({"worker": {"enabled": false}})).unwrap();
+        let objects = render(&v);
+        assert!(
+            objects
+                .iter()
+                .all(|o| !o["metadata"]["name"].as_str().unwrap().contains("worker"))
+        );
+        let all = render(&OperatorDeployValues::defaults());
+        // Service account, four RBAC objects and the Deployment.
+        assert_eq!(all.len(), objects.len() + 6);
+        for o in &all {
+            crate::apply::object_id(o).unwrap();
+        }
+    }
+
+    #[test]
+    fn master_rules_cover_every_kind_the_controllers_write() {
+        let rules = master_rules();
+        let allows = |group: &str, resource: &str, verb: &str| {
+            rules.iter().any(|r| {
+                r["apiGroups"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|g| g == group)
+                    && r["resources"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|x| x == resource)
+                    && r["verbs"].as_array().unwrap().iter().any(|x| x == verb)
+            })
+        };
+        for (group, resource, verb) in [
+            ("", "secrets", "delete"),
+            ("apps", "daemonsets", "patch"),
+            (
+                "security.openshift.io",
+                "securitycontextconstraints",
+                "create",
+            ),
+            (
+                "machineconfiguration.openshift.io",
+                "machineconfigs",
+                "patch",
+            ),
+            ("machine.openshift.io", "machinesets", "patch"),
+            ("aro.openshift.io", "clusters/status", "update"),
+            ("events.k8s.io", "events", "create"),
+        ] {
+            assert!(allows(group, resource, verb), "{group}/{resource} {verb}");
+        }
+        assert!(!allows("machine.openshift.io", "machines", "delete"));
+        assert!(!allows("", "pods", "get"));
+    }
+}

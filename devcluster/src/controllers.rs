@@ -1,0 +1,409 @@
+//! The API server's own machinery: CRD registration and status, CRD cleanup on deletion,
+//! namespace deletion, and ownerReference garbage collection (background, foreground, orphan).
+//! It runs in-process and writes through the same REST layer as clients.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{
+    Api, DeleteOptions, FINALIZER_CRD_CLEANUP, FINALIZER_FOREGROUND, FINALIZER_ORPHAN,
+    NAMESPACE_FINALIZER, Propagation,
+};
+use crate::registry::{ResourceType, crd_resource_types};
+use crate::store::{Event, EventType, Stored};
+
+const CRD_PREFIX: &str = "apiextensions.k8s.io/customresourcedefinitions/";
+const NAMESPACE_PREFIX: &str = "/namespaces/";
+
+/// Serve (or stop serving) the resources of a CRD object right away.
+pub fn register_crd(api: &Api, crd: &Value) {
+    let name = crd["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    match serde_json::from_value::<CustomResourceDefinition>(crd.clone()) {
+        Ok(typed) => api.registry.set_crd(&name, crd_resource_types(&typed)),
+        Err(e) => tracing::warn!(crd = %name, error = %e, "cannot serve CRD"),
+    }
+}
+
+/// Register every stored CRD (at startup).
+pub fn register_all_crds(api: &Api) {
+    let (crds, _, _) = api.store.list(CRD_PREFIX, None, |_| true, None);
+    for crd in crds {
+        register_crd(api, &crd.value());
+    }
+}
+
+/// Run the controllers until `shutdown`.
+pub async fn run(api: Arc<Api>, shutdown: CancellationToken) {
+    loop {
+        let mut sub = match api.store.subscribe(None) {
+            Ok(s) => s,
+            Err(_) => return,
+        };
+        // A full pass first, then event by event; after falling behind, start over.
+        full_pass(&api).await;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                e = sub.live.recv() => match e {
+                    Ok(e) => on_event(&api, &e).await,
+                    Err(RecvError::Lagged(_)) => break,
+                    Err(RecvError::Closed) => return,
+                },
+            }
+        }
+    }
+}
+
+async fn full_pass(api: &Api) {
+    let (all, _, _) = api.store.list("", None, |_| true, None);
+    for s in all {
+        reconcile_object(api, &s).await;
+    }
+}
+
+async fn on_event(api: &Api, e: &Event) {
+    match e.kind {
+        EventType::Added | EventType::Modified => reconcile_object(api, &e.object).await,
+        EventType::Deleted => {
+            if e.object.key.starts_with(CRD_PREFIX) {
+                api.registry.set_crd(&e.object.name, Vec::new());
+            }
+            // Dependents of the deleted object.
+            for dep in api.store.dependents_of(&e.object.uid) {
+                collect_dependent(api, &dep).await;
+            }
+            // Owners waiting in foreground deletion for this dependent.
+            for owner_uid in &e.object.owner_uids {
+                if let Some(owner) = api.store.get_by_uid(owner_uid) {
+                    reconcile_object(api, &owner).await;
+                }
+            }
+            // A namespace waiting for its content.
+            if !e.object.namespace.is_empty()
+                && let Some(ns) = api
+                    .store
+                    .get(&format!("{NAMESPACE_PREFIX}/{}", e.object.namespace))
+            {
+                reconcile_object(api, &ns).await;
+            }
+            // A CRD waiting for its objects.
+            if let Some(rt) = api
+                .registry
+                .all()
+                .into_iter()
+                .find(|r| r.crd.is_some() && e.object.key.starts_with(&r.key_prefix()))
+                && let Some(crd) = api.store.get(&format!(
+                    "{CRD_PREFIX}/{}",
+                    rt.crd
+                        .as_ref()
+                        .map(|c| c.crd_name.as_str())
+                        .unwrap_or_default()
+                ))
+            {
+                reconcile_object(api, &crd).await;
+            }
+        }
+    }
+}
+
+fn rt_of(api: &Api, s: &Stored) -> Option<Arc<ResourceType>> {
+    let mut parts = s.key.splitn(3, '/');
+    let group = parts.next()?;
+    let plural = parts.next()?;
+    api.registry.find_any_version(group, plural)
+}
+
+async fn reconcile_object(api: &Api, s: &Stored) {
+    let Some(rt) = rt_of(api, s) else { return };
+    let obj = s.value();
+    let deleting = obj["metadata"]["deletionTimestamp"].is_string();
+    if s.key.starts_with(CRD_PREFIX) {
+        reconcile_crd(api, &rt, &obj, deleting).await;
+    } else if s.key.starts_with(NAMESPACE_PREFIX) && deleting {
+        finish_namespace(api, &rt, &obj).await;
+    }
+    if !s.owner_uids.is_empty() {
+        collect_dependent(api, s).await;
+    }
+    if deleting {
+        let fins: Vec<String> = obj["metadata"]["finalizers"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if fins.iter().any(|f| f == FINALIZER_ORPHAN) {
+            for dep in api.store.dependents_of(&s.uid) {
+                orphan(api, &dep, &s.uid).await;
+            }
+            remove_finalizer(api, &rt, s, FINALIZER_ORPHAN).await;
+        } else if fins.iter().any(|f| f == FINALIZER_FOREGROUND) {
+            let deps = api.store.dependents_of(&s.uid);
+            if deps.is_empty() {
+                remove_finalizer(api, &rt, s, FINALIZER_FOREGROUND).await;
+            } else {
+                for dep in deps {
+                    if dep.value()["metadata"]["deletionTimestamp"].is_null()
+                        && let Some(drt) = rt_of(api, &dep)
+                    {
+                        let opts = DeleteOptions {
+                            propagation: Some(Propagation::Foreground),
+                            ..Default::default()
+                        };
+                        let _ = api.delete(&drt, &dep.namespace, &dep.name, &opts).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn remove_finalizer(api: &Api, rt: &ResourceType, s: &Stored, finalizer: &str) {
+    let result = api
+        .modify(rt, &s.namespace, &s.name, None, |obj| {
+            let Some(fins) = obj["metadata"]["finalizers"].as_array_mut() else {
+                return false;
+            };
+            let before = fins.len();
+            fins.retain(|f| f != finalizer);
+            before != fins.len()
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(key = %s.key, error = %e, "removing finalizer {finalizer}");
+    }
+}
+
+async fn orphan(api: &Api, dep: &Stored, owner_uid: &str) {
+    let Some(rt) = rt_of(api, dep) else { return };
+    let result = api
+        .modify(&rt, &dep.namespace, &dep.name, None, |obj| {
+            let Some(refs) = obj["metadata"]["ownerReferences"].as_array_mut() else {
+                return false;
+            };
+            let before = refs.len();
+            refs.retain(|r| r["uid"] != owner_uid);
+            let changed = before != refs.len();
+            if refs.is_empty()
+                && let Some(m) = obj["metadata"].as_object_mut()
+            {
+                m.remove("ownerReferences");
+            }
+            changed
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(key = %dep.key, error = %e, "orphaning dependent");
+    }
+}
+
+/// Delete a dependent whose owners are all gone; drop references to missing owners otherwise.
+async fn collect_dependent(api: &Api, dep: &Stored) {
+    let missing: Vec<String> = dep
+        .owner_uids
+        .iter()
+        .filter(|uid| {
+            api.store.get_by_uid(uid).is_none_or(|owner| {
+                // An owner in foreground deletion counts as gone for its dependents.
+                let v = owner.value();
+                v["metadata"]["deletionTimestamp"].is_string()
+                    && v["metadata"]["finalizers"]
+                        .as_array()
+                        .is_some_and(|f| f.iter().any(|x| x == FINALIZER_FOREGROUND))
+            })
+        })
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let Some(rt) = rt_of(api, dep) else { return };
+    if missing.len() == dep.owner_uids.len() {
+        let obj = dep.value();
+        if obj["metadata"]["deletionTimestamp"].is_string() {
+            return;
+        }
+        let foreground = missing
+            .iter()
+            .any(|uid| api.store.get_by_uid(uid).is_some());
+        let opts = DeleteOptions {
+            propagation: Some(if foreground {
+                Propagation::Foreground
+            } else {
+                Propagation::Background
+            }),
+            precondition_uid: Some(dep.uid.clone()),
+            ..Default::default()
+        };
+        match api.delete(&rt, &dep.namespace, &dep.name, &opts).await {
+            Ok(_) => tracing::debug!(key = %dep.key, "garbage collected"),
+            Err(e) if e.code == 404 || e.code == 409 => {}
+            Err(e) => tracing::warn!(key = %dep.key, error = %e, "garbage collection failed"),
+        }
+    } else {
+        let gone: BTreeSet<String> = missing
+            .into_iter()
+            .filter(|uid| api.store.get_by_uid(uid).is_none())
+            .collect();
+        if gone.is_empty() {
+            return;
+        }
+        let _ = api
+            .modify(&rt, &dep.namespace, &dep.name, None, |obj| {
+                let Some(refs) = obj["metadata"]["ownerReferences"].as_array_mut() else {
+                    return false;
+                };
+                let before = refs.len();
+                refs.retain(|r| !r["uid"].as_str().is_some_and(|u| gone.contains(u)));
+                before != refs.len()
+            })
+            .await;
+    }
+}
+
+async fn finish_namespace(api: &Api, rt: &ResourceType, ns: &Value) {
+    let name = ns["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut remaining = 0;
+    let types: Vec<Arc<ResourceType>> = {
+        let mut seen = BTreeSet::new();
+        api.registry
+            .all()
+            .into_iter()
+            .filter(|r| r.namespaced && seen.insert(r.key_prefix()))
+            .collect()
+    };
+    for t in types {
+        let (items, _, _) = api
+            .store
+            .list(&t.list_prefix(Some(&name)), None, |_| true, None);
+        for item in items {
+            remaining += 1;
+            if item.value()["metadata"]["deletionTimestamp"].is_null() {
+                let opts = DeleteOptions {
+                    propagation: Some(Propagation::Background),
+                    ..Default::default()
+                };
+                if let Err(e) = api.delete(&t, &name, &item.name, &opts).await
+                    && e.code != 404
+                {
+                    tracing::warn!(key = %item.key, error = %e, "namespace cleanup");
+                }
+            }
+        }
+    }
+    let (left, _, _) = api.store.list(
+        "",
+        None,
+        |s| s.namespace == name && !s.key.starts_with(NAMESPACE_PREFIX),
+        Some(1),
+    );
+    if remaining > 0 && !left.is_empty() {
+        return;
+    }
+    let has_spec_finalizer = ns["spec"]["finalizers"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|x| x == NAMESPACE_FINALIZER));
+    if has_spec_finalizer {
+        let result = api
+            .modify(rt, "", &name, Some("finalize"), |obj| {
+                if let Some(f) = obj["spec"]["finalizers"].as_array_mut() {
+                    f.retain(|x| x != NAMESPACE_FINALIZER);
+                }
+                true
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(namespace = %name, error = %e, "finalizing namespace");
+        }
+    }
+}
+
+async fn reconcile_crd(api: &Api, rt: &ResourceType, crd: &Value, deleting: bool) {
+    let name = crd["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if deleting {
+        api.registry.set_crd(&name, Vec::new());
+        // Delete every object of the CRD, then release it.
+        let group = crd["spec"]["group"].as_str().unwrap_or_default();
+        let plural = crd["spec"]["names"]["plural"].as_str().unwrap_or_default();
+        let prefix = format!("{group}/{plural}/");
+        let (items, _, _) = api.store.list(&prefix, None, |_| true, None);
+        if items.is_empty() {
+            if let Some(s) = api.store.get(&rt.key("", &name)) {
+                remove_finalizer(api, rt, &s, FINALIZER_CRD_CLEANUP).await;
+            }
+            return;
+        }
+        let typed: Option<CustomResourceDefinition> = serde_json::from_value(crd.clone()).ok();
+        let types = typed.map(|t| crd_resource_types(&t)).unwrap_or_default();
+        let Some(item_rt) = types.into_iter().next() else {
+            return;
+        };
+        for item in items {
+            if item.value()["metadata"]["deletionTimestamp"].is_null() {
+                let opts = DeleteOptions::default();
+                let _ = api
+                    .delete(&item_rt, &item.namespace, &item.name, &opts)
+                    .await;
+            }
+        }
+        return;
+    }
+    register_crd(api, crd);
+    let names = crd["spec"]["names"].clone();
+    let stored_versions: Vec<Value> = crd["spec"]["versions"]
+        .as_array()
+        .map(|vs| {
+            vs.iter()
+                .filter(|v| v["storage"] == true)
+                .map(|v| v["name"].clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let status = &crd["status"];
+    let established = status["conditions"].as_array().is_some_and(|c| {
+        c.iter()
+            .any(|c| c["type"] == "Established" && c["status"] == "True")
+    });
+    if established && status["acceptedNames"] == names {
+        return;
+    }
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let result = api
+        .modify(rt, "", &name, Some("status"), |obj| {
+            let mut versions: Vec<Value> = obj["status"]["storedVersions"].as_array().cloned().unwrap_or_default();
+            for v in &stored_versions {
+                if !versions.contains(v) {
+                    versions.push(v.clone());
+                }
+            }
+            obj["status"] = json!({
+                "acceptedNames": names,
+                "storedVersions": versions,
+                "conditions": [
+                    {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": now},
+                    {"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": now},
+                ],
+            });
+            true
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(crd = %name, error = %e, "updating CRD status");
+    }
+}

@@ -1,0 +1,343 @@
+//! Starting devcluster: data dir, PKI, storage, the API machinery, and HTTPS serving with
+//! bearer-token and client-certificate authentication over HTTP/1.1 and HTTP/2.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Body;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{Api, WriteOptions};
+use crate::certs::{Pki, identity_of};
+use crate::error::Error;
+use crate::http::{PeerIdentity, Server, User};
+use crate::registry::Registry;
+use crate::store::Store;
+
+/// Namespaces that exist from the start, like in a fresh cluster.
+pub const INITIAL_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// `aro devcluster`: run an embedded Kubernetes-API-compatible server.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DevclusterArgs {
+    /// Address to serve HTTPS on (port 0 picks a free port).
+    #[arg(long, env = "DEVCLUSTER_LISTEN", default_value = "127.0.0.1:6443")]
+    pub listen: SocketAddr,
+    /// Directory for the database, certificates, admin token and kubeconfig.
+    #[arg(long, env = "DEVCLUSTER_DATA_DIR", default_value = ".aro/devcluster")]
+    pub data_dir: PathBuf,
+    /// Keep everything in memory (nothing is written to disk; no kubeconfig file).
+    #[arg(long)]
+    pub in_memory: bool,
+    /// Cluster and context name in the kubeconfig.
+    #[arg(long, default_value = "devcluster")]
+    pub name: String,
+}
+
+/// How to start a devcluster in-process.
+#[derive(Debug, Clone)]
+pub struct DevclusterConfig {
+    pub listen: SocketAddr,
+    /// `None`: in-memory (tests).
+    pub data_dir: Option<PathBuf>,
+    pub name: String,
+}
+
+impl DevclusterConfig {
+    /// In memory, on a free loopback port: what tests use.
+    pub fn in_memory() -> Self {
+        DevclusterConfig {
+            listen: "127.0.0.1:0".parse().expect("valid address"),
+            data_dir: None,
+            name: "devcluster".into(),
+        }
+    }
+
+    /// Durable in `dir`, on a free loopback port.
+    pub fn durable(dir: impl Into<PathBuf>) -> Self {
+        DevclusterConfig {
+            data_dir: Some(dir.into()),
+            ..Self::in_memory()
+        }
+    }
+}
+
+impl From<&DevclusterArgs> for DevclusterConfig {
+    fn from(a: &DevclusterArgs) -> Self {
+        DevclusterConfig {
+            listen: a.listen,
+            data_dir: (!a.in_memory).then(|| a.data_dir.clone()),
+            name: a.name.clone(),
+        }
+    }
+}
+
+/// A running devcluster.
+pub struct Devcluster {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub pki: Pki,
+    kubeconfig: String,
+    pub kubeconfig_path: Option<PathBuf>,
+    pub api: Arc<Api>,
+    shutdown: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Devcluster {
+    /// Start serving; returns once the server accepts connections.
+    pub async fn start(config: DevclusterConfig) -> Result<Devcluster, Error> {
+        if let Some(dir) = &config.data_dir {
+            std::fs::create_dir_all(dir).map_err(|source| Error::DataDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| Error::Listen {
+                addr: config.listen.to_string(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Listen {
+            addr: config.listen.to_string(),
+            source,
+        })?;
+        let mut hosts = vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+        ];
+        if !addr.ip().is_unspecified() && !hosts.contains(&addr.ip().to_string()) {
+            hosts.push(addr.ip().to_string());
+        }
+        let pki = Pki::load_or_create(config.data_dir.as_deref(), &hosts)?;
+        let store = match &config.data_dir {
+            Some(dir) => Store::open(dir)?,
+            None => Store::in_memory(),
+        };
+        let api = Arc::new(Api {
+            store,
+            registry: Arc::new(Registry::new()),
+            hooks: Arc::new(crate::hooks::SchemaSteps),
+        });
+        crate::controllers::register_all_crds(&api);
+        ensure_initial_namespaces(&api).await?;
+        let host = if addr.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            addr.ip().to_string()
+        };
+        let url = if addr.is_ipv6() {
+            format!("https://[{host}]:{}", addr.port())
+        } else {
+            format!("https://{host}:{}", addr.port())
+        };
+        let kubeconfig = pki.kubeconfig(&url, &config.name);
+        let kubeconfig_path = match &config.data_dir {
+            Some(dir) => {
+                let path = dir.join("kubeconfig");
+                std::fs::write(&path, &kubeconfig).map_err(|source| Error::DataDir {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                Some(path)
+            }
+            None => None,
+        };
+        let shutdown = CancellationToken::new();
+        let server = Arc::new(Server {
+            api: api.clone(),
+            admin_token: pki.admin_token.clone(),
+            url: url.clone(),
+            metrics: crate::metrics::Metrics::new(),
+            openapi: crate::openapi_cache::OpenApiCache::default(),
+        });
+        let tls = tls_config(&pki)?;
+        let tasks = vec![
+            tokio::spawn(crate::controllers::run(api.clone(), shutdown.clone())),
+            tokio::spawn(serve(listener, tls, server, shutdown.clone())),
+        ];
+        tracing::info!(%url, durable = api.store.is_durable(), "devcluster serving");
+        Ok(Devcluster {
+            addr,
+            url,
+            pki,
+            kubeconfig,
+            kubeconfig_path,
+            api,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// The kubeconfig (admin token user as current context; `<name>-cert` uses the client cert).
+    pub fn kubeconfig_yaml(&self) -> &str {
+        &self.kubeconfig
+    }
+
+    /// A kube client authenticated as the admin.
+    pub async fn client(&self) -> Result<kube::Client, Error> {
+        let kc = kube::config::Kubeconfig::from_yaml(&self.kubeconfig)
+            .map_err(|e| Error::Kubeconfig(e.to_string()))?;
+        let config =
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| Error::Kubeconfig(e.to_string()))?;
+        kube::Client::try_from(config).map_err(|e| Error::Kubeconfig(e.to_string()))
+    }
+
+    /// Stop serving and the controllers.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+async fn ensure_initial_namespaces(api: &Api) -> Result<(), Error> {
+    let rt = api
+        .registry
+        .find("", "v1", "namespaces")
+        .expect("namespaces are built in");
+    for ns in INITIAL_NAMESPACES {
+        if api.store.get(&rt.key("", ns)).is_some() {
+            continue;
+        }
+        let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+        let opts = WriteOptions {
+            field_manager: "devcluster".into(),
+            ..Default::default()
+        };
+        match api.create(&rt, "", obj, &opts).await {
+            Ok(_) => {}
+            Err(e) if e.code == 409 => {}
+            Err(e) => return Err(Error::Storage(format!("creating namespace {ns}: {e}"))),
+        }
+    }
+    Ok(())
+}
+
+fn tls_config(pki: &Pki) -> Result<Arc<rustls::ServerConfig>, Error> {
+    let cert_err = |e: &dyn std::fmt::Display| Error::Certificates(e.to_string());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certs: Vec<CertificateDer<'static>> =
+        rustls_pemfile::certs(&mut pki.server_cert_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|e| cert_err(&e))?;
+    let key: PrivateKeyDer<'static> =
+        rustls_pemfile::private_key(&mut pki.server_key_pem.as_bytes())
+            .map_err(|e| cert_err(&e))?
+            .ok_or_else(|| Error::Certificates("no serving key".into()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in rustls_pemfile::certs(&mut pki.ca_cert_pem.as_bytes()) {
+        roots
+            .add(ca.map_err(|e| cert_err(&e))?)
+            .map_err(|e| cert_err(&e))?;
+    }
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| cert_err(&e))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| cert_err(&e))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .map_err(|e| cert_err(&e))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    server: Arc<Server>,
+    shutdown: CancellationToken,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let server = server.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let stream = match acceptor.accept(tcp).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+            };
+            let identity = PeerIdentity(
+                stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|certs| certs.first())
+                    .and_then(|c| identity_of(c.as_ref()))
+                    .map(|(name, groups)| User { name, groups }),
+            );
+            let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                let server = server.clone();
+                req.extensions_mut().insert(identity.clone());
+                async move { Ok::<_, Infallible>(crate::http::handle(server, req.map(Body::new)).await) }
+            });
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            tokio::select! {
+                r = conn => if let Err(e) = r {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                },
+                _ = shutdown.cancelled() => {}
+            }
+        });
+    }
+}
+
+/// `aro devcluster`: serve until `shutdown`.
+pub async fn run(args: DevclusterArgs, shutdown: CancellationToken) -> Result<(), Error> {
+    let config = DevclusterConfig::from(&args);
+    let dc = Devcluster::start(config).await?;
+    match &dc.kubeconfig_path {
+        Some(p) => println!(
+            "devcluster serving at {}\nkubeconfig: {}\n  export KUBECONFIG={}",
+            dc.url,
+            p.display(),
+            p.display()
+        ),
+        None => println!(
+            "devcluster serving at {} (in memory)\n{}",
+            dc.url,
+            dc.kubeconfig_yaml()
+        ),
+    }
+    shutdown.cancelled().await;
+    dc.stop().await;
+    Ok(())
+}

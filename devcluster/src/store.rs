@@ -1,0 +1,746 @@
+//! Storage: every object in memory (for reads, lists and watches) and, unless in-memory mode,
+//! durably in a redb database in the data dir.
+//!
+//! All writes go through one writer thread, which checks preconditions, assigns the next value of
+//! the single global revision (like etcd's), commits a whole batch of concurrent writes in one
+//! durable transaction (group commit), then publishes the new objects and their watch events and
+//! only then acknowledges the writers. Readers never wait for the disk.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::error::Error;
+
+const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const REVISION_KEY: &str = "revision";
+
+/// How many past events are kept for watches that resume from an older resourceVersion.
+pub const HISTORY_LEN: usize = 50_000;
+/// How many events a watcher may fall behind before it is closed (it then resumes from history).
+pub const WATCHER_BUFFER: usize = 8_192;
+/// The largest number of writes committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// One stored object: its serialized JSON (with `metadata.resourceVersion` stamped) and the
+/// fields the server indexes and filters on.
+#[derive(Debug)]
+pub struct Stored {
+    pub key: String,
+    pub raw: Bytes,
+    pub rev: u64,
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    pub labels: BTreeMap<String, String>,
+    pub owner_uids: Vec<String>,
+}
+
+impl Stored {
+    fn from_value(key: String, value: &Value, rev: u64) -> Result<Self, String> {
+        let raw = serde_json::to_vec(value).map_err(|e| e.to_string())?;
+        Ok(Self::index(key, Bytes::from(raw), value, rev))
+    }
+
+    fn index(key: String, raw: Bytes, value: &Value, rev: u64) -> Self {
+        let meta = &value["metadata"];
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        let labels = meta["labels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let owner_uids = meta["ownerReferences"]
+            .as_array()
+            .map(|refs| refs.iter().map(|r| text(&r["uid"])).collect())
+            .unwrap_or_default();
+        Stored {
+            key,
+            raw,
+            rev,
+            namespace: text(&meta["namespace"]),
+            name: text(&meta["name"]),
+            uid: text(&meta["uid"]),
+            labels,
+            owner_uids,
+        }
+    }
+
+    /// The object as JSON.
+    pub fn value(&self) -> Value {
+        serde_json::from_slice(&self.raw).unwrap_or(Value::Null)
+    }
+}
+
+/// What a write expects of the key's current state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Expect {
+    /// Create: the key must not exist.
+    Absent,
+    /// Update or delete: the key must exist at exactly this revision.
+    Revision(u64),
+    /// The key must exist (any revision).
+    Present,
+}
+
+/// A single write.
+#[derive(Debug)]
+pub enum WriteOp {
+    /// Store `object` (its resourceVersion is stamped by the store).
+    Put {
+        key: String,
+        object: Value,
+        expect: Expect,
+    },
+    /// Remove the key; the DELETED event carries its last state (or `final_state`, e.g. with the
+    /// last finalizer removed) at the new revision.
+    Delete {
+        key: String,
+        expect: Expect,
+        final_state: Option<Value>,
+    },
+}
+
+impl WriteOp {
+    fn key(&self) -> &str {
+        match self {
+            WriteOp::Put { key, .. } | WriteOp::Delete { key, .. } => key,
+        }
+    }
+}
+
+/// Why a write was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WriteError {
+    #[error("already exists")]
+    AlreadyExists,
+    #[error("not found")]
+    NotFound,
+    #[error("revision mismatch (current {current})")]
+    Conflict { current: u64 },
+    #[error("storage failure: {0}")]
+    Storage(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// A change, as delivered to watchers.
+#[derive(Debug)]
+pub struct Event {
+    pub kind: EventType,
+    pub rev: u64,
+    pub object: Arc<Stored>,
+    /// The state before the change (for selector transitions).
+    pub prev: Option<Arc<Stored>>,
+}
+
+#[derive(Default)]
+struct State {
+    objects: BTreeMap<String, Arc<Stored>>,
+    revision: u64,
+    uids: HashMap<String, String>,
+    dependents: HashMap<String, BTreeSet<String>>,
+}
+
+impl State {
+    fn insert(&mut self, stored: Arc<Stored>) -> Option<Arc<Stored>> {
+        let prev = self.objects.insert(stored.key.clone(), stored.clone());
+        if let Some(p) = &prev {
+            self.unindex(p);
+        }
+        self.uids.insert(stored.uid.clone(), stored.key.clone());
+        for owner in &stored.owner_uids {
+            self.dependents
+                .entry(owner.clone())
+                .or_default()
+                .insert(stored.key.clone());
+        }
+        prev
+    }
+
+    fn remove(&mut self, key: &str) -> Option<Arc<Stored>> {
+        let prev = self.objects.remove(key)?;
+        self.unindex(&prev);
+        Some(prev)
+    }
+
+    fn unindex(&mut self, stored: &Stored) {
+        if self.uids.get(&stored.uid).is_some_and(|k| k == &stored.key) {
+            self.uids.remove(&stored.uid);
+        }
+        for owner in &stored.owner_uids {
+            if let Some(set) = self.dependents.get_mut(owner) {
+                set.remove(&stored.key);
+                if set.is_empty() {
+                    self.dependents.remove(owner);
+                }
+            }
+        }
+    }
+}
+
+struct Hub {
+    history: VecDeque<Arc<Event>>,
+    /// Every event with a revision above this one is in `history`.
+    floor: u64,
+    tx: broadcast::Sender<Arc<Event>>,
+}
+
+struct Request {
+    op: WriteOp,
+    reply: oneshot::Sender<Result<Arc<Stored>, WriteError>>,
+}
+
+/// The store shared by every request handler.
+pub struct Store {
+    state: RwLock<State>,
+    hub: Mutex<Hub>,
+    writer: mpsc::Sender<Request>,
+    durable: bool,
+}
+
+/// The events a new watcher must replay, and its live feed.
+pub struct Subscription {
+    pub replay: Vec<Arc<Event>>,
+    pub live: broadcast::Receiver<Arc<Event>>,
+}
+
+impl Store {
+    /// An in-memory store (nothing survives the process).
+    pub fn in_memory() -> Arc<Self> {
+        Self::start(None, State::default())
+    }
+
+    /// A durable store in `dir/devcluster.redb`, loading whatever it already holds.
+    pub fn open(dir: &Path) -> Result<Arc<Self>, Error> {
+        let path = dir.join("devcluster.redb");
+        let db = redb::Database::create(&path)
+            .map_err(|e| Error::Storage(format!("{}: {e}", path.display())))?;
+        let mut state = State::default();
+        {
+            let txn = db
+                .begin_write()
+                .map_err(|e| Error::Storage(e.to_string()))?;
+            txn.open_table(OBJECTS)
+                .map_err(|e| Error::Storage(e.to_string()))?;
+            txn.open_table(META)
+                .map_err(|e| Error::Storage(e.to_string()))?;
+            txn.commit().map_err(|e| Error::Storage(e.to_string()))?;
+        }
+        let txn = db.begin_read().map_err(|e| Error::Storage(e.to_string()))?;
+        let meta = txn
+            .open_table(META)
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        state.revision = meta
+            .get(REVISION_KEY)
+            .map_err(|e| Error::Storage(e.to_string()))?
+            .map(|v| v.value())
+            .unwrap_or(0);
+        let objects = txn
+            .open_table(OBJECTS)
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        for entry in objects.iter().map_err(|e| Error::Storage(e.to_string()))? {
+            let (k, v) = entry.map_err(|e| Error::Storage(e.to_string()))?;
+            let raw = Bytes::copy_from_slice(v.value());
+            let value: Value = serde_json::from_slice(&raw)
+                .map_err(|e| Error::Storage(format!("corrupt object {}: {e}", k.value())))?;
+            let rev = value["metadata"]["resourceVersion"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            state.insert(Arc::new(Stored::index(
+                k.value().to_string(),
+                raw,
+                &value,
+                rev,
+            )));
+        }
+        drop(objects);
+        drop(meta);
+        drop(txn);
+        Ok(Self::start(Some(db), state))
+    }
+
+    fn start(db: Option<redb::Database>, state: State) -> Arc<Self> {
+        let (tx, rx) = mpsc::channel(4096);
+        let (events, _) = broadcast::channel(WATCHER_BUFFER);
+        let floor = state.revision;
+        let store = Arc::new(Store {
+            state: RwLock::new(state),
+            hub: Mutex::new(Hub {
+                history: VecDeque::new(),
+                floor,
+                tx: events,
+            }),
+            writer: tx,
+            durable: db.is_some(),
+        });
+        let weak = Arc::downgrade(&store);
+        std::thread::Builder::new()
+            .name("devcluster-writer".into())
+            .spawn(move || writer_loop(weak, db, rx))
+            .expect("spawning the storage writer thread");
+        store
+    }
+
+    /// Whether writes are committed to disk.
+    pub fn is_durable(&self) -> bool {
+        self.durable
+    }
+
+    /// The current global revision.
+    pub fn revision(&self) -> u64 {
+        self.state.read().revision
+    }
+
+    pub fn get(&self, key: &str) -> Option<Arc<Stored>> {
+        self.state.read().objects.get(key).cloned()
+    }
+
+    /// The object with this uid, if it exists.
+    pub fn get_by_uid(&self, uid: &str) -> Option<Arc<Stored>> {
+        let state = self.state.read();
+        state
+            .uids
+            .get(uid)
+            .and_then(|k| state.objects.get(k))
+            .cloned()
+    }
+
+    /// Keys of objects that name `owner_uid` in their ownerReferences.
+    pub fn dependents_of(&self, owner_uid: &str) -> Vec<Arc<Stored>> {
+        let state = self.state.read();
+        state
+            .dependents
+            .get(owner_uid)
+            .map(|keys| {
+                keys.iter()
+                    .filter_map(|k| state.objects.get(k).cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Objects whose key starts with `prefix`, after `start_after` (exclusive), in key order,
+    /// with the revision they were read at.
+    pub fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        mut keep: impl FnMut(&Stored) -> bool,
+        limit: Option<usize>,
+    ) -> (Vec<Arc<Stored>>, u64, bool) {
+        let state = self.state.read();
+        let mut out = Vec::new();
+        let mut more = false;
+        let range = match start_after {
+            Some(s) if s >= prefix => state
+                .objects
+                .range::<str, _>((std::ops::Bound::Excluded(s), std::ops::Bound::Unbounded)),
+            _ => state.objects.range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            )),
+        };
+        for (k, v) in range {
+            if !k.starts_with(prefix) {
+                break;
+            }
+            if !keep(v) {
+                continue;
+            }
+            if limit.is_some_and(|l| out.len() >= l) {
+                more = true;
+                break;
+            }
+            out.push(v.clone());
+        }
+        (out, state.revision, more)
+    }
+
+    /// Apply one write; resolves once it is durable and visible.
+    pub async fn write(&self, op: WriteOp) -> Result<Arc<Stored>, WriteError> {
+        let (reply, rx) = oneshot::channel();
+        self.writer
+            .send(Request { op, reply })
+            .await
+            .map_err(|_| WriteError::Storage("storage writer stopped".into()))?;
+        rx.await
+            .map_err(|_| WriteError::Storage("storage writer stopped".into()))?
+    }
+
+    /// Subscribe to events after revision `from` (exclusive). `None` means "from now".
+    /// Fails with the oldest revision still available when `from` is too old.
+    pub fn subscribe(&self, from: Option<u64>) -> Result<Subscription, u64> {
+        let hub = self.hub.lock();
+        let live = hub.tx.subscribe();
+        let replay = match from {
+            None => Vec::new(),
+            Some(rev) if rev < hub.floor => return Err(hub.floor),
+            Some(rev) => {
+                // history is sorted by revision: skip to the first event after `rev`.
+                let start = hub.history.partition_point(|e| e.rev <= rev);
+                hub.history.range(start..).cloned().collect()
+            }
+        };
+        Ok(Subscription { replay, live })
+    }
+
+    /// The oldest revision a watch can resume from.
+    pub fn history_floor(&self) -> u64 {
+        self.hub.lock().floor
+    }
+}
+
+fn writer_loop(
+    store: std::sync::Weak<Store>,
+    db: Option<redb::Database>,
+    mut rx: mpsc::Receiver<Request>,
+) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let Some(store) = store.upgrade() else { return };
+        commit_batch(&store, db.as_ref(), batch);
+    }
+}
+
+/// Result of staging one request of a batch.
+enum Staged {
+    Put(Arc<Stored>),
+    Delete(Arc<Stored>),
+}
+
+impl Staged {
+    fn into_object(self) -> Arc<Stored> {
+        match self {
+            Staged::Put(o) | Staged::Delete(o) => o,
+        }
+    }
+}
+
+fn commit_batch(store: &Store, db: Option<&redb::Database>, batch: Vec<Request>) {
+    // Stage every request against the current state plus the batch's earlier writes.
+    let mut overlay: HashMap<String, Option<Arc<Stored>>> = HashMap::new();
+    let mut revision = store.state.read().revision;
+    let mut staged: Vec<(Request, Result<Staged, WriteError>)> = Vec::with_capacity(batch.len());
+    {
+        let state = store.state.read();
+        for req in batch {
+            let key = req.op.key().to_string();
+            let current = match overlay.get(&key) {
+                Some(v) => v.clone(),
+                None => state.objects.get(&key).cloned(),
+            };
+            let result = stage(&req.op, current.as_ref(), revision + 1);
+            if let Ok(s) = &result {
+                revision += 1;
+                match s {
+                    Staged::Put(obj) => overlay.insert(key, Some(obj.clone())),
+                    Staged::Delete(_) => overlay.insert(key, None),
+                };
+            }
+            staged.push((req, result));
+        }
+    }
+    if staged.iter().all(|(_, r)| r.is_err()) {
+        for (req, r) in staged {
+            let _ = req.reply.send(r.map(Staged::into_object));
+        }
+        return;
+    }
+    if let Some(db) = db
+        && let Err(e) = persist(db, &staged, revision)
+    {
+        let msg = format!("storage commit failed: {e}");
+        tracing::error!("{msg}");
+        for (req, _) in staged {
+            let _ = req.reply.send(Err(WriteError::Storage(msg.clone())));
+        }
+        return;
+    }
+    // Publish: state first (read-your-writes once acknowledged), then events, then replies.
+    let mut events = Vec::new();
+    {
+        let mut state = store.state.write();
+        for (_, r) in &staged {
+            match r {
+                Ok(Staged::Put(obj)) => {
+                    let prev = state.insert(obj.clone());
+                    let kind = if prev.is_some() {
+                        EventType::Modified
+                    } else {
+                        EventType::Added
+                    };
+                    events.push(Arc::new(Event {
+                        kind,
+                        rev: obj.rev,
+                        object: obj.clone(),
+                        prev,
+                    }));
+                }
+                Ok(Staged::Delete(last)) => {
+                    let prev = state.remove(&last.key);
+                    events.push(Arc::new(Event {
+                        kind: EventType::Deleted,
+                        rev: last.rev,
+                        object: last.clone(),
+                        prev,
+                    }));
+                }
+                Err(_) => {}
+            }
+        }
+        state.revision = revision;
+    }
+    {
+        let mut hub = store.hub.lock();
+        for e in events {
+            hub.history.push_back(e.clone());
+            while hub.history.len() > HISTORY_LEN {
+                if let Some(old) = hub.history.pop_front() {
+                    hub.floor = old.rev;
+                }
+            }
+            let _ = hub.tx.send(e);
+        }
+    }
+    for (req, r) in staged {
+        let _ = req.reply.send(r.map(Staged::into_object));
+    }
+}
+
+fn check(expect: Expect, current: Option<&Arc<Stored>>) -> Result<(), WriteError> {
+    match (expect, current) {
+        (Expect::Absent, Some(_)) => Err(WriteError::AlreadyExists),
+        (Expect::Absent, None) => Ok(()),
+        (Expect::Present, None) | (Expect::Revision(_), None) => Err(WriteError::NotFound),
+        (Expect::Present, Some(_)) => Ok(()),
+        (Expect::Revision(r), Some(c)) if c.rev == r => Ok(()),
+        (Expect::Revision(_), Some(c)) => Err(WriteError::Conflict { current: c.rev }),
+    }
+}
+
+fn stage(op: &WriteOp, current: Option<&Arc<Stored>>, rev: u64) -> Result<Staged, WriteError> {
+    match op {
+        WriteOp::Put {
+            key,
+            object,
+            expect,
+        } => {
+            check(*expect, current)?;
+            let mut object = object.clone();
+            stamp(&mut object, rev);
+            Stored::from_value(key.clone(), &object, rev)
+                .map(|s| Staged::Put(Arc::new(s)))
+                .map_err(WriteError::Storage)
+        }
+        WriteOp::Delete {
+            key,
+            expect,
+            final_state,
+        } => {
+            check(*expect, current)?;
+            let current = current.ok_or(WriteError::NotFound)?;
+            let mut object = final_state.clone().unwrap_or_else(|| current.value());
+            stamp(&mut object, rev);
+            Stored::from_value(key.clone(), &object, rev)
+                .map(|s| Staged::Delete(Arc::new(s)))
+                .map_err(WriteError::Storage)
+        }
+    }
+}
+
+fn stamp(object: &mut Value, rev: u64) {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("resourceVersion".into(), Value::String(rev.to_string()));
+    }
+}
+
+fn persist(
+    db: &redb::Database,
+    staged: &[(Request, Result<Staged, WriteError>)],
+    revision: u64,
+) -> Result<(), redb::Error> {
+    let txn = db.begin_write()?;
+    {
+        let mut objects = txn.open_table(OBJECTS)?;
+        for (_, r) in staged {
+            match r {
+                Ok(Staged::Put(o)) => {
+                    objects.insert(o.key.as_str(), o.raw.as_ref())?;
+                }
+                Ok(Staged::Delete(o)) => {
+                    objects.remove(o.key.as_str())?;
+                }
+                Err(_) => {}
+            }
+        }
+        let mut meta = txn.open_table(META)?;
+        meta.insert(REVISION_KEY, revision)?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(name: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default", "uid": format!("uid-{name}")}})
+    }
+
+    #[tokio::test]
+    async fn revisions_increase_and_preconditions_hold() {
+        let store = Store::in_memory();
+        let a = store
+            .write(WriteOp::Put {
+                key: "k/a".into(),
+                object: obj("a"),
+                expect: Expect::Absent,
+            })
+            .await
+            .unwrap();
+        assert_eq!(a.rev, 1);
+        assert_eq!(a.value()["metadata"]["resourceVersion"], "1");
+        let dup = store
+            .write(WriteOp::Put {
+                key: "k/a".into(),
+                object: obj("a"),
+                expect: Expect::Absent,
+            })
+            .await;
+        assert_eq!(dup.unwrap_err(), WriteError::AlreadyExists);
+        let stale = store
+            .write(WriteOp::Put {
+                key: "k/a".into(),
+                object: obj("a"),
+                expect: Expect::Revision(7),
+            })
+            .await;
+        assert_eq!(stale.unwrap_err(), WriteError::Conflict { current: 1 });
+        let b = store
+            .write(WriteOp::Put {
+                key: "k/a".into(),
+                object: obj("a"),
+                expect: Expect::Revision(1),
+            })
+            .await
+            .unwrap();
+        assert_eq!(b.rev, 2);
+        let gone = store
+            .write(WriteOp::Delete {
+                key: "k/a".into(),
+                expect: Expect::Present,
+                final_state: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(gone.rev, 3);
+        assert!(store.get("k/a").is_none());
+        assert_eq!(store.revision(), 3);
+    }
+
+    #[tokio::test]
+    async fn subscribers_replay_history_then_follow() {
+        let store = Store::in_memory();
+        for n in ["a", "b", "c"] {
+            store
+                .write(WriteOp::Put {
+                    key: format!("k/{n}"),
+                    object: obj(n),
+                    expect: Expect::Absent,
+                })
+                .await
+                .unwrap();
+        }
+        let mut sub = store.subscribe(Some(1)).unwrap();
+        assert_eq!(
+            sub.replay.iter().map(|e| e.rev).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
+        store
+            .write(WriteOp::Delete {
+                key: "k/a".into(),
+                expect: Expect::Present,
+                final_state: None,
+            })
+            .await
+            .unwrap();
+        let e = sub.live.recv().await.unwrap();
+        assert_eq!((e.kind, e.rev), (EventType::Deleted, 4));
+    }
+
+    #[tokio::test]
+    async fn durable_store_reloads_objects_and_revision() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            for n in ["a", "b"] {
+                store
+                    .write(WriteOp::Put {
+                        key: format!("k/{n}"),
+                        object: obj(n),
+                        expect: Expect::Absent,
+                    })
+                    .await
+                    .unwrap();
+            }
+            store
+                .write(WriteOp::Delete {
+                    key: "k/a".into(),
+                    expect: Expect::Present,
+                    final_state: None,
+                })
+                .await
+                .unwrap();
+        }
+        // The writer thread holds the database until it notices the store is gone.
+        let store = loop {
+            match Store::open(dir.path()) {
+                Ok(s) => break s,
+                Err(_) => tokio::task::yield_now().await,
+            }
+        };
+        assert_eq!(store.revision(), 3);
+        assert!(store.get("k/a").is_none());
+        assert_eq!(store.get("k/b").unwrap().rev, 2);
+        assert!(
+            store.subscribe(Some(1)).is_err(),
+            "history before a restart is gone"
+        );
+        assert!(store.subscribe(Some(3)).is_ok());
+    }
+}
