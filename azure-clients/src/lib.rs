@@ -7,12 +7,14 @@ mod arm;
 mod config;
 mod error;
 pub mod lro;
+mod resource_id;
 pub mod retry;
 
 pub use arm::ArmClient;
 pub use config::{AzureArgs, AzureConfig, Credentials, PUBLIC_ARM_ENDPOINT, PUBLIC_AUTHORITY_HOST};
 pub use error::{CloudError, Error};
 pub use lro::{OperationState, PendingOperation, Started};
+pub use resource_id::ResourceId;
 pub use retry::{ArmRetryPolicy, RetrySettings};
 
 /// The SDK crates, re-exported so users need no direct dependency on them.
