@@ -247,6 +247,8 @@ pub struct EmulatorConfig {
     pub subscriptions: Vec<String>,
     /// Tenant reported for subscriptions.
     pub tenant_id: String,
+    /// Serve HTTPS with a generated CA (see `EmulatorHandle::ca_pem`) instead of HTTP.
+    pub tls: bool,
 }
 
 /// Tenant id used when none is configured.
@@ -268,6 +270,7 @@ impl Default for EmulatorConfig {
                 .collect(),
             subscriptions: Vec::new(),
             tenant_id: DEFAULT_TENANT.into(),
+            tls: false,
         }
     }
 }

@@ -42,10 +42,16 @@ pub struct AzureClients {
 impl AzureClients {
     /// Builds the credential and client options from configuration.
     pub fn new(config: AzureConfig) -> Result<Self, Error> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(std::time::Duration::from_secs(10));
+        if let Some(pem) = &config.extra_ca_pem {
+            let ca = reqwest::Certificate::from_pem(pem.as_bytes())
+                .map_err(|e| Error::InvalidConfig(format!("extra CA certificate: {e}")))?;
+            builder = builder.add_root_certificate(ca);
+        }
         let http: Arc<dyn HttpClient> = Arc::new(
-            reqwest::Client::builder()
-                .timeout(config.request_timeout)
-                .connect_timeout(std::time::Duration::from_secs(10))
+            builder
                 .build()
                 .map_err(|e| Error::InvalidConfig(format!("HTTP client: {e}")))?,
         );

@@ -1244,3 +1244,55 @@ async fn workload_identity_federated_token_is_exchanged_at_the_token_endpoint() 
     assert!(matches!(err, Error::Credential(_)), "{err}");
     assert!(!err.is_retryable());
 }
+
+#[tokio::test]
+async fn https_endpoint_trusted_through_an_extra_ca() {
+    let emu = ArmEmulator::start(EmulatorConfig {
+        seeds: vec![demo::seed()],
+        tls: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert!(emu.base_url.starts_with("https://"));
+    let base = Url::parse(&emu.base_url).unwrap();
+    let credentials = Credentials::ClientSecret {
+        client_id: demo::RP_CLIENT_ID.into(),
+        client_secret: demo::RP_CLIENT_SECRET.into(),
+    };
+    let mut cfg = AzureConfig::new(
+        base.clone(),
+        base.clone(),
+        demo::TENANT,
+        credentials.clone(),
+        SUB,
+    );
+    cfg.extra_ca_pem = emu.ca_pem.clone();
+    let c = AzureClients::new(cfg).unwrap();
+    let vnet = json_of(
+        &c.network()
+            .virtual_networks_client()
+            .get(RG, demo::VNET, SUB)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(vnet["name"], demo::VNET);
+
+    // Without the CA the TLS handshake fails before any token is issued.
+    let mut untrusted = AzureConfig::new(base.clone(), base, demo::TENANT, credentials, SUB);
+    untrusted.retry.max_retries = 0;
+    let err = Error::from(
+        AzureClients::new(untrusted)
+            .unwrap()
+            .resources()
+            .resource_groups_client()
+            .get(RG, SUB)
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        matches!(err, Error::Credential(_) | Error::Transport(_)),
+        "{err}"
+    );
+    emu.stop().await.unwrap();
+}
