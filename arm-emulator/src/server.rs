@@ -149,10 +149,10 @@ impl App {
         self.log.lock().clear();
     }
 
-    /// Forgets all resources, tokens and log entries; optionally re-applies the start-up seeds.
+    /// Forgets all resources, operations and log entries (principals and issued tokens stay, so
+    /// clients with cached tokens keep working); optionally re-applies the start-up seeds.
     pub fn reset(&self, reseed: bool) -> Result<(), crate::Error> {
         self.engine.lock().reset();
-        self.tokens.lock().clear();
         self.log.lock().clear();
         if reseed {
             for s in &self.initial_seeds {
@@ -378,7 +378,7 @@ fn arm_response(reply: Result<Reply, ApiError>) -> Response {
     let (status, body, headers) = match reply {
         Ok(r) => (r.status, r.body, r.headers),
         Err(e) => {
-            let mut headers = vec![("x-ms-failure-cause", "gateway".to_string())];
+            let mut headers = Vec::new();
             if let Some(s) = e.retry_after_secs {
                 headers.push(("retry-after", s.to_string()));
             }
