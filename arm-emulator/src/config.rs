@@ -85,6 +85,13 @@ pub struct FaultRule {
     /// which is what makes non-idempotent clients create duplicates.
     #[serde(default)]
     pub after_processing: bool,
+    /// Fraction (0..=1) of long-running operations started by matching requests that end
+    /// Failed (the request itself is accepted).
+    #[serde(default)]
+    pub operation_failure_rate: f64,
+    /// Stop injecting errors after this many (latency still applies); `None` means no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_faults: Option<u64>,
 }
 
 fn default_error_status() -> u16 {
@@ -106,6 +113,8 @@ impl Default for FaultRule {
             throttle_rate: 0.0,
             retry_after_secs: default_retry_after(),
             after_processing: false,
+            operation_failure_rate: 0.0,
+            max_faults: None,
         }
     }
 }
@@ -116,6 +125,7 @@ impl FaultRule {
         for (name, rate) in [
             ("errorRate", self.error_rate),
             ("throttleRate", self.throttle_rate),
+            ("operationFailureRate", self.operation_failure_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("{name} must be between 0 and 1, got {rate}"));
@@ -237,6 +247,8 @@ pub struct EmulatorConfig {
     pub subscriptions: Vec<String>,
     /// Tenant reported for subscriptions.
     pub tenant_id: String,
+    /// Serve HTTPS with a generated CA (see `EmulatorHandle::ca_pem`) instead of HTTP.
+    pub tls: bool,
 }
 
 /// Tenant id used when none is configured.
@@ -258,6 +270,7 @@ impl Default for EmulatorConfig {
                 .collect(),
             subscriptions: Vec::new(),
             tenant_id: DEFAULT_TENANT.into(),
+            tls: false,
         }
     }
 }

@@ -52,6 +52,8 @@ pub struct ArmRequest<'a> {
     pub base_url: &'a str,
     /// The caller.
     pub caller: &'a Caller,
+    /// Fault injection: a long-running operation this request starts ends Failed.
+    pub fail_operation: bool,
 }
 
 impl ArmRequest<'_> {
@@ -298,6 +300,7 @@ impl Engine {
                 body: Some(r.body.clone()),
                 base_url: "http://seed.invalid",
                 caller: &caller,
+                fail_operation: false,
             };
             self.handle(&req).map_err(|e| crate::Error::SeedRejected {
                 id: r.id.clone(),
@@ -348,7 +351,21 @@ impl Engine {
         let Some(op) = self.operations.get(op_id).cloned() else {
             return;
         };
+        if op.error.is_some() {
+            // A failed operation leaves its resource in place, Failed.
+            let key = match &op.effect {
+                Effect::Provisioned { key }
+                | Effect::Deleted { key }
+                | Effect::Power { key, .. } => key,
+            };
+            if let Some(r) = self.resources.get_mut(key)
+                && r.body.get("properties").is_some_and(Value::is_object)
+            {
+                r.body["properties"]["provisioningState"] = "Failed".into();
+            }
+        }
         match &op.effect {
+            _ if op.error.is_some() => {}
             Effect::Provisioned { key } => {
                 let keys: Vec<String> = self
                     .resources
@@ -1112,9 +1129,10 @@ impl Engine {
         }
 
         let lro = is_lro(&tlower);
+        // Microsoft.Network reports Updating while creating too; others report Creating.
         let state = if !lro {
             "Succeeded"
-        } else if existing.is_some() {
+        } else if existing.is_some() || pp.ns() == "microsoft.network" {
             "Updating"
         } else {
             "Creating"
@@ -1279,8 +1297,13 @@ impl Engine {
         };
         self.check_not_in_use(&tlower, &id)?;
         if !is_lro(&tlower) {
+            let body = self.render(&k, false);
             self.remove_within(&k);
-            return Ok(Reply::empty(200));
+            // Microsoft.Authorization answers a delete with the deleted object; others with nothing.
+            return Ok(match body {
+                Some(b) if pp.ns() == "microsoft.authorization" => Reply::json(200, b),
+                _ => Reply::empty(200),
+            });
         }
         if let Some(r) = self.resources.get_mut(&k) {
             r.body["properties"]["provisioningState"] = "Deleting".into();
@@ -1381,7 +1404,13 @@ impl Engine {
                 end: None,
                 due: Instant::now() + self.settings.lro_delay,
                 effect,
-                error: None,
+                error: req.fail_operation.then(|| {
+                    ApiError::new(
+                        500,
+                        "InternalServerError",
+                        "The operation failed: injected fault.",
+                    )
+                }),
             },
         );
         id

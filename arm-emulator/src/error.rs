@@ -37,6 +37,9 @@ pub enum Error {
         /// ARM error message.
         message: String,
     },
+    /// TLS material could not be generated or written.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
     /// A fault configuration flag is out of range.
     #[error("invalid fault configuration: {0}")]
     InvalidFaults(String),

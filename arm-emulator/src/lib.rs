@@ -18,6 +18,7 @@ mod error;
 pub mod network;
 pub mod path;
 mod server;
+mod tls;
 
 pub use config::{
     EmulatorConfig, FaultConfig, FaultRule, OpType, Principal, ProviderRegistration, Seed,
@@ -48,7 +49,16 @@ impl ArmEmulator {
                 source,
             })?;
         let local_addr = listener.local_addr().map_err(Error::Serve)?;
-        let base_url = format!("http://{local_addr}");
+        let tls = if config.tls {
+            Some(tls::generate(&[
+                local_addr.ip().to_string(),
+                "localhost".into(),
+            ])?)
+        } else {
+            None
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base_url = format!("{scheme}://{local_addr}");
         let engine = Engine::new(EngineSettings {
             lro_delay: config.lro_delay,
             lro_retry_after_secs: config.lro_retry_after_secs,
@@ -70,14 +80,19 @@ impl ArmEmulator {
         let shutdown = CancellationToken::new();
         let router = server::router(app.clone());
         let stop = shutdown.clone();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await
-        });
+        let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
+        let task = match tls {
+            Some(t) => tokio::spawn(tls::serve(listener, t.server_config, router, stop)),
+            None => tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await
+            }),
+        };
         tracing::info!(%base_url, "arm-emulator listening");
         Ok(EmulatorHandle {
             base_url,
+            ca_pem,
             local_addr,
             shutdown,
             app,
@@ -88,8 +103,10 @@ impl ArmEmulator {
 
 /// A running emulator.
 pub struct EmulatorHandle {
-    /// `http://127.0.0.1:<port>`: the ARM endpoint and the AAD authority host.
+    /// `http(s)://127.0.0.1:<port>`: the ARM endpoint and the AAD authority host.
     pub base_url: String,
+    /// With TLS: PEM of the CA that signed the serving certificate, for clients to trust.
+    pub ca_pem: Option<String>,
     /// Bound address.
     pub local_addr: SocketAddr,
     /// Cancel to stop serving.
@@ -165,6 +182,12 @@ pub struct ArmEmulatorArgs {
     /// `Retry-After` seconds sent while an operation is in progress.
     #[arg(long, default_value_t = 1)]
     pub lro_retry_after_secs: u64,
+    /// Serve HTTPS with a certificate from a generated CA.
+    #[arg(long)]
+    pub tls: bool,
+    /// With --tls: write the CA certificate (PEM) here, for clients to trust.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub tls_ca_out: Option<PathBuf>,
     /// Known subscriptions; when none are given every subscription id exists.
     #[arg(long = "subscription")]
     pub subscriptions: Vec<String>,
@@ -231,6 +254,7 @@ impl ArmEmulatorArgs {
             faults,
             seeds,
             subscriptions: self.subscriptions.clone(),
+            tls: self.tls,
             ..Default::default()
         })
     }
@@ -239,6 +263,10 @@ impl ArmEmulatorArgs {
 /// Runs the emulator until `shutdown` is cancelled.
 pub async fn run(args: ArmEmulatorArgs, shutdown: CancellationToken) -> Result<(), Error> {
     let handle = ArmEmulator::start(args.to_config()?).await?;
+    if let (Some(path), Some(pem)) = (&args.tls_ca_out, &handle.ca_pem) {
+        std::fs::write(path, pem)
+            .map_err(|e| Error::Tls(format!("writing {}: {e}", path.display())))?;
+    }
     println!("arm-emulator listening on {}", handle.base_url);
     shutdown.cancelled().await;
     handle.stop().await

@@ -36,6 +36,11 @@ pub struct LoggedRequest {
     pub query: String,
     /// Status answered.
     pub status: u16,
+    /// Status the emulator's own processing produced, when the request was processed. Differs
+    /// from `status` when an injected fault replaced the answer after the request took effect;
+    /// `processedStatus == 201` counts real creations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processed_status: Option<u16>,
     /// Operation type.
     pub operation: OpType,
     /// Object id of the caller, when authenticated.
@@ -55,6 +60,8 @@ struct Token {
 struct Faults {
     config: FaultConfig,
     rng: StdRng,
+    /// Errors injected so far, per rule.
+    fired: Vec<u64>,
 }
 
 impl Faults {
@@ -63,7 +70,8 @@ impl Faults {
             Some(s) => StdRng::seed_from_u64(s),
             None => StdRng::from_os_rng(),
         };
-        Self { config, rng }
+        let fired = vec![0; config.rules.len()];
+        Self { config, rng, fired }
     }
 }
 
@@ -71,6 +79,7 @@ impl Faults {
 struct FaultDecision {
     latency: Duration,
     error: Option<(ApiError, bool)>,
+    fail_operation: bool,
 }
 
 /// Shared state of a running emulator.
@@ -140,10 +149,10 @@ impl App {
         self.log.lock().clear();
     }
 
-    /// Forgets all resources, tokens and log entries; optionally re-applies the start-up seeds.
+    /// Forgets all resources, operations and log entries (principals and issued tokens stay, so
+    /// clients with cached tokens keep working); optionally re-applies the start-up seeds.
     pub fn reset(&self, reseed: bool) -> Result<(), crate::Error> {
         self.engine.lock().reset();
-        self.tokens.lock().clear();
         self.log.lock().clear();
         if reseed {
             for s in &self.initial_seeds {
@@ -160,15 +169,34 @@ impl App {
 
     fn decide_faults(&self, op: OpType, path: &str) -> FaultDecision {
         let mut faults = self.faults.lock();
-        let Faults { config, rng } = &mut *faults;
+        let Faults { config, rng, fired } = &mut *faults;
         let mut latency = Duration::ZERO;
         let mut error = None;
-        for rule in config.rules.iter().filter(|r| r.matches(op, path)) {
+        let mut fail_operation = false;
+        for (index, rule) in config
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.matches(op, path))
+        {
             latency += Duration::from_millis(rule.latency_ms);
-            if error.is_some() || (rule.error_rate == 0.0 && rule.throttle_rate == 0.0) {
+            let exhausted = rule.max_faults.is_some_and(|max| fired[index] >= max);
+            if !exhausted && !fail_operation && rule.operation_failure_rate > 0.0 {
+                let roll: f64 = rng.random();
+                if roll < rule.operation_failure_rate {
+                    fail_operation = true;
+                    fired[index] += 1;
+                    continue;
+                }
+            }
+            if error.is_some() || exhausted || (rule.error_rate == 0.0 && rule.throttle_rate == 0.0)
+            {
                 continue;
             }
             let roll: f64 = rng.random();
+            if roll < rule.throttle_rate + rule.error_rate {
+                fired[index] += 1;
+            }
             if roll < rule.throttle_rate {
                 let mut e = ApiError::new(
                     429,
@@ -200,7 +228,11 @@ impl App {
                 error = Some((e, rule.after_processing));
             }
         }
-        FaultDecision { latency, error }
+        FaultDecision {
+            latency,
+            error,
+            fail_operation,
+        }
     }
 
     fn caller_for(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
@@ -346,7 +378,7 @@ fn arm_response(reply: Result<Reply, ApiError>) -> Response {
     let (status, body, headers) = match reply {
         Ok(r) => (r.status, r.body, r.headers),
         Err(e) => {
-            let mut headers = vec![("x-ms-failure-cause", "gateway".to_string())];
+            let mut headers = Vec::new();
             if let Some(s) = e.retry_after_secs {
                 headers.push(("retry-after", s.to_string()));
             }
@@ -380,9 +412,14 @@ async fn arm(
 ) -> Response {
     let started = Instant::now();
     let raw_path = uri.path();
-    let path = percent_encoding::percent_decode_str(raw_path)
+    // ARM tolerates repeated slashes (SDKs build `/{scope}/...` and `{parent}/{type}` paths that
+    // double them when a part is empty or starts with a slash).
+    let mut path = percent_encoding::percent_decode_str(raw_path)
         .decode_utf8_lossy()
         .to_string();
+    while path.contains("//") {
+        path = path.replace("//", "/");
+    }
     let query_string = uri.query().unwrap_or_default().to_string();
     let query: Vec<(String, String)> = form_urlencoded::parse(query_string.as_bytes())
         .into_owned()
@@ -396,6 +433,7 @@ async fn arm(
     let caller = app.caller_for(&headers);
     let principal = caller.as_ref().ok().map(|c| c.object_id.clone());
     let mut injected = false;
+    let mut processed_status = None;
     let result = match caller {
         Err(e) => Err(e),
         Ok(caller) => match decision.error {
@@ -419,8 +457,13 @@ async fn arm(
                         body: parsed,
                         base_url: &app.base_url,
                         caller: &caller,
+                        fail_operation: decision.fail_operation,
                     };
                     app.engine.lock().handle(&req)
+                });
+                processed_status = Some(match &result {
+                    Ok(r) => r.status,
+                    Err(e) => e.status,
                 });
                 match after {
                     Some((e, true)) => {
@@ -467,6 +510,7 @@ async fn arm(
         path,
         query: query_string,
         status,
+        processed_status,
         operation: op,
         principal,
         injected,

@@ -260,7 +260,7 @@ async fn long_running_put_and_delete_with_polling_urls() {
         )
         .await;
     assert_eq!(status, 201);
-    assert_eq!(body["properties"]["provisioningState"], "Creating");
+    assert_eq!(body["properties"]["provisioningState"], "Updating");
     assert_eq!(body["location"], "eastus");
     assert!(
         headers["azure-asyncoperation"]
@@ -474,4 +474,51 @@ async fn subnet_references_and_in_use_protection() {
         .call(reqwest::Method::GET, &demo::subnet_id("worker"), None)
         .await;
     assert_eq!(subnet["properties"]["ipConfigurations"][0]["id"], nic);
+}
+
+#[tokio::test]
+async fn run_serves_the_demo_until_cancelled() {
+    // `run` is what `aro arm-emulator` calls; pick a free port for it first.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cli = Cli::parse_from([
+        "arm-emulator",
+        "--seed-demo",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(arm_emulator::run(cli.args, stop.clone()));
+    let base = format!("http://127.0.0.1:{port}");
+    let mut ready = false;
+    for _ in 0..100 {
+        if reqwest::get(format!("{base}/healthz"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(ready, "emulator did not come up");
+    let arm = Arm {
+        token: token(&base, demo::RP_CLIENT_ID, demo::RP_CLIENT_SECRET).await,
+        base: base.clone(),
+        http: reqwest::Client::new(),
+    };
+    let (status, _, list) = arm
+        .call(
+            reqwest::Method::GET,
+            &format!("/subscriptions/{}/resourcegroups", demo::SUBSCRIPTION),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(list["value"][0]["name"], "demo-rg");
+    stop.cancel();
+    server.await.unwrap().unwrap();
 }

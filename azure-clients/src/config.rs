@@ -69,6 +69,8 @@ pub struct AzureConfig {
     pub retry: RetrySettings,
     /// Timeout of one HTTP request.
     pub request_timeout: Duration,
+    /// Extra CA certificate (PEM) to trust, e.g. the arm-emulator's with `--tls`.
+    pub extra_ca_pem: Option<String>,
 }
 
 impl AzureConfig {
@@ -89,6 +91,7 @@ impl AzureConfig {
             scope: None,
             retry: RetrySettings::default(),
             request_timeout: Duration::from_secs(60),
+            extra_ca_pem: None,
         }
     }
 
@@ -127,6 +130,9 @@ pub struct AzureArgs {
     /// Subscription id.
     #[arg(long, env = "AZURE_SUBSCRIPTION_ID")]
     pub azure_subscription_id: Option<String>,
+    /// Extra CA certificate file (PEM) to trust (the arm-emulator's `--tls-ca-out`).
+    #[arg(long, env = "AZURE_CA_FILE")]
+    pub azure_ca_file: Option<PathBuf>,
     /// Retries of a failed Azure request (429/5xx/connection errors).
     #[arg(long, default_value_t = 4)]
     pub azure_max_retries: u32,
@@ -172,6 +178,12 @@ impl AzureArgs {
                 ))?,
         );
         cfg.retry.max_retries = self.azure_max_retries;
+        if let Some(path) = &self.azure_ca_file {
+            cfg.extra_ca_pem =
+                Some(std::fs::read_to_string(path).map_err(|e| {
+                    Error::InvalidConfig(format!("CA file {}: {e}", path.display()))
+                })?);
+        }
         Ok(cfg)
     }
 }

@@ -7,12 +7,14 @@ mod arm;
 mod config;
 mod error;
 pub mod lro;
+mod resource_id;
 pub mod retry;
 
 pub use arm::ArmClient;
 pub use config::{AzureArgs, AzureConfig, Credentials, PUBLIC_ARM_ENDPOINT, PUBLIC_AUTHORITY_HOST};
 pub use error::{CloudError, Error};
 pub use lro::{OperationState, PendingOperation, Started};
+pub use resource_id::ResourceId;
 pub use retry::{ArmRetryPolicy, RetrySettings};
 
 /// The SDK crates, re-exported so users need no direct dependency on them.
@@ -40,10 +42,16 @@ pub struct AzureClients {
 impl AzureClients {
     /// Builds the credential and client options from configuration.
     pub fn new(config: AzureConfig) -> Result<Self, Error> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(std::time::Duration::from_secs(10));
+        if let Some(pem) = &config.extra_ca_pem {
+            let ca = reqwest::Certificate::from_pem(pem.as_bytes())
+                .map_err(|e| Error::InvalidConfig(format!("extra CA certificate: {e}")))?;
+            builder = builder.add_root_certificate(ca);
+        }
         let http: Arc<dyn HttpClient> = Arc::new(
-            reqwest::Client::builder()
-                .timeout(config.request_timeout)
-                .connect_timeout(std::time::Duration::from_secs(10))
+            builder
                 .build()
                 .map_err(|e| Error::InvalidConfig(format!("HTTP client: {e}")))?,
         );
