@@ -21,6 +21,16 @@ enum Command {
     /// Print the CustomResourceDefinitions (management cluster and operator) as YAML, or write
     /// them to their committed locations.
     Crds(crds_cmd::CrdsArgs),
+    /// Run devcluster, an embedded Kubernetes-API-compatible server (HTTPS, durable storage in
+    /// its data dir, a kubeconfig for kubectl and kube clients).
+    Devcluster(devcluster::DevclusterArgs),
+    /// Run arm-emulator, an embedded Azure Resource Manager endpoint (resource groups, network,
+    /// compute, authorization, AAD-style tokens, long-running operations, fault injection).
+    ArmEmulator(arm_emulator::ArmEmulatorArgs),
+    /// Run rp-frontend, the ARM resource provider API for Microsoft.RedHatOpenShift.
+    Frontend(rp_frontend::FrontendArgs),
+    /// Run aro-operator, the in-cluster operator (master or worker role).
+    Operator(aro_operator::runtime::OperatorArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -28,5 +38,22 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         // Printing CRDs needs neither logging nor an async runtime.
         Command::Crds(args) => crds_cmd::run(args),
+        command => {
+            aro_common::telemetry::init(&cli.log)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(run(command))
+        }
     }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    let shutdown = aro_common::shutdown::on_signal();
+    match command {
+        Command::Crds(_) => unreachable!("handled without a runtime"),
+        Command::Devcluster(args) => devcluster::run(args, shutdown).await?,
+        Command::ArmEmulator(args) => arm_emulator::run(args, shutdown).await?,
+        Command::Frontend(args) => rp_frontend::run(args, shutdown).await?,
+        Command::Operator(args) => aro_operator::runtime::run(args, shutdown).await?,
+    }
+    Ok(())
 }

@@ -1,1 +1,174 @@
-//! Azure SDK client layer: configuration, retries, long-running operations, error classification.
+//! The Azure client layer: builds the Azure SDK clients (network, resources, compute,
+//! authorization, DNS) and a generic JSON ARM client from configuration, with ARM retry
+//! semantics, long-running operations as pollable handles, and errors classified as retryable or
+//! terminal. Pointing at real Azure or at the arm-emulator differs only in configuration.
+
+mod arm;
+mod config;
+mod error;
+pub mod lro;
+pub mod retry;
+
+pub use arm::ArmClient;
+pub use config::{AzureArgs, AzureConfig, Credentials, PUBLIC_ARM_ENDPOINT, PUBLIC_AUTHORITY_HOST};
+pub use error::{CloudError, Error};
+pub use lro::{OperationState, PendingOperation, Started};
+pub use retry::{ArmRetryPolicy, RetrySettings};
+
+/// The SDK crates, re-exported so users need no direct dependency on them.
+pub use azure_core;
+pub use azure_identity;
+pub use azure_mgmt_authorization;
+pub use azure_mgmt_compute;
+pub use azure_mgmt_dns;
+pub use azure_mgmt_network;
+pub use azure_mgmt_resources;
+
+use azure_core::auth::TokenCredential;
+use azure_core::{ClientOptions, HttpClient, RetryOptions, TransportOptions, Url};
+use azure_identity::{ClientSecretCredential, WorkloadIdentityCredential};
+use std::sync::Arc;
+
+/// Factory of Azure clients sharing one credential, retry policy and transport.
+#[derive(Clone, Debug)]
+pub struct AzureClients {
+    config: AzureConfig,
+    credential: Arc<dyn TokenCredential>,
+    options: ClientOptions,
+}
+
+impl AzureClients {
+    /// Builds the credential and client options from configuration.
+    pub fn new(config: AzureConfig) -> Result<Self, Error> {
+        let http: Arc<dyn HttpClient> = Arc::new(
+            reqwest::Client::builder()
+                .timeout(config.request_timeout)
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .build()
+                .map_err(|e| Error::InvalidConfig(format!("HTTP client: {e}")))?,
+        );
+        let credential: Arc<dyn TokenCredential> = match &config.credentials {
+            Credentials::ClientSecret {
+                client_id,
+                client_secret,
+            } => Arc::new(ClientSecretCredential::new(
+                http.clone(),
+                config.authority_host.clone(),
+                config.tenant_id.clone(),
+                client_id.clone(),
+                client_secret.clone(),
+            )),
+            Credentials::WorkloadIdentity {
+                client_id,
+                token_file,
+            } => {
+                let token = std::fs::read_to_string(token_file).map_err(|source| {
+                    Error::FederatedToken {
+                        path: token_file.display().to_string(),
+                        source,
+                    }
+                })?;
+                Arc::new(WorkloadIdentityCredential::new(
+                    http.clone(),
+                    config.authority_host.clone(),
+                    config.tenant_id.clone(),
+                    client_id.clone(),
+                    token.trim().to_string(),
+                ))
+            }
+        };
+        let mut options =
+            ClientOptions::new(TransportOptions::new(http)).retry(RetryOptions::none());
+        options
+            .per_retry_policies_mut()
+            .push(Arc::new(ArmRetryPolicy::new(config.retry.clone())));
+        Ok(Self {
+            config,
+            credential,
+            options,
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &AzureConfig {
+        &self.config
+    }
+
+    /// The subscription the clients work in.
+    pub fn subscription_id(&self) -> &str {
+        &self.config.subscription_id
+    }
+
+    /// The shared credential.
+    pub fn credential(&self) -> Arc<dyn TokenCredential> {
+        self.credential.clone()
+    }
+
+    fn endpoint(&self) -> Url {
+        self.config.arm_endpoint.clone()
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        vec![self.config.token_scope()]
+    }
+
+    /// Microsoft.Network (api-version 2024-03-01).
+    pub fn network(&self) -> azure_mgmt_network::Client {
+        azure_mgmt_network::Client::new(
+            self.endpoint(),
+            self.credential(),
+            self.scopes(),
+            self.options.clone(),
+        )
+    }
+
+    /// Microsoft.Resources (resource groups, providers, generic resources; 2021-04-01).
+    pub fn resources(&self) -> azure_mgmt_resources::Client {
+        azure_mgmt_resources::Client::new(
+            self.endpoint(),
+            self.credential(),
+            self.scopes(),
+            self.options.clone(),
+        )
+    }
+
+    /// Microsoft.Compute (2024-07-01).
+    pub fn compute(&self) -> azure_mgmt_compute::Client {
+        azure_mgmt_compute::Client::new(
+            self.endpoint(),
+            self.credential(),
+            self.scopes(),
+            self.options.clone(),
+        )
+    }
+
+    /// Microsoft.Authorization (role assignments, permissions; 2022-04-01).
+    pub fn authorization(&self) -> azure_mgmt_authorization::Client {
+        azure_mgmt_authorization::Client::new(
+            self.endpoint(),
+            self.credential(),
+            self.scopes(),
+            self.options.clone(),
+        )
+    }
+
+    /// Microsoft.Network DNS zones and record sets (2018-05-01).
+    pub fn dns(&self) -> azure_mgmt_dns::package_2018_05::Client {
+        azure_mgmt_dns::package_2018_05::Client::new(
+            self.endpoint(),
+            self.credential(),
+            self.scopes(),
+            self.options.clone(),
+        )
+    }
+
+    /// Generic JSON ARM client.
+    pub fn arm(&self) -> ArmClient {
+        ArmClient::new(
+            self.endpoint(),
+            self.credential(),
+            self.scopes(),
+            self.options.clone(),
+        )
+    }
+}

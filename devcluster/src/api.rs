@@ -246,16 +246,15 @@ fn validate_metadata(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
                         "Invalid value: must be a string",
                     ));
                 }
-                if field == "metadata.labels" {
-                    if let Some(v) = v.as_str() {
-                        if crate::selectors::LabelSelector::parse(&format!("{k}={v}")).is_err() {
-                            causes.push(Cause::new(
+                if field == "metadata.labels"
+                    && let Some(v) = v.as_str()
+                    && crate::selectors::LabelSelector::parse(&format!("{k}={v}")).is_err()
+                {
+                    causes.push(Cause::new(
                                 "FieldValueInvalid",
-                                format!("metadata.labels"),
+                                "metadata.labels".to_string(),
                                 format!("Invalid value: \"{v}\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"),
                             ));
-                        }
-                    }
                 }
             }
         }
@@ -530,17 +529,15 @@ impl Api {
             .get("name")
             .and_then(Value::as_str)
             .is_some_and(|n| !n.is_empty());
-        if !has_name {
-            if let Some(prefix) = meta.get("generateName").and_then(Value::as_str) {
-                let suffix: String = (0..5)
-                    .map(|_| {
-                        const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-                        ALPHABET[rand::random_range(0..ALPHABET.len())] as char
-                    })
-                    .collect();
-                let prefix = &prefix[..prefix.len().min(58)];
-                meta.insert("name".into(), json!(format!("{prefix}{suffix}")));
-            }
+        if !has_name && let Some(prefix) = meta.get("generateName").and_then(Value::as_str) {
+            let suffix: String = (0..5)
+                .map(|_| {
+                    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+                    ALPHABET[rand::random_range(0..ALPHABET.len())] as char
+                })
+                .collect();
+            let prefix = &prefix[..prefix.len().min(58)];
+            meta.insert("name".into(), json!(format!("{prefix}{suffix}")));
         }
         let name = str_field(&obj, &["metadata", "name"])
             .unwrap_or_default()
@@ -611,25 +608,19 @@ impl Api {
                 set_finalizers(obj, &fins);
                 obj.as_object_mut().map(|o| o.remove("status"));
             }
-            ("", "pods") => {
-                if !obj["status"]["phase"].is_string() {
-                    obj["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
-                }
+            ("", "pods") if !obj["status"]["phase"].is_string() => {
+                obj["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
             }
-            ("", "services") => {
-                if !obj["spec"]["type"].is_string() {
-                    obj["spec"]["type"] = json!("ClusterIP");
-                }
+            ("", "services") if !obj["spec"]["type"].is_string() => {
+                obj["spec"]["type"] = json!("ClusterIP");
             }
-            ("", "secrets") => {
-                if !obj["type"].is_string() {
-                    obj["type"] = json!("Opaque");
-                }
+            ("", "secrets") if !obj["type"].is_string() => {
+                obj["type"] = json!("Opaque");
             }
-            ("apps", "deployments") | ("apps", "statefulsets") | ("apps", "replicasets") => {
-                if obj["spec"]["replicas"].is_null() {
-                    obj["spec"]["replicas"] = json!(1);
-                }
+            ("apps", "deployments") | ("apps", "statefulsets") | ("apps", "replicasets")
+                if obj["spec"]["replicas"].is_null() =>
+            {
+                obj["spec"]["replicas"] = json!(1);
             }
             _ => {}
         }
@@ -970,31 +961,31 @@ impl Api {
         for _ in 0..16 {
             let current = self.read(rt, namespace, name)?;
             let old = current.value();
-            if let Some(uid) = &opts.precondition_uid {
-                if old["metadata"]["uid"].as_str() != Some(uid) {
-                    return Err(ApiError::conflict(
-                        &rt.group,
-                        &rt.plural,
-                        name,
-                        &format!(
-                            "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                            old["metadata"]["uid"].as_str().unwrap_or_default()
-                        ),
-                    ));
-                }
+            if let Some(uid) = &opts.precondition_uid
+                && old["metadata"]["uid"].as_str() != Some(uid)
+            {
+                return Err(ApiError::conflict(
+                    &rt.group,
+                    &rt.plural,
+                    name,
+                    &format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                        old["metadata"]["uid"].as_str().unwrap_or_default()
+                    ),
+                ));
             }
-            if let Some(rv) = &opts.precondition_resource_version {
-                if rv != &current.rev.to_string() {
-                    return Err(ApiError::conflict(
-                        &rt.group,
-                        &rt.plural,
-                        name,
-                        &format!(
-                            "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                            current.rev
-                        ),
-                    ));
-                }
+            if let Some(rv) = &opts.precondition_resource_version
+                && rv != &current.rev.to_string()
+            {
+                return Err(ApiError::conflict(
+                    &rt.group,
+                    &rt.plural,
+                    name,
+                    &format!(
+                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                        current.rev
+                    ),
+                ));
             }
             let mut fins = finalizers(&old);
             let propagation = opts.propagation.unwrap_or(Propagation::Background);

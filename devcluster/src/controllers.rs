@@ -87,13 +87,12 @@ async fn on_event(api: &Api, e: &Event) {
                 }
             }
             // A namespace waiting for its content.
-            if !e.object.namespace.is_empty() {
-                if let Some(ns) = api
+            if !e.object.namespace.is_empty()
+                && let Some(ns) = api
                     .store
                     .get(&format!("{NAMESPACE_PREFIX}/{}", e.object.namespace))
-                {
-                    reconcile_object(api, &ns).await;
-                }
+            {
+                reconcile_object(api, &ns).await;
             }
             // A CRD waiting for its objects.
             if let Some(rt) = api
@@ -101,16 +100,15 @@ async fn on_event(api: &Api, e: &Event) {
                 .all()
                 .into_iter()
                 .find(|r| r.crd.is_some() && e.object.key.starts_with(&r.key_prefix()))
-            {
-                if let Some(crd) = api.store.get(&format!(
+                && let Some(crd) = api.store.get(&format!(
                     "{CRD_PREFIX}/{}",
                     rt.crd
                         .as_ref()
                         .map(|c| c.crd_name.as_str())
                         .unwrap_or_default()
-                )) {
-                    reconcile_object(api, &crd).await;
-                }
+                ))
+            {
+                reconcile_object(api, &crd).await;
             }
         }
     }
@@ -155,14 +153,14 @@ async fn reconcile_object(api: &Api, s: &Stored) {
                 remove_finalizer(api, &rt, s, FINALIZER_FOREGROUND).await;
             } else {
                 for dep in deps {
-                    if dep.value()["metadata"]["deletionTimestamp"].is_null() {
-                        if let Some(drt) = rt_of(api, &dep) {
-                            let opts = DeleteOptions {
-                                propagation: Some(Propagation::Foreground),
-                                ..Default::default()
-                            };
-                            let _ = api.delete(&drt, &dep.namespace, &dep.name, &opts).await;
-                        }
+                    if dep.value()["metadata"]["deletionTimestamp"].is_null()
+                        && let Some(drt) = rt_of(api, &dep)
+                    {
+                        let opts = DeleteOptions {
+                            propagation: Some(Propagation::Foreground),
+                            ..Default::default()
+                        };
+                        let _ = api.delete(&drt, &dep.namespace, &dep.name, &opts).await;
                     }
                 }
             }
@@ -196,10 +194,10 @@ async fn orphan(api: &Api, dep: &Stored, owner_uid: &str) {
             let before = refs.len();
             refs.retain(|r| r["uid"] != owner_uid);
             let changed = before != refs.len();
-            if refs.is_empty() {
-                if let Some(m) = obj["metadata"].as_object_mut() {
-                    m.remove("ownerReferences");
-                }
+            if refs.is_empty()
+                && let Some(m) = obj["metadata"].as_object_mut()
+            {
+                m.remove("ownerReferences");
             }
             changed
         })
@@ -298,16 +296,16 @@ async fn finish_namespace(api: &Api, rt: &ResourceType, ns: &Value) {
                     propagation: Some(Propagation::Background),
                     ..Default::default()
                 };
-                if let Err(e) = api.delete(&t, &name, &item.name, &opts).await {
-                    if e.code != 404 {
-                        tracing::warn!(key = %item.key, error = %e, "namespace cleanup");
-                    }
+                if let Err(e) = api.delete(&t, &name, &item.name, &opts).await
+                    && e.code != 404
+                {
+                    tracing::warn!(key = %item.key, error = %e, "namespace cleanup");
                 }
             }
         }
     }
     let (left, _, _) = api.store.list(
-        &format!("{}", ""),
+        "",
         None,
         |s| s.namespace == name && !s.key.starts_with(NAMESPACE_PREFIX),
         Some(1),

@@ -368,10 +368,9 @@ async fn read_body(req: Request<Body>) -> Result<Bytes, ApiError> {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
+        && len > MAX_BODY
     {
-        if len > MAX_BODY {
-            return Err(ApiError::too_large());
-        }
+        return Err(ApiError::too_large());
     }
     axum::body::to_bytes(req.into_body(), MAX_BODY)
         .await
@@ -707,16 +706,13 @@ fn list(server: &Arc<Server>, t: &Target, query: &Query, form: Form) -> Result<R
     };
     let list_rev = start.as_ref().map(|s| s.rv).unwrap_or(rev);
     let mut meta = json!({"resourceVersion": list_rev.to_string()});
-    if more {
-        if let Some(last) = items.last() {
-            let token = serde_json::to_vec(&ContinueToken {
-                rv: list_rev,
-                start: last.key.clone(),
-            })
-            .unwrap_or_default();
-            meta["continue"] =
-                json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token));
-        }
+    if more && let Some(last) = items.last() {
+        let token = serde_json::to_vec(&ContinueToken {
+            rv: list_rev,
+            start: last.key.clone(),
+        })
+        .unwrap_or_default();
+        meta["continue"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token));
     }
     match form {
         Form::Table => {
@@ -820,7 +816,7 @@ pub fn render_one(rt: &ResourceType, obj: Value, form: Form, query: &Query) -> V
         Form::Table => {
             let mut t = crate::table::table(
                 rt,
-                &[obj.clone()],
+                std::slice::from_ref(&obj),
                 query.get("includeObject").unwrap_or("Metadata"),
             );
             t["metadata"] = json!({"resourceVersion": obj["metadata"]["resourceVersion"]});

@@ -52,7 +52,9 @@ pub fn list_info(rt: &ResourceType) -> Box<dyn patch::ListTypeInfo> {
         return Box::new(info);
     }
     match rt.crd.as_ref().and_then(|c| c.schema.clone()) {
-        Some(schema) => Box::new(crate::crd_list_info::CrdListTypeInfo::new(schema)),
+        Some(schema) => Box::new(patch::CustomResourceListTypeInfo::new(
+            &serde_json::to_value(&schema).unwrap_or_default(),
+        )),
         None => Box::new(patch::UntypedListTypeInfo),
     }
 }

@@ -398,7 +398,7 @@ impl Registry {
         }
         for g in &mut out {
             g.versions
-                .sort_by(|a, b| version_priority(b).cmp(&version_priority(a)));
+                .sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
         }
         out
     }
@@ -439,10 +439,10 @@ pub fn version_priority(v: &str) -> (u8, u32, u32) {
         return (3, major, 0);
     }
     for (prefix, rank) in [("beta", 2), ("alpha", 1)] {
-        if let Some(n) = tail.strip_prefix(prefix) {
-            if let Ok(minor) = n.parse::<u32>() {
-                return (rank, major, minor);
-            }
+        if let Some(n) = tail.strip_prefix(prefix)
+            && let Ok(minor) = n.parse::<u32>()
+        {
+            return (rank, major, minor);
         }
     }
     (0, 0, 0)
@@ -455,7 +455,7 @@ mod tests {
     #[test]
     fn version_priority_follows_kubernetes_order() {
         let mut v = vec!["v1alpha1", "v1", "v2beta1", "v1beta2", "v2", "foo"];
-        v.sort_by(|a, b| version_priority(b).cmp(&version_priority(a)));
+        v.sort_by_key(|x| std::cmp::Reverse(version_priority(x)));
         assert_eq!(v, vec!["v2", "v1", "v2beta1", "v1beta2", "v1alpha1", "foo"]);
     }
 

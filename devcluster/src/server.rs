@@ -164,12 +164,10 @@ impl Devcluster {
             openapi: crate::openapi_cache::OpenApiCache::default(),
         });
         let tls = tls_config(&pki)?;
-        let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(crate::controllers::run(
-            api.clone(),
-            shutdown.clone(),
-        )));
-        tasks.push(tokio::spawn(serve(listener, tls, server, shutdown.clone())));
+        let tasks = vec![
+            tokio::spawn(crate::controllers::run(api.clone(), shutdown.clone())),
+            tokio::spawn(serve(listener, tls, server, shutdown.clone())),
+        ];
         tracing::info!(%url, durable = api.store.is_durable(), "devcluster serving");
         Ok(Devcluster {
             addr,

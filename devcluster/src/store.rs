@@ -479,15 +479,15 @@ fn commit_batch(store: &Store, db: Option<&redb::Database>, batch: Vec<Request>)
         }
         return;
     }
-    if let Some(db) = db {
-        if let Err(e) = persist(db, &staged, revision) {
-            let msg = format!("storage commit failed: {e}");
-            tracing::error!("{msg}");
-            for (req, _) in staged {
-                let _ = req.reply.send(Err(WriteError::Storage(msg.clone())));
-            }
-            return;
+    if let Some(db) = db
+        && let Err(e) = persist(db, &staged, revision)
+    {
+        let msg = format!("storage commit failed: {e}");
+        tracing::error!("{msg}");
+        for (req, _) in staged {
+            let _ = req.reply.send(Err(WriteError::Storage(msg.clone())));
         }
+        return;
     }
     // Publish: state first (read-your-writes once acknowledged), then events, then replies.
     let mut events = Vec::new();

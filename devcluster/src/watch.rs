@@ -53,7 +53,8 @@ impl Filter {
             ),
             Form::Table => {
                 let obj = Api::for_version(&self.rt, stored.value());
-                let mut t = crate::table::table(&self.rt, &[obj.clone()], &self.include);
+                let mut t =
+                    crate::table::table(&self.rt, std::slice::from_ref(&obj), &self.include);
                 t["metadata"] = json!({"resourceVersion": obj["metadata"]["resourceVersion"]});
                 event_line(kind, &serde_json::to_vec(&t).unwrap_or_default())
             }
@@ -192,10 +193,10 @@ pub fn watch(
                 continue;
             }
             last = e.rev;
-            if let Some(line) = filter.event(e) {
-                if tx.send(line).await.is_err() {
-                    return;
-                }
+            if let Some(line) = filter.event(e)
+                && tx.send(line).await.is_err()
+            {
+                return;
             }
         }
         let mut live = subscription.live;
@@ -211,11 +212,10 @@ pub fn watch(
                             continue;
                         }
                         last = e.rev;
-                        if let Some(line) = filter.event(&e) {
-                            if tx.send(line).await.is_err() {
+                        if let Some(line) = filter.event(&e)
+                            && tx.send(line).await.is_err() {
                                 return;
                             }
-                        }
                     }
                     // Too slow: close; the client resumes from its last resourceVersion.
                     Err(broadcast::error::RecvError::Lagged(_)) | Err(broadcast::error::RecvError::Closed) => return,

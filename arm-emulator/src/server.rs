@@ -1,0 +1,552 @@
+//! HTTP layer: the AAD token endpoint, ARM requests (authentication, fault injection, request log),
+//! and the admin API.
+
+use crate::config::{FaultConfig, OpType, Principal, Seed};
+use crate::engine::{ArmRequest, Caller, Engine, Reply};
+use crate::error::ApiError;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{SecondsFormat, Utc};
+use parking_lot::Mutex;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One logged ARM request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoggedRequest {
+    /// Sequence number, from 1.
+    pub seq: u64,
+    /// RFC 3339 time the answer was sent.
+    pub time: String,
+    /// HTTP method.
+    pub method: String,
+    /// Decoded path (no query).
+    pub path: String,
+    /// Raw query string.
+    pub query: String,
+    /// Status answered.
+    pub status: u16,
+    /// Operation type.
+    pub operation: OpType,
+    /// Object id of the caller, when authenticated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// Whether fault injection produced (or replaced) the answer.
+    pub injected: bool,
+    /// Milliseconds spent answering.
+    pub duration_ms: u64,
+}
+
+struct Token {
+    caller: Caller,
+    expires: Instant,
+}
+
+struct Faults {
+    config: FaultConfig,
+    rng: StdRng,
+}
+
+impl Faults {
+    fn new(config: FaultConfig) -> Self {
+        let rng = match config.seed {
+            Some(s) => StdRng::seed_from_u64(s),
+            None => StdRng::from_os_rng(),
+        };
+        Self { config, rng }
+    }
+}
+
+/// What fault injection decided for one request.
+struct FaultDecision {
+    latency: Duration,
+    error: Option<(ApiError, bool)>,
+}
+
+/// Shared state of a running emulator.
+pub struct App {
+    pub(crate) engine: Mutex<Engine>,
+    principals: Mutex<Vec<Principal>>,
+    tokens: Mutex<HashMap<String, Token>>,
+    faults: Mutex<Faults>,
+    log: Mutex<Vec<LoggedRequest>>,
+    token_lifetime: Duration,
+    initial_seeds: Vec<Seed>,
+    pub(crate) base_url: String,
+}
+
+impl App {
+    pub(crate) fn new(
+        engine: Engine,
+        principals: Vec<Principal>,
+        faults: FaultConfig,
+        token_lifetime: Duration,
+        initial_seeds: Vec<Seed>,
+        base_url: String,
+    ) -> Self {
+        Self {
+            engine: Mutex::new(engine),
+            principals: Mutex::new(principals),
+            tokens: Mutex::new(HashMap::new()),
+            faults: Mutex::new(Faults::new(faults)),
+            log: Mutex::new(Vec::new()),
+            token_lifetime,
+            initial_seeds,
+            base_url,
+        }
+    }
+
+    /// Applies a seed: principals, then everything else.
+    pub fn apply_seed(&self, seed: &Seed) -> Result<(), crate::Error> {
+        {
+            let mut principals = self.principals.lock();
+            for p in &seed.principals {
+                principals.retain(|q| !q.client_id.eq_ignore_ascii_case(&p.client_id));
+                principals.push(p.clone());
+            }
+        }
+        self.engine.lock().apply_seed(seed)
+    }
+
+    /// Replaces the fault configuration.
+    pub fn set_faults(&self, config: FaultConfig) -> Result<(), crate::Error> {
+        config.validate().map_err(crate::Error::InvalidFaults)?;
+        *self.faults.lock() = Faults::new(config);
+        Ok(())
+    }
+
+    /// The fault configuration in force.
+    pub fn faults(&self) -> FaultConfig {
+        self.faults.lock().config.clone()
+    }
+
+    /// The request log (oldest first).
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.log.lock().clone()
+    }
+
+    /// Empties the request log.
+    pub fn clear_requests(&self) {
+        self.log.lock().clear();
+    }
+
+    /// Forgets all resources, tokens and log entries; optionally re-applies the start-up seeds.
+    pub fn reset(&self, reseed: bool) -> Result<(), crate::Error> {
+        self.engine.lock().reset();
+        self.tokens.lock().clear();
+        self.log.lock().clear();
+        if reseed {
+            for s in &self.initial_seeds {
+                self.apply_seed(s)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every resource, rendered.
+    pub fn dump(&self) -> Vec<Value> {
+        self.engine.lock().dump()
+    }
+
+    fn decide_faults(&self, op: OpType, path: &str) -> FaultDecision {
+        let mut faults = self.faults.lock();
+        let Faults { config, rng } = &mut *faults;
+        let mut latency = Duration::ZERO;
+        let mut error = None;
+        for rule in config.rules.iter().filter(|r| r.matches(op, path)) {
+            latency += Duration::from_millis(rule.latency_ms);
+            if error.is_some() || (rule.error_rate == 0.0 && rule.throttle_rate == 0.0) {
+                continue;
+            }
+            let roll: f64 = rng.random();
+            if roll < rule.throttle_rate {
+                let mut e = ApiError::new(
+                    429,
+                    "TooManyRequests",
+                    format!(
+                        "The request is being throttled as the limit has been reached for operation type - {op:?}. Please retry after {} seconds.",
+                        rule.retry_after_secs
+                    ),
+                );
+                e.retry_after_secs = Some(rule.retry_after_secs);
+                error = Some((e, rule.after_processing));
+            } else if roll < rule.throttle_rate + rule.error_rate {
+                let mut e = if rule.error_status == 503 {
+                    ApiError::new(
+                        503,
+                        "ServiceUnavailable",
+                        "The service is temporarily unavailable. Please retry later.",
+                    )
+                } else {
+                    ApiError::new(
+                        rule.error_status,
+                        "InternalServerError",
+                        "Encountered internal server error. Diagnostic information: injected fault.",
+                    )
+                };
+                if rule.error_status == 503 {
+                    e.retry_after_secs = Some(rule.retry_after_secs);
+                }
+                error = Some((e, rule.after_processing));
+            }
+        }
+        FaultDecision { latency, error }
+    }
+
+    fn caller_for(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        let Some(value) = headers.get(http::header::AUTHORIZATION) else {
+            return Err(ApiError::new(
+                401,
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is missing.",
+            ));
+        };
+        let value = value.to_str().unwrap_or_default();
+        let Some(token) = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+        else {
+            return Err(ApiError::new(
+                401,
+                "AuthenticationFailedInvalidHeader",
+                "Authentication failed. The 'Authorization' header is provided in an invalid format.",
+            ));
+        };
+        let tokens = self.tokens.lock();
+        match tokens.get(token.trim()) {
+            Some(t) if t.expires > Instant::now() => Ok(t.caller.clone()),
+            Some(_) => Err(ApiError::new(
+                401,
+                "ExpiredAuthenticationToken",
+                "The access token expiry UTC time is earlier than current UTC time.",
+            )),
+            None => Err(ApiError::new(
+                401,
+                "InvalidAuthenticationToken",
+                "The access token is invalid.",
+            )),
+        }
+    }
+}
+
+/// The router of the whole emulator.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }))
+        .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route("/{tenant}/oauth2/token", post(token))
+        .route("/_admin/faults", get(get_faults).put(put_faults))
+        .route(
+            "/_admin/requests",
+            get(get_requests).delete(delete_requests),
+        )
+        .route("/_admin/seed", post(post_seed))
+        .route("/_admin/reset", post(post_reset))
+        .route("/_admin/state", get(get_state))
+        .fallback(arm)
+        .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
+        .with_state(app)
+}
+
+// ------------------------------------------------------------------ token endpoint
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (status, axum::Json(json!({"error": error, "error_description": description, "error_codes": [], "timestamp": Utc::now().to_rfc3339()}))).into_response()
+}
+
+async fn token(State(app): State<Arc<App>>, Path(tenant): Path<String>, body: Bytes) -> Response {
+    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let grant = form
+        .get("grant_type")
+        .map(String::as_str)
+        .unwrap_or_default();
+    if grant != "client_credentials" {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "AADSTS70003: The app requested an unsupported grant type; only client_credentials is emulated.",
+        );
+    }
+    let Some(client_id) = form.get("client_id") else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "AADSTS900144: The request body must contain the following parameter: 'client_id'.",
+        );
+    };
+    let principal = app
+        .principals
+        .lock()
+        .iter()
+        .find(|p| p.client_id.eq_ignore_ascii_case(client_id))
+        .cloned();
+    let Some(principal) = principal else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            &format!(
+                "AADSTS700016: Application with identifier '{client_id}' was not found in the directory '{tenant}'."
+            ),
+        );
+    };
+    if let Some(t) = &principal.tenant_id
+        && !t.eq_ignore_ascii_case(&tenant)
+    {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &format!("AADSTS90002: Tenant '{tenant}' not found for application '{client_id}'."),
+        );
+    }
+    let secret_ok = principal.client_secret.is_some()
+        && form.get("client_secret") == principal.client_secret.as_ref();
+    let assertion_ok = principal.federated_token.is_some()
+        && form.get("client_assertion_type").map(String::as_str)
+            == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        && form.get("client_assertion") == principal.federated_token.as_ref();
+    if !secret_ok && !assertion_ok {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            &format!(
+                "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value for app '{client_id}'."
+            ),
+        );
+    }
+    let access_token = format!("armemu.{}", uuid::Uuid::new_v4().simple());
+    app.tokens.lock().insert(
+        access_token.clone(),
+        Token {
+            caller: Caller {
+                client_id: principal.client_id.clone(),
+                object_id: principal.object_id.clone(),
+                restricted: principal.restricted,
+            },
+            expires: Instant::now() + app.token_lifetime,
+        },
+    );
+    let secs = app.token_lifetime.as_secs();
+    axum::Json(json!({"token_type": "Bearer", "expires_in": secs, "ext_expires_in": secs, "access_token": access_token})).into_response()
+}
+
+// ------------------------------------------------------------------ ARM requests
+
+fn arm_response(reply: Result<Reply, ApiError>) -> Response {
+    let (status, body, headers) = match reply {
+        Ok(r) => (r.status, r.body, r.headers),
+        Err(e) => {
+            let mut headers = vec![("x-ms-failure-cause", "gateway".to_string())];
+            if let Some(s) = e.retry_after_secs {
+                headers.push(("retry-after", s.to_string()));
+            }
+            (e.status, Some(e.body()), headers)
+        }
+    };
+    let mut response = match body {
+        Some(b) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            axum::Json(b),
+        )
+            .into_response(),
+        None => StatusCode::from_u16(status)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            .into_response(),
+    };
+    for (name, value) in headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, v);
+        }
+    }
+    response
+}
+
+async fn arm(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let raw_path = uri.path();
+    let path = percent_encoding::percent_decode_str(raw_path)
+        .decode_utf8_lossy()
+        .to_string();
+    let query_string = uri.query().unwrap_or_default().to_string();
+    let query: Vec<(String, String)> = form_urlencoded::parse(query_string.as_bytes())
+        .into_owned()
+        .collect();
+    let op = OpType::of(&method);
+
+    let decision = app.decide_faults(op, &path);
+    if !decision.latency.is_zero() {
+        tokio::time::sleep(decision.latency).await;
+    }
+    let caller = app.caller_for(&headers);
+    let principal = caller.as_ref().ok().map(|c| c.object_id.clone());
+    let mut injected = false;
+    let result = match caller {
+        Err(e) => Err(e),
+        Ok(caller) => match decision.error {
+            Some((e, false)) => {
+                injected = true;
+                Err(e)
+            }
+            after => {
+                let parsed_body = if body.is_empty() {
+                    Ok(None)
+                } else {
+                    serde_json::from_slice::<Value>(&body).map(Some).map_err(|e| {
+                        ApiError::bad_request("InvalidRequestContent", format!("The request content was invalid and could not be deserialized: {e}."))
+                    })
+                };
+                let result = parsed_body.and_then(|parsed| {
+                    let req = ArmRequest {
+                        method: &method,
+                        path: &path,
+                        query: &query,
+                        body: parsed,
+                        base_url: &app.base_url,
+                        caller: &caller,
+                    };
+                    app.engine.lock().handle(&req)
+                });
+                match after {
+                    Some((e, true)) => {
+                        injected = true;
+                        Err(e)
+                    }
+                    _ => result,
+                }
+            }
+        },
+    };
+    let status = match &result {
+        Ok(r) => r.status,
+        Err(e) => e.status,
+    };
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let correlation = headers
+        .get("x-ms-correlation-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| request_id.clone());
+    let mut response = arm_response(result);
+    if status == 401 {
+        response.headers_mut().insert(
+            "www-authenticate",
+            HeaderValue::from_static("Bearer authorization_uri=\"https://login.microsoftonline.com/common\", error=\"invalid_token\""),
+        );
+    }
+    for (name, value) in [
+        ("x-ms-request-id", request_id.clone()),
+        ("x-ms-correlation-request-id", correlation),
+        ("x-ms-routing-request-id", format!("LOCAL:{request_id}")),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, v);
+        }
+    }
+    let mut log = app.log.lock();
+    let seq = log.len() as u64 + 1;
+    log.push(LoggedRequest {
+        seq,
+        time: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        method: method.to_string(),
+        path,
+        query: query_string,
+        status,
+        operation: op,
+        principal,
+        injected,
+        duration_ms: started.elapsed().as_millis() as u64,
+    });
+    tracing::debug!(%method, status, seq, "arm request");
+    response
+}
+
+// ------------------------------------------------------------------ admin API
+
+fn admin_error(status: StatusCode, message: String) -> Response {
+    (
+        status,
+        axum::Json(json!({"error": {"code": "InvalidAdminRequest", "message": message}})),
+    )
+        .into_response()
+}
+
+async fn get_faults(State(app): State<Arc<App>>) -> Response {
+    axum::Json(app.faults()).into_response()
+}
+
+async fn put_faults(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let text = String::from_utf8_lossy(&body);
+    match serde_yaml::from_str::<FaultConfig>(&text) {
+        Ok(cfg) => match app.set_faults(cfg) {
+            Ok(()) => axum::Json(app.faults()).into_response(),
+            Err(e) => admin_error(StatusCode::BAD_REQUEST, e.to_string()),
+        },
+        Err(e) => admin_error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid fault configuration: {e}"),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct RequestsQuery {
+    since: Option<u64>,
+}
+
+async fn get_requests(State(app): State<Arc<App>>, Query(q): Query<RequestsQuery>) -> Response {
+    let since = q.since.unwrap_or(0);
+    let list: Vec<LoggedRequest> = app
+        .requests()
+        .into_iter()
+        .filter(|r| r.seq > since)
+        .collect();
+    axum::Json(json!({ "value": list })).into_response()
+}
+
+async fn delete_requests(State(app): State<Arc<App>>) -> Response {
+    app.clear_requests();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn post_seed(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let seed = match Seed::parse(&String::from_utf8_lossy(&body)) {
+        Ok(s) => s,
+        Err(e) => return admin_error(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    match app.apply_seed(&seed) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => admin_error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct ResetQuery {
+    reseed: Option<bool>,
+}
+
+async fn post_reset(State(app): State<Arc<App>>, Query(q): Query<ResetQuery>) -> Response {
+    match app.reset(q.reseed.unwrap_or(false)) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => admin_error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+async fn get_state(State(app): State<Arc<App>>) -> Response {
+    axum::Json(json!({ "value": app.dump() })).into_response()
+}

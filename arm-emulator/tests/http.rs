@@ -1,0 +1,477 @@
+//! The emulator over real HTTP, the way curl or any ARM client sees it.
+
+use arm_emulator::{
+    ArmEmulator, ArmEmulatorArgs, EmulatorConfig, EmulatorHandle, FaultConfig, FaultRule, OpType,
+    demo,
+};
+use clap::Parser;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: ArmEmulatorArgs,
+}
+
+async fn demo_emulator() -> EmulatorHandle {
+    let cli = Cli::parse_from([
+        "arm-emulator",
+        "--seed-demo",
+        "--listen",
+        "127.0.0.1:0",
+        "--lro-delay-ms",
+        "30",
+        "--lro-retry-after-secs",
+        "0",
+    ]);
+    ArmEmulator::start(cli.args.to_config().unwrap())
+        .await
+        .unwrap()
+}
+
+async fn token(base: &str, client_id: &str, secret: &str) -> String {
+    let rsp: Value = reqwest::Client::new()
+        .post(format!("{base}/{}/oauth2/v2.0/token", demo::TENANT))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+            ("scope", &format!("{base}/.default")),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rsp["token_type"], "Bearer");
+    assert!(rsp["expires_in"].as_u64().unwrap() > 0);
+    assert!(rsp["ext_expires_in"].as_u64().unwrap() > 0);
+    rsp["access_token"].as_str().unwrap().to_string()
+}
+
+struct Arm {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Arm {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{path}{sep}api-version=2024-03-01", self.base)
+        };
+        let mut req = self.http.request(method, url).bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let rsp = req.send().await.unwrap();
+        let status = rsp.status().as_u16();
+        let headers = rsp.headers().clone();
+        let text = rsp.text().await.unwrap();
+        (
+            status,
+            headers,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap()
+            },
+        )
+    }
+
+    async fn wait(&self, headers: &reqwest::header::HeaderMap) -> Value {
+        let url = headers["azure-asyncoperation"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        for _ in 0..200 {
+            let (status, _, body) = self.call(reqwest::Method::GET, &url, None).await;
+            assert_eq!(status, 200);
+            if body["status"] != "InProgress" {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("operation never finished");
+    }
+}
+
+#[tokio::test]
+async fn seed_demo_answers_curl_with_arm_json() {
+    let emu = demo_emulator().await;
+    let base = emu.base_url.clone();
+    // Without a token: 401 with an ARM error body.
+    let rsp = reqwest::get(format!("{base}{}?api-version=2024-03-01", demo::vnet_id()))
+        .await
+        .unwrap();
+    assert_eq!(rsp.status(), 401);
+    assert!(rsp.headers().contains_key("www-authenticate"));
+    let body: Value = rsp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "AuthenticationFailed");
+
+    let arm = Arm {
+        token: token(&base, demo::RP_CLIENT_ID, demo::RP_CLIENT_SECRET).await,
+        base,
+        http: reqwest::Client::new(),
+    };
+    let (status, headers, vnet) = arm.call(reqwest::Method::GET, &demo::vnet_id(), None).await;
+    assert_eq!(status, 200);
+    assert!(headers.contains_key("x-ms-request-id"));
+    assert_eq!(vnet["name"], "demo-vnet");
+    assert_eq!(vnet["type"], "Microsoft.Network/virtualNetworks");
+    assert_eq!(
+        vnet["properties"]["addressSpace"]["addressPrefixes"],
+        json!(["10.0.0.0/22"])
+    );
+    assert_eq!(vnet["properties"]["provisioningState"], "Succeeded");
+    let subnets = vnet["properties"]["subnets"].as_array().unwrap();
+    assert_eq!(subnets.len(), 2);
+    assert_eq!(subnets[0]["properties"]["addressPrefix"], "10.0.0.0/23");
+    assert_eq!(subnets[1]["properties"]["addressPrefix"], "10.0.2.0/23");
+
+    let (status, _, group) = arm
+        .call(reqwest::Method::GET, &demo::resource_group_id(), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(group["location"], "eastus");
+
+    // Missing api-version is ARM's 400.
+    let rsp = arm
+        .http
+        .get(format!("{}{}", arm.base, demo::vnet_id()))
+        .bearer_auth(&arm.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rsp.status(), 400);
+    assert_eq!(
+        rsp.json::<Value>().await.unwrap()["error"]["code"],
+        "MissingApiVersionParameter"
+    );
+
+    // The cluster principal holds Network Contributor on the vnet only.
+    let cluster = Arm {
+        token: token(
+            &arm.base,
+            demo::CLUSTER_CLIENT_ID,
+            demo::CLUSTER_CLIENT_SECRET,
+        )
+        .await,
+        base: arm.base.clone(),
+        http: reqwest::Client::new(),
+    };
+    let (status, _, perms) = cluster
+        .call(
+            reqwest::Method::GET,
+            &format!(
+                "{}/providers/Microsoft.Authorization/permissions",
+                demo::vnet_id()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        perms["value"][0]["actions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("Microsoft.Network/*"))
+    );
+    let (status, _, _) = cluster
+        .call(reqwest::Method::GET, &demo::subnet_id("master"), None)
+        .await;
+    assert_eq!(status, 200);
+    let (status, _, err) = cluster
+        .call(
+            reqwest::Method::PUT,
+            &format!(
+                "{}/providers/Microsoft.Network/routeTables/rt",
+                demo::resource_group_id()
+            ),
+            Some(json!({"location": "eastus"})),
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(err["error"]["code"], "AuthorizationFailed");
+    emu.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_credentials_are_refused_by_the_token_endpoint() {
+    let emu = demo_emulator().await;
+    let rsp = reqwest::Client::new()
+        .post(format!("{}/t/oauth2/v2.0/token", emu.base_url))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", demo::RP_CLIENT_ID),
+            ("client_secret", "wrong"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rsp.status(), 401);
+    assert_eq!(
+        rsp.json::<Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
+    let rsp = reqwest::Client::new()
+        .get(format!(
+            "{}/subscriptions/s/resourcegroups?api-version=2021-04-01",
+            emu.base_url
+        ))
+        .bearer_auth("made-up")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rsp.status(), 401);
+    assert_eq!(
+        rsp.json::<Value>().await.unwrap()["error"]["code"],
+        "InvalidAuthenticationToken"
+    );
+}
+
+#[tokio::test]
+async fn long_running_put_and_delete_with_polling_urls() {
+    let emu = demo_emulator().await;
+    let arm = Arm {
+        token: token(&emu.base_url, demo::RP_CLIENT_ID, demo::RP_CLIENT_SECRET).await,
+        base: emu.base_url.clone(),
+        http: reqwest::Client::new(),
+    };
+    let nsg = format!(
+        "{}/providers/Microsoft.Network/networkSecurityGroups/nsg1",
+        demo::resource_group_id()
+    );
+    let (status, headers, body) = arm
+        .call(
+            reqwest::Method::PUT,
+            &nsg,
+            Some(json!({"location": "East US"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(body["properties"]["provisioningState"], "Creating");
+    assert_eq!(body["location"], "eastus");
+    assert!(
+        headers["azure-asyncoperation"]
+            .to_str()
+            .unwrap()
+            .starts_with(&emu.base_url)
+    );
+    assert!(headers.contains_key("location"));
+    let op = arm.wait(&headers).await;
+    assert_eq!(op["status"], "Succeeded");
+    assert!(op["endTime"].is_string());
+    let (_, _, body) = arm.call(reqwest::Method::GET, &nsg, None).await;
+    assert_eq!(body["properties"]["provisioningState"], "Succeeded");
+
+    let (status, headers, body) = arm
+        .call(
+            reqwest::Method::PUT,
+            &nsg,
+            Some(json!({"location": "eastus", "tags": {"a": "b"}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["properties"]["provisioningState"], "Updating");
+    arm.wait(&headers).await;
+
+    // Location can't move.
+    let (status, _, err) = arm
+        .call(
+            reqwest::Method::PUT,
+            &nsg,
+            Some(json!({"location": "westus2"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(err["error"]["code"], "InvalidResourceLocation");
+
+    // DELETE: 202, the Location URL answers 202 then 204; a second DELETE of the absent resource is 204.
+    let (status, headers, _) = arm.call(reqwest::Method::DELETE, &nsg, None).await;
+    assert_eq!(status, 202);
+    let location = headers["location"].to_str().unwrap().to_string();
+    let mut last = 0;
+    for _ in 0..200 {
+        let (s, _, _) = arm.call(reqwest::Method::GET, &location, None).await;
+        last = s;
+        if s != 202 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(last, 204);
+    let (status, _, err) = arm.call(reqwest::Method::GET, &nsg, None).await;
+    assert_eq!(status, 404);
+    assert_eq!(err["error"]["code"], "ResourceNotFound");
+    let (status, _, _) = arm.call(reqwest::Method::DELETE, &nsg, None).await;
+    assert_eq!(status, 204);
+
+    // Missing group: ResourceGroupNotFound.
+    let (status, _, err) = arm
+        .call(
+            reqwest::Method::PUT,
+            &format!(
+                "/subscriptions/{}/resourceGroups/nope/providers/Microsoft.Network/routeTables/rt",
+                demo::SUBSCRIPTION
+            ),
+            Some(json!({"location": "eastus"})),
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(err["error"]["code"], "ResourceGroupNotFound");
+}
+
+#[tokio::test]
+async fn admin_api_sets_faults_and_exposes_the_request_log() {
+    let emu = demo_emulator().await;
+    let http = reqwest::Client::new();
+    let faults = FaultConfig {
+        rules: vec![FaultRule {
+            operations: vec![OpType::Read],
+            throttle_rate: 1.0,
+            retry_after_secs: 7,
+            ..Default::default()
+        }],
+        seed: Some(1),
+    };
+    let rsp = http
+        .put(format!("{}/_admin/faults", emu.base_url))
+        .json(&faults)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rsp.status(), 200);
+    let arm = Arm {
+        token: token(&emu.base_url, demo::RP_CLIENT_ID, demo::RP_CLIENT_SECRET).await,
+        base: emu.base_url.clone(),
+        http: http.clone(),
+    };
+    let (status, headers, err) = arm.call(reqwest::Method::GET, &demo::vnet_id(), None).await;
+    assert_eq!(status, 429);
+    assert_eq!(headers["retry-after"], "7");
+    assert_eq!(err["error"]["code"], "TooManyRequests");
+    // Writes are not covered by the rule.
+    let (status, _, _) = arm
+        .call(
+            reqwest::Method::PUT,
+            &format!(
+                "{}/providers/Microsoft.Network/routeTables/rt",
+                demo::resource_group_id()
+            ),
+            Some(json!({"location": "eastus"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    let bad = http
+        .put(format!("{}/_admin/faults", emu.base_url))
+        .body(r#"{"rules":[{"errorRate":2}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+
+    let log: Value = http
+        .get(format!("{}/_admin/requests", emu.base_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries = log["value"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0]["method"], "GET");
+    assert_eq!(entries[0]["status"], 429);
+    assert_eq!(entries[0]["injected"], true);
+    assert_eq!(entries[1]["method"], "PUT");
+    assert_eq!(entries[1]["status"], 201);
+
+    // Seeding over the admin API (YAML), then reset.
+    let seed = format!(
+        "resources:\n- id: /subscriptions/{}/resourceGroups/other\n  body: {{location: westus2}}\n",
+        demo::SUBSCRIPTION
+    );
+    let rsp = http
+        .post(format!("{}/_admin/seed", emu.base_url))
+        .body(seed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rsp.status(), 204);
+    assert!(emu.resources().iter().any(|r| r["name"] == "other"));
+    let rsp = http
+        .post(format!("{}/_admin/reset?reseed=true", emu.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rsp.status(), 204);
+    assert!(!emu.resources().iter().any(|r| r["name"] == "other"));
+    assert!(emu.resources().iter().any(|r| r["name"] == "demo-vnet"));
+    assert!(emu.requests().is_empty());
+}
+
+#[tokio::test]
+async fn subnet_references_and_in_use_protection() {
+    let emu = ArmEmulator::start(EmulatorConfig {
+        seeds: vec![demo::seed()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let arm = Arm {
+        token: token(&emu.base_url, demo::RP_CLIENT_ID, demo::RP_CLIENT_SECRET).await,
+        base: emu.base_url.clone(),
+        http: reqwest::Client::new(),
+    };
+    let rg = demo::resource_group_id();
+    let rt = format!("{rg}/providers/Microsoft.Network/routeTables/missing");
+    let (status, _, err) = arm
+        .call(
+            reqwest::Method::PUT,
+            &demo::subnet_id("master"),
+            Some(json!({"properties": {"addressPrefix": "10.0.0.0/23", "routeTable": {"id": rt}}})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(err["error"]["code"], "InvalidResourceReference");
+    let (status, _, err) = arm
+        .call(
+            reqwest::Method::PUT,
+            &demo::subnet_id("extra"),
+            Some(json!({"properties": {"addressPrefix": "10.0.1.0/24"}})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(err["error"]["code"], "NetcfgSubnetRangesOverlap");
+
+    let nic = format!("{rg}/providers/Microsoft.Network/networkInterfaces/nic1");
+    let (status, headers, _) = arm.call(reqwest::Method::PUT, &nic, Some(json!({"location": "eastus", "properties": {"ipConfigurations": [{"name": "ip", "properties": {"subnet": {"id": demo::subnet_id("worker")}}}]}}))).await;
+    assert_eq!(status, 201);
+    arm.wait(&headers).await;
+    let (status, _, err) = arm
+        .call(reqwest::Method::DELETE, &demo::subnet_id("worker"), None)
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(err["error"]["code"], "InUseSubnetCannotBeDeleted");
+    let (status, _, err) = arm
+        .call(reqwest::Method::DELETE, &demo::vnet_id(), None)
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(err["error"]["code"], "InUseSubnetCannotBeDeleted");
+    let (_, _, subnet) = arm
+        .call(reqwest::Method::GET, &demo::subnet_id("worker"), None)
+        .await;
+    assert_eq!(subnet["properties"]["ipConfigurations"][0]["id"], nic);
+}

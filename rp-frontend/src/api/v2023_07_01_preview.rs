@@ -1,0 +1,95 @@
+//! API version 2023-07-01-preview: the full load balancer profile (managed and customer
+//! outbound IPs, IP prefixes, allocated outbound ports).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use super::common::{
+    ApiServerProfile, ConsoleProfile, IngressProfile, ManagedOutboundIps,
+    OpenShiftClusterAdminKubeconfig, OpenShiftClusterCredentials, OpenShiftVersion,
+    OpenShiftVersionProperties, Operation, ResourceRef, ServicePrincipalProfile, SystemData, Tags,
+};
+pub use super::v2021_09_01_preview::{MasterProfile, WorkerProfile};
+pub use super::v2022_04_01::ClusterProfile;
+
+super::cluster_resource!(extra {
+            /// Metadata pertaining to creation and last modification of the resource (read-only).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[schemars(extend("readOnly" = true))]
+            pub system_data: Option<crate::api::common::SystemData>,
+});
+
+/// OpenShiftClusterProperties represents an OpenShift cluster's properties.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenShiftClusterProperties {
+    /// The cluster provisioning state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["AdminUpdating", "Creating", "Deleting", "Failed", "Succeeded", "Updating"]))]
+    pub provisioning_state: Option<String>,
+    /// The cluster profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_profile: Option<ClusterProfile>,
+    /// The console profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_profile: Option<ConsoleProfile>,
+    /// The cluster service principal profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_principal_profile: Option<ServicePrincipalProfile>,
+    /// The cluster network profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_profile: Option<NetworkProfile>,
+    /// The cluster master profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_profile: Option<MasterProfile>,
+    /// The cluster worker profiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_profiles: Option<Vec<WorkerProfile>>,
+    /// The cluster API server profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apiserver_profile: Option<ApiServerProfile>,
+    /// The cluster ingress profiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_profiles: Option<Vec<IngressProfile>>,
+}
+
+/// NetworkProfile represents a network profile.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkProfile {
+    /// The CIDR used for OpenShift/Kubernetes Pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_cidr: Option<String>,
+    /// The CIDR used for OpenShift/Kubernetes Services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_cidr: Option<String>,
+    /// The OutboundType used for egress traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["Loadbalancer", "UserDefinedRouting"]))]
+    pub outbound_type: Option<String>,
+    /// The cluster load balancer profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancer_profile: Option<LoadBalancerProfile>,
+}
+
+/// LoadBalancerProfile represents the profile of the cluster public load balancer.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancerProfile {
+    /// The desired managed outbound IPs for the cluster public load balancer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_outbound_ips: Option<ManagedOutboundIps>,
+    /// The list of effective outbound IP addresses of the public load balancer (read-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("readOnly" = true))]
+    pub effective_outbound_ips: Option<Vec<ResourceRef>>,
+    /// The desired outbound IP resources for the cluster load balancer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound_ips: Option<Vec<ResourceRef>>,
+    /// The desired outbound IP Prefix resources for the cluster load balancer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound_ip_prefixes: Option<Vec<ResourceRef>>,
+    /// The desired number of allocated SNAT ports per VM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocated_outbound_ports: Option<i32>,
+}

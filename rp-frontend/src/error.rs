@@ -1,0 +1,113 @@
+//! The crate's error type and ARM CloudError responses.
+
+use axum::http::StatusCode;
+use crds::{ArmError, ArmErrorDetail};
+
+/// Everything that can go wrong in the frontend.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A customer-facing ARM error with its HTTP status.
+    #[error("{status} {}: {}", .error.code, .error.message)]
+    Arm {
+        /// HTTP status.
+        status: StatusCode,
+        /// The CloudError body.
+        error: ArmError,
+    },
+    /// The management cluster failed.
+    #[error("management cluster: {0}")]
+    Kube(#[from] kube::Error),
+    /// JSON (de)serialization of our own objects failed.
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Listener or TLS setup failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What we were doing.
+        context: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// TLS configuration is invalid.
+    #[error("tls: {0}")]
+    Tls(String),
+    /// Optimistic concurrency gave up after retries.
+    #[error("too many conflicting writes")]
+    Conflict,
+}
+
+/// Result with the crate's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An ARM error with status, code and message.
+    pub fn arm(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Error::Arm {
+            status,
+            error: ArmError::new(code, message),
+        }
+    }
+
+    /// An ARM error with a target.
+    pub fn arm_target(
+        status: StatusCode,
+        code: &str,
+        target: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Arm {
+            status,
+            error: ArmError::new(code, message).with_target(target),
+        }
+    }
+
+    /// 400 from a validation detail.
+    pub fn bad_request(detail: ArmErrorDetail) -> Self {
+        Error::Arm {
+            status: StatusCode::BAD_REQUEST,
+            error: ArmError {
+                code: detail.code,
+                message: detail.message,
+                target: detail.target,
+                details: Vec::new(),
+            },
+        }
+    }
+
+    /// HTTP status and CloudError body of this error. Internal failures become a 500
+    /// `InternalServerError` without internals (those are logged).
+    pub fn to_status_and_body(&self) -> (StatusCode, ArmError) {
+        match self {
+            Error::Arm { status, error } => (*status, error.clone()),
+            Error::Kube(kube::Error::Api(status)) if status.code == 429 => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ArmError::new(
+                    "ServiceUnavailable",
+                    "The service is busy; retry the request later.",
+                ),
+            ),
+            Error::Conflict => (
+                StatusCode::CONFLICT,
+                ArmError::new(
+                    "Conflict",
+                    "The resource is being changed by another request; retry the request.",
+                ),
+            ),
+            _ => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ArmError::new("InternalServerError", "Internal server error."),
+            ),
+        }
+    }
+}
+
+/// Whether a kube error is a 409 Conflict (resourceVersion precondition failed) or AlreadyExists.
+pub fn is_conflict(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 409)
+}
+
+/// Whether a kube error is a 404.
+pub fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
+}

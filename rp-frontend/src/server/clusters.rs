@@ -1,0 +1,888 @@
+//! Cluster handlers: GET, list, PUT, PATCH, DELETE, credentials and async operations.
+
+use std::collections::BTreeMap;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use crds::management::naming::{
+    self, LABEL_CLIENT_ID_HASH, LABEL_CLUSTER_RESOURCE_GROUP_HASH, LABEL_RESOURCE_GROUP_HASH,
+    LABEL_RESOURCE_ID_HASH, LABEL_SUBSCRIPTION,
+};
+use crds::management::{
+    AsyncOperation, OpenShiftCluster, OpenShiftClusterSpec, OpenShiftVersion, ProvisioningState,
+    SubscriptionState,
+};
+use kube::ResourceExt;
+use kube::api::{Api, ListParams};
+use serde_json::{Value, json};
+
+use super::{
+    AppState, Ctx, NAMESPACE, error_response, invalid_request_content, json_response, paging, store,
+};
+use crate::api::convert::{CustomerSecrets, apply, to_external};
+use crate::api::validate::{ValidationContext, to_arm_error, validate};
+use crate::api::{
+    ApiVersion, admin, external, immutability, parse_cluster, parse_cluster_update, render_cluster,
+};
+use crate::error::{Error, Result, is_conflict};
+
+/// A cluster's identity from the URL.
+pub struct ResourceKey {
+    /// Subscription (lowercase).
+    pub subscription: String,
+    /// Resource group (URL case).
+    pub resource_group: String,
+    /// Name (URL case).
+    pub name: String,
+    /// ARM id in the URL's case.
+    pub resource_id: String,
+    /// Kubernetes namespace.
+    pub namespace: String,
+    /// Kubernetes object name.
+    pub object_name: String,
+}
+
+impl ResourceKey {
+    /// From `/subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/{type}/{name}`.
+    pub fn from_ctx(ctx: &Ctx) -> Self {
+        let subscription = ctx.lower[1].clone();
+        let resource_group = ctx.segments[3].clone();
+        let name = ctx.segments[7].clone();
+        ResourceKey {
+            resource_id: format!(
+                "/subscriptions/{}/resourceGroups/{}/providers/{}/{}/{}",
+                ctx.segments[1], resource_group, ctx.segments[5], ctx.segments[6], name
+            ),
+            namespace: naming::subscription_namespace(&subscription),
+            object_name: naming::cluster_object_name(&resource_group, &name),
+            subscription,
+            resource_group,
+            name,
+        }
+    }
+}
+
+fn resource_not_found(key: &ResourceKey) -> Error {
+    Error::arm(
+        StatusCode::NOT_FOUND,
+        "ResourceNotFound",
+        format!(
+            "The Resource '{NAMESPACE}/openShiftClusters/{}' under resource group '{}' was not found.",
+            key.name, key.resource_group
+        ),
+    )
+}
+
+/// 400 InvalidSubscriptionState unless the subscription is in one of `allowed`.
+pub async fn require_subscription(
+    state: &AppState,
+    subscription: &str,
+    allowed: &[SubscriptionState],
+) -> Result<()> {
+    let current = store::subscription_state(&state.client, subscription).await?;
+    if current.is_some_and(|s| allowed.contains(&s)) {
+        return Ok(());
+    }
+    let message = match current {
+        None => format!("Request is not allowed in unregistered subscription '{subscription}'."),
+        Some(s) => format!("Request is not allowed in subscription in state '{s:?}'."),
+    };
+    Err(Error::arm(
+        StatusCode::BAD_REQUEST,
+        "InvalidSubscriptionState",
+        message,
+    ))
+}
+
+/// Subscription states that allow reads.
+pub const READ_STATES_PUB: &[SubscriptionState] = READ_STATES;
+const READ_STATES: &[SubscriptionState] = &[
+    SubscriptionState::Registered,
+    SubscriptionState::Warned,
+    SubscriptionState::Suspended,
+];
+
+/// The version's view of a stored cluster (the effective provisioning state included).
+pub fn render(version: ApiVersion, cluster: &OpenShiftCluster) -> Value {
+    let mut status = cluster.status.clone().unwrap_or_default();
+    status.provisioning_state = Some(store::effective_state(cluster));
+    render_cluster(
+        version,
+        &to_external(&cluster.spec, Some(&status), &version.features()),
+    )
+}
+
+/// GET a cluster (customer versions and `api-version=admin`).
+pub async fn get(state: &AppState, ctx: &Ctx, key: &ResourceKey) -> Result<Response> {
+    let admin_view = ctx.query("api-version") == Some("admin");
+    let version = if admin_view {
+        None
+    } else {
+        Some(ctx.api_version()?)
+    };
+    require_subscription(state, &key.subscription, READ_STATES).await?;
+    let cluster = store::clusters(&state.client, &key.subscription)
+        .get_opt(&key.object_name)
+        .await?
+        .ok_or_else(|| resource_not_found(key))?;
+    let body = match version {
+        Some(v) => render(v, &cluster),
+        None => admin::render(&cluster),
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// List clusters of a subscription or resource group, paged.
+pub async fn list(
+    state: &AppState,
+    ctx: &Ctx,
+    subscription: &str,
+    resource_group: Option<&str>,
+) -> Result<Response> {
+    let version = ctx.api_version()?;
+    require_subscription(state, subscription, READ_STATES).await?;
+    let mut selector = format!("{LABEL_SUBSCRIPTION}={subscription}");
+    if let Some(rg) = resource_group {
+        selector.push_str(&format!(
+            ",{LABEL_RESOURCE_GROUP_HASH}={}",
+            naming::short_hash(rg)
+        ));
+    }
+    let page_size = ctx
+        .query("$top")
+        .and_then(|t| t.parse::<u32>().ok())
+        .filter(|t| *t > 0)
+        .map(|t| t.min(100))
+        .unwrap_or(10);
+    let mut params = ListParams::default().labels(&selector).limit(page_size);
+    if let Some(token) = ctx.query("$skipToken") {
+        let token = paging::open(&state.config.skip_token_key, token).ok_or_else(|| {
+            Error::arm_target(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameter",
+                "$skipToken",
+                "The provided $skipToken is invalid.",
+            )
+        })?;
+        params = params.continue_token(&token);
+    }
+    let page = store::clusters(&state.client, subscription)
+        .list(&params)
+        .await?;
+    let value: Vec<Value> = page.items.iter().map(|c| render(version, c)).collect();
+    let next = page.metadata.continue_.filter(|c| !c.is_empty()).map(|c| {
+        let mut url = ctx
+            .referer
+            .parse::<http::Uri>()
+            .ok()
+            .map(|u| format!("{}{}", ctx.base_url, u.path()))
+            .unwrap_or_else(|| format!("{}/{}", ctx.base_url, ctx.segments.join("/")));
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &ctx.query {
+            if k != "$skipToken" {
+                q.append_pair(k, v);
+            }
+        }
+        q.append_pair(
+            "$skipToken",
+            &paging::seal(&state.config.skip_token_key, &c),
+        );
+        url.push('?');
+        url.push_str(&q.finish());
+        url
+    });
+    let mut body = json!({ "value": value });
+    if let Some(next) = next {
+        body["nextLink"] = json!(next);
+    }
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+fn request_not_allowed(state: ProvisioningState) -> Error {
+    Error::arm(
+        StatusCode::BAD_REQUEST,
+        "RequestNotAllowed",
+        format!("Request is not allowed in provisioningState '{state}'."),
+    )
+}
+
+/// Refuse writes while the cluster is busy (reference 1.3 step 3).
+fn check_writable(cluster: &OpenShiftCluster) -> Result<()> {
+    let state = store::effective_state(cluster);
+    if !state.is_terminal() {
+        return Err(request_not_allowed(state));
+    }
+    let failed_from = cluster
+        .status
+        .as_ref()
+        .and_then(|s| s.failed_provisioning_state);
+    if state == ProvisioningState::Failed
+        && matches!(
+            failed_from,
+            Some(ProvisioningState::Creating | ProvisioningState::Deleting)
+        )
+    {
+        return Err(Error::arm(
+            StatusCode::BAD_REQUEST,
+            "RequestNotAllowed",
+            format!(
+                "Request is not allowed on cluster whose creation or deletion failed. Delete the cluster (failed in provisioningState '{}').",
+                failed_from.map(|s| s.as_str()).unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// RFC 7396 merge patch, except that `tags` and `identity.userAssignedIdentities` replace.
+pub fn merge_patch(target: &mut Value, patch: &Value, path: &str) {
+    let Value::Object(patch_map) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    let target_map = target.as_object_mut().expect("object");
+    for (key, value) in patch_map {
+        let child = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        if value.is_null() {
+            target_map.remove(key);
+        } else if child == "tags" || child == "identity.userAssignedIdentities" {
+            target_map.insert(key.clone(), value.clone());
+        } else {
+            let entry = target_map.entry(key.clone()).or_insert(Value::Null);
+            merge_patch(entry, value, &child);
+        }
+    }
+}
+
+fn uniqueness_labels(spec: &OpenShiftClusterSpec) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    if !spec.cluster_profile.resource_group_id.is_empty() {
+        labels.insert(
+            LABEL_CLUSTER_RESOURCE_GROUP_HASH.to_string(),
+            naming::short_hash(&spec.cluster_profile.resource_group_id),
+        );
+    }
+    let client = spec
+        .service_principal_profile
+        .as_ref()
+        .map(|sp| sp.client_id.clone())
+        .or_else(|| {
+            spec.identity
+                .as_ref()
+                .and_then(|i| i.user_assigned_identities.keys().next().cloned())
+        });
+    if let Some(client) = client.filter(|c| !c.is_empty()) {
+        labels.insert(
+            LABEL_CLIENT_ID_HASH.to_string(),
+            naming::short_hash(&client),
+        );
+    }
+    labels
+}
+
+async fn check_unique(
+    state: &AppState,
+    key: &ResourceKey,
+    labels: &BTreeMap<String, String>,
+) -> Result<()> {
+    let api: Api<OpenShiftCluster> = Api::all(state.client.clone());
+    for (label, code, target, what) in [
+        (
+            LABEL_CLUSTER_RESOURCE_GROUP_HASH,
+            "DuplicateResourceGroup",
+            "properties.clusterProfile.resourceGroupId",
+            "cluster resource group",
+        ),
+        (
+            LABEL_CLIENT_ID_HASH,
+            "DuplicateClientID",
+            "properties.servicePrincipalProfile.clientId",
+            "client ID",
+        ),
+    ] {
+        let Some(value) = labels.get(label) else {
+            continue;
+        };
+        let others = api
+            .list(&ListParams::default().labels(&format!("{label}={value}")))
+            .await?;
+        if others.items.iter().any(|c| {
+            !(c.namespace().as_deref() == Some(key.namespace.as_str())
+                && c.name_any() == key.object_name)
+        }) {
+            return Err(Error::arm_target(
+                StatusCode::BAD_REQUEST,
+                code,
+                target,
+                format!("The provided {what} is already used by another cluster."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn default_or_enabled_version(state: &AppState, requested: &str) -> Result<String> {
+    let api: Api<OpenShiftVersion> = Api::all(state.client.clone());
+    let versions = api.list(&ListParams::default()).await?.items;
+    if requested.is_empty() {
+        return versions
+            .iter()
+            .find(|v| v.spec.default && v.spec.enabled)
+            .map(|v| v.spec.version.clone())
+            .ok_or_else(|| {
+                Error::arm(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalServerError",
+                    "No default OpenShift version is configured.",
+                )
+            });
+    }
+    if versions
+        .iter()
+        .any(|v| v.spec.enabled && v.spec.version == requested)
+    {
+        Ok(requested.to_string())
+    } else {
+        Err(Error::arm_target(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameter",
+            "properties.clusterProfile.version",
+            format!("The requested OpenShift version '{requested}' is invalid."),
+        ))
+    }
+}
+
+fn async_headers(
+    ctx: &Ctx,
+    key: &ResourceKey,
+    op: &str,
+    location: &str,
+    with_location: bool,
+) -> Vec<(header::HeaderName, HeaderValue)> {
+    let base = format!(
+        "{}/subscriptions/{}/providers/{NAMESPACE}/locations/{location}",
+        ctx.base_url, key.subscription
+    );
+    let api = ctx.query("api-version").unwrap_or_default();
+    let mut out = Vec::new();
+    if let Ok(v) = HeaderValue::from_str(&format!("{base}/operationsStatus/{op}?api-version={api}"))
+    {
+        out.push((header::HeaderName::from_static("azure-asyncoperation"), v));
+    }
+    if with_location
+        && let Ok(v) =
+            HeaderValue::from_str(&format!("{base}/operationResults/{op}?api-version={api}"))
+    {
+        out.push((header::LOCATION, v));
+    }
+    out
+}
+
+fn with_headers(
+    mut response: Response,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+) -> Response {
+    for (k, v) in headers {
+        response.headers_mut().insert(k, v);
+    }
+    response
+}
+
+/// PUT or PATCH a cluster (customer versions), or PATCH with `api-version=admin`.
+pub async fn put_or_patch(
+    state: &AppState,
+    ctx: &Ctx,
+    key: &ResourceKey,
+    is_patch: bool,
+) -> Result<Response> {
+    let is_admin = ctx.query("api-version") == Some("admin");
+    if is_admin && !is_patch {
+        return Err(Error::arm(
+            StatusCode::BAD_REQUEST,
+            "RequestNotAllowed",
+            "Admin API requests can only PATCH an existing cluster.",
+        ));
+    }
+    let version = if is_admin {
+        None
+    } else {
+        Some(ctx.api_version()?)
+    };
+    require_subscription(state, &key.subscription, &[SubscriptionState::Registered]).await?;
+    for _ in 0..5 {
+        match try_put_or_patch(state, ctx, key, version, is_patch).await {
+            Err(Error::Kube(e)) if is_conflict(&e) => continue,
+            other => return other,
+        }
+    }
+    Err(Error::Conflict)
+}
+
+async fn try_put_or_patch(
+    state: &AppState,
+    ctx: &Ctx,
+    key: &ResourceKey,
+    version: Option<ApiVersion>,
+    is_patch: bool,
+) -> Result<Response> {
+    let api = store::clusters(&state.client, &key.subscription);
+    let existing = api.get_opt(&key.object_name).await?;
+    if is_patch && existing.is_none() {
+        return Err(resource_not_found(key));
+    }
+    if let Some(c) = &existing {
+        store::repair_claim(&state.client, c, &state.config.rp_version).await?;
+        check_writable(c)?;
+    }
+    let is_create = existing.is_none();
+    let mut cluster = existing.clone().unwrap_or_else(|| {
+        let mut c = OpenShiftCluster::new(&key.object_name, OpenShiftClusterSpec::default());
+        c.metadata.namespace = Some(key.namespace.clone());
+        c
+    });
+    // The last write's casing wins.
+    cluster.spec.resource_id = key.resource_id.clone();
+    cluster.spec.subscription_id = key.subscription.clone();
+    cluster.spec.resource_group = key.resource_group.clone();
+    cluster.spec.name = key.name.clone();
+    let old_spec = existing.as_ref().map(|c| c.spec.clone());
+
+    let (secrets, new_state) = match version {
+        None => {
+            let update: admin::AdminUpdate = ctx.json()?;
+            admin::apply(&update, &mut cluster.spec).map_err(Error::bad_request)?;
+            let runs = cluster.spec.effective_maintenance_task().runs_work();
+            let state = if runs {
+                ProvisioningState::AdminUpdating
+            } else {
+                store::effective_state(&cluster)
+            };
+            (CustomerSecrets::default(), state)
+        }
+        Some(version) => {
+            let f = version.features();
+            let doc: external::Cluster = if is_patch {
+                let patch = parse_cluster_update(version, &ctx.body)
+                    .map_err(|e| invalid_request_content(&e))?;
+                let mut current = render_cluster(version, &to_external(&cluster.spec, None, &f));
+                merge_patch(&mut current, &patch, "");
+                serde_json::from_value(current).map_err(|e| invalid_request_content(&e))?
+            } else {
+                parse_cluster(version, &ctx.body).map_err(|e| invalid_request_content(&e))?
+            };
+            let secrets = apply(&doc, &f, &mut cluster.spec);
+            if f.system_data
+                && let Some(sd) = ctx
+                    .headers
+                    .get("x-ms-arm-resource-system-data")
+                    .and_then(|v| v.to_str().ok())
+            {
+                match serde_json::from_str::<crds::SystemData>(sd) {
+                    Ok(mut new) => {
+                        if let Some(old) = &cluster.spec.system_data {
+                            new.created_by = new.created_by.or(old.created_by.clone());
+                            new.created_by_type =
+                                new.created_by_type.or(old.created_by_type.clone());
+                            new.created_at = new.created_at.or(old.created_at.clone());
+                        }
+                        cluster.spec.system_data = Some(new);
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "ignoring a malformed x-ms-arm-resource-system-data header")
+                    }
+                }
+            }
+            if let Some(identity) = cluster.spec.identity.as_mut() {
+                if let Some(url) = ctx
+                    .headers
+                    .get("x-ms-identity-url")
+                    .and_then(|v| v.to_str().ok())
+                {
+                    identity.identity_url = Some(url.to_string());
+                }
+                if let Some(tenant) = ctx
+                    .headers
+                    .get("x-ms-home-tenant-id")
+                    .and_then(|v| v.to_str().ok())
+                {
+                    identity.tenant_id = Some(tenant.to_string());
+                }
+            }
+            let vctx = ValidationContext {
+                features: f,
+                resource_id: &key.resource_id,
+                subscription_id: &key.subscription,
+                resource_group: &key.resource_group,
+                resource_name: &key.name,
+                location: &state.config.location,
+                is_create,
+                parent_domain: state.config.parent_domain.as_deref(),
+                architecture_version: cluster.spec.architecture_version,
+                require_d2s_workers: state.config.require_d2s_workers,
+            };
+            let mut errors = validate(&doc, &vctx);
+            if let Some(old) = &old_spec
+                && let Some(e) = immutability::check(old, &cluster.spec, &f)
+            {
+                errors.push(e);
+            }
+            if let Some(error) = to_arm_error(errors) {
+                return Err(Error::Arm {
+                    status: StatusCode::BAD_REQUEST,
+                    error,
+                });
+            }
+            if is_create {
+                cluster.spec.cluster_profile.version =
+                    default_or_enabled_version(state, &cluster.spec.cluster_profile.version)
+                        .await?;
+                cluster.spec.cluster_profile.resource_group_id = cluster
+                    .spec
+                    .cluster_profile
+                    .resource_group_id
+                    .to_lowercase();
+            }
+            let new_state = if is_create {
+                ProvisioningState::Creating
+            } else {
+                ProvisioningState::Updating
+            };
+            (secrets, new_state)
+        }
+    };
+    cluster.spec.apply_defaults();
+
+    let mut labels = cluster.labels().clone();
+    labels.insert(LABEL_SUBSCRIPTION.into(), key.subscription.clone());
+    labels.insert(
+        LABEL_RESOURCE_GROUP_HASH.into(),
+        naming::short_hash(&key.resource_group),
+    );
+    labels.insert(
+        LABEL_RESOURCE_ID_HASH.into(),
+        naming::short_hash(&naming::cluster_resource_id(
+            &key.subscription,
+            &key.resource_group,
+            &key.name,
+        )),
+    );
+    labels.remove(LABEL_CLIENT_ID_HASH);
+    labels.remove(LABEL_CLUSTER_RESOURCE_GROUP_HASH);
+    let unique = uniqueness_labels(&cluster.spec);
+    check_unique(state, key, &unique).await?;
+    labels.extend(unique);
+    *cluster.labels_mut() = labels;
+
+    let no_change = !is_create
+        && old_spec.as_ref() == Some(&cluster.spec)
+        && secrets == CustomerSecrets::default()
+        && version.is_some();
+    let tenant = ctx
+        .headers
+        .get("x-ms-client-tenant-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let op = store::operation_spec(&cluster, &state.config.location, new_state, tenant);
+    let op_id = op.operation_id.clone();
+    let needs_operation = new_state != store::effective_state(&cluster)
+        || is_create
+        || !no_change
+        || version.is_some();
+    if !needs_operation {
+        // An admin task that only records maintenance state: a plain spec write.
+        let stored = api
+            .replace(&key.object_name, &Default::default(), &cluster)
+            .await?;
+        return Ok(json_response(StatusCode::OK, &admin::render(&stored)));
+    }
+    store::ensure_namespace(&state.client, &key.namespace).await?;
+    store::create_operation(&state.client, &key.namespace, op).await?;
+    let stored = match store::transition(
+        &state.client,
+        cluster,
+        new_state,
+        &op_id,
+        &state.config.rp_version,
+    )
+    .await
+    {
+        Ok(stored) => stored,
+        Err(e) => {
+            store::discard_operation(&state.client, &key.namespace, &op_id).await;
+            return Err(e);
+        }
+    };
+    store::store_customer_secrets(
+        &state.client,
+        &stored,
+        &[
+            (store::PULL_SECRET_KEY, secrets.pull_secret.clone()),
+            (store::CLIENT_SECRET_KEY, secrets.client_secret.clone()),
+        ],
+    )
+    .await?;
+    let body = match version {
+        Some(v) => render(v, &stored),
+        None => admin::render(&stored),
+    };
+    let status = if is_create {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let headers = async_headers(ctx, key, &op_id, &state.config.location, false);
+    Ok(with_headers(json_response(status, &body), headers))
+}
+
+/// DELETE a cluster: 202 with polling URLs, 204 when absent.
+pub async fn delete(state: &AppState, ctx: &Ctx, key: &ResourceKey) -> Result<Response> {
+    ctx.api_version()?;
+    require_subscription(state, &key.subscription, READ_STATES).await?;
+    for _ in 0..5 {
+        let api = store::clusters(&state.client, &key.subscription);
+        let Some(cluster) = api.get_opt(&key.object_name).await? else {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        };
+        store::repair_claim(&state.client, &cluster, &state.config.rp_version).await?;
+        check_writable_for_delete(&cluster)?;
+        let op = store::operation_spec(
+            &cluster,
+            &state.config.location,
+            ProvisioningState::Deleting,
+            None,
+        );
+        let op_id = op.operation_id.clone();
+        store::create_operation(&state.client, &key.namespace, op).await?;
+        match store::transition(
+            &state.client,
+            cluster,
+            ProvisioningState::Deleting,
+            &op_id,
+            &state.config.rp_version,
+        )
+        .await
+        {
+            Ok(_) => {
+                let headers = async_headers(ctx, key, &op_id, &state.config.location, true);
+                return Ok(with_headers(StatusCode::ACCEPTED.into_response(), headers));
+            }
+            Err(Error::Kube(e)) if is_conflict(&e) => {
+                store::discard_operation(&state.client, &key.namespace, &op_id).await;
+                continue;
+            }
+            Err(e) => {
+                store::discard_operation(&state.client, &key.namespace, &op_id).await;
+                return Err(e);
+            }
+        }
+    }
+    Err(Error::Conflict)
+}
+
+fn check_writable_for_delete(cluster: &OpenShiftCluster) -> Result<()> {
+    let state = store::effective_state(cluster);
+    if state.is_terminal() {
+        Ok(())
+    } else {
+        Err(request_not_allowed(state))
+    }
+}
+
+/// POST listCredentials / listAdminCredentials.
+pub async fn credentials(
+    state: &AppState,
+    ctx: &Ctx,
+    key: &ResourceKey,
+    admin_kubeconfig: bool,
+) -> Result<Response> {
+    let version = ctx.api_version()?;
+    if admin_kubeconfig && !version.features().list_admin_credentials {
+        return Err(Error::arm(
+            StatusCode::BAD_REQUEST,
+            "InvalidResourceType",
+            format!(
+                "The endpoint could not be found in the namespace '{NAMESPACE}' for api version '{version}'."
+            ),
+        ));
+    }
+    if !ctx.body.is_empty() {
+        ctx.json::<Value>()?;
+    }
+    require_subscription(state, &key.subscription, &[SubscriptionState::Registered]).await?;
+    let cluster = store::clusters(&state.client, &key.subscription)
+        .get_opt(&key.object_name)
+        .await?
+        .ok_or_else(|| resource_not_found(key))?;
+    let current = store::effective_state(&cluster);
+    let failed_from = cluster
+        .status
+        .as_ref()
+        .and_then(|s| s.failed_provisioning_state);
+    if matches!(
+        current,
+        ProvisioningState::Creating | ProvisioningState::Deleting
+    ) || (current == ProvisioningState::Failed
+        && matches!(
+            failed_from,
+            Some(ProvisioningState::Creating | ProvisioningState::Deleting)
+        ))
+    {
+        return Err(request_not_allowed(current));
+    }
+    let secret_name = cluster
+        .status
+        .as_ref()
+        .and_then(|s| s.credentials_ref.as_ref())
+        .map(|r| r.name.clone());
+    let field = if admin_kubeconfig {
+        "adminKubeconfig"
+    } else {
+        "kubeadminPassword"
+    };
+    let value = match secret_name {
+        Some(name) => store::read_secret_key(&state.client, &key.namespace, &name, field).await?,
+        None => None,
+    };
+    let Some(value) = value else {
+        return Err(Error::arm(
+            StatusCode::BAD_REQUEST,
+            "RequestNotAllowed",
+            "The cluster's credentials are not available.",
+        ));
+    };
+    let body = if admin_kubeconfig {
+        json!({"kubeconfig": base64::engine::general_purpose::STANDARD.encode(value)})
+    } else {
+        json!({"kubeadminUsername": "kubeadmin", "kubeadminPassword": String::from_utf8_lossy(&value)})
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+async fn get_operation(state: &AppState, sub: &str, id: &str) -> Result<AsyncOperation> {
+    let api: Api<AsyncOperation> =
+        Api::namespaced(state.client.clone(), &naming::subscription_namespace(sub));
+    let op = api
+        .get_opt(id)
+        .await?
+        .filter(|op| op.spec.subscription_id.eq_ignore_ascii_case(sub));
+    op.ok_or_else(|| {
+        Error::arm(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "The entity was not found.",
+        )
+    })
+}
+
+/// GET operationsstatus/{id}.
+pub async fn operation_status(
+    state: &AppState,
+    ctx: &Ctx,
+    sub: &str,
+    id: &str,
+) -> Result<Response> {
+    ctx.api_version()?;
+    let op = get_operation(state, sub, id).await?;
+    let finished = op
+        .status
+        .as_ref()
+        .and_then(|s| s.status)
+        .filter(|s| s.is_terminal());
+    let path = format!("/{}", ctx.segments.join("/"));
+    let mut body = json!({
+        "id": path,
+        "name": id,
+        "status": finished.unwrap_or(op.spec.initial_status).as_str(),
+        "startTime": op.spec.start_time,
+    });
+    if let Some(s) = &op.status {
+        if finished.is_some() {
+            if let Some(end) = &s.end_time {
+                body["endTime"] = json!(end);
+            }
+            if let Some(error) = &s.error {
+                body["error"] = serde_json::to_value(error)?;
+            }
+            body["percentComplete"] = json!(100);
+        } else if let Some(p) = s.percent_complete {
+            body["percentComplete"] = json!(p.clamp(0, 100));
+        }
+    }
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// GET operationresults/{id}.
+pub async fn operation_result(
+    state: &AppState,
+    ctx: &Ctx,
+    sub: &str,
+    id: &str,
+) -> Result<Response> {
+    let version = ctx.api_version()?;
+    let op = get_operation(state, sub, id).await?;
+    let finished = op
+        .status
+        .as_ref()
+        .and_then(|s| s.status)
+        .filter(|s| s.is_terminal());
+    if finished.is_none() {
+        let mut response = StatusCode::ACCEPTED.into_response();
+        let location = format!(
+            "{}{}",
+            ctx.base_url,
+            ctx.referer
+                .parse::<http::Uri>()
+                .ok()
+                .and_then(|u| u.path_and_query().map(|p| p.to_string()))
+                .unwrap_or_default()
+        );
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            response.headers_mut().insert(header::LOCATION, v);
+        }
+        return Ok(response);
+    }
+    let status = op.status.clone().unwrap_or_default();
+    if status.resource_deleted {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    if finished == Some(ProvisioningState::Failed)
+        && let Some(error) = status.error
+    {
+        return Ok(error_response(&Error::Arm {
+            status: StatusCode::BAD_REQUEST,
+            error,
+        }));
+    }
+    let api = store::clusters(&state.client, sub);
+    match api.get_opt(&op.spec.cluster_name).await? {
+        Some(cluster) => Ok(json_response(StatusCode::OK, &render(version, &cluster))),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_patch_replaces_tags_and_merges_properties() {
+        let mut doc = json!({"tags": {"a": "1", "b": "2"}, "properties": {"x": {"y": 1, "z": 2}}});
+        merge_patch(
+            &mut doc,
+            &json!({"tags": {"c": "3"}, "properties": {"x": {"y": null, "w": 4}}}),
+            "",
+        );
+        assert_eq!(
+            doc,
+            json!({"tags": {"c": "3"}, "properties": {"x": {"z": 2, "w": 4}}})
+        );
+    }
+}

@@ -1,0 +1,338 @@
+//! Management-cluster access: clusters, their customer Secret, async operation records and
+//! subscriptions, with the optimistic-concurrency protocol of a state transition.
+//!
+//! A transition (PUT, PATCH, DELETE, admin update) is claimed atomically with the spec write: the
+//! main object gets the annotations `pending-operation`/`pending-state` under a resourceVersion
+//! precondition, so two racing requests cannot both win. The status write (provisioningState,
+//! asyncOperationId) follows, then the annotations are removed. While the annotations exist the
+//! cluster counts as in the pending state, so a GET right after a PUT sees the PUT.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use crds::management::naming::{self, LABEL_CLUSTER_NAME, LABEL_SUBSCRIPTION};
+use crds::management::{
+    AsyncOperation, AsyncOperationSpec, OpenShiftCluster, ProvisioningState, Subscription,
+    SubscriptionState,
+};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::{Resource, ResourceExt};
+
+use crate::error::{Error, Result, is_conflict};
+
+/// Annotation: id of the operation that claimed the cluster and whose status write is pending.
+pub const PENDING_OPERATION: &str = "rp.aro.openshift.io/pending-operation";
+/// Annotation: provisioning state of that operation.
+pub const PENDING_STATE: &str = "rp.aro.openshift.io/pending-state";
+/// Key of the pull secret in the customer Secret.
+pub const PULL_SECRET_KEY: &str = "pullSecret";
+/// Key of the service principal secret in the customer Secret.
+pub const CLIENT_SECRET_KEY: &str = "servicePrincipalClientSecret";
+
+/// Parse a provisioning state name.
+pub fn parse_state(value: &str) -> Option<ProvisioningState> {
+    use ProvisioningState::*;
+    [
+        Creating,
+        Updating,
+        AdminUpdating,
+        Deleting,
+        Succeeded,
+        Failed,
+        Canceled,
+    ]
+    .into_iter()
+    .find(|s| s.as_str() == value)
+}
+
+/// The provisioning state a cluster is in, counting a claimed-but-unwritten transition.
+pub fn effective_state(cluster: &OpenShiftCluster) -> ProvisioningState {
+    if let Some(state) = cluster
+        .annotations()
+        .get(PENDING_STATE)
+        .and_then(|s| parse_state(s))
+    {
+        return state;
+    }
+    cluster
+        .status
+        .as_ref()
+        .and_then(|s| s.provisioning_state)
+        .unwrap_or(ProvisioningState::Succeeded)
+}
+
+/// Clusters of a subscription namespace.
+pub fn clusters(client: &kube::Client, subscription: &str) -> Api<OpenShiftCluster> {
+    Api::namespaced(
+        client.clone(),
+        &naming::subscription_namespace(subscription),
+    )
+}
+
+/// The subscription's state, if ARM registered it.
+pub async fn subscription_state(
+    client: &kube::Client,
+    subscription: &str,
+) -> Result<Option<SubscriptionState>> {
+    let api: Api<Subscription> = Api::all(client.clone());
+    Ok(api
+        .get_opt(&subscription.to_lowercase())
+        .await?
+        .map(|s| s.spec.state))
+}
+
+/// Name of a cluster's customer Secret.
+pub fn customer_secret_name(object_name: &str) -> String {
+    format!("{object_name}-customer")
+}
+
+fn owner(cluster: &OpenShiftCluster) -> Option<OwnerReference> {
+    cluster.controller_owner_ref(&())
+}
+
+/// Store the given secrets in the cluster's customer Secret, keeping keys not given.
+pub async fn store_customer_secrets(
+    client: &kube::Client,
+    cluster: &OpenShiftCluster,
+    values: &[(&str, Option<String>)],
+) -> Result<()> {
+    if values.iter().all(|(_, v)| v.is_none()) {
+        return Ok(());
+    }
+    let ns = cluster.namespace().unwrap_or_default();
+    let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let name = customer_secret_name(&cluster.name_any());
+    for _ in 0..5 {
+        let existing = api.get_opt(&name).await?;
+        let mut secret = existing.clone().unwrap_or_else(|| Secret {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: Some(ns.clone()),
+                owner_references: owner(cluster).map(|o| vec![o]),
+                labels: Some(cluster.labels().clone()),
+                ..Default::default()
+            },
+            type_: Some("Opaque".into()),
+            ..Default::default()
+        });
+        let data = secret.data.get_or_insert_with(BTreeMap::new);
+        for (key, value) in values {
+            if let Some(value) = value {
+                data.insert(key.to_string(), ByteString(value.clone().into_bytes()));
+            }
+        }
+        let result = if existing.is_some() {
+            api.replace(&name, &PostParams::default(), &secret).await
+        } else {
+            api.create(&PostParams::default(), &secret).await
+        };
+        match result {
+            Ok(_) => return Ok(()),
+            Err(e) if is_conflict(&e) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Conflict)
+}
+
+/// Read one key of a Secret in the subscription namespace.
+pub async fn read_secret_key(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    key: &str,
+) -> Result<Option<Vec<u8>>> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    Ok(api
+        .get_opt(name)
+        .await?
+        .and_then(|s| s.data)
+        .and_then(|d| d.get(key).map(|v| v.0.clone())))
+}
+
+/// Create an async operation record.
+pub async fn create_operation(
+    client: &kube::Client,
+    namespace: &str,
+    spec: AsyncOperationSpec,
+) -> Result<AsyncOperation> {
+    let api: Api<AsyncOperation> = Api::namespaced(client.clone(), namespace);
+    let mut op = AsyncOperation::new(&spec.operation_id.clone(), spec);
+    op.metadata.namespace = Some(namespace.to_string());
+    op.metadata.labels = Some(BTreeMap::from([
+        (LABEL_CLUSTER_NAME.to_string(), op.spec.cluster_name.clone()),
+        (
+            LABEL_SUBSCRIPTION.to_string(),
+            op.spec.subscription_id.clone(),
+        ),
+    ]));
+    Ok(api.create(&PostParams::default(), &op).await?)
+}
+
+/// Delete an operation record that lost its race (best effort).
+pub async fn discard_operation(client: &kube::Client, namespace: &str, id: &str) {
+    let api: Api<AsyncOperation> = Api::namespaced(client.clone(), namespace);
+    if let Err(error) = api.delete(id, &Default::default()).await {
+        tracing::warn!(%error, id, "could not discard an unused operation record");
+    }
+}
+
+/// A new operation record's spec.
+pub fn operation_spec(
+    cluster: &OpenShiftCluster,
+    location: &str,
+    state: ProvisioningState,
+    tenant: Option<String>,
+) -> AsyncOperationSpec {
+    AsyncOperationSpec {
+        operation_id: uuid::Uuid::new_v4().to_string(),
+        resource_id: cluster.spec.resource_id.clone(),
+        cluster_name: cluster.name_any(),
+        subscription_id: cluster.spec.subscription_id.clone(),
+        location: location.to_string(),
+        initial_status: state,
+        start_time: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        tenant_id: tenant,
+    }
+}
+
+/// Claim and write a transition. `cluster` is the desired object: for an update it carries the
+/// resourceVersion it was read at (the precondition); without one it is created. Returns the
+/// stored object with its new status, or `Err(Kube(409))` when another writer won the race.
+pub async fn transition(
+    client: &kube::Client,
+    mut cluster: OpenShiftCluster,
+    state: ProvisioningState,
+    operation_id: &str,
+    rp_version: &str,
+) -> Result<OpenShiftCluster> {
+    let ns = cluster.namespace().unwrap_or_default();
+    let api: Api<OpenShiftCluster> = Api::namespaced(client.clone(), &ns);
+    let name = cluster.name_any();
+    let annotations = cluster.annotations_mut();
+    annotations.insert(PENDING_OPERATION.into(), operation_id.into());
+    annotations.insert(PENDING_STATE.into(), state.as_str().into());
+    let previous_status = cluster.status.clone().unwrap_or_default();
+    let is_create = cluster.metadata.resource_version.is_none();
+    let mut stored = if is_create {
+        api.create(&PostParams::default(), &cluster).await?
+    } else {
+        api.replace(&name, &PostParams::default(), &cluster).await?
+    };
+
+    // The claim is ours; write the status, retrying conflicts with the controller.
+    for _ in 0..10 {
+        let mut status = stored
+            .status
+            .clone()
+            .unwrap_or_else(|| previous_status.clone());
+        let old_state = status.provisioning_state;
+        if let Some(old) = old_state.filter(|s| s.is_terminal()) {
+            status.last_provisioning_state = Some(old);
+        }
+        status.provisioning_state = Some(state);
+        status.async_operation_id = Some(operation_id.to_string());
+        status.failed_provisioning_state = None;
+        if state != ProvisioningState::AdminUpdating {
+            status.error = None;
+        }
+        if is_create {
+            status
+                .created_at
+                .get_or_insert_with(|| Utc::now().to_rfc3339());
+            status
+                .created_by
+                .get_or_insert_with(|| rp_version.to_string());
+        }
+        stored.status = Some(status);
+        match api
+            .replace_status(&name, &PostParams::default(), &stored)
+            .await
+        {
+            Ok(written) => {
+                stored = written;
+                break;
+            }
+            Err(e) if is_conflict(&e) => {
+                stored = api.get(&name).await?;
+                if stored
+                    .annotations()
+                    .get(PENDING_OPERATION)
+                    .map(String::as_str)
+                    != Some(operation_id)
+                {
+                    return Err(Error::Conflict);
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // Release the claim only if it is still ours.
+    let patch = serde_json::json!([
+        {"op": "test", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-operation", "value": operation_id},
+        {"op": "remove", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-operation"},
+        {"op": "remove", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-state"},
+    ]);
+    let patch: json_patch::Patch = serde_json::from_value(patch)?;
+    match api
+        .patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
+        .await
+    {
+        Ok(released) => Ok(released),
+        Err(error) => {
+            tracing::warn!(%error, name, "could not release the operation claim");
+            Ok(stored)
+        }
+    }
+}
+
+/// Finish a transition whose status write never happened (the writer died between its two
+/// writes): write the pending state into the status and release the claim.
+pub async fn repair_claim(
+    client: &kube::Client,
+    cluster: &OpenShiftCluster,
+    rp_version: &str,
+) -> Result<()> {
+    let annotations = cluster.annotations();
+    let (Some(op), Some(state)) = (
+        annotations.get(PENDING_OPERATION),
+        annotations.get(PENDING_STATE).and_then(|s| parse_state(s)),
+    ) else {
+        return Ok(());
+    };
+    if cluster
+        .status
+        .as_ref()
+        .and_then(|s| s.async_operation_id.as_deref())
+        == Some(op.as_str())
+    {
+        return Ok(());
+    }
+    transition(client, cluster.clone(), state, op, rp_version)
+        .await
+        .map(|_| ())
+}
+
+/// Create the subscription namespace if it does not exist yet.
+pub async fn ensure_namespace(client: &kube::Client, namespace: &str) -> Result<()> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let api: Api<Namespace> = Api::all(client.clone());
+    if api.get_opt(namespace).await?.is_some() {
+        return Ok(());
+    }
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(namespace.to_string()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    match api.create(&PostParams::default(), &ns).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_conflict(&e) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
