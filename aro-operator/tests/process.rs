@@ -31,6 +31,7 @@ async fn operator_process_leads_and_repairs_the_pull_secret() {
     })
     .await;
 
+    let corrupted_at = std::time::Instant::now();
     Api::<Secret>::namespaced(env.client.clone(), "openshift-config")
         .patch(
             "pull-secret",
@@ -53,6 +54,8 @@ async fn operator_process_leads_and_repairs_the_pull_secret() {
             .then_some(())
     })
     .await;
+    // Recorded for docs/benchmarks.md (run with --nocapture).
+    eprintln!("pull-secret repair latency: {:?}", corrupted_at.elapsed());
 
     shutdown.cancel();
     process.await.unwrap().unwrap();
