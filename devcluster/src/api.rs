@@ -263,7 +263,7 @@ fn validate_metadata(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
         for (i, f) in fins.iter().enumerate() {
             let f = f.as_str().unwrap_or_default();
             let qualified = f.contains('/')
-                || [FINALIZER_FOREGROUND, FINALIZER_ORPHAN, NAMESPACE_FINALIZER].contains(&f);
+                || [FINALIZER_FOREGROUND, FINALIZER_ORPHAN, NAMESPACE_FINALIZER, FINALIZER_CRD_CLEANUP].contains(&f);
             if !qualified {
                 causes.push(Cause::new(
                     "FieldValueInvalid",
