@@ -162,6 +162,12 @@ fn new_pull_secret(config: &str) -> Secret {
 /// Reconcile once: repair the global pull secret (when managed) and refresh
 /// `status.redHatKeysPresent`. Returns the action taken on the pull secret.
 pub async fn reconcile(client: &Client, cluster: &Cluster) -> Result<PullSecretAction> {
+    tracing::debug!(
+        enabled = cluster.spec.flag_enabled(FLAG_ENABLED),
+        managed = cluster.spec.flag_enabled(FLAG_MANAGED),
+        resource_version = ?cluster.metadata.resource_version,
+        "pullsecret reconcile"
+    );
     if !cluster.spec.flag_enabled(FLAG_ENABLED) {
         return Ok(PullSecretAction::Keep);
     }
@@ -237,7 +243,7 @@ pub async fn reconcile(client: &Client, cluster: &Cluster) -> Result<PullSecretA
             }
         }
         if action != PullSecretAction::Keep {
-            tracing::info!(?action, "repaired the global pull secret");
+            tracing::info!(?action, cluster_resource_version = ?cluster.metadata.resource_version, "repaired the global pull secret");
         }
     }
 

@@ -628,6 +628,9 @@ pub async fn run_controllers(
         watcher::Config::default(),
         MACHINE_SET.api_resource(),
     )
+    // One MachineSet at a time: concurrent reconciles of two MachineSets would each see the same
+    // shortfall and both scale up (the reference's controller-runtime default is one, too).
+    .with_config(kube::runtime::controller::Config::default().concurrency(1))
     .reconcile_all_on(cluster_changes)
     .graceful_shutdown_on(async move { stop.cancelled().await })
     .run(reconcile_machineset, error_policy, ctx.clone());
