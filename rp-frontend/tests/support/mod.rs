@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod swagger;
+
 use std::time::Duration;
 
 use crds::SecretReference;
