@@ -27,7 +27,6 @@ pub fn operations(_ctx: &Ctx) -> Result<Response> {
             "name": format!("{NAMESPACE}/{name}"),
             "display": {"provider": "Azure Red Hat OpenShift", "resource": resource, "operation": operation, "description": description},
             "origin": "user,system",
-            "isDataAction": false,
         })
     };
     let value = vec![

@@ -1,0 +1,209 @@
+//! Shared harness of the integration tests: an in-process devcluster with the management CRDs,
+//! the frontend on a loopback port, and a stand-in for rp-controller that finishes operations.
+
+#![allow(dead_code)]
+
+pub mod swagger;
+
+use std::time::Duration;
+
+use crds::SecretReference;
+use crds::management::naming::subscription_namespace;
+use crds::management::{
+    AsyncOperation, AsyncOperationStatus, OpenShiftCluster, OpenShiftVersion, OpenShiftVersionSpec,
+    ProvisioningState,
+};
+use devcluster::{Devcluster, DevclusterConfig};
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::ResourceExt;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use rp_frontend::{Frontend, FrontendConfig};
+
+/// The subscription the tests register.
+pub const SUB: &str = "6f2c1b3a-1111-4222-8333-944445555666";
+/// The password the stand-in controller stores for every cluster.
+pub const KUBEADMIN_PASSWORD: &str = "kubeadmin-password-from-driver";
+/// The admin kubeconfig the stand-in controller stores for every cluster.
+pub const ADMIN_KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters: []\n";
+
+/// A devcluster serving the management CRDs, with one enabled default OpenShift version.
+pub async fn management_cluster() -> (Devcluster, kube::Client) {
+    let dc = Devcluster::start(DevclusterConfig::in_memory())
+        .await
+        .expect("devcluster starts");
+    let client = dc.client().await.expect("devcluster client");
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in crds::management_crds() {
+        crds.create(&PostParams::default(), &crd)
+            .await
+            .expect("CRD created");
+    }
+    // A CRD is served once a list of it succeeds.
+    let clusters: Api<OpenShiftCluster> = Api::all(client.clone());
+    let mut served = false;
+    for _ in 0..200 {
+        if clusters.list(&ListParams::default()).await.is_ok() {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(served, "the OpenShiftCluster CRD is never served");
+    let versions: Api<OpenShiftVersion> = Api::all(client.clone());
+    versions
+        .create(
+            &PostParams::default(),
+            &OpenShiftVersion::new(
+                "4.15.35",
+                OpenShiftVersionSpec {
+                    version: "4.15.35".into(),
+                    open_shift_pullspec: "quay.io/openshift-release-dev/ocp-release@sha256:1"
+                        .into(),
+                    installer_pullspec: "quay.io/aro/installer:4.15".into(),
+                    enabled: true,
+                    default: true,
+                },
+            ),
+        )
+        .await
+        .expect("version created");
+    (dc, client)
+}
+
+/// Serve the frontend over plain HTTP on a loopback port; returns its base URL.
+pub async fn serve_http(client: kube::Client) -> String {
+    let app = Frontend::router(client, FrontendConfig::insecure_for_loopback("eastus"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("local address");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    format!("http://{addr}")
+}
+
+/// Register the subscription as ARM does (PUT /subscriptions/{s}?api-version=2.0).
+pub async fn register_subscription(http: &reqwest::Client, base: &str) {
+    let resp = http
+        .put(format!("{base}/subscriptions/{SUB}?api-version=2.0"))
+        .json(&serde_json::json!({"state": "Registered", "properties": {"tenantId": "tenant"}}))
+        .send()
+        .await
+        .expect("subscription PUT");
+    assert_eq!(resp.status(), reqwest::StatusCode::OK);
+}
+
+/// Stand-in for rp-controller: watches every OpenShiftCluster and, once the frontend's claim is
+/// released, finishes the operation the way the controller does: Creating/Updating/AdminUpdating
+/// end Succeeded with a credentials Secret, Deleting ends with the object gone and the
+/// AsyncOperation marked resourceDeleted.
+pub fn spawn_controller_stand_in(client: kube::Client) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let api: Api<OpenShiftCluster> = Api::all(client.clone());
+        let mut events = watcher(api, watcher::Config::default())
+            .applied_objects()
+            .boxed();
+        while let Ok(Some(cluster)) = events.try_next().await {
+            // A failed step (e.g. a conflict with the frontend's own write) is retried on the
+            // object's next event.
+            if let Err(e) = finish_operation(&client, &cluster).await {
+                eprintln!("controller stand-in: {e}");
+            }
+        }
+    })
+}
+
+async fn finish_operation(client: &kube::Client, cluster: &OpenShiftCluster) -> kube::Result<()> {
+    if cluster
+        .annotations()
+        .contains_key(rp_frontend::server::store::PENDING_OPERATION)
+    {
+        return Ok(());
+    }
+    let Some(status) = cluster.status.clone() else {
+        return Ok(());
+    };
+    let (Some(state), Some(op_id)) = (status.provisioning_state, status.async_operation_id.clone())
+    else {
+        return Ok(());
+    };
+    let ns = cluster.namespace().unwrap_or_default();
+    let name = cluster.name_any();
+    let clusters: Api<OpenShiftCluster> = Api::namespaced(client.clone(), &ns);
+    let ops: Api<AsyncOperation> = Api::namespaced(client.clone(), &ns);
+    let deleted = match state {
+        ProvisioningState::Creating
+        | ProvisioningState::Updating
+        | ProvisioningState::AdminUpdating => {
+            let secret_name = format!("{name}-credentials");
+            let secret = Secret {
+                metadata: ObjectMeta {
+                    name: Some(secret_name.clone()),
+                    namespace: Some(ns.clone()),
+                    ..Default::default()
+                },
+                data: Some(
+                    [
+                        ("kubeadminPassword", KUBEADMIN_PASSWORD),
+                        ("adminKubeconfig", ADMIN_KUBECONFIG),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                    .collect(),
+                ),
+                ..Default::default()
+            };
+            let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+            secrets
+                .patch(
+                    &secret_name,
+                    &PatchParams::apply("controller-stand-in").force(),
+                    &Patch::Apply(&secret),
+                )
+                .await?;
+            let mut updated = cluster.clone();
+            let mut new_status = status.clone();
+            new_status.last_provisioning_state = Some(state);
+            new_status.provisioning_state = Some(ProvisioningState::Succeeded);
+            new_status.credentials_ref = Some(SecretReference { name: secret_name });
+            updated.status = Some(new_status);
+            clusters
+                .replace_status(&name, &PostParams::default(), &updated)
+                .await?;
+            false
+        }
+        ProvisioningState::Deleting => true,
+        _ => return Ok(()),
+    };
+    let mut op = ops.get(&op_id).await?;
+    if op
+        .status
+        .as_ref()
+        .and_then(|s| s.status)
+        .is_some_and(|s| s.is_terminal())
+    {
+        return Ok(());
+    }
+    op.status = Some(AsyncOperationStatus {
+        status: Some(ProvisioningState::Succeeded),
+        end_time: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        percent_complete: Some(100),
+        error: None,
+        resource_deleted: deleted,
+    });
+    ops.replace_status(&op_id, &PostParams::default(), &op)
+        .await?;
+    if deleted {
+        clusters.delete(&name, &Default::default()).await?;
+    }
+    Ok(())
+}
+
+/// The namespace of the test subscription.
+pub fn namespace() -> String {
+    subscription_namespace(SUB)
+}
