@@ -18,6 +18,7 @@ pub mod controller;
 pub mod gc;
 pub mod infra;
 pub mod lifecycle;
+pub mod local;
 pub mod plans;
 pub mod runtime;
 pub mod steps;
