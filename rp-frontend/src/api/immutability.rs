@@ -22,7 +22,14 @@ const MUTABLE: &[&str] = &[
 ];
 
 /// Paths compared case-insensitively.
-const CASE_INSENSITIVE: &[&str] = &["id", "name", "type", "location"];
+const CASE_INSENSITIVE: &[&str] = &[
+    "id",
+    "name",
+    "type",
+    "location",
+    // Stored lowercased at creation (reference 1.3 step 7).
+    "properties.clusterProfile.resourceGroupId",
+];
 
 /// Compare the stored spec with the updated one as `f`'s version sees them; the first changed
 /// immutable field gives `PropertyChangeNotAllowed`.
@@ -93,6 +100,7 @@ fn diff(path: &str, old: &Value, new: &Value) -> Option<String> {
             (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
             _ => old == new,
         };
+
         return (!same).then(|| path.to_string());
     }
     match (old, new) {

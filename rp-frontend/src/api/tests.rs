@@ -721,3 +721,12 @@ fn versions_parse_and_features_grow() {
         assert_eq!(ApiVersion::parse(v.as_str()), Some(v));
     }
 }
+
+#[test]
+fn resource_group_id_case_is_not_a_change() {
+    let v = ApiVersion::V2023_11_22;
+    let mut old = spec_from(v, &valid_body());
+    old.cluster_profile.resource_group_id = old.cluster_profile.resource_group_id.to_lowercase();
+    let new = spec_from(v, &valid_body());
+    assert_eq!(immutability::check(&old, &new, &v.features()), None);
+}
