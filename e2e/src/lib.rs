@@ -1,1 +1,315 @@
-//! End-to-end tests of the whole system.
+//! End-to-end tests of the whole system: devcluster, arm-emulator, rp-frontend and rp-controller
+//! started in-process ([`rp_controller::local::LocalSystem`]) and driven over HTTP like ARM.
+//!
+//! This library holds the ARM-side client the tests use ([`Arm`]), request bodies, and helpers that
+//! seed the emulator with per-cluster networks (two clusters may not share subnets).
+
+use std::time::{Duration, Instant};
+
+use arm_emulator::{EmulatorHandle, Seed, SeedResource, demo};
+use serde_json::{Value, json};
+
+/// API version the tests speak.
+pub const API_VERSION: &str = "2023-11-22";
+
+/// Failures of the e2e helpers.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// HTTP failure.
+    #[error("HTTP: {0}")]
+    Http(#[from] reqwest::Error),
+    /// A condition did not hold in time.
+    #[error("timed out after {0:?}: {1}")]
+    Timeout(Duration, String),
+    /// Unexpected answer.
+    #[error("unexpected answer: {0}")]
+    Unexpected(String),
+    /// Emulator failure.
+    #[error("arm-emulator: {0}")]
+    Emulator(String),
+}
+
+/// Result with the helpers' error.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// An answer: status and JSON body (Null when empty).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Body.
+    pub body: Value,
+    /// `Azure-AsyncOperation` header, if any.
+    pub async_operation: Option<String>,
+}
+
+/// ARM as the frontend sees it.
+#[derive(Clone)]
+pub struct Arm {
+    http: reqwest::Client,
+    base: String,
+    /// Subscription of the clusters.
+    pub subscription: String,
+    /// Resource group of the clusters.
+    pub resource_group: String,
+}
+
+impl Arm {
+    /// A client of the frontend at `base` (plain HTTP, no client certificate).
+    pub fn new(base: &str) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: base.trim_end_matches('/').to_string(),
+            subscription: demo::SUBSCRIPTION.into(),
+            resource_group: demo::RESOURCE_GROUP.into(),
+        }
+    }
+
+    /// ARM id of a cluster.
+    pub fn cluster_id(&self, name: &str) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.RedHatOpenShift/openShiftClusters/{name}",
+            self.subscription, self.resource_group
+        )
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        api_version: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = format!("{}{path}{sep}api-version={api_version}", self.base);
+        let mut request = self
+            .http
+            .request(method, &url)
+            .header("Referer", format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let async_operation = response
+            .headers()
+            .get("azure-asyncoperation")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let text = response.text().await?;
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Ok(Answer {
+            status,
+            body,
+            async_operation,
+        })
+    }
+
+    /// PUT a cluster.
+    pub async fn put(&self, name: &str, body: &Value) -> Result<Answer> {
+        self.send(reqwest::Method::PUT, &self.cluster_id(name), API_VERSION, Some(body))
+            .await
+    }
+
+    /// PATCH a cluster.
+    pub async fn patch(&self, name: &str, body: &Value) -> Result<Answer> {
+        self.send(reqwest::Method::PATCH, &self.cluster_id(name), API_VERSION, Some(body))
+            .await
+    }
+
+    /// Admin PATCH of a cluster (maintenance tasks).
+    pub async fn admin_patch(&self, name: &str, body: &Value) -> Result<Answer> {
+        self.send(reqwest::Method::PATCH, &self.cluster_id(name), "admin", Some(body))
+            .await
+    }
+
+    /// GET a cluster.
+    pub async fn get(&self, name: &str) -> Result<Answer> {
+        self.send(reqwest::Method::GET, &self.cluster_id(name), API_VERSION, None)
+            .await
+    }
+
+    /// DELETE a cluster.
+    pub async fn delete(&self, name: &str) -> Result<Answer> {
+        self.send(reqwest::Method::DELETE, &self.cluster_id(name), API_VERSION, None)
+            .await
+    }
+
+    /// POST a cluster action (`listCredentials`, `listAdminCredentials`).
+    pub async fn action(&self, name: &str, action: &str) -> Result<Answer> {
+        let path = format!("{}/{action}", self.cluster_id(name));
+        self.send(reqwest::Method::POST, &path, API_VERSION, None)
+            .await
+    }
+
+    /// GET an absolute URL from an `Azure-AsyncOperation` header.
+    pub async fn get_url(&self, url: &str) -> Result<Answer> {
+        let response = self.http.get(url).send().await?;
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Ok(Answer {
+            status,
+            body,
+            async_operation: None,
+        })
+    }
+
+    /// Poll GET until the cluster's provisioningState is one of `states`.
+    pub async fn wait_for_state(&self, name: &str, states: &[&str], timeout: Duration) -> Result<Value> {
+        let deadline = Instant::now() + timeout;
+        let mut last = Value::Null;
+        while Instant::now() < deadline {
+            let answer = self.get(name).await?;
+            if answer.status == 200 {
+                let state = answer.body["properties"]["provisioningState"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                if states.contains(&state.as_str()) {
+                    return Ok(answer.body);
+                }
+            }
+            last = answer.body;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(Error::Timeout(
+            timeout,
+            format!("{name} never reached {states:?}; last: {last}"),
+        ))
+    }
+
+    /// Poll GET until the cluster is gone (404).
+    pub async fn wait_gone(&self, name: &str, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.get(name).await?.status == 404 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(Error::Timeout(timeout, format!("{name} was never deleted")))
+    }
+}
+
+/// A network for one cluster: master and worker subnet ids.
+#[derive(Clone, Debug)]
+pub struct Network {
+    /// VNet id.
+    pub vnet_id: String,
+    /// Master subnet id.
+    pub master: String,
+    /// Worker subnet id.
+    pub worker: String,
+}
+
+/// The demo VNet the emulator is seeded with.
+pub fn demo_network() -> Network {
+    Network {
+        vnet_id: demo::vnet_id(),
+        master: demo::subnet_id("master"),
+        worker: demo::subnet_id("worker"),
+    }
+}
+
+/// Seed a VNet `name` (10.<octet>.0.0/22) in the demo resource group; with `grant`, the cluster
+/// service principal and the RP get Network Contributor on it like on the demo VNet.
+pub fn seed_network(emulator: &EmulatorHandle, name: &str, octet: u8, grant: bool) -> Result<Network> {
+    let vnet_id = format!(
+        "{}/providers/Microsoft.Network/virtualNetworks/{name}",
+        demo::resource_group_id()
+    );
+    let mut resources = vec![SeedResource {
+        id: vnet_id.clone(),
+        body: json!({
+            "location": demo::LOCATION,
+            "properties": {
+                "addressSpace": {"addressPrefixes": [format!("10.{octet}.0.0/22")]},
+                "subnets": [
+                    {"name": "master", "properties": {"addressPrefix": format!("10.{octet}.0.0/23")}},
+                    {"name": "worker", "properties": {"addressPrefix": format!("10.{octet}.2.0/23")}},
+                ],
+            },
+        }),
+    }];
+    if grant {
+        for principal in [demo::CLUSTER_OBJECT_ID, demo::RP_OBJECT_ID] {
+            resources.push(SeedResource {
+                id: format!(
+                    "{vnet_id}/providers/Microsoft.Authorization/roleAssignments/{}",
+                    uuid::Uuid::new_v4()
+                ),
+                body: json!({"properties": {
+                    "roleDefinitionId": format!("/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{}", demo::SUBSCRIPTION, demo::NETWORK_CONTRIBUTOR),
+                    "principalId": principal,
+                    "principalType": "ServicePrincipal",
+                }}),
+            });
+        }
+    }
+    emulator
+        .seed(&Seed {
+            resources,
+            ..Default::default()
+        })
+        .map_err(|e| Error::Emulator(e.to_string()))?;
+    Ok(Network {
+        master: format!("{vnet_id}/subnets/master"),
+        worker: format!("{vnet_id}/subnets/worker"),
+        vnet_id,
+    })
+}
+
+/// The ARM id of the cluster resource group a test cluster gets.
+pub fn cluster_resource_group_id(name: &str) -> String {
+    format!("/subscriptions/{}/resourceGroups/aro-{name}", demo::SUBSCRIPTION)
+}
+
+/// A create body for cluster `name` in `network`.
+pub fn cluster_body(name: &str, network: &Network) -> Value {
+    json!({
+        "location": demo::LOCATION,
+        "tags": {"purpose": "e2e"},
+        "properties": {
+            "clusterProfile": {
+                "domain": name,
+                "resourceGroupId": cluster_resource_group_id(name),
+                "pullSecret": "{\"auths\":{\"registry.redhat.io\":{\"auth\":\"dXNlcjpwYXNz\"}}}",
+                "fipsValidatedModules": "Disabled"
+            },
+            "servicePrincipalProfile": {
+                "clientId": demo::CLUSTER_CLIENT_ID,
+                "clientSecret": demo::CLUSTER_CLIENT_SECRET
+            },
+            "networkProfile": {"podCidr": "10.128.0.0/14", "serviceCidr": "172.30.0.0/16"},
+            "masterProfile": {"vmSize": "Standard_D8s_v3", "subnetId": network.master},
+            "workerProfiles": [{
+                "name": "worker", "vmSize": "Standard_D4s_v3", "diskSizeGB": 128,
+                "subnetId": network.worker, "count": 3
+            }],
+            "apiserverProfile": {"visibility": "Public"},
+            "ingressProfiles": [{"name": "default", "visibility": "Public"}]
+        }
+    })
+}
+
+/// Resources the emulator holds that belong to a cluster: anything in its resource group, and its
+/// DNS records.
+pub fn cluster_resources(emulator: &EmulatorHandle, name: &str) -> Vec<String> {
+    let group = cluster_resource_group_id(name).to_ascii_lowercase();
+    emulator
+        .resources()
+        .iter()
+        .filter_map(|r| r["id"].as_str().map(str::to_string))
+        .filter(|id| {
+            let lower = id.to_ascii_lowercase();
+            lower == group
+                || lower.starts_with(&format!("{group}/"))
+                || lower.contains(&format!("/a/api.{}", name.to_ascii_lowercase()))
+                || lower.contains(&format!("/a/*.apps.{}", name.to_ascii_lowercase()))
+        })
+        .collect()
+}

@@ -11,12 +11,22 @@
 //! * [`runtime`]: cluster runtimes; so far the objects the local runtime seeds into a new cluster.
 //! * [`validation`]: dynamic validation of the customer's network and permissions (reference section 4).
 
+pub mod actions;
+pub mod azure;
+pub mod context;
+pub mod controller;
+pub mod gc;
 pub mod infra;
+pub mod lifecycle;
+pub mod local;
 pub mod plans;
 pub mod runtime;
 pub mod steps;
+pub mod subscriptions;
 pub mod transitions;
 pub mod validation;
+
+pub use controller::{ControllerArgs, ControllerOptions, run, run_with};
 
 /// Errors of rp-controller.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +42,24 @@ pub enum Error {
         #[source]
         source: chrono::ParseError,
     },
+    /// The management cluster answered with an error.
+    #[error("management cluster: {0}")]
+    Kube(#[from] kube::Error),
+    /// A document did not (de)serialise.
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Azure configuration or client failure.
+    #[error("Azure: {0}")]
+    Azure(#[from] azure_clients::Error),
+    /// The cluster runtime failed.
+    #[error("cluster runtime: {0}")]
+    Runtime(String),
+    /// Leader election failed or leadership was lost.
+    #[error("leader election: {0}")]
+    Leadership(String),
+    /// Invalid configuration.
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// Result with this crate's error.

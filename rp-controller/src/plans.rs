@@ -127,6 +127,7 @@ pub fn delete() -> Plan {
             Step::action("removePrivateEndpoint"),
             Step::action("removeRoleAssignments"),
             Step::action("deleteClusterRuntime"),
+            Step::action("detachNSGs"),
             Step::action("deleteResourceGroup"),
             Step::action("removeSecrets"),
         ],

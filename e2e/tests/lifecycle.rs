@@ -1,0 +1,283 @@
+//! The cluster lifecycle through the ARM API: create, read, credentials, update, admin update,
+//! delete, and dynamic validation failures.
+
+use std::time::Duration;
+
+use base64::Engine;
+use e2e::{Arm, cluster_body, cluster_resources, demo_network, seed_network};
+use k8s_openapi::api::core::v1::{Node, Secret};
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use rp_controller::context::Settings;
+use rp_controller::local::{LocalConfig, LocalSystem};
+use rp_controller::steps::RetryPolicy;
+
+const T: Duration = Duration::from_secs(60);
+
+pub fn fast_settings() -> Settings {
+    Settings {
+        max_poll_interval: Duration::from_millis(200),
+        retry: RetryPolicy {
+            max_attempts: 10,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+        },
+        ..Default::default()
+    }
+}
+
+async fn system() -> LocalSystem {
+    LocalSystem::start(LocalConfig {
+        settings: fast_settings(),
+        lease_duration: Duration::from_secs(3),
+        ..Default::default()
+    })
+    .await
+    .expect("the local system starts")
+}
+
+async fn kube_client_from(kubeconfig: &str) -> kube::Client {
+    let kc = kube::config::Kubeconfig::from_yaml(kubeconfig).expect("a kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .expect("a usable kubeconfig");
+    kube::Client::try_from(config).expect("a client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() {
+    let system = system().await;
+    let arm = Arm::new(&system.frontend_url);
+    let emulator = system.emulator.as_ref().unwrap();
+
+    // Create -> Succeeded.
+    let created = arm.put("demo", &cluster_body("demo", &demo_network())).await.unwrap();
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["properties"]["provisioningState"], "Creating");
+    let operation_url = created.async_operation.clone().expect("Azure-AsyncOperation");
+    let cluster = arm.wait_for_state("demo", &["Succeeded", "Failed"], T).await.unwrap();
+    assert_eq!(
+        cluster["properties"]["provisioningState"], "Succeeded",
+        "{cluster}"
+    );
+    let operation = arm.get_url(&operation_url).await.unwrap();
+    assert_eq!(operation.body["status"], "Succeeded", "{}", operation.body);
+    assert!(operation.body["endTime"].is_string());
+
+    // GET shows what the install computed.
+    let p = &cluster["properties"];
+    assert_eq!(
+        p["apiserverProfile"]["url"],
+        "https://api.demo.eastus.aro.local:6443/"
+    );
+    assert_eq!(
+        p["consoleProfile"]["url"],
+        "https://console-openshift-console.apps.demo.eastus.aro.local/"
+    );
+    assert!(p["apiserverProfile"]["ip"].as_str().is_some_and(|ip| !ip.is_empty()), "{p}");
+    assert!(p["ingressProfiles"][0]["ip"].as_str().is_some_and(|ip| !ip.is_empty()), "{p}");
+    assert_eq!(p["clusterProfile"]["version"], "4.15.35");
+
+    // Azure: the resource group is managed by the cluster; the NSG is on both subnets; DNS records.
+    let resources = cluster_resources(emulator, "demo");
+    assert!(resources.iter().any(|id| id.ends_with("/resourceGroups/aro-demo")), "{resources:?}");
+    assert!(resources.iter().any(|id| id.contains("networkSecurityGroups")), "{resources:?}");
+    assert!(resources.iter().any(|id| id.contains("loadBalancers")), "{resources:?}");
+    assert!(resources.iter().any(|id| id.contains("/A/api.demo")), "{resources:?}");
+    let dump = emulator.resources();
+    let group = dump
+        .iter()
+        .find(|r| r["id"].as_str().is_some_and(|id| id.ends_with("/resourceGroups/aro-demo")))
+        .unwrap();
+    assert!(
+        group["managedBy"]
+            .as_str()
+            .unwrap()
+            .eq_ignore_ascii_case(&arm.cluster_id("demo"))
+    );
+    for subnet in ["master", "worker"] {
+        let s = dump
+            .iter()
+            .find(|r| r["id"].as_str() == Some(demo_network_subnet(subnet).as_str()))
+            .unwrap();
+        assert!(
+            s["properties"]["networkSecurityGroup"]["id"]
+                .as_str()
+                .is_some_and(|id| id.contains("aro-demo")),
+            "{s}"
+        );
+    }
+
+    // Credentials.
+    let creds = arm.action("demo", "listCredentials").await.unwrap();
+    assert_eq!(creds.status, 200, "{}", creds.body);
+    assert_eq!(creds.body["kubeadminUsername"], "kubeadmin");
+    assert_eq!(creds.body["kubeadminPassword"].as_str().unwrap().len(), 23);
+    let admin = arm.action("demo", "listAdminCredentials").await.unwrap();
+    assert_eq!(admin.status, 200, "{}", admin.body);
+    let kubeconfig = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(admin.body["kubeconfig"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let cluster_client = kube_client_from(&kubeconfig).await;
+    let nodes: Api<Node> = Api::all(cluster_client.clone());
+    assert_eq!(nodes.list(&ListParams::default()).await.unwrap().items.len(), 6);
+    let cv = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("config.openshift.io", "v1", "ClusterVersion"),
+        "clusterversions",
+    );
+    let versions: Api<DynamicObject> = Api::all_with(cluster_client.clone(), &cv);
+    let version = versions.get("version").await.unwrap();
+    assert_eq!(version.data["status"]["desired"]["version"], "4.15.35");
+    // The operator runs against the cluster: its Cluster object and the pull secret it manages.
+    let operator_cluster = ApiResource::erase::<crds::operator::Cluster>(&());
+    let clusters: Api<DynamicObject> = Api::all_with(cluster_client.clone(), &operator_cluster);
+    let aro = clusters.get("cluster").await.unwrap();
+    assert_eq!(aro.data["spec"]["domain"], "demo.eastus.aro.local");
+
+    // Update (tags) -> Succeeded.
+    let updated = arm
+        .patch("demo", &serde_json::json!({"tags": {"env": "test"}}))
+        .await
+        .unwrap();
+    assert!(matches!(updated.status, 200 | 202), "{}", updated.body);
+    let cluster = arm.wait_for_state("demo", &["Succeeded", "Failed"], T).await.unwrap();
+    assert_eq!(cluster["properties"]["provisioningState"], "Succeeded", "{cluster}");
+    assert_eq!(cluster["tags"]["env"], "test");
+    // The service principal secret the update carried reached the cluster.
+    let secrets: Api<Secret> = Api::namespaced(cluster_client.clone(), "kube-system");
+    assert!(secrets.get("azure-credentials").await.is_ok());
+
+    // Admin update -> back to the previous state, maintenance task cleared.
+    let admin_update = arm
+        .admin_patch(
+            "demo",
+            &serde_json::json!({"properties": {"maintenanceTask": "OperatorUpdate"}}),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(admin_update.status, 200 | 202), "{}", admin_update.body);
+    let admin_view = wait_admin_done(&arm, "demo").await;
+    assert_eq!(admin_view["properties"]["provisioningState"], "Succeeded", "{admin_view}");
+
+    // Delete -> gone; Secrets gone; no Azure resource of the cluster left.
+    let deleted = arm.delete("demo").await.unwrap();
+    assert_eq!(deleted.status, 202, "{}", deleted.body);
+    arm.wait_gone("demo", T).await.unwrap();
+    let ns = crds::management::naming::subscription_namespace(&arm.subscription);
+    let mgmt_secrets: Api<Secret> = Api::namespaced(system.client.clone(), &ns);
+    let left: Vec<String> = mgmt_secrets
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|s| s.metadata.name)
+        .filter(|n| n.starts_with("demo-"))
+        .collect();
+    assert!(left.is_empty(), "secrets left: {left:?}");
+    let resources = cluster_resources(emulator, "demo");
+    assert!(resources.is_empty(), "resources left: {resources:?}");
+    for subnet in ["master", "worker"] {
+        let s = emulator
+            .resources()
+            .into_iter()
+            .find(|r| r["id"].as_str() == Some(demo_network_subnet(subnet).as_str()))
+            .unwrap();
+        assert!(s["properties"]["networkSecurityGroup"].is_null(), "{s}");
+    }
+    assert_eq!(nodes.list(&ListParams::default()).await.is_err(), true, "the cluster API is down");
+
+    system.stop().await.unwrap();
+}
+
+fn demo_network_subnet(name: &str) -> String {
+    arm_emulator::demo::subnet_id(name)
+}
+
+async fn wait_admin_done(arm: &Arm, name: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        let answer = arm.get(name).await.unwrap();
+        if answer.body["properties"]["provisioningState"] != "AdminUpdating" {
+            return answer.body;
+        }
+        assert!(std::time::Instant::now() < deadline, "admin update never ended");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn invalid_networks_fail_with_specific_codes() {
+    let system = system().await;
+    let arm = Arm::new(&system.frontend_url);
+    let emulator = system.emulator.as_ref().unwrap();
+
+    // A subnet that does not exist.
+    let mut missing = demo_network();
+    missing.worker = format!("{}/subnets/nope", missing.vnet_id);
+    // A pod CIDR overlapping the master subnet.
+    let overlap_net = seed_network(emulator, "overlap-vnet", 20, true).unwrap();
+    // A VNet the cluster service principal has no role on.
+    let denied_net = seed_network(emulator, "denied-vnet", 21, false).unwrap();
+
+    let mut overlap = cluster_body("overlap", &overlap_net);
+    overlap["properties"]["networkProfile"]["podCidr"] = "10.20.0.0/14".into();
+    let cases = [
+        ("missing", cluster_body("missing", &missing), "InvalidLinkedVNet", Some("properties.workerProfiles[0].subnetId")),
+        ("overlap", overlap, "InvalidLinkedVNet", None),
+        ("denied", cluster_body("denied", &denied_net), "InvalidServicePrincipalPermissions", None),
+    ];
+    for (name, body, _, _) in &cases {
+        let answer = arm.put(name, body).await.unwrap();
+        assert_eq!(answer.status, 201, "{name}: {}", answer.body);
+    }
+    for (name, _, code, target) in &cases {
+        let cluster = arm.wait_for_state(name, &["Succeeded", "Failed"], T).await.unwrap();
+        assert_eq!(cluster["properties"]["provisioningState"], "Failed", "{name}: {cluster}");
+        let ns = crds::management::naming::subscription_namespace(&arm.subscription);
+        let api: Api<crds::management::OpenShiftCluster> =
+            Api::namespaced(system.client.clone(), &ns);
+        let object = api
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|c| c.spec.name == *name)
+            .unwrap();
+        let status = object.status.unwrap();
+        assert_eq!(
+            status.failed_provisioning_state,
+            Some(crds::management::ProvisioningState::Creating)
+        );
+        let error = status.error.unwrap();
+        assert_eq!(error.code, *code, "{name}: {error:?}");
+        if let Some(target) = target {
+            assert_eq!(error.target.as_deref(), Some(*target), "{name}");
+        }
+        if *name == "overlap" {
+            assert!(error.message.contains("overlap"), "{error:?}");
+        }
+        // The operation record carries the same error.
+        let ops: Api<crds::management::AsyncOperation> =
+            Api::namespaced(system.client.clone(), &ns);
+        let op = ops
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|o| o.spec.cluster_name == object.metadata.name.clone().unwrap())
+            .unwrap();
+        assert_eq!(op.status.unwrap().error.unwrap().code, *code);
+        // Nothing was created in Azure for a cluster that failed validation.
+        assert!(cluster_resources(emulator, name).is_empty(), "{name}");
+    }
+    // A failed create can be deleted.
+    arm.delete("missing").await.unwrap();
+    arm.wait_gone("missing", T).await.unwrap();
+    system.stop().await.unwrap();
+}

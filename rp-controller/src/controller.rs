@@ -1,0 +1,269 @@
+//! `aro controller`: the lifecycle, subscription and operation-record controllers, behind leader
+//! election on a Lease so that several replicas are safe (one leads, the others wait).
+//!
+//! Horizontal scale: `--shard-selector` restricts a replica set to the clusters whose labels match
+//! (for example `rp.aro.openshift.io/shard=1` set by an admission policy or by the frontend), and
+//! each shard elects its own leader on its own Lease (`--lease-name`). Shards must not overlap.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aro_common::health::Health;
+use aro_operator::leader::{self, LeaseConfig};
+use azure_clients::{AzureArgs, AzureClients};
+use crds::management::{OpenShiftCluster, Subscription};
+use futures::StreamExt;
+use kube::api::Api;
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use tokio_util::sync::CancellationToken;
+
+use crate::context::{Context, Metrics, Settings};
+use crate::runtime::{ClusterRuntime, LocalRuntime};
+use crate::steps::RetryPolicy;
+use crate::{Error, Result, gc, lifecycle, subscriptions};
+
+/// Flags of `aro controller`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ControllerArgs {
+    /// Kubeconfig of the management cluster; without it, in-cluster configuration or the default
+    /// kubeconfig.
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Azure endpoint and the RP's identity.
+    #[command(flatten)]
+    pub azure: AzureArgs,
+    /// Parent DNS domain of managed cluster domains.
+    #[arg(long, env = "ARO_PARENT_DOMAIN", default_value = "aroapp.io")]
+    pub parent_domain: String,
+    /// ARM id of the resource group of the RP's DNS zones (`<location>.<parent domain>`); without
+    /// it no DNS records are managed.
+    #[arg(long, env = "ARO_DNS_RESOURCE_GROUP_ID")]
+    pub dns_resource_group_id: Option<String>,
+    /// Region of the DNS resource group when the controller has to create it.
+    #[arg(long, default_value = "eastus")]
+    pub dns_location: String,
+    /// Directory of the local cluster runtime's clusters (durable across restarts); in memory when
+    /// absent.
+    #[arg(long, env = "ARO_LOCAL_CLUSTERS_DIR")]
+    pub local_clusters_dir: Option<PathBuf>,
+    /// Clusters reconciled concurrently.
+    #[arg(long, default_value_t = 32)]
+    pub workers: u16,
+    /// Only reconcile clusters whose labels match this selector (sharding).
+    #[arg(long, env = "ARO_SHARD_SELECTOR")]
+    pub shard_selector: Option<String>,
+    /// Namespace of the leader-election Lease.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
+    /// Name of the leader-election Lease.
+    #[arg(long, default_value = "aro-rp-controller")]
+    pub lease_name: String,
+    /// This replica's identity in the Lease; default the pod name, else host name and process id.
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// Seconds a Lease stays valid without renewal.
+    #[arg(long, default_value_t = 15)]
+    pub lease_duration_seconds: u64,
+    /// Address of `/healthz`, `/readyz` and `/metrics`.
+    #[arg(long, env = "ARO_CONTROLLER_LISTEN", default_value = "127.0.0.1:8081")]
+    pub listen: SocketAddr,
+    /// Attempts of a failing step before the operation fails.
+    #[arg(long, default_value_t = 10)]
+    pub max_attempts: u32,
+    /// Longest wait between two polls, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub max_poll_seconds: u64,
+    /// Create or update the management CRDs at start.
+    #[arg(long)]
+    pub install_crds: bool,
+}
+
+impl ControllerArgs {
+    /// The lifecycle settings these flags describe.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            parent_domain: self.parent_domain.clone(),
+            dns_resource_group_id: self.dns_resource_group_id.clone().unwrap_or_default(),
+            dns_location: self.dns_location.clone(),
+            retry: RetryPolicy {
+                max_attempts: self.max_attempts.max(1),
+                ..Default::default()
+            },
+            max_poll_interval: Duration::from_secs(self.max_poll_seconds.max(1)),
+            ..Default::default()
+        }
+    }
+
+    /// The Lease these flags describe.
+    pub fn lease(&self) -> LeaseConfig {
+        let identity = self.identity.clone().unwrap_or_else(|| {
+            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "aro-rp-controller".into());
+            format!("{host}-{}", std::process::id())
+        });
+        let duration = Duration::from_secs(self.lease_duration_seconds.max(2));
+        LeaseConfig {
+            namespace: self.lease_namespace.clone(),
+            name: self.lease_name.clone(),
+            identity,
+            lease_duration: duration,
+            retry_period: duration / 3,
+        }
+    }
+}
+
+/// Everything an in-process controller needs.
+pub struct ControllerOptions {
+    /// Management cluster.
+    pub client: kube::Client,
+    /// Azure as the RP's identity.
+    pub azure: AzureClients,
+    /// Cluster runtime.
+    pub runtime: Arc<dyn ClusterRuntime>,
+    /// Lifecycle settings.
+    pub settings: Settings,
+    /// Leader election.
+    pub lease: LeaseConfig,
+    /// Concurrent reconciles.
+    pub workers: u16,
+    /// Sharding label selector.
+    pub shard_selector: Option<String>,
+    /// Health and metrics.
+    pub health: Health,
+    /// Apply the management CRDs first.
+    pub install_crds: bool,
+}
+
+/// `aro controller`.
+pub async fn run(args: ControllerArgs, shutdown: CancellationToken) -> Result<()> {
+    let client = match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+            let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+                .await
+                .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+            kube::Client::try_from(config)?
+        }
+        None => kube::Client::try_default().await?,
+    };
+    let azure = AzureClients::new(args.azure.to_config()?)?;
+    let health = Health::new();
+    let (bound, _listener) = aro_common::health::serve(args.listen, health.clone(), shutdown.clone())
+        .await
+        .map_err(|e| Error::Config(e.to_string()))?;
+    tracing::info!(%bound, "controller health listener");
+    run_with(
+        ControllerOptions {
+            client,
+            azure,
+            runtime: Arc::new(LocalRuntime::new(args.local_clusters_dir.clone())),
+            settings: args.settings(),
+            lease: args.lease(),
+            workers: args.workers,
+            shard_selector: args.shard_selector.clone(),
+            health,
+            install_crds: args.install_crds,
+        },
+        shutdown,
+    )
+    .await
+}
+
+fn error_policy<K>(_: Arc<K>, error: &Error, _: Arc<Context>) -> Action {
+    tracing::warn!(%error, "reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(2))
+}
+
+/// Lead, then run the controllers until `shutdown` (Ok) or until leadership is lost (Err).
+pub async fn run_with(options: ControllerOptions, shutdown: CancellationToken) -> Result<()> {
+    let client = options.client.clone();
+    if options.install_crds {
+        aro_operator::manifests::apply_crds(&client, &crds::management_crds())
+            .await
+            .map_err(|e| Error::Config(format!("installing the management CRDs: {e}")))?;
+    }
+    client.apiserver_version().await?;
+    options.health.set_ready(true);
+    let metrics = options.health.with_registry(Metrics::register);
+    let lease = options.lease.clone();
+    if !leader::acquire(&client, &lease, &shutdown)
+        .await
+        .map_err(|e| Error::Leadership(e.to_string()))?
+    {
+        return Ok(());
+    }
+    tracing::info!(lease = lease.name, identity = lease.identity, "leading");
+    let lost = CancellationToken::new();
+    let stop = CancellationToken::new();
+    let renew = tokio::spawn(leader::keep_renewing(
+        client.clone(),
+        lease.clone(),
+        shutdown.clone(),
+        lost.clone(),
+    ));
+    {
+        let (sd, ls, st) = (shutdown.clone(), lost.clone(), stop.clone());
+        tokio::spawn(async move {
+            tokio::select! { _ = sd.cancelled() => {}, _ = ls.cancelled() => {} }
+            st.cancel();
+        });
+    }
+
+    let runtime = options.runtime.clone();
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        options.azure,
+        options.runtime,
+        options.settings.clone(),
+        metrics,
+    ));
+
+    let mut clusters_watch = watcher::Config::default();
+    if let Some(selector) = &options.shard_selector {
+        clusters_watch = clusters_watch.labels(selector);
+    }
+    let s = stop.clone();
+    let lifecycle_controller = Controller::new(
+        Api::<OpenShiftCluster>::all(client.clone()),
+        clusters_watch.clone(),
+    )
+    .with_config(controller::Config::default().concurrency(options.workers.max(1)))
+    .graceful_shutdown_on(async move { s.cancelled().await })
+    .run(lifecycle::reconcile, error_policy, ctx.clone())
+    .for_each(|_| futures::future::ready(()));
+
+    let s = stop.clone();
+    let subscription_controller = Controller::new(
+        Api::<Subscription>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .watches(
+        Api::<OpenShiftCluster>::all(client.clone()),
+        clusters_watch,
+        |c: OpenShiftCluster| {
+            Some(ObjectRef::<Subscription>::new(
+                &c.spec.subscription_id.to_ascii_lowercase(),
+            ))
+        },
+    )
+    .graceful_shutdown_on(async move { s.cancelled().await })
+    .run(subscriptions::reconcile, error_policy, ctx.clone())
+    .for_each(|_| futures::future::ready(()));
+
+    let collector = gc::run(
+        client.clone(),
+        options.settings.operation_ttl,
+        options.settings.gc_interval,
+        stop.clone(),
+    );
+    tokio::join!(lifecycle_controller, subscription_controller, collector);
+    runtime.shutdown().await;
+    let renewal = renew
+        .await
+        .map_err(|e| Error::Leadership(e.to_string()))?;
+    renewal.map_err(|e| Error::Leadership(e.to_string()))
+}

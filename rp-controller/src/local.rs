@@ -1,0 +1,623 @@
+//! The whole system on one machine (`aro local`, and the harness of the e2e tests): devcluster as
+//! the management cluster, arm-emulator seeded with the demo VNet, rp-frontend on loopback and
+//! rp-controller with the local cluster runtime, all in this process. Each piece can be replaced by
+//! a real one: a management cluster by kubeconfig, Azure by endpoint and credentials.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aro_common::health::Health;
+use aro_operator::leader::LeaseConfig;
+use arm_emulator::{ArmEmulator, EmulatorConfig, EmulatorHandle, FaultConfig, demo};
+use azure_clients::{AzureArgs, AzureClients, AzureConfig, Credentials};
+use crds::management::{OpenShiftVersion, OpenShiftVersionSpec, Subscription, SubscriptionSpec};
+use devcluster::{Devcluster, DevclusterConfig};
+use kube::api::{Api, PostParams};
+use rp_frontend::{AuthMode, Frontend, FrontendConfig};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::context::Settings;
+use crate::controller::{ControllerOptions, run_with};
+use crate::runtime::{ClusterRuntime, LocalRuntime};
+use crate::{Error, Result};
+
+/// The OpenShift version local mode offers (and makes the default).
+pub const LOCAL_VERSION: &str = "4.15.35";
+/// Parent domain of local clusters.
+pub const LOCAL_PARENT_DOMAIN: &str = "aro.local";
+/// Region of local mode.
+pub const LOCAL_LOCATION: &str = "eastus";
+
+/// Flags of `aro local`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LocalArgs {
+    /// Data directory (management cluster database, clusters, certificates).
+    #[arg(long, env = "ARO_LOCAL_DATA_DIR", default_value = ".aro/local")]
+    pub data_dir: PathBuf,
+    /// Keep everything in memory (nothing survives the process).
+    #[arg(long)]
+    pub in_memory: bool,
+    /// Address of the ARM frontend (HTTPS with client certificates).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub frontend_listen: SocketAddr,
+    /// Serve the frontend over plain HTTP without authentication (loopback only).
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+    /// Address of the arm-emulator (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub arm_emulator_listen: SocketAddr,
+    /// How long the emulator's long-running operations take, in milliseconds.
+    #[arg(long, default_value_t = 200)]
+    pub lro_delay_ms: u64,
+    /// Use this management cluster instead of an embedded devcluster.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Use real Azure (the --azure-* flags) instead of the arm-emulator.
+    #[arg(long)]
+    pub real_azure: bool,
+    /// Real Azure endpoint and identity (with --real-azure).
+    #[command(flatten)]
+    pub azure: AzureArgs,
+    /// Clusters reconciled concurrently.
+    #[arg(long, default_value_t = 32)]
+    pub workers: u16,
+}
+
+/// What to start.
+#[derive(Clone, Debug)]
+pub struct LocalConfig {
+    /// Durable data directory; `None` keeps everything in memory.
+    pub data_dir: Option<PathBuf>,
+    /// Frontend address.
+    pub frontend_listen: SocketAddr,
+    /// Serve the frontend over TLS with client certificates (else plain HTTP, no auth).
+    pub frontend_tls: bool,
+    /// A real management cluster instead of the embedded devcluster.
+    pub management_kubeconfig: Option<PathBuf>,
+    /// Real Azure instead of the emulator.
+    pub azure: Option<AzureConfig>,
+    /// Emulator address.
+    pub emulator_listen: SocketAddr,
+    /// Emulator long-running operation delay.
+    pub lro_delay: Duration,
+    /// Emulator faults at start.
+    pub faults: FaultConfig,
+    /// Lifecycle settings (DNS and domain are filled in).
+    pub settings: Settings,
+    /// Controller workers.
+    pub workers: u16,
+    /// Start the controller (tests of several replicas start their own).
+    pub start_controller: bool,
+    /// Lease duration of the controller.
+    pub lease_duration: Duration,
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: None,
+            frontend_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            frontend_tls: false,
+            management_kubeconfig: None,
+            azure: None,
+            emulator_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            lro_delay: Duration::ZERO,
+            faults: FaultConfig::default(),
+            settings: Settings::default(),
+            workers: 32,
+            start_controller: true,
+            lease_duration: Duration::from_secs(15),
+        }
+    }
+}
+
+impl LocalConfig {
+    /// The configuration `aro local` flags describe.
+    pub fn from_args(args: &LocalArgs) -> Result<Self> {
+        Ok(Self {
+            data_dir: (!args.in_memory).then(|| args.data_dir.clone()),
+            frontend_listen: args.frontend_listen,
+            frontend_tls: !args.insecure_no_auth,
+            management_kubeconfig: args.kubeconfig.clone(),
+            azure: if args.real_azure {
+                Some(args.azure.to_config()?)
+            } else {
+                None
+            },
+            emulator_listen: args.arm_emulator_listen,
+            lro_delay: Duration::from_millis(args.lro_delay_ms),
+            workers: args.workers,
+            settings: Settings {
+                max_poll_interval: Duration::from_secs(2),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+    }
+}
+
+/// Paths of the frontend's certificates.
+#[derive(Clone, Debug)]
+pub struct FrontendCerts {
+    /// Server certificate (also its own CA: self-signed).
+    pub server_cert: PathBuf,
+    /// Server key.
+    pub server_key: PathBuf,
+    /// Client certificate allowed on the customer and admin APIs.
+    pub client_cert: PathBuf,
+    /// Client key.
+    pub client_key: PathBuf,
+}
+
+/// The running system.
+pub struct LocalSystem {
+    /// Embedded management cluster, if used.
+    pub devcluster: Option<Devcluster>,
+    /// Management cluster client.
+    pub client: kube::Client,
+    /// Kubeconfig file of the management cluster, when on disk.
+    pub kubeconfig_path: Option<PathBuf>,
+    /// Embedded ARM endpoint, if used.
+    pub emulator: Option<EmulatorHandle>,
+    /// Azure configuration of the RP identity.
+    pub azure: AzureConfig,
+    /// Frontend base URL.
+    pub frontend_url: String,
+    /// Frontend certificates (TLS mode).
+    pub certs: Option<FrontendCerts>,
+    /// Lifecycle settings in force.
+    pub settings: Settings,
+    /// Where local clusters live (`None`: in memory).
+    pub clusters_dir: Option<PathBuf>,
+    config: LocalConfig,
+    shutdown: CancellationToken,
+    frontend: JoinHandle<()>,
+    controller: Option<RunningController>,
+}
+
+/// A controller replica started by [`LocalSystem::start_controller`].
+pub struct RunningController {
+    /// Its runtime (its local clusters).
+    pub runtime: Arc<LocalRuntime>,
+    token: CancellationToken,
+    task: JoinHandle<Result<()>>,
+}
+
+impl RunningController {
+    /// Stop gracefully (lease released, clusters stopped).
+    pub async fn stop(self) -> Result<()> {
+        self.token.cancel();
+        self.task
+            .await
+            .map_err(|e| Error::Runtime(format!("controller task: {e}")))?
+    }
+
+    /// Stop abruptly, as a crash would: the task is dropped at its current await point (the lease
+    /// is not released), then the clusters it ran are stopped so a new replica can open them.
+    pub async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        self.runtime.shutdown().await;
+    }
+
+    /// Whether the controller task ended.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+}
+
+fn io(context: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |e| Error::Runtime(format!("{context}: {e}"))
+}
+
+/// Self-signed server and client certificates, created once in `dir`.
+fn ensure_certs(dir: &Path) -> Result<FrontendCerts> {
+    std::fs::create_dir_all(dir).map_err(io("creating the certificate directory"))?;
+    let certs = FrontendCerts {
+        server_cert: dir.join("server.pem"),
+        server_key: dir.join("server-key.pem"),
+        client_cert: dir.join("client.pem"),
+        client_key: dir.join("client-key.pem"),
+    };
+    let make = |names: Vec<String>, cert: &Path, key: &Path| -> Result<()> {
+        if cert.exists() && key.exists() {
+            return Ok(());
+        }
+        let generated = rcgen::generate_simple_self_signed(names)
+            .map_err(|e| Error::Runtime(format!("generating a certificate: {e}")))?;
+        std::fs::write(cert, generated.cert.pem()).map_err(io("writing a certificate"))?;
+        std::fs::write(key, generated.signing_key.serialize_pem())
+            .map_err(io("writing a key"))?;
+        Ok(())
+    };
+    make(
+        vec!["localhost".into(), "127.0.0.1".into()],
+        &certs.server_cert,
+        &certs.server_key,
+    )?;
+    make(vec!["arm-client".into()], &certs.client_cert, &certs.client_key)?;
+    Ok(certs)
+}
+
+fn fingerprint_of(pem_path: &Path) -> Result<String> {
+    let pem = std::fs::read(pem_path).map_err(io("reading the client certificate"))?;
+    let der = rustls_pemfile_first_cert(&pem)?;
+    Ok(rp_frontend::server::auth::fingerprint(&der))
+}
+
+fn rustls_pemfile_first_cert(pem: &[u8]) -> Result<Vec<u8>> {
+    // PEM body between the markers, base64-decoded.
+    use base64::Engine;
+    let text = String::from_utf8_lossy(pem);
+    let body: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE-----"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END CERTIFICATE-----"))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .map_err(|e| Error::Runtime(format!("client certificate PEM: {e}")))
+}
+
+async fn kube_client(kubeconfig: &Path) -> Result<kube::Client> {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig)
+        .map_err(|e| Error::Config(format!("{}: {e}", kubeconfig.display())))?;
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .map_err(|e| Error::Config(format!("{}: {e}", kubeconfig.display())))?;
+    Ok(kube::Client::try_from(config)?)
+}
+
+/// Create `object` unless an object of that name exists.
+async fn create_absent<K>(api: &Api<K>, object: &K) -> Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    match api.create(&PostParams::default(), object).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl LocalSystem {
+    /// Start every piece.
+    pub async fn start(config: LocalConfig) -> Result<Self> {
+        let shutdown = CancellationToken::new();
+        if let Some(dir) = &config.data_dir {
+            std::fs::create_dir_all(dir).map_err(io("creating the data directory"))?;
+        }
+
+        // Management cluster.
+        let (devcluster, client, kubeconfig_path) = match &config.management_kubeconfig {
+            Some(path) => (None, kube_client(path).await?, Some(path.clone())),
+            None => {
+                let mut dc_config = match &config.data_dir {
+                    Some(dir) => DevclusterConfig::durable(dir.join("management")),
+                    None => DevclusterConfig::in_memory(),
+                };
+                dc_config.name = "aro-local".into();
+                let dc = Devcluster::start(dc_config)
+                    .await
+                    .map_err(|e| Error::Runtime(format!("management devcluster: {e}")))?;
+                let client = dc
+                    .client()
+                    .await
+                    .map_err(|e| Error::Runtime(format!("management devcluster: {e}")))?;
+                let path = dc.kubeconfig_path.clone();
+                (Some(dc), client, path)
+            }
+        };
+        aro_operator::manifests::apply_crds(&client, &crds::management_crds())
+            .await
+            .map_err(|e| Error::Config(format!("installing the management CRDs: {e}")))?;
+
+        // Azure.
+        let (emulator, azure) = match &config.azure {
+            Some(azure) => (None, azure.clone()),
+            None => {
+                let emulator = ArmEmulator::start(EmulatorConfig {
+                    listen: config.emulator_listen,
+                    lro_delay: config.lro_delay,
+                    lro_retry_after_secs: 0,
+                    faults: config.faults.clone(),
+                    seeds: vec![demo::seed()],
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| Error::Runtime(format!("arm-emulator: {e}")))?;
+                let url = azure_clients::azure_core::Url::parse(&emulator.base_url)
+                    .map_err(|e| Error::Config(e.to_string()))?;
+                let mut azure = AzureConfig::new(
+                    url.clone(),
+                    url,
+                    demo::TENANT,
+                    Credentials::ClientSecret {
+                        client_id: demo::RP_CLIENT_ID.into(),
+                        client_secret: demo::RP_CLIENT_SECRET.into(),
+                    },
+                    demo::SUBSCRIPTION,
+                );
+                azure.retry.base_delay = Duration::from_millis(50);
+                azure.retry.max_delay = Duration::from_secs(1);
+                (Some(emulator), azure)
+            }
+        };
+
+        let mut settings = config.settings.clone();
+        settings.parent_domain = LOCAL_PARENT_DOMAIN.into();
+        if settings.dns_resource_group_id.is_empty() {
+            settings.dns_resource_group_id = format!(
+                "/subscriptions/{}/resourceGroups/aro-rp-dns",
+                azure.subscription_id
+            );
+        }
+        settings.dns_location = LOCAL_LOCATION.into();
+
+        // What ARM and an SRE would have set up: a registered subscription and a default version.
+        let subs: Api<Subscription> = Api::all(client.clone());
+        create_absent(
+            &subs,
+            &Subscription::new(
+                demo::SUBSCRIPTION,
+                SubscriptionSpec {
+                    tenant_id: Some(demo::TENANT.into()),
+                    ..Default::default()
+                },
+            ),
+        )
+        .await?;
+        let versions: Api<OpenShiftVersion> = Api::all(client.clone());
+        create_absent(
+            &versions,
+            &OpenShiftVersion::new(
+                LOCAL_VERSION,
+                OpenShiftVersionSpec {
+                    version: LOCAL_VERSION.into(),
+                    open_shift_pullspec: format!(
+                        "quay.io/openshift-release-dev/ocp-release:{LOCAL_VERSION}-x86_64"
+                    ),
+                    installer_pullspec: format!("arosvc.azurecr.io/aro-installer:{LOCAL_VERSION}"),
+                    enabled: true,
+                    default: true,
+                },
+            ),
+        )
+        .await?;
+
+        // Frontend.
+        let certs = match (&config.data_dir, config.frontend_tls) {
+            (Some(dir), true) => Some(ensure_certs(&dir.join("frontend"))?),
+            (None, true) => {
+                return Err(Error::Config(
+                    "a TLS frontend needs a data directory for its certificates".into(),
+                ));
+            }
+            _ => None,
+        };
+        let mut frontend_config = FrontendConfig::insecure_for_loopback(LOCAL_LOCATION);
+        frontend_config.parent_domain = Some(LOCAL_PARENT_DOMAIN.into());
+        if let Some(certs) = &certs {
+            let fp = fingerprint_of(&certs.client_cert)?;
+            frontend_config.auth = AuthMode::ClientCertificates {
+                arm: [fp.clone()].into(),
+                admin: [fp].into(),
+            };
+        } else if !config.frontend_listen.ip().is_loopback() {
+            return Err(Error::Config(
+                "an unauthenticated frontend may only listen on loopback".into(),
+            ));
+        }
+        let app = Frontend::router(client.clone(), frontend_config);
+        let listener = tokio::net::TcpListener::bind(config.frontend_listen)
+            .await
+            .map_err(io("binding the frontend"))?;
+        let addr = listener.local_addr().map_err(io("frontend address"))?;
+        let stop = shutdown.clone();
+        let (frontend_url, frontend) = match &certs {
+            Some(certs) => {
+                let read = |p: &Path| std::fs::read(p).map_err(io("reading a certificate"));
+                let tls = rp_frontend::tls::server_config(
+                    &read(&certs.server_cert)?,
+                    &read(&certs.server_key)?,
+                )
+                .map_err(|e| Error::Config(e.to_string()))?;
+                let task = tokio::spawn(async move {
+                    rp_frontend::tls::serve_tls(listener, tls, app, stop).await
+                });
+                (format!("https://localhost:{}", addr.port()), task)
+            }
+            None => {
+                let task = tokio::spawn(async move {
+                    let _ = axum_serve(listener, app, stop).await;
+                });
+                (format!("http://{addr}"), task)
+            }
+        };
+
+        let clusters_dir = config.data_dir.as_ref().map(|d| d.join("clusters"));
+        let mut system = Self {
+            devcluster,
+            client,
+            kubeconfig_path,
+            emulator,
+            azure,
+            frontend_url,
+            certs,
+            settings,
+            clusters_dir,
+            config: config.clone(),
+            shutdown,
+            frontend,
+            controller: None,
+        };
+        if config.start_controller {
+            let controller = system.start_controller("local-0")?;
+            system.controller = Some(controller);
+        }
+        Ok(system)
+    }
+
+    /// Start a controller replica with this identity (it leads once the Lease is free).
+    pub fn start_controller(&self, identity: &str) -> Result<RunningController> {
+        let runtime = Arc::new(LocalRuntime::new(self.clusters_dir.clone()));
+        let token = self.shutdown.child_token();
+        let options = ControllerOptions {
+            client: self.client.clone(),
+            azure: AzureClients::new(self.azure.clone())?,
+            runtime: runtime.clone(),
+            settings: self.settings.clone(),
+            lease: LeaseConfig {
+                namespace: "default".into(),
+                name: "aro-rp-controller".into(),
+                identity: identity.to_string(),
+                lease_duration: self.config.lease_duration,
+                retry_period: self.config.lease_duration / 3,
+            },
+            workers: self.config.workers,
+            shard_selector: None,
+            health: Health::new(),
+            install_crds: false,
+        };
+        let task = tokio::spawn(run_with(options, token.clone()));
+        Ok(RunningController {
+            runtime,
+            token,
+            task,
+        })
+    }
+
+    /// The controller started with the system, taken out (to kill or replace it).
+    pub fn take_controller(&mut self) -> Option<RunningController> {
+        self.controller.take()
+    }
+
+    /// Install a controller as the system's own (stopped with the system).
+    pub fn set_controller(&mut self, controller: RunningController) {
+        self.controller = Some(controller);
+    }
+
+    /// Wait until `shutdown` fires, then stop.
+    pub async fn run_until(self, shutdown: CancellationToken) -> Result<()> {
+        shutdown.cancelled().await;
+        self.stop().await
+    }
+
+    /// Stop every piece.
+    pub async fn stop(mut self) -> Result<()> {
+        if let Some(controller) = self.controller.take() {
+            if let Err(error) = controller.stop().await {
+                tracing::warn!(%error, "controller stopped with an error");
+            }
+        }
+        self.shutdown.cancel();
+        let _ = self.frontend.await;
+        if let Some(emulator) = self.emulator.take() {
+            let _ = emulator.stop().await;
+        }
+        if let Some(dc) = self.devcluster.take() {
+            dc.stop().await;
+        }
+        Ok(())
+    }
+
+    /// The ready-to-paste walkthrough `aro local` prints.
+    pub fn banner(&self) -> String {
+        let sub = demo::SUBSCRIPTION;
+        let base = &self.frontend_url;
+        let cluster =
+            format!("/subscriptions/{sub}/resourceGroups/demo-rg/providers/Microsoft.RedHatOpenShift/openShiftClusters/demo");
+        let curl = match &self.certs {
+            Some(c) => format!(
+                "curl -sS --cacert {} --cert {} --key {}",
+                c.server_cert.display(),
+                c.client_cert.display(),
+                c.client_key.display()
+            ),
+            None => "curl -sS".to_string(),
+        };
+        let kubeconfig = self
+            .kubeconfig_path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(in memory)".into());
+        let arm = self
+            .emulator
+            .as_ref()
+            .map(|e| e.base_url.clone())
+            .unwrap_or_else(|| self.azure.arm_endpoint.to_string());
+        let api = "api-version=2023-11-22";
+        let body = format!(
+            r#"{{"location":"{LOCAL_LOCATION}","properties":{{"clusterProfile":{{"domain":"demo","resourceGroupId":"/subscriptions/{sub}/resourceGroups/aro-demo","pullSecret":"{{\"auths\":{{}}}}"}},"servicePrincipalProfile":{{"clientId":"{cid}","clientSecret":"{secret}"}},"networkProfile":{{"podCidr":"10.128.0.0/14","serviceCidr":"172.30.0.0/16"}},"masterProfile":{{"vmSize":"Standard_D8s_v3","subnetId":"{master}"}},"workerProfiles":[{{"name":"worker","vmSize":"Standard_D4s_v3","diskSizeGB":128,"subnetId":"{worker}","count":3}}],"apiserverProfile":{{"visibility":"Public"}},"ingressProfiles":[{{"name":"default","visibility":"Public"}}]}}}}"#,
+            cid = demo::CLUSTER_CLIENT_ID,
+            secret = demo::CLUSTER_CLIENT_SECRET,
+            master = demo::subnet_id("master"),
+            worker = demo::subnet_id("worker"),
+        );
+        format!(
+            r#"aro local is running.
+
+  ARM frontend:        {base}
+  arm-emulator:        {arm}
+  management cluster:  {mgmt}
+  kubeconfig:          {kubeconfig}
+  data dir:            {data}
+
+Create a cluster in the demo VNet:
+
+  {curl} -X PUT -H 'Content-Type: application/json' \
+    '{base}{cluster}?{api}' \
+    -d '{body}'
+
+Watch it (provisioningState goes Creating -> Succeeded):
+
+  {curl} '{base}{cluster}?{api}' | grep -o '"provisioningState":"[A-Za-z]*"'
+  kubectl --kubeconfig {kubeconfig} get openshiftclusters -A -o wide
+
+Get its credentials and use them:
+
+  {curl} -X POST '{base}{cluster}/listCredentials?{api}'
+  {curl} -X POST '{base}{cluster}/listAdminCredentials?{api}' \
+    | sed -e 's/.*"kubeconfig":"\([^"]*\)".*/\1/' | base64 -d > demo.kubeconfig
+  kubectl --kubeconfig demo.kubeconfig get nodes,clusterversion
+
+Delete it:
+
+  {curl} -X DELETE '{base}{cluster}?{api}'
+"#,
+            mgmt = self
+                .devcluster
+                .as_ref()
+                .map(|d| d.url.clone())
+                .unwrap_or_else(|| "(from --kubeconfig)".into()),
+            data = self
+                .config
+                .data_dir
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|| "(in memory)".into()),
+        )
+    }
+}
+
+async fn axum_serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+/// `aro local`: start everything, print the walkthrough, run until `shutdown`.
+pub async fn run(args: LocalArgs, shutdown: CancellationToken) -> Result<()> {
+    let system = LocalSystem::start(LocalConfig::from_args(&args)?).await?;
+    println!("{}", system.banner());
+    system.run_until(shutdown).await
+}
+
