@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use serde_json::json;
@@ -198,15 +198,23 @@ impl Devcluster {
     }
 
     /// Stop serving and the controllers.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.shutdown.cancel();
-        for t in self.tasks {
+        for t in std::mem::take(&mut self.tasks) {
             let _ = t.await;
         }
     }
 
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
+    }
+}
+
+/// A server dropped without [`Devcluster::stop`] (its owner's task was aborted) still shuts down,
+/// releasing its port and its database for a successor.
+impl Drop for Devcluster {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
     }
 }
 
@@ -285,8 +293,8 @@ async fn serve(
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let server = server.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
+        let stop = shutdown.clone();
+        let connection = async move {
             let stream = match acceptor.accept(tcp).await {
                 Ok(s) => s,
                 Err(e) => {
@@ -308,12 +316,38 @@ async fn serve(
                 req.extensions_mut().insert(identity.clone());
                 async move { Ok::<_, Infallible>(crate::http::handle(server, req.map(Body::new)).await) }
             });
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let builder = hyper_util::server::conn::auto::Builder::new(ShutdownExecutor(stop));
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        };
+        // Everything a connection runs (handshake, requests, HTTP/2 streams) ends with the
+        // server, so a stopped server holds no storage a successor needs.
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
             tokio::select! {
-                r = conn => if let Err(e) = r {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
-                },
+                _ = connection => {}
+                _ = shutdown.cancelled() => {}
+            }
+        });
+    }
+}
+
+/// Runs what hyper spawns (HTTP/2 streams) until the server shuts down.
+#[derive(Clone)]
+struct ShutdownExecutor(CancellationToken);
+
+impl<F> hyper::rt::Executor<F> for ShutdownExecutor
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, future: F) {
+        let shutdown = self.0.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = future => {}
                 _ = shutdown.cancelled() => {}
             }
         });
