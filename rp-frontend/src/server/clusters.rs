@@ -611,6 +611,10 @@ async fn try_put_or_patch(
         new_state,
         &op_id,
         &state.config.rp_version,
+        &[
+            (store::PULL_SECRET_KEY, secrets.pull_secret.clone()),
+            (store::CLIENT_SECRET_KEY, secrets.client_secret.clone()),
+        ],
     )
     .await
     {
@@ -620,15 +624,6 @@ async fn try_put_or_patch(
             return Err(e);
         }
     };
-    store::store_customer_secrets(
-        &state.client,
-        &stored,
-        &[
-            (store::PULL_SECRET_KEY, secrets.pull_secret.clone()),
-            (store::CLIENT_SECRET_KEY, secrets.client_secret.clone()),
-        ],
-    )
-    .await?;
     let body = match version {
         Some(v) => render(v, &stored),
         None => admin::render(&stored),
@@ -667,6 +662,7 @@ pub async fn delete(state: &AppState, ctx: &Ctx, key: &ResourceKey) -> Result<Re
             ProvisioningState::Deleting,
             &op_id,
             &state.config.rp_version,
+            &[],
         )
         .await
         {

@@ -248,6 +248,7 @@ async fn delete_all_clusters(state: &AppState, sub: &str) -> Result<()> {
             ProvisioningState::Deleting,
             &id,
             &state.config.rp_version,
+            &[],
         )
         .await
         {

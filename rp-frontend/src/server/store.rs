@@ -208,6 +208,7 @@ pub async fn transition(
     state: ProvisioningState,
     operation_id: &str,
     rp_version: &str,
+    secrets: &[(&str, Option<String>)],
 ) -> Result<OpenShiftCluster> {
     let ns = cluster.namespace().unwrap_or_default();
     let api: Api<OpenShiftCluster> = Api::namespaced(client.clone(), &ns);
@@ -222,6 +223,9 @@ pub async fn transition(
     } else {
         api.replace(&name, &PostParams::default(), &cluster).await?
     };
+    // The secrets land before the status names the operation: the controller starts work only
+    // then, and its first step reads them.
+    store_customer_secrets(client, &stored, secrets).await?;
 
     // The claim is ours; write the status, retrying conflicts with the controller.
     for _ in 0..10 {
@@ -311,7 +315,7 @@ pub async fn repair_claim(
     {
         return Ok(());
     }
-    transition(client, cluster.clone(), state, op, rp_version)
+    transition(client, cluster.clone(), state, op, rp_version, &[])
         .await
         .map(|_| ())
 }
