@@ -110,9 +110,10 @@ impl StepEnv<'_> {
     async fn secret_value(&self, name: &str, key: &str) -> StepResult<Option<String>> {
         let api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &self.namespace());
         let secret = api.get_opt(name).await.map_err(|e| kube_outcome(&e))?;
-        Ok(secret
-            .and_then(|s| s.data)
-            .and_then(|d| d.get(key).map(|v| String::from_utf8_lossy(&v.0).into_owned())))
+        Ok(secret.and_then(|s| s.data).and_then(|d| {
+            d.get(key)
+                .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+        }))
     }
 
     async fn customer_secret(&self, key: &str) -> StepResult<Option<String>> {
@@ -125,10 +126,11 @@ impl StepEnv<'_> {
 pub fn parse_resource_group_id(id: &str) -> Option<(String, String)> {
     let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
     match parts.as_slice() {
-        [s, sub, r, rg] if s.eq_ignore_ascii_case("subscriptions")
-            && r.eq_ignore_ascii_case("resourceGroups")
-            && !sub.is_empty()
-            && !rg.is_empty() =>
+        [s, sub, r, rg]
+            if s.eq_ignore_ascii_case("subscriptions")
+                && r.eq_ignore_ascii_case("resourceGroups")
+                && !sub.is_empty()
+                && !rg.is_empty() =>
         {
             Some((sub.to_string(), rg.to_string()))
         }
@@ -209,7 +211,10 @@ fn subnet_of(value: &Value, vnet_id: &str) -> Subnet {
         prefixes.insert(0, prefix.to_string());
     }
     let id = value["id"].as_str().map(str::to_string).unwrap_or_else(|| {
-        format!("{vnet_id}/subnets/{}", value["name"].as_str().unwrap_or_default())
+        format!(
+            "{vnet_id}/subnets/{}",
+            value["name"].as_str().unwrap_or_default()
+        )
     });
     let reference = |name: &str| p[name]["id"].as_str().map(str::to_string);
     Subnet {
@@ -235,7 +240,10 @@ pub fn vnet_of(value: &Value) -> VirtualNetwork {
     }
 }
 
-async fn permissions(arm: &ArmClient, scope: &str) -> Result<Vec<Permission>, azure_clients::Error> {
+async fn permissions(
+    arm: &ArmClient,
+    scope: &str,
+) -> Result<Vec<Permission>, azure_clients::Error> {
     let path = format!("{scope}/providers/Microsoft.Authorization/permissions");
     let values = arm.list(&path, AUTHORIZATION_API).await?;
     Ok(values
@@ -301,14 +309,16 @@ fn cluster_sp_client(ctx: &Context, client_id: &str, secret: &str) -> StepResult
 
 async fn validate_resources(env: &mut StepEnv<'_>) -> StepResult<()> {
     let spec = &env.cluster.spec;
-    let creating = env.status.provisioning_state
-        == Some(crds::management::ProvisioningState::Creating);
+    let creating =
+        env.status.provisioning_state == Some(crds::management::ProvisioningState::Creating);
     let master_subnet = spec.master_profile.subnet_id.clone();
     let vnet_id = validation::network::vnet_id_of(&master_subnet)
         .unwrap_or(&master_subnet)
         .to_string();
     let arm = env.arm();
-    let vnet = azure::get(&arm, &vnet_id, NETWORK_API).await?.map(|v| vnet_of(&v));
+    let vnet = azure::get(&arm, &vnet_id, NETWORK_API)
+        .await?
+        .map(|v| vnet_of(&v));
     let expected_nsg_id = if creating || spec.network_profile.preconfigured_nsg == Toggle::Enabled {
         None
     } else {
@@ -325,7 +335,11 @@ async fn validate_resources(env: &mut StepEnv<'_>) -> StepResult<()> {
     // Linked resources: the virtual network and what is attached to the cluster's subnets.
     let mut linked = vec![(LinkedResource::VirtualNetwork, vnet_id.clone())];
     let cluster_subnets: Vec<String> = std::iter::once(master_subnet.to_ascii_lowercase())
-        .chain(spec.worker_profiles.iter().map(|w| w.subnet_id.to_ascii_lowercase()))
+        .chain(
+            spec.worker_profiles
+                .iter()
+                .map(|w| w.subnet_id.to_ascii_lowercase()),
+        )
         .collect();
     for subnet in vnet.iter().flat_map(|v| v.subnets.iter()) {
         if !cluster_subnets.contains(&subnet.id.to_ascii_lowercase()) {
@@ -341,15 +355,18 @@ async fn validate_resources(env: &mut StepEnv<'_>) -> StepResult<()> {
     linked.dedup();
 
     if let Some(sp) = &spec.service_principal_profile {
-        let secret = env.customer_secret(CLIENT_SECRET_KEY).await?.ok_or_else(|| {
-            Outcome::Failed(
-                ArmError::new(
-                    "InvalidServicePrincipalCredentials",
-                    "The cluster's service principal secret is missing.",
+        let secret = env
+            .customer_secret(CLIENT_SECRET_KEY)
+            .await?
+            .ok_or_else(|| {
+                Outcome::Failed(
+                    ArmError::new(
+                        "InvalidServicePrincipalCredentials",
+                        "The cluster's service principal secret is missing.",
+                    )
+                    .with_target("properties.servicePrincipalProfile.clientSecret"),
                 )
-                .with_target("properties.servicePrincipalProfile.clientSecret"),
-            )
-        })?;
+            })?;
         let sp_arm = cluster_sp_client(env.ctx, &sp.client_id, &secret)?;
         check_permissions(&sp_arm, Principal::ClusterServicePrincipal, &linked).await?;
     }
@@ -460,7 +477,9 @@ async fn ensure_resource_group(env: &mut StepEnv<'_>) -> StepResult<()> {
         "managedBy": cluster_id,
         "tags": env.cluster.spec.tags,
     });
-    azure::put(&arm, &rg_id, RESOURCES_API, &body).await.map(|_| ())
+    azure::put(&arm, &rg_id, RESOURCES_API, &body)
+        .await
+        .map(|_| ())
 }
 
 async fn ensure_nsg(env: &mut StepEnv<'_>) -> StepResult<()> {
@@ -560,7 +579,8 @@ async fn ensure_load_balancers(env: &mut StepEnv<'_>) -> StepResult<()> {
             names.resource_group,
             names.public_lb()
         );
-        let body = infra::public_lb_body(&names, &location, spec.apiserver_profile.visibility, &ips);
+        let body =
+            infra::public_lb_body(&names, &location, spec.apiserver_profile.visibility, &ips);
         let current = azure::ensure_resource(&arm, &lb_id, NETWORK_API, &body).await?;
         // An update of the outbound IP count replaces the frontends.
         if current["properties"]["frontendIPConfigurations"]
@@ -650,12 +670,10 @@ async fn attach_nsgs(env: &mut StepEnv<'_>) -> StepResult<()> {
     azure::poll_pending(&arm, env.pending).await?;
     for subnet_id in cluster_subnets(env.cluster) {
         let Some(subnet) = azure::get(&arm, &subnet_id, NETWORK_API).await? else {
-            return Err(Outcome::Failed(
-                ArmError::new(
-                    "InvalidLinkedVNet",
-                    format!("The subnet '{subnet_id}' could not be found."),
-                ),
-            ));
+            return Err(Outcome::Failed(ArmError::new(
+                "InvalidLinkedVNet",
+                format!("The subnet '{subnet_id}' could not be found."),
+            )));
         };
         let attached = subnet["properties"]["networkSecurityGroup"]["id"]
             .as_str()
@@ -805,7 +823,10 @@ async fn seed_input(env: &StepEnv<'_>) -> StepResult<SeedInput> {
         worker_vm_size: worker.vm_size.clone(),
         worker_count: worker.count.max(0) as u32,
         worker_disk_size_gb: worker.disk_size_gb,
-        pull_secret: env.customer_secret(PULL_SECRET_KEY).await?.unwrap_or_default(),
+        pull_secret: env
+            .customer_secret(PULL_SECRET_KEY)
+            .await?
+            .unwrap_or_default(),
     })
 }
 
@@ -860,11 +881,23 @@ async fn generate_kubeconfigs(env: &mut StepEnv<'_>) -> StepResult<()> {
 /// A kubeadmin password like the installer's: 23 characters in four dash-separated groups.
 fn kubeadmin_password() -> String {
     let raw = random_suffix(20);
-    format!("{}-{}-{}-{}", &raw[0..5], &raw[5..10], &raw[10..15], &raw[15..20])
-        .chars()
-        .enumerate()
-        .map(|(i, c)| if i % 3 == 0 { c.to_ascii_uppercase() } else { c })
-        .collect()
+    format!(
+        "{}-{}-{}-{}",
+        &raw[0..5],
+        &raw[5..10],
+        &raw[10..15],
+        &raw[15..20]
+    )
+    .chars()
+    .enumerate()
+    .map(|(i, c)| {
+        if i % 3 == 0 {
+            c.to_ascii_uppercase()
+        } else {
+            c
+        }
+    })
+    .collect()
 }
 
 /// The operator chart values for this cluster.
@@ -918,6 +951,12 @@ async fn install_operator(env: &mut StepEnv<'_>) -> StepResult<()> {
 
 async fn operator_ready(env: &mut StepEnv<'_>) -> StepResult<()> {
     let infra_id = env.infra_id()?;
+    // A restarted controller brings the cluster (and its operator) back before asking.
+    env.ctx
+        .runtime
+        .resume(&infra_id)
+        .await
+        .map_err(|e| runtime_outcome(&e))?;
     match env.ctx.runtime.operator_ready(&infra_id).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(env.poll(Duration::from_millis(500))),
@@ -932,7 +971,10 @@ async fn rotate_credentials(env: &mut StepEnv<'_>) -> StepResult<()> {
     let Some(sp) = env.cluster.spec.service_principal_profile.clone() else {
         return Ok(());
     };
-    let secret = env.customer_secret(CLIENT_SECRET_KEY).await?.unwrap_or_default();
+    let secret = env
+        .customer_secret(CLIENT_SECRET_KEY)
+        .await?
+        .unwrap_or_default();
     let client = env
         .ctx
         .runtime
@@ -954,7 +996,10 @@ async fn rotate_credentials(env: &mut StepEnv<'_>) -> StepResult<()> {
                 "azure_resourcegroup".to_string(),
                 env.names()?.resource_group,
             ),
-            ("azure_region".to_string(), env.cluster.spec.location.clone()),
+            (
+                "azure_region".to_string(),
+                env.cluster.spec.location.clone(),
+            ),
         ])),
         ..Default::default()
     };
@@ -1065,7 +1110,10 @@ mod tests {
             {"name": "b", "properties": {"addressPrefixes": ["10.0.1.0/24"]}}]}});
         let vnet = vnet_of(&v);
         assert_eq!(vnet.subnets[0].address_prefixes, vec!["10.0.0.0/24"]);
-        assert_eq!(vnet.subnets[0].network_security_group_id.as_deref(), Some("/nsg"));
+        assert_eq!(
+            vnet.subnets[0].network_security_group_id.as_deref(),
+            Some("/nsg")
+        );
         assert_eq!(vnet.subnets[0].route_table_id.as_deref(), Some("/rt"));
         assert_eq!(vnet.subnets[1].id, "/v/subnets/b");
         assert_eq!(vnet.subnets[1].address_prefixes, vec!["10.0.1.0/24"]);

@@ -20,6 +20,7 @@ use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::context::{Context, Metrics, Settings};
 use crate::runtime::{ClusterRuntime, LocalRuntime};
@@ -152,9 +153,10 @@ pub async fn run(args: ControllerArgs, shutdown: CancellationToken) -> Result<()
     };
     let azure = AzureClients::new(args.azure.to_config()?)?;
     let health = Health::new();
-    let (bound, _listener) = aro_common::health::serve(args.listen, health.clone(), shutdown.clone())
-        .await
-        .map_err(|e| Error::Config(e.to_string()))?;
+    let (bound, _listener) =
+        aro_common::health::serve(args.listen, health.clone(), shutdown.clone())
+            .await
+            .map_err(|e| Error::Config(e.to_string()))?;
     tracing::info!(%bound, "controller health listener");
     run_with(
         ControllerOptions {
@@ -199,19 +201,21 @@ pub async fn run_with(options: ControllerOptions, shutdown: CancellationToken) -
     tracing::info!(lease = lease.name, identity = lease.identity, "leading");
     let lost = CancellationToken::new();
     let stop = CancellationToken::new();
-    let renew = tokio::spawn(leader::keep_renewing(
+    // Both helpers end with this future: a controller dropped mid-flight (a crash) must not keep
+    // renewing a lease it no longer acts on.
+    let renew = AbortOnDropHandle::new(tokio::spawn(leader::keep_renewing(
         client.clone(),
         lease.clone(),
         shutdown.clone(),
         lost.clone(),
-    ));
-    {
+    )));
+    let _stop_on_loss = {
         let (sd, ls, st) = (shutdown.clone(), lost.clone(), stop.clone());
-        tokio::spawn(async move {
+        AbortOnDropHandle::new(tokio::spawn(async move {
             tokio::select! { _ = sd.cancelled() => {}, _ = ls.cancelled() => {} }
             st.cancel();
-        });
-    }
+        }))
+    };
 
     let runtime = options.runtime.clone();
     let ctx = Arc::new(Context::new(
@@ -262,8 +266,6 @@ pub async fn run_with(options: ControllerOptions, shutdown: CancellationToken) -
     );
     tokio::join!(lifecycle_controller, subscription_controller, collector);
     runtime.shutdown().await;
-    let renewal = renew
-        .await
-        .map_err(|e| Error::Leadership(e.to_string()))?;
+    let renewal = renew.await.map_err(|e| Error::Leadership(e.to_string()))?;
     renewal.map_err(|e| Error::Leadership(e.to_string()))
 }
