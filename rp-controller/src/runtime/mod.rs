@@ -1,10 +1,11 @@
 //! Cluster runtimes: the pluggable step that brings an OpenShift cluster up, behind one interface.
 //!
 //! * [`local`]: a devcluster per cluster, seeded with [`seed`] objects, the operator in-process.
-//!
-//! A production runtime invokes the OpenShift installer (install-config.yaml in; metadata.json,
-//! kubeconfig and kubeadmin password out) the way Hive does; it plugs in behind the same trait.
+//! * [`installer`]: the production runtime: runs the OpenShift installer binary the way Hive does
+//!   (install-config.yaml in; metadata.json, kubeconfig and kubeadmin password out) and deploys the
+//!   operator into the installed cluster through its API.
 
+pub mod installer;
 pub mod local;
 pub mod seed;
 
@@ -12,6 +13,7 @@ use aro_operator::manifests::OperatorDeployValues;
 use async_trait::async_trait;
 
 use crate::Result;
+pub use installer::{InstallerConfig, InstallerRuntime};
 pub use local::LocalRuntime;
 pub use seed::SeedInput;
 

@@ -1,0 +1,869 @@
+//! The `installer` cluster runtime: brings a cluster up with the OpenShift installer binary, the
+//! way Hive does. Each cluster gets a directory `<work dir>/<infra id>/`; the runtime writes
+//! `install-config.yaml` there (from [`install_config`], a pure function of the [`SeedInput`]), runs
+//! `openshift-install create cluster --dir <dir>`, and reads what the installer leaves behind:
+//! `metadata.json` (cluster name and the installer's infra id, what `destroy cluster` needs),
+//! `auth/kubeconfig` (the admin kubeconfig) and `auth/kubeadmin-password`.
+//!
+//! The installer writes `metadata.json` and `auth/` *before* it creates any infrastructure, so
+//! their presence does not prove an install finished: a successful run is recorded with a marker
+//! file, [`COMPLETE_MARKER`]. A directory holding an unfinished attempt (a failure, a timeout, a
+//! process killed mid-install) is cleaned up like Hive does before a retry: `destroy cluster` when
+//! `metadata.json` exists, then every file but the log is removed and the install starts over.
+//!
+//! The installer's output (stdout and stderr) is appended to `<dir>/.openshift_install.log`; a
+//! failure's error carries the last lines of this run's output, with the pull secret redacted.
+//! Unlike the `local` runtime nothing runs in this process: the operator is deployed into the
+//! cluster through its API and runs there as a Deployment.
+
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aro_operator::manifests::OperatorDeployValues;
+use async_trait::async_trait;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{Api, DynamicObject};
+use kube::core::ApiResource;
+use serde_json::{Value, json};
+
+use super::seed::SeedInput;
+use super::{ClusterAccess, ClusterRuntime};
+use crate::{Error, Result};
+
+/// The install configuration the installer reads (it consumes the file).
+pub const INSTALL_CONFIG_FILE: &str = "install-config.yaml";
+/// Written by the installer: `clusterName`, `infraID` and the platform's metadata.
+pub const METADATA_FILE: &str = "metadata.json";
+/// Written by the installer: the admin kubeconfig.
+pub const KUBECONFIG_FILE: &str = "auth/kubeconfig";
+/// Written by the installer: the kubeadmin user's password.
+pub const KUBEADMIN_PASSWORD_FILE: &str = "auth/kubeadmin-password";
+/// Where the installer's stdout and stderr are appended (the installer also logs there itself).
+pub const LOG_FILE: &str = ".openshift_install.log";
+/// Written by this runtime once `create cluster` succeeded and its outputs were read.
+pub const COMPLETE_MARKER: &str = ".aro-install-complete";
+
+/// How long an install may run by default (the reference's runInstaller bound).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// Lines of installer output an error carries.
+const ERROR_TAIL_LINES: usize = 20;
+/// At most this many characters of installer output in an error.
+const ERROR_TAIL_CHARS: usize = 4000;
+/// How long `api_ready` waits for the API server to answer.
+const API_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Settings the install config takes from constants until [`SeedInput`] carries them (the
+/// cluster's networkProfile, apiserverProfile and fipsValidatedModules).
+pub const DEFAULT_POD_CIDR: &str = "10.128.0.0/14";
+/// Default service network.
+pub const DEFAULT_SERVICE_CIDR: &str = "172.30.0.0/16";
+/// The machine network is a placeholder, as in the reference: ARO's machines live in the
+/// customer's subnets, which the install config names.
+pub const MACHINE_CIDR: &str = "127.0.0.0/8";
+/// Per-node pod subnet size.
+pub const HOST_PREFIX: u32 = 23;
+/// Default outbound type (the cluster's public load balancer).
+pub const DEFAULT_OUTBOUND_TYPE: &str = "Loadbalancer";
+/// Default publishing strategy (public API server).
+pub const DEFAULT_PUBLISH: &str = "External";
+/// Default cluster network plugin.
+pub const NETWORK_TYPE: &str = "OVNKubernetes";
+/// Control plane machines.
+pub const MASTER_REPLICAS: u32 = 3;
+/// Control plane OS disk size, as the reference sets it.
+pub const MASTER_DISK_SIZE_GB: i32 = 1024;
+/// Availability zones of both machine pools.
+pub const ZONES: [&str; 3] = ["1", "2", "3"];
+
+/// Configuration of the installer runtime.
+#[derive(Clone)]
+pub struct InstallerConfig {
+    /// The `openshift-install` binary.
+    pub binary: PathBuf,
+    /// Where each cluster's install directory lives (`<work_dir>/<infra id>`): keep it durable, it
+    /// holds what `destroy cluster` needs.
+    pub work_dir: PathBuf,
+    /// How long one `create cluster` or `destroy cluster` may run.
+    pub timeout: Duration,
+    /// Extra environment of the installer (Azure credentials, release image override, ...).
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl InstallerConfig {
+    /// `binary` installing under `work_dir`, with [`DEFAULT_TIMEOUT`] and no extra environment.
+    pub fn new(binary: impl Into<PathBuf>, work_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            binary: binary.into(),
+            work_dir: work_dir.into(),
+            timeout: DEFAULT_TIMEOUT,
+            extra_env: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for InstallerConfig {
+    // The extra environment may hold credentials: only its names are shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstallerConfig")
+            .field("binary", &self.binary)
+            .field("work_dir", &self.work_dir)
+            .field("timeout", &self.timeout)
+            .field(
+                "extra_env",
+                &self.extra_env.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// What the installer's `metadata.json` says about the cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstallMetadata {
+    /// `clusterName`: the install config's `metadata.name`.
+    pub cluster_name: String,
+    /// `infraID`: the installer's infrastructure id (prefix of the Azure resources it created);
+    /// it is generated by the installer and need not equal the RP's infra id.
+    pub infra_id: String,
+}
+
+/// Clusters installed by the OpenShift installer binary.
+pub struct InstallerRuntime {
+    config: InstallerConfig,
+    /// One lock per infra id: one installer run per directory at a time.
+    locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Admin clients built from the clusters' kubeconfigs.
+    clients: std::sync::Mutex<HashMap<String, kube::Client>>,
+}
+
+impl InstallerRuntime {
+    /// A runtime running `config.binary`.
+    pub fn new(config: InstallerConfig) -> Self {
+        Self {
+            config,
+            locks: Default::default(),
+            clients: Default::default(),
+        }
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &InstallerConfig {
+        &self.config
+    }
+
+    /// The install directory of a cluster.
+    pub fn dir_of(&self, infra_id: &str) -> Result<PathBuf> {
+        validate_infra_id(infra_id)?;
+        Ok(self.config.work_dir.join(infra_id))
+    }
+
+    /// The kubeadmin password the installer generated, once the install finished. (The
+    /// [`ClusterRuntime`] trait has no way to hand it over; see [`ClusterAccess`].)
+    pub async fn kubeadmin_password(&self, infra_id: &str) -> Result<Option<String>> {
+        let dir = self.dir_of(infra_id)?;
+        if !dir.join(COMPLETE_MARKER).exists() {
+            return Ok(None);
+        }
+        let password = read_file(&dir.join(KUBEADMIN_PASSWORD_FILE)).await?;
+        Ok(Some(password.trim().to_string()))
+    }
+
+    /// What the installer's `metadata.json` says, when it exists.
+    pub async fn metadata(&self, infra_id: &str) -> Result<Option<InstallMetadata>> {
+        let path = self.dir_of(infra_id)?.join(METADATA_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        parse_metadata(&read_file(&path).await?).map(Some)
+    }
+
+    fn lock_of(&self, infra_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(infra_id.to_string()).or_default().clone()
+    }
+
+    fn forget_client(&self, infra_id: &str) {
+        self.clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(infra_id);
+    }
+
+    /// The cluster's admin client, `None` until the install finished.
+    async fn cluster_client(&self, infra_id: &str) -> Result<Option<kube::Client>> {
+        let dir = self.dir_of(infra_id)?;
+        if let Some(client) = self
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(infra_id)
+        {
+            return Ok(Some(client.clone()));
+        }
+        if !dir.join(COMPLETE_MARKER).exists() {
+            return Ok(None);
+        }
+        let client = kube_client(&dir.join(KUBECONFIG_FILE)).await?;
+        self.clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(infra_id.to_string(), client.clone());
+        Ok(Some(client))
+    }
+
+    /// Run `<binary> <args...> --dir <dir> <extra...>` with the timeout, output appended to the log.
+    async fn run_installer(
+        &self,
+        dir: &Path,
+        verb: &[&str],
+        extra: &[&str],
+        secrets: &[String],
+    ) -> Result<()> {
+        let log_path = dir.join(LOG_FILE);
+        let command = verb.join(" ");
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| io_error("opening", &log_path, e))?;
+        let start = log.seek(SeekFrom::End(0)).unwrap_or(0);
+        writeln!(
+            log,
+            "--- {} aro-rp: running openshift-install {command}",
+            chrono::Utc::now().to_rfc3339()
+        )
+        .map_err(|e| io_error("writing", &log_path, e))?;
+        let stderr = log
+            .try_clone()
+            .map_err(|e| io_error("opening", &log_path, e))?;
+        let mut cmd = tokio::process::Command::new(&self.config.binary);
+        cmd.args(verb)
+            .arg("--dir")
+            .arg(dir)
+            .args(extra)
+            .current_dir(dir)
+            .envs(self.config.extra_env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(stderr))
+            .kill_on_drop(true);
+        tracing::info!(binary = %self.config.binary.display(), dir = %dir.display(), command, "running the installer");
+        let mut child = cmd.spawn().map_err(|e| {
+            Error::Runtime(format!(
+                "starting {} {command}: {e}",
+                self.config.binary.display()
+            ))
+        })?;
+        let outcome = tokio::time::timeout(self.config.timeout, child.wait()).await;
+        let failure = match outcome {
+            Ok(Ok(status)) if status.success() => return Ok(()),
+            Ok(Ok(status)) => format!("openshift-install {command} failed ({status})"),
+            Ok(Err(e)) => format!("waiting for openshift-install {command}: {e}"),
+            Err(_) => {
+                let _ = child.kill().await;
+                format!(
+                    "openshift-install {command} did not finish within {:?}",
+                    self.config.timeout
+                )
+            }
+        };
+        let tail = log_tail(&log_path, start, secrets);
+        tracing::warn!(dir = %dir.display(), "{failure}");
+        Err(Error::Runtime(if tail.is_empty() {
+            failure
+        } else {
+            format!("{failure}; last output:\n{tail}")
+        }))
+    }
+
+    /// Destroy what an unfinished earlier attempt created and clear its files (the log stays).
+    async fn clean_up_attempt(&self, dir: &Path) -> Result<()> {
+        if dir.join(METADATA_FILE).exists() {
+            tracing::info!(dir = %dir.display(), "destroying what an unfinished install left");
+            self.run_installer(dir, &["destroy", "cluster"], &[], &[])
+                .await?;
+        }
+        let entries = std::fs::read_dir(dir).map_err(|e| io_error("reading", dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error("reading", dir, e))?;
+            if entry.file_name() == LOG_FILE {
+                continue;
+            }
+            let path = entry.path();
+            let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed.map_err(|e| io_error("removing", &path, e))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ClusterRuntime for InstallerRuntime {
+    fn name(&self) -> &'static str {
+        "installer"
+    }
+
+    async fn ensure_cluster(&self, infra_id: &str, seed: &SeedInput) -> Result<ClusterAccess> {
+        let dir = self.dir_of(infra_id)?;
+        let lock = self.lock_of(infra_id);
+        let _guard = lock.lock().await;
+        if dir.join(COMPLETE_MARKER).exists() {
+            return read_access(&dir).await;
+        }
+        if dir.exists() {
+            self.clean_up_attempt(&dir).await?;
+        } else {
+            std::fs::create_dir_all(&dir).map_err(|e| io_error("creating", &dir, e))?;
+        }
+        let yaml = serde_yaml::to_string(&install_config(seed))
+            .map_err(|e| Error::Runtime(format!("install-config.yaml: {e}")))?;
+        write_private(&dir.join(INSTALL_CONFIG_FILE), yaml.as_bytes())?;
+        self.run_installer(
+            &dir,
+            &["create", "cluster"],
+            &["--log-level", "info"],
+            &pull_secret_fragments(&seed.pull_secret),
+        )
+        .await?;
+        let access = read_access(&dir).await?;
+        if let Ok(Some(metadata)) = self.metadata(infra_id).await {
+            tracing::info!(
+                infra_id,
+                installer_infra_id = metadata.infra_id,
+                cluster_name = metadata.cluster_name,
+                "installed"
+            );
+        }
+        std::fs::write(
+            dir.join(COMPLETE_MARKER),
+            chrono::Utc::now().to_rfc3339() + "\n",
+        )
+        .map_err(|e| io_error("writing", &dir.join(COMPLETE_MARKER), e))?;
+        self.forget_client(infra_id);
+        Ok(access)
+    }
+
+    async fn resume(&self, infra_id: &str) -> Result<Option<ClusterAccess>> {
+        let dir = self.dir_of(infra_id)?;
+        if !dir.join(COMPLETE_MARKER).exists() {
+            return Ok(None);
+        }
+        read_access(&dir).await.map(Some)
+    }
+
+    async fn api_ready(&self, infra_id: &str) -> Result<bool> {
+        let Some(client) = self.cluster_client(infra_id).await? else {
+            return Ok(false);
+        };
+        let probe = tokio::time::timeout(API_PROBE_TIMEOUT, client.apiserver_version()).await;
+        Ok(matches!(probe, Ok(Ok(_))))
+    }
+
+    async fn install_operator(&self, infra_id: &str, values: &OperatorDeployValues) -> Result<()> {
+        let client = self.cluster_client(infra_id).await?.ok_or_else(|| {
+            Error::Runtime(format!(
+                "cluster {infra_id} is not installed (installer runtime)"
+            ))
+        })?;
+        aro_operator::manifests::deploy(&client, values)
+            .await
+            .map_err(|e| Error::Runtime(e.to_string()))?;
+        Ok(())
+    }
+
+    async fn operator_ready(&self, infra_id: &str) -> Result<bool> {
+        let Some(client) = self.cluster_client(infra_id).await? else {
+            return Ok(false);
+        };
+        let deployments: Api<Deployment> =
+            Api::namespaced(client.clone(), aro_operator::OPERATOR_NAMESPACE);
+        let Some(master) = deployments.get_opt("aro-operator-master").await? else {
+            return Ok(false);
+        };
+        if !deployment_ready(&master) {
+            return Ok(false);
+        }
+        if let Some(worker) = deployments.get_opt("aro-operator-worker").await?
+            && !deployment_ready(&worker)
+        {
+            return Ok(false);
+        }
+        let clusters: Api<DynamicObject> =
+            Api::all_with(client, &ApiResource::erase::<crds::operator::Cluster>(&()));
+        let Some(object) = clusters.get_opt(crds::operator::SINGLETON_NAME).await? else {
+            return Ok(false);
+        };
+        // The operator reports on its Cluster object once its controllers run.
+        Ok(object.data["status"]["conditions"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty()))
+    }
+
+    async fn client(&self, infra_id: &str) -> Result<Option<kube::Client>> {
+        self.cluster_client(infra_id).await
+    }
+
+    async fn delete(&self, infra_id: &str) -> Result<()> {
+        let dir = self.dir_of(infra_id)?;
+        let lock = self.lock_of(infra_id);
+        let guard = lock.lock().await;
+        self.forget_client(infra_id);
+        if dir.exists() {
+            if dir.join(METADATA_FILE).exists() {
+                self.run_installer(&dir, &["destroy", "cluster"], &[], &[])
+                    .await?;
+            }
+            std::fs::remove_dir_all(&dir).map_err(|e| io_error("removing", &dir, e))?;
+        }
+        drop(guard);
+        self.locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(infra_id);
+        Ok(())
+    }
+
+    async fn shutdown(&self) {
+        // Nothing runs in this process; an install still running is killed when its future is
+        // dropped, and the next attempt cleans its directory up.
+        self.clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
+
+/// The install config of a cluster (`install-config.yaml`, as JSON). Pure.
+///
+/// The pod and service networks, outbound type, publishing strategy and FIPS come from the
+/// `DEFAULT_*` constants until [`SeedInput`] carries the cluster's own settings.
+pub fn install_config(seed: &SeedInput) -> Value {
+    let (name, base_domain) = seed.domain.split_once('.').unwrap_or((&seed.domain, ""));
+    let zones = json!(ZONES);
+    let pool = |name: &str, replicas: u32, vm_size: &str, disk: i32| {
+        json!({
+            "name": name,
+            "replicas": replicas,
+            "hyperthreading": "Enabled",
+            "architecture": "amd64",
+            "platform": {"azure": {
+                "type": vm_size,
+                "zones": zones,
+                "osDisk": {"diskSizeGB": disk},
+            }},
+        })
+    };
+    json!({
+        "apiVersion": "v1",
+        "baseDomain": base_domain,
+        "metadata": {"name": name},
+        "controlPlane": pool("master", MASTER_REPLICAS, &seed.master_vm_size, MASTER_DISK_SIZE_GB),
+        "compute": [pool("worker", seed.worker_count, &seed.worker_vm_size, seed.worker_disk_size_gb)],
+        "networking": {
+            "networkType": NETWORK_TYPE,
+            "clusterNetwork": [{"cidr": DEFAULT_POD_CIDR, "hostPrefix": HOST_PREFIX}],
+            "serviceNetwork": [DEFAULT_SERVICE_CIDR],
+            "machineNetwork": [{"cidr": MACHINE_CIDR}],
+        },
+        "platform": {"azure": {
+            "region": seed.location.to_ascii_lowercase(),
+            "resourceGroupName": seed.cluster_resource_group,
+            "networkResourceGroupName": seed.vnet_resource_group,
+            "virtualNetwork": seed.vnet,
+            "controlPlaneSubnet": seed.master_subnet,
+            "computeSubnet": seed.worker_subnet,
+            "outboundType": DEFAULT_OUTBOUND_TYPE,
+            "cloudName": "AzurePublicCloud",
+        }},
+        "publish": DEFAULT_PUBLISH,
+        "pullSecret": install_pull_secret(&seed.pull_secret),
+        "fips": false,
+    })
+}
+
+/// The customer's pull secret without `cloud.openshift.com` (as the reference does: no telemetry
+/// registration at install), `{"auths":{}}` when there is none.
+fn install_pull_secret(pull_secret: &str) -> String {
+    if pull_secret.trim().is_empty() {
+        return r#"{"auths":{}}"#.to_string();
+    }
+    match serde_json::from_str::<Value>(pull_secret) {
+        Ok(mut value) if value["auths"].is_object() => {
+            if let Some(auths) = value["auths"].as_object_mut() {
+                auths.remove("cloud.openshift.com");
+            }
+            value.to_string()
+        }
+        _ => pull_secret.to_string(),
+    }
+}
+
+/// Strings of a pull secret that must never appear in an error: the whole secret and every
+/// credential in it.
+fn pull_secret_fragments(pull_secret: &str) -> Vec<String> {
+    let mut fragments = Vec::new();
+    let trimmed = pull_secret.trim();
+    if trimmed.is_empty() {
+        return fragments;
+    }
+    fragments.push(trimmed.to_string());
+    fragments.push(install_pull_secret(trimmed));
+    if let Ok(value) = serde_json::from_str::<Value>(trimmed)
+        && let Some(auths) = value["auths"].as_object()
+    {
+        for entry in auths.values() {
+            for key in ["auth", "password", "identitytoken", "registrytoken"] {
+                if let Some(s) = entry[key].as_str() {
+                    fragments.push(s.to_string());
+                }
+            }
+        }
+    }
+    fragments.retain(|f| f.len() >= 4);
+    // Longest first, so a credential inside the whole secret does not break its redaction.
+    fragments.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    fragments.dedup();
+    fragments
+}
+
+/// The last lines of what was appended to `path` after byte `start`, secrets redacted.
+fn log_tail(path: &Path, start: u64, secrets: &[String]) -> String {
+    let mut text = String::new();
+    if let Ok(mut file) = std::fs::File::open(path) {
+        let _ = file.seek(SeekFrom::Start(start));
+        let mut bytes = Vec::new();
+        let _ = file.read_to_end(&mut bytes);
+        text = String::from_utf8_lossy(&bytes).into_owned();
+    }
+    tail_lines(&text, secrets)
+}
+
+fn tail_lines(text: &str, secrets: &[String]) -> String {
+    let mut redacted = text.to_string();
+    for secret in secrets {
+        redacted = redacted.replace(secret.as_str(), "<redacted>");
+    }
+    let lines: Vec<&str> = redacted
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !is_header(l))
+        .collect();
+    let tail = lines[lines.len().saturating_sub(ERROR_TAIL_LINES)..].join("\n");
+    if tail.len() > ERROR_TAIL_CHARS {
+        let mut cut = tail.len() - ERROR_TAIL_CHARS;
+        while !tail.is_char_boundary(cut) {
+            cut += 1;
+        }
+        format!("...{}", &tail[cut..])
+    } else {
+        tail
+    }
+}
+
+/// The line this runtime writes before each installer run.
+fn is_header(line: &str) -> bool {
+    line.starts_with("--- ") && line.contains(" aro-rp: ")
+}
+
+/// `clusterName` and `infraID` of a `metadata.json`; both are required.
+pub fn parse_metadata(text: &str) -> Result<InstallMetadata> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| Error::Runtime(format!("{METADATA_FILE} is not JSON: {e}")))?;
+    let field = |key: &str| {
+        value[key]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| Error::Runtime(format!("{METADATA_FILE} has no {key}")))
+    };
+    Ok(InstallMetadata {
+        cluster_name: field("clusterName")?,
+        infra_id: field("infraID")?,
+    })
+}
+
+/// The API server URL of a kubeconfig: its current context's cluster, else its only cluster.
+pub fn api_url_of(kubeconfig_yaml: &str) -> Result<String> {
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(kubeconfig_yaml)
+        .map_err(|e| Error::Runtime(format!("admin kubeconfig: {e}")))?;
+    let cluster_name = kubeconfig
+        .current_context
+        .as_ref()
+        .and_then(|current| kubeconfig.contexts.iter().find(|c| &c.name == current))
+        .and_then(|c| c.context.as_ref())
+        .map(|c| c.cluster.clone());
+    let cluster = match cluster_name {
+        Some(name) => kubeconfig.clusters.iter().find(|c| c.name == name),
+        None if kubeconfig.clusters.len() == 1 => kubeconfig.clusters.first(),
+        None => None,
+    };
+    cluster
+        .and_then(|c| c.cluster.as_ref())
+        .and_then(|c| c.server.clone())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Error::Runtime("admin kubeconfig names no API server".into()))
+}
+
+/// Access from an install directory's outputs (metadata.json, kubeconfig, kubeadmin password).
+async fn read_access(dir: &Path) -> Result<ClusterAccess> {
+    parse_metadata(&read_file(&dir.join(METADATA_FILE)).await?)?;
+    let admin_kubeconfig = read_file(&dir.join(KUBECONFIG_FILE)).await?;
+    let password = read_file(&dir.join(KUBEADMIN_PASSWORD_FILE)).await?;
+    if password.trim().is_empty() {
+        return Err(Error::Runtime(format!(
+            "{KUBEADMIN_PASSWORD_FILE} is empty"
+        )));
+    }
+    Ok(ClusterAccess {
+        api_url: api_url_of(&admin_kubeconfig)?,
+        admin_kubeconfig,
+    })
+}
+
+/// Whether a Deployment rolled out: every replica updated and available, its generation observed.
+fn deployment_ready(deployment: &Deployment) -> bool {
+    let (Some(spec), Some(status)) = (&deployment.spec, &deployment.status) else {
+        return false;
+    };
+    let replicas = spec.replicas.unwrap_or(1);
+    status.observed_generation >= deployment.metadata.generation
+        && status.updated_replicas.unwrap_or(0) == replicas
+        && status.available_replicas.unwrap_or(0) == replicas
+}
+
+/// Infra ids name directories: no separators, no leading dot.
+fn validate_infra_id(infra_id: &str) -> Result<()> {
+    let valid = !infra_id.is_empty()
+        && !infra_id.starts_with('.')
+        && infra_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::Runtime(format!("invalid infra id {infra_id:?}")))
+    }
+}
+
+async fn kube_client(kubeconfig: &Path) -> Result<kube::Client> {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig)
+        .map_err(|e| Error::Runtime(format!("{}: {e}", kubeconfig.display())))?;
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .map_err(|e| Error::Runtime(format!("{}: {e}", kubeconfig.display())))?;
+    kube::Client::try_from(config).map_err(|e| Error::Runtime(format!("admin client: {e}")))
+}
+
+async fn read_file(path: &Path) -> Result<String> {
+    tokio::fs::read_to_string(path)
+        .await
+        .map_err(|e| io_error("reading", path, e))
+}
+
+/// Write a file only its owner can read (it holds the pull secret).
+fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).write(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| io_error("writing", path, e))?;
+    file.write_all(contents)
+        .map_err(|e| io_error("writing", path, e))
+}
+
+fn io_error(what: &str, path: &Path, e: std::io::Error) -> Error {
+    Error::Runtime(format!("{what} {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed() -> SeedInput {
+        SeedInput {
+            infra_id: "demo-abcde".into(),
+            version: "4.15.35".into(),
+            location: "EastUS".into(),
+            domain: "demo.eastus.aroapp.io".into(),
+            subscription_id: "sub".into(),
+            cluster_resource_group: "aro-demo".into(),
+            vnet_resource_group: "demo-rg".into(),
+            vnet: "demo-vnet".into(),
+            master_subnet: "master".into(),
+            worker_subnet: "worker".into(),
+            master_vm_size: "Standard_D8s_v3".into(),
+            worker_vm_size: "Standard_D4s_v3".into(),
+            worker_count: 3,
+            worker_disk_size_gb: 128,
+            pull_secret: String::new(),
+        }
+    }
+
+    #[test]
+    fn install_config_names_the_cluster_and_its_network() {
+        let c = install_config(&seed());
+        assert_eq!(c["apiVersion"], "v1");
+        assert_eq!(c["metadata"]["name"], "demo");
+        assert_eq!(c["baseDomain"], "eastus.aroapp.io");
+        let azure = &c["platform"]["azure"];
+        assert_eq!(azure["region"], "eastus");
+        assert_eq!(azure["resourceGroupName"], "aro-demo");
+        assert_eq!(azure["networkResourceGroupName"], "demo-rg");
+        assert_eq!(azure["virtualNetwork"], "demo-vnet");
+        assert_eq!(azure["controlPlaneSubnet"], "master");
+        assert_eq!(azure["computeSubnet"], "worker");
+        assert_eq!(azure["outboundType"], "Loadbalancer");
+        assert_eq!(azure["cloudName"], "AzurePublicCloud");
+        let net = &c["networking"];
+        assert_eq!(net["clusterNetwork"][0]["cidr"], DEFAULT_POD_CIDR);
+        assert_eq!(net["clusterNetwork"][0]["hostPrefix"], 23);
+        assert_eq!(net["serviceNetwork"][0], DEFAULT_SERVICE_CIDR);
+        assert_eq!(net["machineNetwork"][0]["cidr"], MACHINE_CIDR);
+        assert_eq!(c["publish"], "External");
+        assert_eq!(c["fips"], false);
+    }
+
+    #[test]
+    fn install_config_pools_carry_sizes_counts_and_zones() {
+        let mut s = seed();
+        s.worker_count = 5;
+        let c = install_config(&s);
+        let master = &c["controlPlane"];
+        assert_eq!(master["name"], "master");
+        assert_eq!(master["replicas"], 3);
+        assert_eq!(master["platform"]["azure"]["type"], "Standard_D8s_v3");
+        assert_eq!(master["platform"]["azure"]["osDisk"]["diskSizeGB"], 1024);
+        assert_eq!(master["platform"]["azure"]["zones"], json!(["1", "2", "3"]));
+        let workers = c["compute"].as_array().unwrap();
+        assert_eq!(workers.len(), 1);
+        assert_eq!(workers[0]["name"], "worker");
+        assert_eq!(workers[0]["replicas"], 5);
+        assert_eq!(workers[0]["platform"]["azure"]["type"], "Standard_D4s_v3");
+        assert_eq!(workers[0]["platform"]["azure"]["osDisk"]["diskSizeGB"], 128);
+    }
+
+    #[test]
+    fn install_config_pull_secret_drops_telemetry_and_defaults_to_empty_auths() {
+        assert_eq!(install_config(&seed())["pullSecret"], r#"{"auths":{}}"#);
+        let mut s = seed();
+        s.pull_secret =
+            r#"{"auths":{"cloud.openshift.com":{"auth":"dGVs"},"quay.io":{"auth":"cXVheQ=="}}}"#
+                .into();
+        let secret: Value =
+            serde_json::from_str(install_config(&s)["pullSecret"].as_str().unwrap()).unwrap();
+        assert!(secret["auths"].get("cloud.openshift.com").is_none());
+        assert_eq!(secret["auths"]["quay.io"]["auth"], "cXVheQ==");
+    }
+
+    #[test]
+    fn install_config_serialises_to_yaml_the_installer_reads() {
+        let yaml = serde_yaml::to_string(&install_config(&seed())).unwrap();
+        assert!(yaml.contains("baseDomain: eastus.aroapp.io"));
+        let back: Value = serde_yaml::from_str(&yaml).unwrap();
+        assert_eq!(back, install_config(&seed()));
+    }
+
+    #[test]
+    fn errors_carry_the_last_lines_without_the_pull_secret() {
+        let pull = r#"{"auths":{"quay.io":{"auth":"c2VjcmV0LXRva2Vu"}}}"#;
+        let secrets = pull_secret_fragments(pull);
+        let mut text = String::from("--- 2026 aro-rp: running openshift-install create cluster\n");
+        for i in 0..30 {
+            text.push_str(&format!("line {i}\n"));
+        }
+        text.push_str(&format!("level=fatal msg=\"bad pull secret {pull}\"\n"));
+        text.push_str("level=error token c2VjcmV0LXRva2Vu\n");
+        let tail = tail_lines(&text, &secrets);
+        assert_eq!(tail.lines().count(), ERROR_TAIL_LINES);
+        assert!(tail.ends_with("level=error token <redacted>"));
+        assert!(tail.contains("bad pull secret <redacted>"));
+        assert!(!tail.contains("c2VjcmV0LXRva2Vu"));
+        assert!(!tail.contains("line 11\n"));
+        assert!(tail.contains("line 29"));
+        assert!(pull_secret_fragments("").is_empty());
+    }
+
+    #[test]
+    fn metadata_needs_infra_id_and_cluster_name() {
+        let m =
+            parse_metadata(r#"{"clusterName":"demo","infraID":"demo-x7k2p","azure":{}}"#).unwrap();
+        assert_eq!(m.cluster_name, "demo");
+        assert_eq!(m.infra_id, "demo-x7k2p");
+        assert!(parse_metadata(r#"{"clusterName":"demo"}"#).is_err());
+        assert!(parse_metadata(r#"{"infraID":"x","clusterName":""}"#).is_err());
+        assert!(parse_metadata("not json").is_err());
+    }
+
+    #[test]
+    fn api_url_comes_from_the_current_context() {
+        let kubeconfig = r#"
+apiVersion: v1
+kind: Config
+clusters:
+- name: other
+  cluster: {server: "https://other:6443"}
+- name: demo
+  cluster: {server: "https://api.demo.eastus.aroapp.io:6443"}
+contexts:
+- name: admin
+  context: {cluster: demo, user: admin}
+current-context: admin
+users:
+- name: admin
+  user: {token: x}
+"#;
+        assert_eq!(
+            api_url_of(kubeconfig).unwrap(),
+            "https://api.demo.eastus.aroapp.io:6443"
+        );
+        let single = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"https://c:6443\"}\n";
+        assert_eq!(api_url_of(single).unwrap(), "https://c:6443");
+        assert!(api_url_of("apiVersion: v1\nkind: Config\n").is_err());
+    }
+
+    #[test]
+    fn infra_ids_cannot_escape_the_work_dir() {
+        assert!(validate_infra_id("demo-abcde").is_ok());
+        for bad in ["", "..", "../x", "a/b", ".hidden", "a b"] {
+            assert!(validate_infra_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn deployments_are_ready_once_rolled_out() {
+        let mut d: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": "aro-operator-master", "generation": 2},
+            "spec": {"replicas": 1, "selector": {}, "template": {}},
+            "status": {"observedGeneration": 2, "updatedReplicas": 1, "availableReplicas": 1}
+        }))
+        .unwrap();
+        assert!(deployment_ready(&d));
+        d.metadata.generation = Some(3);
+        assert!(!deployment_ready(&d));
+        d.metadata.generation = Some(2);
+        d.status.as_mut().unwrap().available_replicas = Some(0);
+        assert!(!deployment_ready(&d));
+        d.status = None;
+        assert!(!deployment_ready(&d));
+    }
+
+    #[test]
+    fn config_debug_hides_environment_values() {
+        let mut config = InstallerConfig::new("/bin/openshift-install", "/var/lib/aro");
+        config.extra_env = vec![("AZURE_CLIENT_SECRET".into(), "hunter2".into())];
+        let shown = format!("{config:?}");
+        assert!(shown.contains("AZURE_CLIENT_SECRET"));
+        assert!(!shown.contains("hunter2"));
+    }
+}

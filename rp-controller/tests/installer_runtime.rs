@@ -1,0 +1,300 @@
+//! The installer runtime against a stand-in installer: a shell script that behaves like
+//! `openshift-install` (checks install-config.yaml, writes metadata.json and auth/, the kubeconfig
+//! pointing at an in-process devcluster) so the whole runtime runs without Azure.
+#![cfg(unix)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aro_operator::manifests::OperatorDeployValues;
+use devcluster::{Devcluster, DevclusterConfig};
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::ApiResource;
+use rp_controller::runtime::installer::{COMPLETE_MARKER, INSTALL_CONFIG_FILE, LOG_FILE};
+use rp_controller::runtime::{ClusterRuntime, InstallerConfig, InstallerRuntime, SeedInput};
+use serde_json::json;
+
+const PULL_SECRET: &str = r#"{"auths":{"quay.io":{"auth":"c3VwZXItc2VjcmV0LXRva2Vu"}}}"#;
+
+fn seed(infra_id: &str) -> SeedInput {
+    SeedInput {
+        infra_id: infra_id.into(),
+        version: "4.15.35".into(),
+        location: "eastus".into(),
+        domain: "demo.eastus.aroapp.io".into(),
+        subscription_id: "00000000-0000-0000-0000-000000000001".into(),
+        cluster_resource_group: "aro-demo".into(),
+        vnet_resource_group: "demo-rg".into(),
+        vnet: "demo-vnet".into(),
+        master_subnet: "master".into(),
+        worker_subnet: "worker".into(),
+        master_vm_size: "Standard_D8s_v3".into(),
+        worker_vm_size: "Standard_D4s_v3".into(),
+        worker_count: 3,
+        worker_disk_size_gb: 128,
+        pull_secret: PULL_SECRET.into(),
+    }
+}
+
+/// A stand-in `openshift-install`: records each invocation in `<scripts>/invocations`.
+fn fake_installer(scripts: &Path, kubeconfig: &Path) -> PathBuf {
+    let script = format!(
+        r#"#!/bin/sh
+set -e
+echo "$*" >> "{calls}"
+verb="$1 $2"
+dir="$4"
+case "$verb" in
+"create cluster")
+    test "$3" = "--dir"
+    grep -q 'baseDomain: eastus.aroapp.io' "$dir/install-config.yaml"
+    grep -q 'name: demo' "$dir/install-config.yaml"
+    echo 'level=info msg="Creating infrastructure resources..."'
+    mkdir -p "$dir/auth"
+    printf '%s' '{{"clusterName":"demo","infraID":"demo-x7k2p","azure":{{"region":"eastus"}}}}' > "$dir/metadata.json"
+    printf '%s' 'Abcde-Fghij-Klmno-Pqrst' > "$dir/auth/kubeadmin-password"
+    cp "{kubeconfig}" "$dir/auth/kubeconfig"
+    rm "$dir/install-config.yaml"
+    echo 'level=info msg="Install complete!"' >&2
+    ;;
+"destroy cluster")
+    test -f "$dir/metadata.json"
+    echo destroyed > "{destroyed}"
+    ;;
+*)
+    echo "unexpected: $*" >&2
+    exit 2
+    ;;
+esac
+"#,
+        calls = scripts.join("invocations").display(),
+        destroyed = scripts.join("destroyed").display(),
+        kubeconfig = kubeconfig.display(),
+    );
+    write_script(&scripts.join("openshift-install"), &script)
+}
+
+fn failing_installer(scripts: &Path) -> PathBuf {
+    write_script(
+        &scripts.join("failing-install"),
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> \"{}\"\necho 'level=info msg=\"Consuming Install Config\"'\necho 'pull secret was {PULL_SECRET}' >&2\necho boom >&2\nexit 3\n",
+            scripts.join("invocations").display()
+        ),
+    )
+}
+
+fn write_script(path: &Path, text: &str) -> PathBuf {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.to_path_buf()
+}
+
+fn invocations(scripts: &Path) -> Vec<String> {
+    std::fs::read_to_string(scripts.join("invocations"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn runtime(binary: PathBuf, work_dir: &Path) -> InstallerRuntime {
+    let mut config = InstallerConfig::new(binary, work_dir);
+    config.timeout = Duration::from_secs(60);
+    config.extra_env = vec![("OPENSHIFT_INSTALL_TEST".into(), "1".into())];
+    InstallerRuntime::new(config)
+}
+
+#[tokio::test]
+async fn installs_deploys_the_operator_and_destroys() {
+    let devcluster = Devcluster::start(DevclusterConfig::in_memory())
+        .await
+        .expect("devcluster starts");
+    let scripts = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let kubeconfig = scripts.path().join("cluster-kubeconfig");
+    std::fs::write(&kubeconfig, devcluster.kubeconfig_yaml()).unwrap();
+    let binary = fake_installer(scripts.path(), &kubeconfig);
+    let rt = runtime(binary, work.path());
+    let infra_id = "demo-abcde";
+    let dir = work.path().join(infra_id);
+
+    assert_eq!(rt.name(), "installer");
+    assert_eq!(rt.resume(infra_id).await.unwrap(), None);
+    assert!(!rt.api_ready(infra_id).await.unwrap());
+    assert!(rt.client(infra_id).await.unwrap().is_none());
+
+    let access = rt.ensure_cluster(infra_id, &seed(infra_id)).await.unwrap();
+    assert_eq!(access.api_url, devcluster.url);
+    assert_eq!(access.admin_kubeconfig, devcluster.kubeconfig_yaml());
+    assert_eq!(
+        invocations(scripts.path()),
+        vec![format!(
+            "create cluster --dir {} --log-level info",
+            dir.display()
+        )]
+    );
+    assert!(dir.join(COMPLETE_MARKER).exists());
+    assert!(
+        !dir.join(INSTALL_CONFIG_FILE).exists(),
+        "the installer consumes it"
+    );
+    let log = std::fs::read_to_string(dir.join(LOG_FILE)).unwrap();
+    assert!(log.contains("Install complete!"), "{log}");
+    assert_eq!(
+        rt.kubeadmin_password(infra_id).await.unwrap().as_deref(),
+        Some("Abcde-Fghij-Klmno-Pqrst")
+    );
+    let metadata = rt.metadata(infra_id).await.unwrap().unwrap();
+    assert_eq!(metadata.infra_id, "demo-x7k2p");
+
+    // Idempotent: a finished install is not run again.
+    let again = rt.ensure_cluster(infra_id, &seed(infra_id)).await.unwrap();
+    assert_eq!(again, access);
+    assert_eq!(invocations(scripts.path()).len(), 1);
+
+    // A restarted controller (a new runtime) finds the cluster from its files.
+    let restarted = runtime(scripts.path().join("openshift-install"), work.path());
+    assert_eq!(restarted.resume(infra_id).await.unwrap(), Some(access));
+    assert!(restarted.api_ready(infra_id).await.unwrap());
+    assert!(rt.api_ready(infra_id).await.unwrap());
+
+    // The operator is deployed through the cluster's API.
+    rt.install_operator(infra_id, &OperatorDeployValues::defaults())
+        .await
+        .unwrap();
+    let client = rt.client(infra_id).await.unwrap().expect("installed");
+    let deployments: Api<Deployment> =
+        Api::namespaced(client.clone(), aro_operator::OPERATOR_NAMESPACE);
+    let master = deployments
+        .get("aro-operator-master")
+        .await
+        .expect("operator deployment");
+    assert!(
+        deployments
+            .get_opt("aro-operator-worker")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let clusters: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource::erase::<crds::operator::Cluster>(&()),
+    );
+    assert!(clusters.get_opt("cluster").await.unwrap().is_some());
+
+    // No kubelet runs the operator here: not ready until its Deployments roll out and it reports.
+    assert!(!rt.operator_ready(infra_id).await.unwrap());
+    let rolled_out = |generation: Option<i64>| {
+        json!({"status": {"observedGeneration": generation, "replicas": 1, "updatedReplicas": 1,
+                          "readyReplicas": 1, "availableReplicas": 1}})
+    };
+    for name in ["aro-operator-master", "aro-operator-worker"] {
+        let generation = deployments.get(name).await.unwrap().metadata.generation;
+        deployments
+            .patch_status(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(rolled_out(generation)),
+            )
+            .await
+            .unwrap();
+    }
+    assert!(!rt.operator_ready(infra_id).await.unwrap());
+    clusters
+        .patch_status(
+            "cluster",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"conditions": [{"type": "Available", "status": "True",
+                "lastTransitionTime": "2026-01-01T00:00:00Z", "reason": "AsExpected", "message": ""}]}})),
+        )
+        .await
+        .unwrap();
+    assert!(rt.operator_ready(infra_id).await.unwrap());
+    assert_eq!(
+        master.metadata.namespace.as_deref(),
+        Some("openshift-azure-operator")
+    );
+
+    // Delete destroys the cluster and forgets it; a second delete has nothing to do.
+    rt.delete(infra_id).await.unwrap();
+    assert!(scripts.path().join("destroyed").exists());
+    assert!(!dir.exists());
+    let calls = invocations(scripts.path());
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1], format!("destroy cluster --dir {}", dir.display()));
+    rt.delete(infra_id).await.unwrap();
+    assert_eq!(invocations(scripts.path()).len(), 2);
+    assert_eq!(rt.resume(infra_id).await.unwrap(), None);
+    assert!(!rt.api_ready(infra_id).await.unwrap());
+    rt.shutdown().await;
+    devcluster.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_install_reports_its_output_without_the_pull_secret() {
+    let scripts = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let rt = runtime(failing_installer(scripts.path()), work.path());
+    let infra_id = "demo-fail1";
+
+    let error = rt
+        .ensure_cluster(infra_id, &seed(infra_id))
+        .await
+        .expect_err("the installer fails")
+        .to_string();
+    assert!(error.contains("boom"), "{error}");
+    assert!(error.contains("create cluster"), "{error}");
+    assert!(!error.contains("c3VwZXItc2VjcmV0LXRva2Vu"), "{error}");
+    assert_eq!(rt.resume(infra_id).await.unwrap(), None);
+    assert!(
+        rt.install_operator(infra_id, &OperatorDeployValues::defaults())
+            .await
+            .is_err()
+    );
+
+    // A retry runs the installer again (nothing was finished).
+    assert!(rt.ensure_cluster(infra_id, &seed(infra_id)).await.is_err());
+    assert_eq!(invocations(scripts.path()).len(), 2);
+
+    // No metadata.json: delete only removes the directory.
+    rt.delete(infra_id).await.unwrap();
+    assert!(!work.path().join(infra_id).exists());
+    assert_eq!(invocations(scripts.path()).len(), 2);
+}
+
+#[tokio::test]
+async fn an_unfinished_attempt_is_destroyed_before_the_retry() {
+    let devcluster = Devcluster::start(DevclusterConfig::in_memory())
+        .await
+        .expect("devcluster starts");
+    let scripts = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let kubeconfig = scripts.path().join("cluster-kubeconfig");
+    std::fs::write(&kubeconfig, devcluster.kubeconfig_yaml()).unwrap();
+    let rt = runtime(fake_installer(scripts.path(), &kubeconfig), work.path());
+    let infra_id = "demo-retry";
+    let dir = work.path().join(infra_id);
+
+    // What an installer killed after writing its assets leaves: metadata.json and auth/, no marker.
+    std::fs::create_dir_all(dir.join("auth")).unwrap();
+    std::fs::write(
+        dir.join("metadata.json"),
+        r#"{"clusterName":"demo","infraID":"demo-old00"}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("auth/kubeconfig"), "stale").unwrap();
+    std::fs::write(dir.join(".openshift_install_state.json"), "{}").unwrap();
+    assert_eq!(rt.resume(infra_id).await.unwrap(), None);
+
+    let access = rt.ensure_cluster(infra_id, &seed(infra_id)).await.unwrap();
+    assert_eq!(access.api_url, devcluster.url);
+    let calls = invocations(scripts.path());
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(calls[0].starts_with("destroy cluster"));
+    assert!(calls[1].starts_with("create cluster"));
+    assert!(!dir.join(".openshift_install_state.json").exists());
+    devcluster.stop().await;
+}
