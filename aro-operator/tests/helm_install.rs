@@ -44,7 +44,7 @@ async fn helm_installs_the_chart_into_devcluster() {
     .expect("python3 runs");
     assert!(
         output.status.success(),
-        "helm install failed (scripts/chart-check installs helm-python-sdk):\n{}\n{}",
+        "helm install failed (scripts/prereqs installs helm-python-sdk from e2e/requirements.txt):\n{}\n{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );

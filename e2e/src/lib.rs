@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use arm_emulator::{EmulatorHandle, Seed, SeedResource, demo};
+use arm_emulator::{EmulatorHandle, Principal, Seed, SeedResource, demo};
 use serde_json::{Value, json};
 
 /// API version the tests speak.
@@ -111,32 +111,57 @@ impl Arm {
 
     /// PUT a cluster.
     pub async fn put(&self, name: &str, body: &Value) -> Result<Answer> {
-        self.send(reqwest::Method::PUT, &self.cluster_id(name), API_VERSION, Some(body))
-            .await
+        self.send(
+            reqwest::Method::PUT,
+            &self.cluster_id(name),
+            API_VERSION,
+            Some(body),
+        )
+        .await
     }
 
     /// PATCH a cluster.
     pub async fn patch(&self, name: &str, body: &Value) -> Result<Answer> {
-        self.send(reqwest::Method::PATCH, &self.cluster_id(name), API_VERSION, Some(body))
-            .await
+        self.send(
+            reqwest::Method::PATCH,
+            &self.cluster_id(name),
+            API_VERSION,
+            Some(body),
+        )
+        .await
     }
 
     /// Admin PATCH of a cluster (maintenance tasks).
     pub async fn admin_patch(&self, name: &str, body: &Value) -> Result<Answer> {
-        self.send(reqwest::Method::PATCH, &self.cluster_id(name), "admin", Some(body))
-            .await
+        self.send(
+            reqwest::Method::PATCH,
+            &self.cluster_id(name),
+            "admin",
+            Some(body),
+        )
+        .await
     }
 
     /// GET a cluster.
     pub async fn get(&self, name: &str) -> Result<Answer> {
-        self.send(reqwest::Method::GET, &self.cluster_id(name), API_VERSION, None)
-            .await
+        self.send(
+            reqwest::Method::GET,
+            &self.cluster_id(name),
+            API_VERSION,
+            None,
+        )
+        .await
     }
 
     /// DELETE a cluster.
     pub async fn delete(&self, name: &str) -> Result<Answer> {
-        self.send(reqwest::Method::DELETE, &self.cluster_id(name), API_VERSION, None)
-            .await
+        self.send(
+            reqwest::Method::DELETE,
+            &self.cluster_id(name),
+            API_VERSION,
+            None,
+        )
+        .await
     }
 
     /// POST a cluster action (`listCredentials`, `listAdminCredentials`).
@@ -159,7 +184,12 @@ impl Arm {
     }
 
     /// Poll GET until the cluster's provisioningState is one of `states`.
-    pub async fn wait_for_state(&self, name: &str, states: &[&str], timeout: Duration) -> Result<Value> {
+    pub async fn wait_for_state(
+        &self,
+        name: &str,
+        states: &[&str],
+        timeout: Duration,
+    ) -> Result<Value> {
         let deadline = Instant::now() + timeout;
         let mut last = Value::Null;
         while Instant::now() < deadline {
@@ -195,7 +225,8 @@ impl Arm {
     }
 }
 
-/// A network for one cluster: master and worker subnet ids.
+/// A network for one cluster: master and worker subnet ids, and the cluster service principal
+/// (two clusters of a subscription may not share one: DuplicateClientID).
 #[derive(Clone, Debug)]
 pub struct Network {
     /// VNet id.
@@ -204,20 +235,35 @@ pub struct Network {
     pub master: String,
     /// Worker subnet id.
     pub worker: String,
+    /// Cluster service principal client id.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: String,
 }
 
-/// The demo VNet the emulator is seeded with.
+/// The demo VNet and cluster service principal the emulator is seeded with.
 pub fn demo_network() -> Network {
     Network {
         vnet_id: demo::vnet_id(),
         master: demo::subnet_id("master"),
         worker: demo::subnet_id("worker"),
+        client_id: demo::CLUSTER_CLIENT_ID.into(),
+        client_secret: demo::CLUSTER_CLIENT_SECRET.into(),
     }
 }
 
-/// Seed a VNet `name` (10.<octet>.0.0/22) in the demo resource group; with `grant`, the cluster
-/// service principal and the RP get Network Contributor on it like on the demo VNet.
-pub fn seed_network(emulator: &EmulatorHandle, name: &str, octet: u8, grant: bool) -> Result<Network> {
+/// Seed a VNet `name` (10.<octet>.0.0/22) in the demo resource group and a restricted cluster
+/// service principal of its own; with `grant`, that principal and the RP get Network Contributor
+/// on the VNet like on the demo VNet.
+pub fn seed_network(
+    emulator: &EmulatorHandle,
+    name: &str,
+    octet: u8,
+    grant: bool,
+) -> Result<Network> {
+    let client_id = format!("00000000-0000-0000-00c1-{octet:012}");
+    let object_id = format!("00000000-0000-0000-00c2-{octet:012}");
+    let client_secret = format!("secret-{name}");
     let vnet_id = format!(
         "{}/providers/Microsoft.Network/virtualNetworks/{name}",
         demo::resource_group_id()
@@ -236,7 +282,7 @@ pub fn seed_network(emulator: &EmulatorHandle, name: &str, octet: u8, grant: boo
         }),
     }];
     if grant {
-        for principal in [demo::CLUSTER_OBJECT_ID, demo::RP_OBJECT_ID] {
+        for principal in [object_id.as_str(), demo::RP_OBJECT_ID] {
             resources.push(SeedResource {
                 id: format!(
                     "{vnet_id}/providers/Microsoft.Authorization/roleAssignments/{}",
@@ -252,6 +298,14 @@ pub fn seed_network(emulator: &EmulatorHandle, name: &str, octet: u8, grant: boo
     }
     emulator
         .seed(&Seed {
+            principals: vec![Principal {
+                client_id: client_id.clone(),
+                client_secret: Some(client_secret.clone()),
+                federated_token: None,
+                object_id,
+                tenant_id: None,
+                restricted: true,
+            }],
             resources,
             ..Default::default()
         })
@@ -260,12 +314,17 @@ pub fn seed_network(emulator: &EmulatorHandle, name: &str, octet: u8, grant: boo
         master: format!("{vnet_id}/subnets/master"),
         worker: format!("{vnet_id}/subnets/worker"),
         vnet_id,
+        client_id,
+        client_secret,
     })
 }
 
 /// The ARM id of the cluster resource group a test cluster gets.
 pub fn cluster_resource_group_id(name: &str) -> String {
-    format!("/subscriptions/{}/resourceGroups/aro-{name}", demo::SUBSCRIPTION)
+    format!(
+        "/subscriptions/{}/resourceGroups/aro-{name}",
+        demo::SUBSCRIPTION
+    )
 }
 
 /// A create body for cluster `name` in `network`.
@@ -281,8 +340,8 @@ pub fn cluster_body(name: &str, network: &Network) -> Value {
                 "fipsValidatedModules": "Disabled"
             },
             "servicePrincipalProfile": {
-                "clientId": demo::CLUSTER_CLIENT_ID,
-                "clientSecret": demo::CLUSTER_CLIENT_SECRET
+                "clientId": network.client_id,
+                "clientSecret": network.client_secret
             },
             "networkProfile": {"podCidr": "10.128.0.0/14", "serviceCidr": "172.30.0.0/16"},
             "masterProfile": {"vmSize": "Standard_D8s_v3", "subnetId": network.master},

@@ -51,11 +51,20 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
     let emulator = system.emulator.as_ref().unwrap();
 
     // Create -> Succeeded.
-    let created = arm.put("demo", &cluster_body("demo", &demo_network())).await.unwrap();
+    let created = arm
+        .put("demo", &cluster_body("demo", &demo_network()))
+        .await
+        .unwrap();
     assert_eq!(created.status, 201, "{}", created.body);
     assert_eq!(created.body["properties"]["provisioningState"], "Creating");
-    let operation_url = created.async_operation.clone().expect("Azure-AsyncOperation");
-    let cluster = arm.wait_for_state("demo", &["Succeeded", "Failed"], T).await.unwrap();
+    let operation_url = created
+        .async_operation
+        .clone()
+        .expect("Azure-AsyncOperation");
+    let cluster = arm
+        .wait_for_state("demo", &["Succeeded", "Failed"], T)
+        .await
+        .unwrap();
     assert_eq!(
         cluster["properties"]["provisioningState"], "Succeeded",
         "{cluster}"
@@ -74,20 +83,50 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
         p["consoleProfile"]["url"],
         "https://console-openshift-console.apps.demo.eastus.aro.local/"
     );
-    assert!(p["apiserverProfile"]["ip"].as_str().is_some_and(|ip| !ip.is_empty()), "{p}");
-    assert!(p["ingressProfiles"][0]["ip"].as_str().is_some_and(|ip| !ip.is_empty()), "{p}");
+    assert!(
+        p["apiserverProfile"]["ip"]
+            .as_str()
+            .is_some_and(|ip| !ip.is_empty()),
+        "{p}"
+    );
+    assert!(
+        p["ingressProfiles"][0]["ip"]
+            .as_str()
+            .is_some_and(|ip| !ip.is_empty()),
+        "{p}"
+    );
     assert_eq!(p["clusterProfile"]["version"], "4.15.35");
 
     // Azure: the resource group is managed by the cluster; the NSG is on both subnets; DNS records.
     let resources = cluster_resources(emulator, "demo");
-    assert!(resources.iter().any(|id| id.ends_with("/resourceGroups/aro-demo")), "{resources:?}");
-    assert!(resources.iter().any(|id| id.contains("networkSecurityGroups")), "{resources:?}");
-    assert!(resources.iter().any(|id| id.contains("loadBalancers")), "{resources:?}");
-    assert!(resources.iter().any(|id| id.contains("/A/api.demo")), "{resources:?}");
+    assert!(
+        resources
+            .iter()
+            .any(|id| id.ends_with("/resourceGroups/aro-demo")),
+        "{resources:?}"
+    );
+    assert!(
+        resources
+            .iter()
+            .any(|id| id.contains("networkSecurityGroups")),
+        "{resources:?}"
+    );
+    assert!(
+        resources.iter().any(|id| id.contains("loadBalancers")),
+        "{resources:?}"
+    );
+    assert!(
+        resources.iter().any(|id| id.contains("/A/api.demo")),
+        "{resources:?}"
+    );
     let dump = emulator.resources();
     let group = dump
         .iter()
-        .find(|r| r["id"].as_str().is_some_and(|id| id.ends_with("/resourceGroups/aro-demo")))
+        .find(|r| {
+            r["id"]
+                .as_str()
+                .is_some_and(|id| id.ends_with("/resourceGroups/aro-demo"))
+        })
         .unwrap();
     assert!(
         group["managedBy"]
@@ -123,7 +162,15 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
     .unwrap();
     let cluster_client = kube_client_from(&kubeconfig).await;
     let nodes: Api<Node> = Api::all(cluster_client.clone());
-    assert_eq!(nodes.list(&ListParams::default()).await.unwrap().items.len(), 6);
+    assert_eq!(
+        nodes
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        6
+    );
     let cv = ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("config.openshift.io", "v1", "ClusterVersion"),
         "clusterversions",
@@ -143,8 +190,14 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
         .await
         .unwrap();
     assert!(matches!(updated.status, 200 | 202), "{}", updated.body);
-    let cluster = arm.wait_for_state("demo", &["Succeeded", "Failed"], T).await.unwrap();
-    assert_eq!(cluster["properties"]["provisioningState"], "Succeeded", "{cluster}");
+    let cluster = arm
+        .wait_for_state("demo", &["Succeeded", "Failed"], T)
+        .await
+        .unwrap();
+    assert_eq!(
+        cluster["properties"]["provisioningState"], "Succeeded",
+        "{cluster}"
+    );
     assert_eq!(cluster["tags"]["env"], "test");
     // The service principal secret the update carried reached the cluster.
     let secrets: Api<Secret> = Api::namespaced(cluster_client.clone(), "kube-system");
@@ -158,9 +211,16 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
         )
         .await
         .unwrap();
-    assert!(matches!(admin_update.status, 200 | 202), "{}", admin_update.body);
+    assert!(
+        matches!(admin_update.status, 200 | 202),
+        "{}",
+        admin_update.body
+    );
     let admin_view = wait_admin_done(&arm, "demo").await;
-    assert_eq!(admin_view["properties"]["provisioningState"], "Succeeded", "{admin_view}");
+    assert_eq!(
+        admin_view["properties"]["provisioningState"], "Succeeded",
+        "{admin_view}"
+    );
 
     // Delete -> gone; Secrets gone; no Azure resource of the cluster left.
     let deleted = arm.delete("demo").await.unwrap();
@@ -188,7 +248,10 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
             .unwrap();
         assert!(s["properties"]["networkSecurityGroup"].is_null(), "{s}");
     }
-    assert_eq!(nodes.list(&ListParams::default()).await.is_err(), true, "the cluster API is down");
+    assert!(
+        nodes.list(&ListParams::default()).await.is_err(),
+        "the cluster API is down"
+    );
 
     system.stop().await.unwrap();
 }
@@ -204,7 +267,10 @@ async fn wait_admin_done(arm: &Arm, name: &str) -> serde_json::Value {
         if answer.body["properties"]["provisioningState"] != "AdminUpdating" {
             return answer.body;
         }
-        assert!(std::time::Instant::now() < deadline, "admin update never ended");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "admin update never ended"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -226,17 +292,33 @@ async fn invalid_networks_fail_with_specific_codes() {
     let mut overlap = cluster_body("overlap", &overlap_net);
     overlap["properties"]["networkProfile"]["podCidr"] = "10.20.0.0/14".into();
     let cases = [
-        ("missing", cluster_body("missing", &missing), "InvalidLinkedVNet", Some("properties.workerProfiles[0].subnetId")),
+        (
+            "missing",
+            cluster_body("missing", &missing),
+            "InvalidLinkedVNet",
+            Some("properties.workerProfiles[0].subnetId"),
+        ),
         ("overlap", overlap, "InvalidLinkedVNet", None),
-        ("denied", cluster_body("denied", &denied_net), "InvalidServicePrincipalPermissions", None),
+        (
+            "denied",
+            cluster_body("denied", &denied_net),
+            "InvalidServicePrincipalPermissions",
+            None,
+        ),
     ];
     for (name, body, _, _) in &cases {
         let answer = arm.put(name, body).await.unwrap();
         assert_eq!(answer.status, 201, "{name}: {}", answer.body);
     }
     for (name, _, code, target) in &cases {
-        let cluster = arm.wait_for_state(name, &["Succeeded", "Failed"], T).await.unwrap();
-        assert_eq!(cluster["properties"]["provisioningState"], "Failed", "{name}: {cluster}");
+        let cluster = arm
+            .wait_for_state(name, &["Succeeded", "Failed"], T)
+            .await
+            .unwrap();
+        assert_eq!(
+            cluster["properties"]["provisioningState"], "Failed",
+            "{name}: {cluster}"
+        );
         let ns = crds::management::naming::subscription_namespace(&arm.subscription);
         let api: Api<crds::management::OpenShiftCluster> =
             Api::namespaced(system.client.clone(), &ns);
