@@ -44,7 +44,12 @@ pub async fn collect(client: &kube::Client, ttl: Duration) -> Result<usize> {
 }
 
 /// Collect every `interval` until `shutdown`.
-pub async fn run(client: kube::Client, ttl: Duration, interval: Duration, shutdown: CancellationToken) {
+pub async fn run(
+    client: kube::Client,
+    ttl: Duration,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
     loop {
         match collect(&client, ttl).await {
             Ok(0) => {}

@@ -1,7 +1,7 @@
 //! rp-controller: drives every `OpenShiftCluster` from a non-terminal provisioning state to a terminal
 //! one through named, idempotent steps whose progress is recorded in status.
 //!
-//! Built so far (pure logic, unit-tested without any server):
+//! Pure logic (unit-tested without any server):
 //! * [`steps`]: the step engine: plans of actions and waits, attempts, backoff honouring Retry-After,
 //!   wait timeouts with customer-facing messages, resumable progress.
 //! * [`transitions`]: the provisioning state machine of reference section 5.1 and the async operation
@@ -10,6 +10,15 @@
 //! * [`infra`]: names and desired ARM bodies of the resources an install creates, and DNS names.
 //! * [`runtime`]: cluster runtimes; so far the objects the local runtime seeds into a new cluster.
 //! * [`validation`]: dynamic validation of the customer's network and permissions (reference section 4).
+//!
+//! Against servers: [`actions`] (what each step does through ARM and the cluster runtime),
+//! [`lifecycle`] and [`subscriptions`] (the reconcilers), [`controller`] (`aro controller`: leader
+//! election, sharding, health), [`gc`] (expired operation records), [`runtime`] (the `local` and
+//! `installer` cluster runtimes) and [`local`] (`aro local`, the whole system in one process).
+
+// Errors carry kube and ARM error bodies and are built once per failed call: their size does not
+// matter, boxing them everywhere would.
+#![allow(clippy::result_large_err)]
 
 pub mod actions;
 pub mod azure;

@@ -63,10 +63,10 @@ pub async fn reconcile(cluster: Arc<OpenShiftCluster>, ctx: Arc<Context>) -> Res
 
     // A frontend transition whose status write has not landed yet: wait for it, and finish it
     // ourselves if the frontend died between its two writes.
-    if let Some(op) = cluster.annotations().get(PENDING_OPERATION) {
-        if status.async_operation_id.as_deref() != Some(op.as_str()) {
-            return wait_for_claim(&ctx, &cluster, op).await;
-        }
+    if let Some(op) = cluster.annotations().get(PENDING_OPERATION)
+        && status.async_operation_id.as_deref() != Some(op.as_str())
+    {
+        return wait_for_claim(&ctx, &cluster, op).await;
     }
 
     let Some(state) = status.provisioning_state else {
@@ -112,22 +112,43 @@ pub async fn reconcile(cluster: Arc<OpenShiftCluster>, ctx: Arc<Context>) -> Res
         .step_seconds
         .get_or_create(&vec![("step".into(), step.name.into())])
         .observe(started.elapsed().as_secs_f64());
-    tracing::debug!(namespace = ns, name, step = step.name, outcome = outcome_label, "step ran");
+    tracing::debug!(
+        namespace = ns,
+        name,
+        step = step.name,
+        outcome = outcome_label,
+        "step ran"
+    );
 
-    let (progress, decision) = steps::record(&plan, &progress, outcome, Utc::now(), &ctx.settings.retry)?;
+    let (progress, decision) =
+        steps::record(&plan, &progress, outcome, Utc::now(), &ctx.settings.retry)?;
     next.progress = Some(progress);
     match decision {
-        Decision::RunNow => write_status(&ctx, &cluster, next, Action::requeue(Duration::ZERO)).await,
+        Decision::RunNow => {
+            write_status(&ctx, &cluster, next, Action::requeue(Duration::ZERO)).await
+        }
         Decision::RequeueAfter(after) => {
             let after = after.min(ctx.settings.max_poll_interval);
             write_status(&ctx, &cluster, next, Action::requeue(after)).await
         }
         Decision::Completed => {
-            finish(&ctx, &cluster, plan.operation, transitions::succeed(&next, Utc::now())).await
+            finish(
+                &ctx,
+                &cluster,
+                plan.operation,
+                transitions::succeed(&next, Utc::now()),
+            )
+            .await
         }
         Decision::Failed(error) => {
             tracing::info!(namespace = ns, name, step = step.name, code = %error.code, "operation failed");
-            finish(&ctx, &cluster, plan.operation, transitions::fail(&next, error, Utc::now())).await
+            finish(
+                &ctx,
+                &cluster,
+                plan.operation,
+                transitions::fail(&next, error, Utc::now()),
+            )
+            .await
         }
     }
 }
@@ -253,7 +274,11 @@ pub async fn complete_operation(
     {
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => {
-            tracing::warn!(namespace, id, "operation record not found; cannot complete it");
+            tracing::warn!(
+                namespace,
+                id,
+                "operation record not found; cannot complete it"
+            );
             Ok(())
         }
         Err(e) => Err(Error::Kube(e)),
@@ -348,7 +373,11 @@ fn parse_state(value: &str) -> Option<ProvisioningState> {
 
 /// A terminal cluster this process has not seen yet: restart its runtime (a durable local cluster
 /// after a restart) and keep the admin kubeconfig in step with where it now listens.
-async fn resume_terminal(ctx: &Context, cluster: &OpenShiftCluster, status: &OpenShiftClusterStatus) {
+async fn resume_terminal(
+    ctx: &Context,
+    cluster: &OpenShiftCluster,
+    status: &OpenShiftClusterStatus,
+) {
     let (Some(infra_id), Some(credentials)) = (&status.infra_id, &status.credentials_ref) else {
         return;
     };
@@ -375,7 +404,11 @@ async fn resume_terminal(ctx: &Context, cluster: &OpenShiftCluster, status: &Ope
     }
     let patch = json!({"stringData": {actions::ADMIN_KUBECONFIG_KEY: access.admin_kubeconfig}});
     if let Err(error) = api
-        .patch(&credentials.name, &PatchParams::default(), &Patch::Merge(&patch))
+        .patch(
+            &credentials.name,
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
         .await
     {
         tracing::warn!(%error, "could not refresh the admin kubeconfig");
@@ -390,9 +423,18 @@ mod tests {
     #[test]
     fn each_non_terminal_state_has_its_plan() {
         let mut c = OpenShiftCluster::new("c", OpenShiftClusterSpec::default());
-        assert_eq!(plan_for(&c, ProvisioningState::Creating).unwrap().operation, "Install");
-        assert_eq!(plan_for(&c, ProvisioningState::Updating).unwrap().operation, "Update");
-        assert_eq!(plan_for(&c, ProvisioningState::Deleting).unwrap().operation, "Delete");
+        assert_eq!(
+            plan_for(&c, ProvisioningState::Creating).unwrap().operation,
+            "Install"
+        );
+        assert_eq!(
+            plan_for(&c, ProvisioningState::Updating).unwrap().operation,
+            "Update"
+        );
+        assert_eq!(
+            plan_for(&c, ProvisioningState::Deleting).unwrap().operation,
+            "Delete"
+        );
         c.spec.maintenance_task = Some(MaintenanceTask::CertificatesRenewal);
         let admin = plan_for(&c, ProvisioningState::AdminUpdating).unwrap();
         assert_eq!(admin.steps.len(), 1);

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arm_emulator::{ArmEmulator, EmulatorConfig, EmulatorHandle, FaultConfig, demo};
 use aro_common::health::Health;
 use aro_operator::leader::LeaseConfig;
-use arm_emulator::{ArmEmulator, EmulatorConfig, EmulatorHandle, FaultConfig, demo};
 use azure_clients::{AzureArgs, AzureClients, AzureConfig, Credentials};
 use crds::management::{OpenShiftVersion, OpenShiftVersionSpec, Subscription, SubscriptionSpec};
 use devcluster::{Devcluster, DevclusterConfig};
@@ -229,8 +229,7 @@ fn ensure_certs(dir: &Path) -> Result<FrontendCerts> {
         let generated = rcgen::generate_simple_self_signed(names)
             .map_err(|e| Error::Runtime(format!("generating a certificate: {e}")))?;
         std::fs::write(cert, generated.cert.pem()).map_err(io("writing a certificate"))?;
-        std::fs::write(key, generated.signing_key.serialize_pem())
-            .map_err(io("writing a key"))?;
+        std::fs::write(key, generated.signing_key.serialize_pem()).map_err(io("writing a key"))?;
         Ok(())
     };
     make(
@@ -238,7 +237,11 @@ fn ensure_certs(dir: &Path) -> Result<FrontendCerts> {
         &certs.server_cert,
         &certs.server_key,
     )?;
-    make(vec!["arm-client".into()], &certs.client_cert, &certs.client_key)?;
+    make(
+        vec!["arm-client".into()],
+        &certs.client_cert,
+        &certs.client_key,
+    )?;
     Ok(certs)
 }
 
@@ -401,6 +404,9 @@ impl LocalSystem {
         };
         let mut frontend_config = FrontendConfig::insecure_for_loopback(LOCAL_LOCATION);
         frontend_config.parent_domain = Some(LOCAL_PARENT_DOMAIN.into());
+        // Local clusters cost nothing: validate worker sizes like production, not like ARO's
+        // development mode (which only allows D2s workers to save money).
+        frontend_config.require_d2s_workers = false;
         if let Some(certs) = &certs {
             let fp = fingerprint_of(&certs.client_cert)?;
             frontend_config.auth = AuthMode::ClientCertificates {
@@ -509,10 +515,10 @@ impl LocalSystem {
 
     /// Stop every piece.
     pub async fn stop(mut self) -> Result<()> {
-        if let Some(controller) = self.controller.take() {
-            if let Err(error) = controller.stop().await {
-                tracing::warn!(%error, "controller stopped with an error");
-            }
+        if let Some(controller) = self.controller.take()
+            && let Err(error) = controller.stop().await
+        {
+            tracing::warn!(%error, "controller stopped with an error");
         }
         self.shutdown.cancel();
         let _ = self.frontend.await;
@@ -529,8 +535,9 @@ impl LocalSystem {
     pub fn banner(&self) -> String {
         let sub = demo::SUBSCRIPTION;
         let base = &self.frontend_url;
-        let cluster =
-            format!("/subscriptions/{sub}/resourceGroups/demo-rg/providers/Microsoft.RedHatOpenShift/openShiftClusters/demo");
+        let cluster = format!(
+            "/subscriptions/{sub}/resourceGroups/demo-rg/providers/Microsoft.RedHatOpenShift/openShiftClusters/demo"
+        );
         let curl = match &self.certs {
             Some(c) => format!(
                 "curl -sS --cacert {} --cert {} --key {}",
@@ -620,4 +627,3 @@ pub async fn run(args: LocalArgs, shutdown: CancellationToken) -> Result<()> {
     println!("{}", system.banner());
     system.run_until(shutdown).await
 }
-

@@ -11,9 +11,9 @@ use crds::management::{
     AsyncOperation, AsyncOperationSpec, OpenShiftCluster, ProvisioningState, Subscription,
     SubscriptionState,
 };
+use kube::ResourceExt;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::ResourceExt;
 use serde_json::json;
 
 use crate::Result;
@@ -25,7 +25,9 @@ use crate::lifecycle::PENDING_OPERATION;
 pub async fn start_delete(ctx: &Context, cluster: &OpenShiftCluster) -> Result<bool> {
     let ns = cluster.namespace().unwrap_or_default();
     let status = cluster.status.clone().unwrap_or_default();
-    let state = status.provisioning_state.unwrap_or(ProvisioningState::Succeeded);
+    let state = status
+        .provisioning_state
+        .unwrap_or(ProvisioningState::Succeeded);
     if !state.is_terminal() || cluster.annotations().contains_key(PENDING_OPERATION) {
         return Ok(false);
     }
@@ -86,7 +88,10 @@ pub async fn reconcile(sub: Arc<Subscription>, ctx: Arc<Context>) -> Result<Acti
     let remaining = list.items.len();
     for cluster in &list.items {
         if start_delete(&ctx, cluster).await? {
-            tracing::info!(cluster = cluster.name_any(), "deleting a cluster of a deleted subscription");
+            tracing::info!(
+                cluster = cluster.name_any(),
+                "deleting a cluster of a deleted subscription"
+            );
         }
     }
     let status = json!({"status": {"deleting": true, "remainingClusters": remaining}});
@@ -94,8 +99,12 @@ pub async fn reconcile(sub: Arc<Subscription>, ctx: Arc<Context>) -> Result<Acti
     if sub.status.as_ref().and_then(|s| s.remaining_clusters) != Some(remaining as i32)
         || !sub.status.as_ref().is_some_and(|s| s.deleting)
     {
-        subs.patch_status(&sub.name_any(), &PatchParams::default(), &Patch::Merge(&status))
-            .await?;
+        subs.patch_status(
+            &sub.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&status),
+        )
+        .await?;
     }
     if remaining == 0 {
         Ok(Action::await_change())

@@ -67,7 +67,11 @@ impl LocalRuntime {
     pub fn running(&self) -> usize {
         self.clusters
             .lock()
-            .map(|m| m.values().filter(|s| s.try_lock().is_ok_and(|g| g.is_some())).count())
+            .map(|m| {
+                m.values()
+                    .filter(|s| s.try_lock().is_ok_and(|g| g.is_some()))
+                    .count()
+            })
             .unwrap_or(0)
     }
 
@@ -107,9 +111,8 @@ impl LocalRuntime {
             None => Devcluster::start(config).await.map_err(runtime_error)?,
         };
         if let Some(file) = port_file {
-            std::fs::write(&file, devcluster.addr.port().to_string()).map_err(|e| {
-                Error::Runtime(format!("writing {}: {e}", file.display()))
-            })?;
+            std::fs::write(&file, devcluster.addr.port().to_string())
+                .map_err(|e| Error::Runtime(format!("writing {}: {e}", file.display())))?;
         }
         let client = devcluster.client().await.map_err(runtime_error)?;
         Ok(LocalCluster {
@@ -131,13 +134,9 @@ impl LocalRuntime {
         };
         let stop = token.clone();
         tokio::spawn(async move {
-            if let Err(error) = aro_operator::run_controllers(
-                client,
-                aro_operator::Role::Master,
-                options,
-                stop,
-            )
-            .await
+            if let Err(error) =
+                aro_operator::run_controllers(client, aro_operator::Role::Master, options, stop)
+                    .await
             {
                 tracing::warn!(%error, "in-process aro-operator stopped");
             }
@@ -176,7 +175,8 @@ pub fn openshift_crds(objects: &[Value]) -> Vec<CustomResourceDefinition> {
         by_name.insert(crd.metadata.name.clone().unwrap_or_default(), crd);
     }
     for object in objects {
-        let (Some(api_version), Some(kind)) = (object["apiVersion"].as_str(), object["kind"].as_str())
+        let (Some(api_version), Some(kind)) =
+            (object["apiVersion"].as_str(), object["kind"].as_str())
         else {
             continue;
         };
@@ -320,7 +320,7 @@ impl ClusterRuntime for LocalRuntime {
         let Some(cluster) = guard.as_ref() else {
             return Ok(false);
         };
-        if !cluster.operator.as_ref().is_some_and(|t| !t.is_cancelled()) {
+        if cluster.operator.as_ref().is_none_or(|t| t.is_cancelled()) {
             return Ok(false);
         }
         let api: Api<DynamicObject> =
@@ -404,12 +404,18 @@ mod tests {
             json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n"}}),
         ];
         let crds = openshift_crds(&objects);
-        let names: Vec<_> = crds.iter().filter_map(|c| c.metadata.name.clone()).collect();
+        let names: Vec<_> = crds
+            .iter()
+            .filter_map(|c| c.metadata.name.clone())
+            .collect();
         assert!(names.contains(&"clusteroperators.config.openshift.io".to_string()));
         assert!(names.contains(&"machines.machine.openshift.io".to_string()));
         assert!(names.contains(&"clusterversions.config.openshift.io".to_string()));
         assert_eq!(
-            names.iter().filter(|n| n.starts_with("clusteroperators.")).count(),
+            names
+                .iter()
+                .filter(|n| n.starts_with("clusteroperators."))
+                .count(),
             1
         );
         assert!(!names.iter().any(|n| n.starts_with("nodes.")));

@@ -165,10 +165,8 @@ impl Specs {
                     check_number(schema, value, at, errors);
                 }
             }
-            Some("boolean") => {
-                if !value.is_boolean() {
-                    errors.push(format!("{at}: expected a boolean, got {value}"));
-                }
+            Some("boolean") if !value.is_boolean() => {
+                errors.push(format!("{at}: expected a boolean, got {value}"));
             }
             _ => {}
         }
