@@ -261,8 +261,25 @@ pub fn seed_network(
     octet: u8,
     grant: bool,
 ) -> Result<Network> {
-    let client_id = format!("00000000-0000-0000-00c1-{octet:012}");
-    let object_id = format!("00000000-0000-0000-00c2-{octet:012}");
+    seed_network_at(emulator, name, u32::from(octet) * 64, grant)
+}
+
+/// [`seed_network`] for the `index`-th network of up to 8,192: a /22 of its own below
+/// 10.128.0.0 (the default pod CIDR) and a service principal of its own.
+pub fn seed_network_at(
+    emulator: &EmulatorHandle,
+    name: &str,
+    index: u32,
+    grant: bool,
+) -> Result<Network> {
+    if index >= 8192 {
+        return Err(Error::Unexpected(format!(
+            "network index {index}: at most 8,192 networks fit below 10.128.0.0"
+        )));
+    }
+    let (second, third) = (index / 64, (index % 64) * 4);
+    let client_id = format!("00000000-0000-0000-00c1-{index:012}");
+    let object_id = format!("00000000-0000-0000-00c2-{index:012}");
     let client_secret = format!("secret-{name}");
     let vnet_id = format!(
         "{}/providers/Microsoft.Network/virtualNetworks/{name}",
@@ -273,10 +290,10 @@ pub fn seed_network(
         body: json!({
             "location": demo::LOCATION,
             "properties": {
-                "addressSpace": {"addressPrefixes": [format!("10.{octet}.0.0/22")]},
+                "addressSpace": {"addressPrefixes": [format!("10.{second}.{third}.0/22")]},
                 "subnets": [
-                    {"name": "master", "properties": {"addressPrefix": format!("10.{octet}.0.0/23")}},
-                    {"name": "worker", "properties": {"addressPrefix": format!("10.{octet}.2.0/23")}},
+                    {"name": "master", "properties": {"addressPrefix": format!("10.{second}.{third}.0/23")}},
+                    {"name": "worker", "properties": {"addressPrefix": format!("10.{second}.{}.0/23", third + 2)}},
                 ],
             },
         }),

@@ -497,6 +497,11 @@ impl LocalSystem {
         })
     }
 
+    /// The cluster runtime of the system's own controller, while it has one.
+    pub fn controller_runtime(&self) -> Option<&Arc<LocalRuntime>> {
+        self.controller.as_ref().map(|c| &c.runtime)
+    }
+
     /// The controller started with the system, taken out (to kill or replace it).
     pub fn take_controller(&mut self) -> Option<RunningController> {
         self.controller.take()
