@@ -8,8 +8,12 @@ use crate::operator::default_operator_flags;
 impl OpenShiftClusterSpec {
     /// Fill in what the customer may omit. Toggles (encryptionAtHost, fipsValidatedModules,
     /// preconfiguredNSG) and outboundType already default through serde; what remains is the
-    /// load balancer profile, the operator flags and the admin task.
+    /// load balancer profile, the operator flags, the architecture version (new clusters are
+    /// version 2: two load balancers, one NSG) and the admin task.
     pub fn apply_defaults(&mut self) {
+        if self.architecture_version == 0 {
+            self.architecture_version = 2;
+        }
         if self.network_profile.outbound_type == OutboundType::Loadbalancer
             && self.network_profile.load_balancer_profile.is_none()
         {

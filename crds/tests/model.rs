@@ -94,6 +94,7 @@ fn apply_defaults_fills_lb_profile_and_operator_flags() {
     let lb = spec.network_profile.load_balancer_profile.as_ref().unwrap();
     assert_eq!(lb.managed_outbound_ips.as_ref().unwrap().count, 1);
     assert_eq!(spec.operator_flags, default_operator_flags());
+    assert_eq!(spec.architecture_version, 2);
 
     // Idempotent.
     let once = spec.clone();
@@ -107,7 +108,9 @@ fn apply_defaults_keeps_what_the_customer_set() {
     spec.network_profile.outbound_type = OutboundType::UserDefinedRouting;
     spec.operator_flags
         .insert("aro.pullsecret.enabled".into(), "false".into());
+    spec.architecture_version = 1;
     spec.apply_defaults();
+    assert_eq!(spec.architecture_version, 1);
     // UDR clusters have no load balancer profile.
     assert!(spec.network_profile.load_balancer_profile.is_none());
     assert_eq!(spec.operator_flags.len(), 1);
