@@ -8,6 +8,7 @@
 
 pub mod alertwebhook;
 pub mod apply;
+pub mod azure;
 pub mod checker;
 pub mod conditions;
 pub mod dnsmasq;

@@ -88,6 +88,10 @@ pub struct OperatorArgs {
     /// Seconds between periodic full reconciles (Azure state cannot be watched).
     #[arg(long, default_value_t = 300)]
     pub resync_seconds: u64,
+    /// Azure identity of the subnets controller; without `--azure-client-id` that controller
+    /// does not run.
+    #[command(flatten)]
+    pub azure: azure_clients::AzureArgs,
 }
 
 impl OperatorArgs {
@@ -102,6 +106,7 @@ impl OperatorArgs {
             identity: None,
             lease_duration_seconds: 15,
             resync_seconds: 300,
+            azure: Default::default(),
         }
     }
 
@@ -732,7 +737,22 @@ pub async fn client_from(kubeconfig: Option<&std::path::Path>) -> Result<Client>
 
 /// `aro operator`: serve health and the webhook sink, lead, run the role's controllers.
 pub async fn run(args: OperatorArgs, shutdown: CancellationToken) -> Result<()> {
-    run_with(args, None, shutdown).await
+    let azure: Option<Arc<dyn SubnetsApi>> = match &args.azure.azure_client_id {
+        Some(_) => {
+            let config = args
+                .azure
+                .to_config()
+                .map_err(|e| Error::Azure(e.to_string()))?;
+            let clients = azure_clients::AzureClients::new(config)
+                .map_err(|e| Error::Azure(e.to_string()))?;
+            Some(Arc::new(crate::azure::ArmSubnets::new(clients.arm())))
+        }
+        None => {
+            tracing::info!("no --azure-client-id: the subnets controller does not run");
+            None
+        }
+    };
+    run_with(args, azure, shutdown).await
 }
 
 /// `run` with an Azure network adapter for the subnets controller.
