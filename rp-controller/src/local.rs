@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use arm_emulator::{ArmEmulator, EmulatorConfig, EmulatorHandle, FaultConfig, demo};
 use aro_common::health::Health;
+use aro_operator::azure::ArmSubnets;
 use aro_operator::leader::LeaseConfig;
 use azure_clients::{AzureArgs, AzureClients, AzureConfig, Credentials};
 use crds::management::{OpenShiftVersion, OpenShiftVersionSpec, Subscription, SubscriptionSpec};
@@ -64,6 +65,10 @@ pub struct LocalArgs {
     /// Clusters reconciled concurrently.
     #[arg(long, default_value_t = 32)]
     pub workers: u16,
+    /// How often each local cluster's operator reconciles without a change to react to, in
+    /// seconds (Azure drift, such as a subnet's detached NSG, is repaired then).
+    #[arg(long, default_value_t = 30)]
+    pub operator_resync_secs: u64,
 }
 
 /// What to start.
@@ -93,6 +98,8 @@ pub struct LocalConfig {
     pub start_controller: bool,
     /// Lease duration of the controller.
     pub lease_duration: Duration,
+    /// Resync interval of the local clusters' operators.
+    pub operator_resync: Duration,
 }
 
 impl Default for LocalConfig {
@@ -110,6 +117,7 @@ impl Default for LocalConfig {
             workers: 32,
             start_controller: true,
             lease_duration: Duration::from_secs(15),
+            operator_resync: Duration::from_secs(30),
         }
     }
 }
@@ -130,6 +138,7 @@ impl LocalConfig {
             emulator_listen: args.arm_emulator_listen,
             lro_delay: Duration::from_millis(args.lro_delay_ms),
             workers: args.workers,
+            operator_resync: Duration::from_secs(args.operator_resync_secs.max(1)),
             settings: Settings {
                 max_poll_interval: Duration::from_secs(2),
                 ..Default::default()
@@ -470,11 +479,18 @@ impl LocalSystem {
 
     /// Start a controller replica with this identity (it leads once the Lease is free).
     pub fn start_controller(&self, identity: &str) -> Result<RunningController> {
-        let runtime = Arc::new(LocalRuntime::new(self.clusters_dir.clone()));
+        let azure = AzureClients::new(self.azure.clone())?;
+        // The clusters' operators repair subnets with the RP's identity (a real cluster uses its
+        // own service principal or workload identity).
+        let runtime = Arc::new(
+            LocalRuntime::new(self.clusters_dir.clone())
+                .with_operator_resync(self.config.operator_resync)
+                .with_subnets(Arc::new(ArmSubnets::new(azure.arm()))),
+        );
         let token = self.shutdown.child_token();
         let options = ControllerOptions {
             client: self.client.clone(),
-            azure: AzureClients::new(self.azure.clone())?,
+            azure,
             runtime: runtime.clone(),
             settings: self.settings.clone(),
             lease: LeaseConfig {

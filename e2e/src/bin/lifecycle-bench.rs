@@ -116,6 +116,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let requests_before = management_requests(&system.client).await;
     let cpu_before = cpu_seconds();
+    let rss_before = status_mib("VmRSS");
     let started = Instant::now();
 
     let limit = Arc::new(Semaphore::new(args.concurrent_puts.max(1)));
@@ -186,8 +187,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         status_mib("VmHWM")
     );
     println!(
-        "RSS per running cluster       {:.1} MiB",
-        status_mib("VmRSS") / f64::from(args.clusters.max(1))
+        "RSS added per cluster         {:.1} MiB",
+        (status_mib("VmRSS") - rss_before) / f64::from(args.clusters.max(1))
     );
     println!(
         "management API requests       {requests:.0} ({:.1} per cluster)",

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use aro_operator::manifests::OperatorDeployValues;
+use aro_operator::subnets::SubnetsApi;
 use async_trait::async_trait;
 use devcluster::{Devcluster, DevclusterConfig};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -50,6 +51,7 @@ type Slot = Arc<tokio::sync::Mutex<Option<LocalCluster>>>;
 pub struct LocalRuntime {
     data_dir: Option<PathBuf>,
     operator_resync: std::time::Duration,
+    subnets: Option<Arc<dyn SubnetsApi>>,
     clusters: std::sync::Mutex<HashMap<String, Slot>>,
 }
 
@@ -59,8 +61,22 @@ impl LocalRuntime {
         Self {
             data_dir,
             operator_resync: std::time::Duration::from_secs(300),
+            subnets: None,
             clusters: Default::default(),
         }
+    }
+
+    /// The operators reach Azure through `subnets` (their subnets controller runs only with it).
+    pub fn with_subnets(mut self, subnets: Arc<dyn SubnetsApi>) -> Self {
+        self.subnets = Some(subnets);
+        self
+    }
+
+    /// How often the operators reconcile without a change to react to (Azure state, such as a
+    /// subnet's NSG, is only seen then).
+    pub fn with_operator_resync(mut self, resync: std::time::Duration) -> Self {
+        self.operator_resync = resync;
+        self
     }
 
     /// Number of clusters running in this process.
@@ -130,6 +146,7 @@ impl LocalRuntime {
         let client = cluster.client.clone();
         let options = aro_operator::runtime::ControllerOptions {
             resync: self.operator_resync,
+            azure: self.subnets.clone(),
             ..Default::default()
         };
         let stop = token.clone();
