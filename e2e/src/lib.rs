@@ -109,6 +109,16 @@ impl Arm {
         })
     }
 
+    /// List the clusters of the resource group (first page).
+    pub async fn list_resource_group(&self) -> Result<Answer> {
+        let path = format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.RedHatOpenShift/openShiftClusters",
+            self.subscription, self.resource_group
+        );
+        self.send(reqwest::Method::GET, &path, API_VERSION, None)
+            .await
+    }
+
     /// PUT a cluster.
     pub async fn put(&self, name: &str, body: &Value) -> Result<Answer> {
         self.send(

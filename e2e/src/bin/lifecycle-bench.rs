@@ -190,6 +190,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "RSS added per cluster         {:.1} MiB",
         (status_mib("VmRSS") - rss_before) / f64::from(args.clusters.max(1))
     );
+    let fds = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0);
+    println!(
+        "open file descriptors         {fds} ({:.0} per cluster)",
+        fds as f64 / f64::from(args.clusters.max(1))
+    );
     println!(
         "management API requests       {requests:.0} ({:.1} per cluster)",
         requests / f64::from(args.clusters.max(1))

@@ -80,6 +80,17 @@ pub async fn require_subscription(
     subscription: &str,
     allowed: &[SubscriptionState],
 ) -> Result<()> {
+    // Reads may trust the watch cache: it sees a subscription's change of state milliseconds
+    // later, so a read may still be served in that window after Unregistered or Deleted. Writes,
+    // and anything the cache does not allow, read the Subscription itself.
+    if allowed == READ_STATES
+        && state
+            .subscriptions
+            .state(subscription)
+            .is_some_and(|s| allowed.contains(&s))
+    {
+        return Ok(());
+    }
     let current = store::subscription_state(&state.client, subscription).await?;
     if current.is_some_and(|s| allowed.contains(&s)) {
         return Ok(());

@@ -71,6 +71,8 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     /// Readiness and the metrics registry.
     pub health: aro_common::health::Health,
+    /// Subscriptions as last watched: reads skip a round trip when it shows an allowed state.
+    pub subscriptions: store::SubscriptionCache,
 }
 
 /// The frontend as an axum router.
@@ -92,6 +94,7 @@ impl Frontend {
         let metrics = metrics::Metrics::register(&health);
         health.set_ready(true);
         let state = Arc::new(AppState {
+            subscriptions: store::SubscriptionCache::start(client.clone()),
             client,
             config,
             metrics,

@@ -15,11 +15,15 @@ use crds::management::{
     AsyncOperation, AsyncOperationSpec, OpenShiftCluster, ProvisioningState, Subscription,
     SubscriptionState,
 };
+use futures::StreamExt;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::reflector::{self, ObjectRef, reflector};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::error::{Error, Result, is_conflict};
 
@@ -70,6 +74,36 @@ pub fn clusters(client: &kube::Client, subscription: &str) -> Api<OpenShiftClust
         client.clone(),
         &naming::subscription_namespace(subscription),
     )
+}
+
+/// Subscriptions as a watch of the management cluster last saw them (a kube-runtime reflector),
+/// kept by a task that ends with the cache.
+pub struct SubscriptionCache {
+    store: reflector::Store<Subscription>,
+    _task: AbortOnDropHandle<()>,
+}
+
+impl SubscriptionCache {
+    /// Start watching the Subscriptions of the management cluster.
+    pub fn start(client: kube::Client) -> Self {
+        let (store, writer) = reflector::store();
+        let api: Api<Subscription> = Api::all(client);
+        let events = reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
+        let task = tokio::spawn(async move {
+            events.for_each(|_| futures::future::ready(())).await;
+        });
+        Self {
+            store,
+            _task: AbortOnDropHandle::new(task),
+        }
+    }
+
+    /// The state of a subscription the watch has seen (`None`: not seen, or not yet synced).
+    pub fn state(&self, subscription: &str) -> Option<SubscriptionState> {
+        self.store
+            .get(&ObjectRef::new(&subscription.to_lowercase()))
+            .map(|s| s.spec.state)
+    }
 }
 
 /// The subscription's state, if ARM registered it.
