@@ -174,9 +174,18 @@ impl Env {
 
     /// Start the master controllers in-process (what the local cluster runtime does).
     pub fn start_operator(&mut self) {
+        self.start_operator_with_azure(None);
+    }
+
+    /// [`Env::start_operator`] with an Azure network adapter (the subnets controller runs).
+    pub fn start_operator_with_azure(
+        &mut self,
+        azure: Option<std::sync::Arc<dyn aro_operator::subnets::SubnetsApi>>,
+    ) {
         let options = ControllerOptions {
             resync: RESYNC,
             health: self.health.clone(),
+            azure,
             ..Default::default()
         };
         let (client, stop) = (self.client.clone(), self.stop.clone());
