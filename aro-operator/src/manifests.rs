@@ -47,6 +47,9 @@ pub struct MasterValues {
     pub node_selector: BTreeMap<String, String>,
     /// Toleration objects.
     pub tolerations: Vec<Value>,
+    /// Secret whose keys become the master's environment (the `AZURE_*` variables of the
+    /// subnets controller's identity); empty: none, and the subnets controller does not run.
+    pub azure_credentials_secret: String,
 }
 
 /// `worker`.
@@ -140,7 +143,7 @@ fn name_of(role: &str) -> String {
 }
 
 fn container(v: &OperatorDeployValues, role: &str, resources: &Value) -> Value {
-    json!({
+    let mut container = json!({
         "name": "aro-operator",
         "image": format!("{}:{}", v.image.repository, v.image.tag),
         "imagePullPolicy": v.image.pull_policy,
@@ -162,7 +165,11 @@ fn container(v: &OperatorDeployValues, role: &str, resources: &Value) -> Value {
             "capabilities": {"drop": ["ALL"]},
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-    })
+    });
+    if role == "master" && !v.master.azure_credentials_secret.is_empty() {
+        container["envFrom"] = json!([{"secretRef": {"name": v.master.azure_credentials_secret}}]);
+    }
+    container
 }
 
 fn deployment(

@@ -31,6 +31,11 @@ app.kubernetes.io/component: {{ .component }}
           fieldPath: metadata.namespace
     - name: RUST_LOG
       value: {{ .root.Values.logLevel | quote }}
+  {{- if and (eq .role "master") $v.azureCredentialsSecret }}
+  envFrom:
+    - secretRef:
+        name: {{ $v.azureCredentialsSecret | quote }}
+  {{- end }}
   ports:
     - name: http
       containerPort: 8080
