@@ -417,7 +417,7 @@ pub fn decode_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> 
             .map_err(|e| ApiError::bad_request(format!("json: cannot decode request body: {e}")))?,
         "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("yaml: cannot decode request body: {e}")))?,
-        "application/vnd.kubernetes.protobuf" => return Err(ApiError::unsupported_media_type(&ct)),
+        crate::protobuf::CONTENT_TYPE => crate::protobuf::decode(body)?,
         other => return Err(ApiError::unsupported_media_type(other)),
     };
     Ok(value)

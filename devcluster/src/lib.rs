@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod openapi_cache;
 pub mod patch;
 pub mod patching;
+pub mod protobuf;
 pub mod registry;
 pub mod schema;
 pub mod selectors;

@@ -70,6 +70,51 @@ fn age(ts: &Value) -> String {
     }
 }
 
+/// `-o wide` columns of the workload kinds, as kube-apiserver prints them.
+fn containers_col() -> Value {
+    col(
+        "Containers",
+        "string",
+        "Names of each container in the template.",
+        1,
+    )
+}
+
+fn images_col() -> Value {
+    col(
+        "Images",
+        "string",
+        "Images referenced by each container in the template.",
+        1,
+    )
+}
+
+fn selector_col() -> Value {
+    col("Selector", "string", "Label selector for pods.", 1)
+}
+
+/// `field` of every container of a workload's pod template, comma-separated.
+fn containers_of(spec: &Value, field: &str) -> Value {
+    let values: Vec<&str> = spec["template"]["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c[field].as_str())
+        .collect();
+    json!(values.join(","))
+}
+
+/// A workload's selector in label-selector syntax (`matchLabels` only, as kubectl shows them).
+fn selector_of(spec: &Value) -> Value {
+    let labels: Vec<String> = spec["selector"]["matchLabels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect();
+    json!(labels.join(","))
+}
+
 fn col(name: &str, ty: &str, description: &str, priority: i32) -> Value {
     let format = if name == "Name" { "name" } else { "" };
     json!({"name": name, "type": ty, "format": format, "description": description, "priority": priority})
@@ -245,6 +290,9 @@ fn columns_and_cells(rt: &ResourceType, obj: &Value) -> (Vec<Value>, Vec<Value>)
                     0,
                 ),
                 age_col,
+                containers_col(),
+                images_col(),
+                selector_col(),
             ],
             vec![
                 name,
@@ -256,6 +304,9 @@ fn columns_and_cells(rt: &ResourceType, obj: &Value) -> (Vec<Value>, Vec<Value>)
                 json!(status["updatedReplicas"].as_i64().unwrap_or(0)),
                 json!(status["availableReplicas"].as_i64().unwrap_or(0)),
                 json!(age(created)),
+                containers_of(spec, "name"),
+                containers_of(spec, "image"),
+                selector_of(spec),
             ],
         ),
         ("apps", "daemonsets") => (
