@@ -14,6 +14,13 @@ use rp_controller::steps::RetryPolicy;
 
 const T: Duration = Duration::from_secs(120);
 
+/// A test that does not end in this long fails instead of holding up the whole run.
+async fn within_limit(test: impl std::future::Future<Output = ()>) {
+    tokio::time::timeout(Duration::from_secs(600), test)
+        .await
+        .expect("the test did not end within 10 minutes");
+}
+
 fn settings() -> Settings {
     Settings {
         max_poll_interval: Duration::from_millis(200),
@@ -126,7 +133,9 @@ async fn assert_operations_succeeded(client: &kube::Client, arm: &Arm, names: &[
 /// The (cluster, step) pairs currently recorded in status, for clusters still installing.
 async fn steps_in_progress(client: &kube::Client, ns: &str) -> BTreeSet<(String, String)> {
     let api: Api<OpenShiftCluster> = Api::namespaced(client.clone(), ns);
-    let Ok(list) = api.list(&ListParams::default()).await else {
+    let Ok(Ok(list)) =
+        tokio::time::timeout(Duration::from_secs(10), api.list(&ListParams::default())).await
+    else {
         return BTreeSet::new();
     };
     list.items
@@ -138,8 +147,7 @@ async fn steps_in_progress(client: &kube::Client, ns: &str) -> BTreeSet<(String,
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn controller_killed_at_many_points_of_the_install_still_succeeds_without_duplicates() {
+async fn controller_killed_at_many_points_of_the_install_still_succeeds_without_duplicates_body() {
     let data = tempfile::tempdir().unwrap();
     let mut system = LocalSystem::start(LocalConfig {
         // Durable local clusters, so a restarted controller resumes the ones it brought up.
@@ -198,8 +206,7 @@ async fn controller_killed_at_many_points_of_the_install_still_succeeds_without_
     system.stop().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn ten_clusters_succeed_with_twenty_percent_arm_faults() {
+async fn ten_clusters_succeed_with_twenty_percent_arm_faults_body() {
     let system = LocalSystem::start(config()).await.unwrap();
     let arm = Arm::new(&system.frontend_url);
     let emulator = system.emulator.as_ref().unwrap();
@@ -235,8 +242,7 @@ async fn ten_clusters_succeed_with_twenty_percent_arm_faults() {
     system.stop().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_replicas_never_run_the_same_clusters_and_the_standby_takes_over() {
+async fn two_replicas_never_run_the_same_clusters_and_the_standby_takes_over_body() {
     let mut system = LocalSystem::start(LocalConfig {
         start_controller: false,
         ..config()
@@ -271,4 +277,22 @@ async fn two_replicas_never_run_the_same_clusters_and_the_standby_takes_over() {
     assert!(duplicates.is_empty(), "created twice: {duplicates:?}");
     system.set_controller(standby);
     system.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn controller_killed_at_many_points_of_the_install_still_succeeds_without_duplicates() {
+    within_limit(
+        controller_killed_at_many_points_of_the_install_still_succeeds_without_duplicates_body(),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_clusters_succeed_with_twenty_percent_arm_faults() {
+    within_limit(ten_clusters_succeed_with_twenty_percent_arm_faults_body()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_never_run_the_same_clusters_and_the_standby_takes_over() {
+    within_limit(two_replicas_never_run_the_same_clusters_and_the_standby_takes_over_body()).await;
 }

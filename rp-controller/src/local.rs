@@ -187,6 +187,9 @@ pub struct LocalSystem {
     controller: Option<RunningController>,
 }
 
+/// How long [`RunningController::kill`] waits for the killed controller's clusters to stop.
+const KILL_STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A controller replica started by [`LocalSystem::start_controller`].
 pub struct RunningController {
     /// Its runtime (its local clusters).
@@ -209,7 +212,12 @@ impl RunningController {
     pub async fn kill(self) {
         self.task.abort();
         let _ = self.task.await;
-        self.runtime.shutdown().await;
+        if tokio::time::timeout(KILL_STOP_TIMEOUT, self.runtime.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the killed controller's clusters did not stop in time");
+        }
     }
 
     /// Whether the controller task ended.

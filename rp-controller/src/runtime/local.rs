@@ -47,6 +47,9 @@ impl LocalCluster {
 
 type Slot = Arc<tokio::sync::Mutex<Option<LocalCluster>>>;
 
+/// How long stopping one local cluster may take at shutdown.
+const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Clusters as devclusters in this process.
 pub struct LocalRuntime {
     data_dir: Option<PathBuf>,
@@ -391,7 +394,14 @@ impl ClusterRuntime for LocalRuntime {
                 if let Some(token) = &cluster.operator {
                     token.cancel();
                 }
-                cluster.devcluster.stop().await;
+                // A server whose tasks do not end in time is dropped, which cancels them.
+                let url = cluster.devcluster.url.clone();
+                if tokio::time::timeout(STOP_TIMEOUT, cluster.devcluster.stop())
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!(%url, "local cluster did not stop in time");
+                }
             }
         }
     }
