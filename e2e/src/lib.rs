@@ -235,6 +235,16 @@ impl Arm {
     }
 }
 
+/// A kube client from a kubeconfig document (a cluster's admin kubeconfig).
+pub async fn kube_client_from(kubeconfig: &str) -> Result<kube::Client> {
+    let unusable = |e: &dyn std::fmt::Display| Error::Unexpected(format!("kubeconfig: {e}"));
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(kubeconfig).map_err(|e| unusable(&e))?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .map_err(|e| unusable(&e))?;
+    kube::Client::try_from(config).map_err(|e| unusable(&e))
+}
+
 /// A network for one cluster: master and worker subnet ids, and the cluster service principal
 /// (two clusters of a subscription may not share one: DuplicateClientID).
 #[derive(Clone, Debug)]

@@ -36,14 +36,6 @@ async fn system() -> LocalSystem {
     .expect("the local system starts")
 }
 
-async fn kube_client_from(kubeconfig: &str) -> kube::Client {
-    let kc = kube::config::Kubeconfig::from_yaml(kubeconfig).expect("a kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .expect("a usable kubeconfig");
-    kube::Client::try_from(config).expect("a client")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() {
     let system = system().await;
@@ -160,7 +152,9 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
             .unwrap(),
     )
     .unwrap();
-    let cluster_client = kube_client_from(&kubeconfig).await;
+    let cluster_client = e2e::kube_client_from(&kubeconfig)
+        .await
+        .expect("a usable kubeconfig");
     let nodes: Api<Node> = Api::all(cluster_client.clone());
     assert_eq!(
         nodes

@@ -23,12 +23,9 @@ async fn admin_client(arm: &Arm, name: &str) -> kube::Client {
     let kubeconfig = base64::engine::general_purpose::STANDARD
         .decode(answer.body["kubeconfig"].as_str().unwrap())
         .unwrap();
-    let kubeconfig =
-        kube::config::Kubeconfig::from_yaml(std::str::from_utf8(&kubeconfig).unwrap()).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+    e2e::kube_client_from(std::str::from_utf8(&kubeconfig).unwrap())
         .await
-        .unwrap();
-    kube::Client::try_from(config).unwrap()
+        .unwrap()
 }
 
 /// Poll `check` until it holds; returns how long that took.
