@@ -451,6 +451,9 @@ impl Api {
             })?;
             dropped_fields(obj, &normalized, "", &mut unknown);
             *obj = normalized;
+            if rt.group.is_empty() && rt.plural == "secrets" {
+                fold_string_data(obj);
+            }
             if rt.group == "apiextensions.k8s.io" {
                 let causes = self.hooks.crd(obj);
                 if !causes.is_empty() {
@@ -1161,6 +1164,31 @@ pub fn labels_of(obj: &Value) -> BTreeMap<String, String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A Secret's `stringData` is write-only: the API server merges it into `data` (base64, its keys
+/// winning) and never stores it.
+fn fold_string_data(secret: &mut Value) {
+    use base64::Engine;
+    let Some(object) = secret.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Object(strings)) = object.remove("stringData") else {
+        return;
+    };
+    let data = object.entry("data").or_insert_with(|| json!({}));
+    if !data.is_object() {
+        *data = json!({});
+    }
+    if let Some(data) = data.as_object_mut() {
+        for (key, value) in strings {
+            let text = value.as_str().map(str::to_string).unwrap_or_default();
+            data.insert(
+                key,
+                json!(base64::engine::general_purpose::STANDARD.encode(text)),
+            );
+        }
+    }
 }
 
 #[cfg(test)]

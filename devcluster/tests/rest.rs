@@ -630,3 +630,51 @@ async fn field_validation_ignore_warn_strict() {
     assert_eq!((e.code, e.reason.as_str()), (400, "BadRequest"));
     dc.stop().await;
 }
+
+#[tokio::test]
+async fn secret_string_data_is_folded_into_data() {
+    use k8s_openapi::ByteString;
+    use k8s_openapi::api::core::v1::Secret;
+    let (dc, client) = start().await;
+    let secrets: Api<Secret> = Api::namespaced(client, "default");
+    let created = secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "s"},
+                "data": {"kept": "a2VwdA==", "both": "b2xk"},
+                "stringData": {"both": "new", "plain": "text"},
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let expected = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    assert_eq!(created.string_data, None);
+    assert_eq!(
+        created.data.unwrap(),
+        expected(&[("kept", "kept"), ("both", "new"), ("plain", "text")])
+    );
+    // A patch with stringData too.
+    let patched = secrets
+        .patch(
+            "s",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"stringData": {"kept": "changed"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.string_data, None);
+    assert_eq!(
+        patched.data.unwrap()["kept"],
+        ByteString(b"changed".to_vec())
+    );
+    let stored = secrets.get("s").await.unwrap();
+    assert_eq!(stored.string_data, None);
+    dc.stop().await;
+}

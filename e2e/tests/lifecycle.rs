@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use e2e::{Arm, cluster_body, cluster_resources, demo_network, seed_network};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Secret};
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -177,6 +178,29 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
     let clusters: Api<DynamicObject> = Api::all_with(cluster_client.clone(), &operator_cluster);
     let aro = clusters.get("cluster").await.unwrap();
     assert_eq!(aro.data["spec"]["domain"], "demo.eastus.aro.local");
+    // Its master Deployment takes the cluster's service principal as its Azure identity.
+    let operator_secrets: Api<Secret> =
+        Api::namespaced(cluster_client.clone(), aro_operator::OPERATOR_NAMESPACE);
+    let identity = operator_secrets
+        .get(rp_controller::actions::OPERATOR_CREDENTIALS_SECRET)
+        .await
+        .unwrap();
+    let identity = identity.data.unwrap_or_default();
+    assert_eq!(
+        identity.get("AZURE_CLIENT_ID").map(|v| v.0.as_slice()),
+        Some(demo_network().client_id.as_bytes())
+    );
+    assert!(identity.contains_key("AZURE_CLIENT_SECRET"));
+    let deployments: Api<Deployment> =
+        Api::namespaced(cluster_client.clone(), aro_operator::OPERATOR_NAMESPACE);
+    let master = deployments.get("aro-operator-master").await.unwrap();
+    let env_from =
+        serde_json::to_value(&master.spec.unwrap().template.spec.unwrap().containers[0].env_from)
+            .unwrap();
+    assert_eq!(
+        env_from[0]["secretRef"]["name"],
+        rp_controller::actions::OPERATOR_CREDENTIALS_SECRET
+    );
 
     // Update (tags) -> Succeeded.
     let updated = arm

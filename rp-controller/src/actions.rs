@@ -936,12 +936,30 @@ fn operator_values(env: &StepEnv<'_>) -> StepResult<aro_operator::manifests::Ope
 
 async fn install_operator(env: &mut StepEnv<'_>) -> StepResult<()> {
     let infra_id = env.infra_id()?;
-    let values = operator_values(env)?;
+    let mut values = operator_values(env)?;
     env.ctx
         .runtime
         .resume(&infra_id)
         .await
         .map_err(|e| runtime_outcome(&e))?;
+    // The master operator's subnets controller acts as the cluster's service principal; its
+    // identity is in place before the Deployment that reads it.
+    if let Some(sp) = env.cluster.spec.service_principal_profile.clone() {
+        let secret = env
+            .customer_secret(CLIENT_SECRET_KEY)
+            .await?
+            .unwrap_or_default();
+        let identity = operator_credentials(env, &sp.client_id, &secret);
+        let client = env
+            .ctx
+            .runtime
+            .client(&infra_id)
+            .await
+            .map_err(|e| runtime_outcome(&e))?
+            .ok_or_else(|| env.poll(Duration::from_secs(1)))?;
+        put_operator_credentials(&client, identity).await?;
+        values.master.azure_credentials_secret = OPERATOR_CREDENTIALS_SECRET.into();
+    }
     env.ctx
         .runtime
         .install_operator(&infra_id, &values)
@@ -982,39 +1000,110 @@ async fn rotate_credentials(env: &mut StepEnv<'_>) -> StepResult<()> {
         .await
         .map_err(|e| runtime_outcome(&e))?
         .ok_or_else(|| env.poll(Duration::from_secs(1)))?;
-    let api: Api<Secret> = Api::namespaced(client, "kube-system");
-    let desired = Secret {
-        metadata: ObjectMeta {
-            name: Some("azure-credentials".into()),
-            namespace: Some("kube-system".into()),
-            ..Default::default()
-        },
-        string_data: Some(BTreeMap::from([
+    let operator_identity = operator_credentials(env, &sp.client_id, &secret);
+    let resource_group = env.names()?.resource_group;
+    put_secret(
+        &client,
+        "kube-system",
+        "azure-credentials",
+        BTreeMap::from([
             ("azure_client_id".to_string(), sp.client_id),
             ("azure_client_secret".to_string(), secret),
-            (
-                "azure_resourcegroup".to_string(),
-                env.names()?.resource_group,
-            ),
+            ("azure_resourcegroup".to_string(), resource_group),
             (
                 "azure_region".to_string(),
                 env.cluster.spec.location.clone(),
             ),
-        ])),
+        ]),
+    )
+    .await?;
+    put_operator_credentials(&client, operator_identity).await
+}
+
+/// Name of the Secret in the operator's namespace holding its Azure identity (`AZURE_*`
+/// variables, the master Deployment's `envFrom`).
+pub const OPERATOR_CREDENTIALS_SECRET: &str = "aro-operator-azure-credentials";
+
+/// The operator's Azure identity: the cluster's service principal, against the RP's Azure.
+fn operator_credentials(
+    env: &StepEnv<'_>,
+    client_id: &str,
+    client_secret: &str,
+) -> BTreeMap<String, String> {
+    let azure = env.ctx.azure.config();
+    let subscription = parse_resource_group_id(&env.cluster.spec.cluster_profile.resource_group_id)
+        .map(|(sub, _)| sub)
+        .unwrap_or_else(|| azure.subscription_id.clone());
+    BTreeMap::from([
+        (
+            "AZURE_ARM_ENDPOINT".to_string(),
+            azure.arm_endpoint.to_string(),
+        ),
+        (
+            "AZURE_AUTHORITY_HOST".to_string(),
+            azure.authority_host.to_string(),
+        ),
+        ("AZURE_TENANT_ID".to_string(), azure.tenant_id.clone()),
+        ("AZURE_SUBSCRIPTION_ID".to_string(), subscription),
+        ("AZURE_CLIENT_ID".to_string(), client_id.to_string()),
+        ("AZURE_CLIENT_SECRET".to_string(), client_secret.to_string()),
+    ])
+}
+
+/// Write the operator's identity Secret (its namespace created if needed).
+async fn put_operator_credentials(
+    client: &kube::Client,
+    identity: BTreeMap<String, String>,
+) -> StepResult<()> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let namespace = Namespace {
+        metadata: ObjectMeta {
+            name: Some(aro_operator::OPERATOR_NAMESPACE.into()),
+            ..Default::default()
+        },
         ..Default::default()
     };
-    let result = match api
-        .get_opt("azure-credentials")
-        .await
-        .map_err(|e| kube_outcome(&e))?
-    {
+    match namespaces.create(&PostParams::default(), &namespace).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => {}
+        Err(e) => return Err(kube_outcome(&e)),
+    }
+    put_secret(
+        client,
+        aro_operator::OPERATOR_NAMESPACE,
+        OPERATOR_CREDENTIALS_SECRET,
+        identity,
+    )
+    .await
+}
+
+/// Create or replace a Secret with exactly `string_data`.
+async fn put_secret(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    string_data: BTreeMap<String, String>,
+) -> StepResult<()> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let result = match api.get_opt(name).await.map_err(|e| kube_outcome(&e))? {
         Some(mut current) => {
-            current.string_data = desired.string_data;
+            current.string_data = Some(string_data);
             current.data = None;
-            api.replace("azure-credentials", &PostParams::default(), &current)
-                .await
+            api.replace(name, &PostParams::default(), &current).await
         }
-        None => api.create(&PostParams::default(), &desired).await,
+        None => {
+            let desired = Secret {
+                metadata: ObjectMeta {
+                    name: Some(name.into()),
+                    namespace: Some(namespace.into()),
+                    ..Default::default()
+                },
+                string_data: Some(string_data),
+                ..Default::default()
+            };
+            api.create(&PostParams::default(), &desired).await
+        }
     };
     result.map(|_| ()).map_err(|e| kube_outcome(&e))
 }

@@ -1,6 +1,7 @@
 //! Cluster handlers: GET, list, PUT, PATCH, DELETE, credentials and async operations.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -133,8 +134,7 @@ pub async fn get(state: &AppState, ctx: &Ctx, key: &ResourceKey) -> Result<Respo
         Some(ctx.api_version()?)
     };
     require_subscription(state, &key.subscription, READ_STATES).await?;
-    let cluster = store::clusters(&state.client, &key.subscription)
-        .get_opt(&key.object_name)
+    let cluster = read_cluster(state, &key.subscription, &key.object_name)
         .await?
         .ok_or_else(|| resource_not_found(key))?;
     let body = match version {
@@ -142,6 +142,23 @@ pub async fn get(state: &AppState, ctx: &Ctx, key: &ResourceKey) -> Result<Respo
         None => admin::render(&cluster),
     };
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// A cluster as this frontend last wrote or watched it (see [`store::ClusterCache`]), else as
+/// the management cluster has it.
+async fn read_cluster(
+    state: &AppState,
+    subscription: &str,
+    object_name: &str,
+) -> Result<Option<Arc<OpenShiftCluster>>> {
+    let namespace = naming::subscription_namespace(subscription);
+    if let Some(cached) = state.clusters.get(&namespace, object_name) {
+        return Ok(cached);
+    }
+    Ok(store::clusters(&state.client, subscription)
+        .get_opt(object_name)
+        .await?
+        .map(Arc::new))
 }
 
 /// List clusters of a subscription or resource group, paged.
@@ -450,7 +467,7 @@ async fn try_put_or_patch(
         return Err(resource_not_found(key));
     }
     if let Some(c) = &existing {
-        store::repair_claim(&state.client, c, &state.config.rp_version).await?;
+        store::repair_claim(&state.client, &state.clusters, c, &state.config.rp_version).await?;
         check_writable(c)?;
     }
     let is_create = existing.is_none();
@@ -612,12 +629,14 @@ async fn try_put_or_patch(
         let stored = api
             .replace(&key.object_name, &Default::default(), &cluster)
             .await?;
+        state.clusters.wrote(&stored);
         return Ok(json_response(StatusCode::OK, &admin::render(&stored)));
     }
     store::ensure_namespace(&state.client, &key.namespace).await?;
     store::create_operation(&state.client, &key.namespace, op).await?;
     let stored = match store::transition(
         &state.client,
+        &state.clusters,
         cluster,
         new_state,
         &op_id,
@@ -657,7 +676,13 @@ pub async fn delete(state: &AppState, ctx: &Ctx, key: &ResourceKey) -> Result<Re
         let Some(cluster) = api.get_opt(&key.object_name).await? else {
             return Ok(StatusCode::NO_CONTENT.into_response());
         };
-        store::repair_claim(&state.client, &cluster, &state.config.rp_version).await?;
+        store::repair_claim(
+            &state.client,
+            &state.clusters,
+            &cluster,
+            &state.config.rp_version,
+        )
+        .await?;
         check_writable_for_delete(&cluster)?;
         let op = store::operation_spec(
             &cluster,
@@ -669,6 +694,7 @@ pub async fn delete(state: &AppState, ctx: &Ctx, key: &ResourceKey) -> Result<Re
         store::create_operation(&state.client, &key.namespace, op).await?;
         match store::transition(
             &state.client,
+            &state.clusters,
             cluster,
             ProvisioningState::Deleting,
             &op_id,
@@ -789,6 +815,37 @@ async fn get_operation(state: &AppState, sub: &str, id: &str) -> Result<AsyncOpe
     })
 }
 
+/// The terminal state of an operation, once the cluster shows it too. The controller completes
+/// the record before it writes the cluster's own status, and a client that saw the operation end
+/// reads the cluster next: until the cluster has left the operation's state, the operation
+/// still counts as running.
+async fn finished_state(
+    state: &AppState,
+    sub: &str,
+    op: &AsyncOperation,
+) -> Result<Option<ProvisioningState>> {
+    let Some(finished) = op
+        .status
+        .as_ref()
+        .and_then(|s| s.status)
+        .filter(|s| s.is_terminal())
+    else {
+        return Ok(None);
+    };
+    let operation_id = op.name_any();
+    let cluster_still_busy = read_cluster(state, sub, &op.spec.cluster_name)
+        .await?
+        .is_some_and(|cluster| {
+            cluster
+                .status
+                .as_ref()
+                .and_then(|s| s.async_operation_id.as_deref())
+                == Some(operation_id.as_str())
+                && !store::effective_state(&cluster).is_terminal()
+        });
+    Ok((!cluster_still_busy).then_some(finished))
+}
+
 /// GET operationsstatus/{id}.
 pub async fn operation_status(
     state: &AppState,
@@ -798,11 +855,7 @@ pub async fn operation_status(
 ) -> Result<Response> {
     ctx.api_version()?;
     let op = get_operation(state, sub, id).await?;
-    let finished = op
-        .status
-        .as_ref()
-        .and_then(|s| s.status)
-        .filter(|s| s.is_terminal());
+    let finished = finished_state(state, sub, &op).await?;
     let path = format!("/{}", ctx.segments.join("/"));
     let mut body = json!({
         "id": path,
@@ -835,11 +888,7 @@ pub async fn operation_result(
 ) -> Result<Response> {
     let version = ctx.api_version()?;
     let op = get_operation(state, sub, id).await?;
-    let finished = op
-        .status
-        .as_ref()
-        .and_then(|s| s.status)
-        .filter(|s| s.is_terminal());
+    let finished = finished_state(state, sub, &op).await?;
     if finished.is_none() {
         let mut response = StatusCode::ACCEPTED.into_response();
         let location = format!(
@@ -868,8 +917,7 @@ pub async fn operation_result(
             error,
         }));
     }
-    let api = store::clusters(&state.client, sub);
-    match api.get_opt(&op.spec.cluster_name).await? {
+    match read_cluster(state, sub, &op.spec.cluster_name).await? {
         Some(cluster) => Ok(json_response(StatusCode::OK, &render(version, &cluster))),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }

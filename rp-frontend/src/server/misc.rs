@@ -244,6 +244,7 @@ async fn delete_all_clusters(state: &AppState, sub: &str) -> Result<()> {
         store::create_operation(&state.client, &ns, op).await?;
         if let Err(error) = store::transition(
             &state.client,
+            &state.clusters,
             cluster,
             ProvisioningState::Deleting,
             &id,

@@ -73,6 +73,8 @@ pub struct AppState {
     pub health: aro_common::health::Health,
     /// Subscriptions as last watched: reads skip a round trip when it shows an allowed state.
     pub subscriptions: store::SubscriptionCache,
+    /// Clusters as last watched: GETs read them without a round trip (read-your-writes kept).
+    pub clusters: store::ClusterCache,
 }
 
 /// The frontend as an axum router.
@@ -95,6 +97,7 @@ impl Frontend {
         health.set_ready(true);
         let state = Arc::new(AppState {
             subscriptions: store::SubscriptionCache::start(client.clone()),
+            clusters: store::ClusterCache::start(client.clone()),
             client,
             config,
             metrics,

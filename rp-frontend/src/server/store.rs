@@ -8,6 +8,8 @@
 //! cluster counts as in the pending state, so a GET right after a PUT sees the PUT.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::Utc;
 use crds::management::naming::{self, LABEL_CLUSTER_NAME, LABEL_SUBSCRIPTION};
@@ -103,6 +105,113 @@ impl SubscriptionCache {
         self.store
             .get(&ObjectRef::new(&subscription.to_lowercase()))
             .map(|s| s.spec.state)
+    }
+}
+
+/// OpenShiftClusters as a watch of the management cluster last saw them, so a GET costs no
+/// round trip to the management cluster.
+///
+/// Read-your-writes: every cluster write of this frontend raises a watermark to the
+/// resourceVersion it produced, and the cache answers only once its watch has delivered an event
+/// at or past the watermark (watch events come in resourceVersion order). Until then, and when a
+/// resourceVersion is not a number (Kubernetes calls them opaque; etcd's and devcluster's are
+/// revision numbers), readers fall back to a direct read.
+pub struct ClusterCache {
+    store: reflector::Store<OpenShiftCluster>,
+    observed: tokio::sync::watch::Receiver<Option<u64>>,
+    written: AtomicU64,
+    opaque_versions: AtomicBool,
+    _task: AbortOnDropHandle<()>,
+}
+
+fn revision_of(cluster: &OpenShiftCluster) -> Option<u64> {
+    cluster.metadata.resource_version.as_deref()?.parse().ok()
+}
+
+impl ClusterCache {
+    /// Start watching every OpenShiftCluster of the management cluster.
+    pub fn start(client: kube::Client) -> Self {
+        let (store, writer) = reflector::store();
+        let (observed_tx, observed) = tokio::sync::watch::channel(None);
+        let api: Api<OpenShiftCluster> = Api::all(client);
+        let events = reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
+        let task = tokio::spawn(async move {
+            futures::pin_mut!(events);
+            let mut tracker = RevisionTracker::default();
+            while let Some(event) = events.next().await {
+                // The reflector applied the event to the store before yielding it.
+                if let Ok(event) = event
+                    && let Some(revision) = tracker.observe(&event)
+                {
+                    observed_tx.send_replace(Some(revision));
+                }
+            }
+        });
+        Self {
+            store,
+            observed,
+            written: AtomicU64::new(0),
+            opaque_versions: AtomicBool::new(false),
+            _task: AbortOnDropHandle::new(task),
+        }
+    }
+
+    /// Note a cluster this frontend just wrote (the object the management cluster returned).
+    pub fn wrote(&self, cluster: &OpenShiftCluster) {
+        match revision_of(cluster) {
+            Some(revision) => {
+                self.written.fetch_max(revision, Ordering::AcqRel);
+            }
+            None => self.opaque_versions.store(true, Ordering::Release),
+        }
+    }
+
+    /// The cluster as cached: `Some(None)` when the cache knows it does not exist, `None` when
+    /// the cache cannot answer (not synced yet, or behind this frontend's last write).
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Option<Arc<OpenShiftCluster>>> {
+        if self.opaque_versions.load(Ordering::Acquire) {
+            return None;
+        }
+        let written = self.written.load(Ordering::Acquire);
+        let observed = (*self.observed.borrow())?;
+        (observed >= written).then(|| self.store.get(&ObjectRef::new(name).within(namespace)))
+    }
+}
+
+/// The newest revision a reflector's store reflects, from the events it applied. A relist
+/// (`Init` .. `InitDone`) replaces the store only at `InitDone`, so its objects count only then.
+#[derive(Default)]
+struct RevisionTracker {
+    applied: Option<u64>,
+    relisting: Option<u64>,
+}
+
+impl RevisionTracker {
+    /// Account for `event`; returns the revision the store now reflects when it changed.
+    fn observe(&mut self, event: &watcher::Event<OpenShiftCluster>) -> Option<u64> {
+        use watcher::Event;
+        let before = self.applied;
+        match event {
+            Event::Init => self.relisting = Some(0),
+            Event::InitApply(object) => {
+                let listed = revision_of(object).unwrap_or(0);
+                self.relisting = Some(self.relisting.unwrap_or(0).max(listed));
+            }
+            Event::InitDone => {
+                let listed = self.relisting.take().unwrap_or(0);
+                self.applied = Some(self.applied.unwrap_or(0).max(listed));
+            }
+            Event::Apply(object) | Event::Delete(object) => {
+                // Before the first InitDone the store is not ready; count it then.
+                let revision = revision_of(object).unwrap_or(0);
+                match (&mut self.applied, &mut self.relisting) {
+                    (_, Some(pending)) => *pending = (*pending).max(revision),
+                    (Some(applied), None) => *applied = (*applied).max(revision),
+                    (None, None) => self.relisting = Some(revision),
+                }
+            }
+        }
+        (self.applied != before).then_some(self.applied).flatten()
     }
 }
 
@@ -238,6 +347,7 @@ pub fn operation_spec(
 /// stored object with its new status, or `Err(Kube(409))` when another writer won the race.
 pub async fn transition(
     client: &kube::Client,
+    cache: &ClusterCache,
     mut cluster: OpenShiftCluster,
     state: ProvisioningState,
     operation_id: &str,
@@ -257,6 +367,7 @@ pub async fn transition(
     } else {
         api.replace(&name, &PostParams::default(), &cluster).await?
     };
+    cache.wrote(&stored);
     // The secrets land before the status names the operation: the controller starts work only
     // then, and its first step reads them.
     store_customer_secrets(client, &stored, secrets).await?;
@@ -291,6 +402,7 @@ pub async fn transition(
             .await
         {
             Ok(written) => {
+                cache.wrote(&written);
                 stored = written;
                 break;
             }
@@ -319,7 +431,10 @@ pub async fn transition(
         .patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
         .await
     {
-        Ok(released) => Ok(released),
+        Ok(released) => {
+            cache.wrote(&released);
+            Ok(released)
+        }
         Err(error) => {
             tracing::warn!(%error, name, "could not release the operation claim");
             Ok(stored)
@@ -331,6 +446,7 @@ pub async fn transition(
 /// writes): write the pending state into the status and release the claim.
 pub async fn repair_claim(
     client: &kube::Client,
+    cache: &ClusterCache,
     cluster: &OpenShiftCluster,
     rp_version: &str,
 ) -> Result<()> {
@@ -349,7 +465,7 @@ pub async fn repair_claim(
     {
         return Ok(());
     }
-    transition(client, cluster.clone(), state, op, rp_version, &[])
+    transition(client, cache, cluster.clone(), state, op, rp_version, &[])
         .await
         .map(|_| ())
 }
@@ -372,5 +488,43 @@ pub async fn ensure_namespace(client: &kube::Client, namespace: &str) -> Result<
         Ok(_) => Ok(()),
         Err(e) if is_conflict(&e) => Ok(()),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crds::management::OpenShiftClusterSpec;
+    use kube::runtime::watcher::Event;
+
+    fn at(revision: &str) -> OpenShiftCluster {
+        let mut cluster = OpenShiftCluster::new("c", OpenShiftClusterSpec::default());
+        cluster.metadata.resource_version = Some(revision.into());
+        cluster
+    }
+
+    #[test]
+    fn revisions_count_once_the_store_holds_them() {
+        let mut tracker = RevisionTracker::default();
+        assert_eq!(tracker.observe(&Event::Init), None);
+        assert_eq!(tracker.observe(&Event::InitApply(at("7"))), None);
+        assert_eq!(tracker.observe(&Event::InitApply(at("5"))), None);
+        // The listed objects reach the store at InitDone.
+        assert_eq!(tracker.observe(&Event::InitDone), Some(7));
+        assert_eq!(tracker.observe(&Event::Apply(at("9"))), Some(9));
+        assert_eq!(tracker.observe(&Event::Delete(at("12"))), Some(12));
+        // A relist: nothing counts until its InitDone, and the revision never goes back.
+        assert_eq!(tracker.observe(&Event::Init), None);
+        assert_eq!(tracker.observe(&Event::InitApply(at("15"))), None);
+        assert_eq!(tracker.observe(&Event::InitDone), Some(15));
+        assert_eq!(tracker.observe(&Event::Init), None);
+        assert_eq!(tracker.observe(&Event::InitApply(at("3"))), None);
+        assert_eq!(tracker.observe(&Event::InitDone), None);
+    }
+
+    #[test]
+    fn opaque_resource_versions_have_no_revision() {
+        assert_eq!(revision_of(&at("42")), Some(42));
+        assert_eq!(revision_of(&at("abc")), None);
     }
 }
