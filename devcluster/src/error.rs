@@ -16,6 +16,8 @@ pub enum Error {
     },
     #[error("storage: {0}")]
     Storage(String),
+    #[error("storage: {0} is open in another server (of this or another process)")]
+    StorageInUse(String),
     #[error("certificates: {0}")]
     Certificates(String),
     #[error("listening on {addr}: {source}")]

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Body;
+use futures::StreamExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -90,6 +91,7 @@ pub struct Devcluster {
     kubeconfig: String,
     pub kubeconfig_path: Option<PathBuf>,
     pub api: Arc<Api>,
+    server: Arc<Server>,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -123,7 +125,7 @@ impl Devcluster {
         }
         let pki = Pki::load_or_create(config.data_dir.as_deref(), &hosts)?;
         let store = match &config.data_dir {
-            Some(dir) => Store::open(dir)?,
+            Some(dir) => open_durable(dir).await?,
             None => Store::in_memory(),
         };
         let api = Arc::new(Api {
@@ -166,7 +168,7 @@ impl Devcluster {
         let tls = tls_config(&pki)?;
         let tasks = vec![
             tokio::spawn(crate::controllers::run(api.clone(), shutdown.clone())),
-            tokio::spawn(serve(listener, tls, server, shutdown.clone())),
+            tokio::spawn(serve(listener, tls, server.clone(), shutdown.clone())),
         ];
         tracing::info!(%url, durable = api.store.is_durable(), "devcluster serving");
         Ok(Devcluster {
@@ -176,6 +178,7 @@ impl Devcluster {
             kubeconfig,
             kubeconfig_path,
             api,
+            server,
             shutdown,
             tasks,
         })
@@ -197,12 +200,49 @@ impl Devcluster {
         kube::Client::try_from(config).map_err(|e| Error::Kubeconfig(e.to_string()))
     }
 
-    /// Stop serving and the controllers.
+    /// A kube client (as the admin) that calls this server's handlers in-process: the same API,
+    /// without a socket, TLS or HTTP framing. What a component embedded next to the server
+    /// uses when connections are the scarce resource (the local cluster runtime runs hundreds of
+    /// servers and their operators in one process). Requests fail, and open watches end, once
+    /// the server stops.
+    pub fn in_process_client(&self) -> kube::Client {
+        let server = self.server.clone();
+        let shutdown = self.shutdown.clone();
+        let admin = PeerIdentity(Some(User {
+            name: "devcluster-admin".into(),
+            groups: vec!["system:masters".into()],
+        }));
+        let service = tower::service_fn(move |request: http::Request<kube::client::Body>| {
+            let server = server.clone();
+            let shutdown = shutdown.clone();
+            let mut request = request.map(Body::new);
+            request.extensions_mut().insert(admin.clone());
+            async move {
+                if shutdown.is_cancelled() {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionRefused,
+                        "devcluster stopped",
+                    ));
+                }
+                let (parts, body) = crate::http::handle(server, request).await.into_parts();
+                let frames =
+                    http_body_util::BodyStream::new(body).take_until(shutdown.cancelled_owned());
+                Ok(http::Response::from_parts(
+                    parts,
+                    Body::new(http_body_util::StreamBody::new(frames)),
+                ))
+            }
+        });
+        kube::Client::new(service, "default")
+    }
+
+    /// Stop serving and the controllers; returns once the database file is closed.
     pub async fn stop(mut self) {
         self.shutdown.cancel();
         for t in std::mem::take(&mut self.tasks) {
             let _ = t.await;
         }
+        self.api.store.close().await;
     }
 
     pub fn shutdown_token(&self) -> CancellationToken {
@@ -215,6 +255,23 @@ impl Devcluster {
 impl Drop for Devcluster {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        self.api.store.close_soon();
+    }
+}
+
+/// How long a starting server waits for a predecessor (stopping, or dropped mid-start) to
+/// release the database file.
+const STORAGE_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn open_durable(dir: &std::path::Path) -> Result<Arc<Store>, Error> {
+    let deadline = tokio::time::Instant::now() + STORAGE_RELEASE_WAIT;
+    loop {
+        match Store::open(dir) {
+            Err(Error::StorageInUse(_)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            result => return result,
+        }
     }
 }
 

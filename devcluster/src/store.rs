@@ -221,11 +221,18 @@ struct Request {
     reply: oneshot::Sender<Result<Arc<Stored>, WriteError>>,
 }
 
+/// What the writer thread receives.
+enum Message {
+    Write(Request),
+    /// Commit what came before, release the database file, then answer (if anyone waits).
+    Close(Option<oneshot::Sender<()>>),
+}
+
 /// The store shared by every request handler.
 pub struct Store {
     state: RwLock<State>,
     hub: Mutex<Hub>,
-    writer: mpsc::Sender<Request>,
+    writer: mpsc::Sender<Message>,
     durable: bool,
 }
 
@@ -244,8 +251,12 @@ impl Store {
     /// A durable store in `dir/devcluster.redb`, loading whatever it already holds.
     pub fn open(dir: &Path) -> Result<Arc<Self>, Error> {
         let path = dir.join("devcluster.redb");
-        let db = redb::Database::create(&path)
-            .map_err(|e| Error::Storage(format!("{}: {e}", path.display())))?;
+        let db = redb::Database::create(&path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => {
+                Error::StorageInUse(path.display().to_string())
+            }
+            e => Error::Storage(format!("{}: {e}", path.display())),
+        })?;
         let mut state = State::default();
         {
             let txn = db
@@ -392,11 +403,35 @@ impl Store {
     pub async fn write(&self, op: WriteOp) -> Result<Arc<Stored>, WriteError> {
         let (reply, rx) = oneshot::channel();
         self.writer
-            .send(Request { op, reply })
+            .send(Message::Write(Request { op, reply }))
             .await
             .map_err(|_| WriteError::Storage("storage writer stopped".into()))?;
         rx.await
             .map_err(|_| WriteError::Storage("storage writer stopped".into()))?
+    }
+
+    /// Stop writing and release the database file once the writes sent before are committed.
+    /// Later writes fail. Returns when the file is closed (a successor can open it).
+    pub async fn close(&self) {
+        let (ack, closed) = oneshot::channel();
+        if self.writer.send(Message::Close(Some(ack))).await.is_ok() {
+            let _ = closed.await;
+        }
+    }
+
+    /// [`Store::close`] without waiting (from a `Drop`): the writer closes the file soon after.
+    pub fn close_soon(&self) {
+        match self.writer.try_send(Message::Close(None)) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(message)) => {
+                let writer = self.writer.clone();
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(async move {
+                        let _ = writer.send(message).await;
+                    });
+                }
+            }
+        }
     }
 
     /// Subscribe to events after revision `from` (exclusive). `None` means "from now".
@@ -425,7 +460,7 @@ impl Store {
 fn writer_loop(
     store: std::sync::Weak<Store>,
     db: Option<redb::Database>,
-    mut rx: mpsc::Receiver<Request>,
+    mut rx: mpsc::Receiver<Message>,
 ) {
     // Group commit. The writers acknowledged by a commit usually send their next write soon
     // after; committing at once with only the writes that queued up during the commit would split
@@ -434,14 +469,26 @@ fn writer_loop(
     // commit took, for the writers it just acknowledged to come back.
     let mut expected = 0usize;
     let mut last_commit = Duration::ZERO;
+    let mut close = None;
     while let Some(first) = rx.blocking_recv() {
-        let mut batch = vec![first];
+        let mut batch = Vec::new();
+        match first {
+            Message::Write(request) => batch.push(request),
+            Message::Close(ack) => {
+                close = Some(ack);
+                break;
+            }
+        }
         let gather_until = Instant::now() + last_commit.min(MAX_GATHER_WAIT);
         loop {
             match rx.try_recv() {
-                Ok(r) if batch.len() < MAX_BATCH => batch.push(r),
-                Ok(r) => {
+                Ok(Message::Write(r)) if batch.len() < MAX_BATCH => batch.push(r),
+                Ok(Message::Write(r)) => {
                     batch.push(r);
+                    break;
+                }
+                Ok(Message::Close(ack)) => {
+                    close = Some(ack);
                     break;
                 }
                 Err(mpsc::error::TryRecvError::Disconnected) => break,
@@ -453,13 +500,29 @@ fn writer_loop(
                 }
             }
         }
-        let Some(store) = store.upgrade() else { return };
+        let Some(store) = store.upgrade() else { break };
         let started = Instant::now();
         let acknowledged = batch.len();
         commit_batch(&store, db.as_ref(), batch);
         last_commit = started.elapsed();
+        if close.is_some() {
+            break;
+        }
         // Writes that queued during the commit, plus the writers just acknowledged.
         expected = (rx.len() + acknowledged).min(MAX_BATCH);
+    }
+    // Refuse what is still queued, release the file, then tell whoever closed the store.
+    rx.close();
+    while let Ok(message) = rx.try_recv() {
+        if let Message::Write(request) = message {
+            let _ = request
+                .reply
+                .send(Err(WriteError::Storage("storage closed".into())));
+        }
+    }
+    drop(db);
+    if let Some(Some(ack)) = close {
+        let _ = ack.send(());
     }
 }
 

@@ -20,3 +20,80 @@ async fn kube_client_round_trip() {
     assert_eq!(list.items.len(), 1);
     dc.stop().await;
 }
+
+/// The in-process client reaches the same API as a connection does: what one writes the other
+/// reads, its watches see writes made over HTTPS, and once the server stops its requests fail and
+/// its watches end.
+#[tokio::test]
+async fn in_process_client_shares_the_api_and_ends_with_the_server() {
+    use futures::{StreamExt, TryStreamExt};
+    use kube::api::WatchParams;
+    use kube::core::WatchEvent;
+
+    let dc = Devcluster::start(DevclusterConfig::in_memory())
+        .await
+        .unwrap();
+    let local: Api<ConfigMap> = Api::namespaced(dc.in_process_client(), "default");
+    let remote: Api<ConfigMap> = Api::namespaced(dc.client().await.unwrap(), "default");
+    let cm = |name: &str| -> ConfigMap {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap()
+    };
+    let created = local
+        .create(&PostParams::default(), &cm("a"))
+        .await
+        .unwrap();
+    assert_eq!(
+        remote.get("a").await.unwrap().metadata.uid,
+        created.metadata.uid
+    );
+
+    let mut events = local
+        .watch(
+            &WatchParams::default(),
+            &created.metadata.resource_version.unwrap(),
+        )
+        .await
+        .unwrap()
+        .boxed();
+    remote
+        .create(&PostParams::default(), &cm("b"))
+        .await
+        .unwrap();
+    match events.try_next().await.unwrap() {
+        Some(WatchEvent::Added(added)) => assert_eq!(added.metadata.name.as_deref(), Some("b")),
+        other => panic!("expected the creation of b, got {other:?}"),
+    }
+
+    let token = dc.shutdown_token();
+    token.cancel();
+    // The watch ends (cleanly or with an error), and a new request is refused.
+    while let Some(Ok(_)) = events.next().await {}
+    assert!(local.get("a").await.is_err());
+    dc.stop().await;
+}
+
+/// A durable server's successor opens the same data directory at once: after `stop`, and after
+/// a drop (an aborted owner) even while a client of the old server still holds it.
+#[tokio::test]
+async fn a_successor_opens_the_data_dir_after_stop_or_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = DevclusterConfig::durable(dir.path());
+    let first = Devcluster::start(config.clone()).await.unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(first.in_process_client(), "default");
+    let cm: ConfigMap =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "kept"}})).unwrap();
+    cms.create(&PostParams::default(), &cm).await.unwrap();
+    first.stop().await;
+
+    let second = Devcluster::start(config.clone()).await.unwrap();
+    let lingering: Api<ConfigMap> = Api::namespaced(second.in_process_client(), "default");
+    assert!(lingering.get("kept").await.is_ok());
+    drop(second);
+
+    let third = Devcluster::start(config).await.unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(third.in_process_client(), "default");
+    assert!(cms.get("kept").await.is_ok());
+    // The dropped server's client is refused rather than writing to a closed store.
+    assert!(lingering.get("kept").await.is_err());
+    third.stop().await;
+}

@@ -211,7 +211,13 @@ impl RunningController {
     /// is not released), then the clusters it ran are stopped so a new replica can open them.
     pub async fn kill(self) {
         self.task.abort();
-        let _ = self.task.await;
+        // An aborted task ends at its next await; one that does not is blocked in a thread.
+        if tokio::time::timeout(KILL_STOP_TIMEOUT, self.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the killed controller's task did not end in time");
+        }
         if tokio::time::timeout(KILL_STOP_TIMEOUT, self.runtime.shutdown())
             .await
             .is_err()

@@ -5,7 +5,8 @@
 //! One server per cluster rather than one shared server with a namespace per cluster: OpenShift's
 //! objects are mostly cluster-scoped (ClusterVersion, Nodes, MachineConfigPools, the operator's
 //! `Cluster`), so clusters cannot share one API without rewriting what the operator reads. A
-//! devcluster costs a listener, an in-memory or redb store and a few tasks; see docs/benchmarks.md.
+//! devcluster costs a listener, an in-memory or redb store and a few tasks; the controller and the
+//! operator reach it in-process (no connection each); see docs/benchmarks.md.
 //!
 //! With a data dir, each cluster lives in `<data dir>/<infra id>` (database, PKI, the port it
 //! listened on), so a restarted controller resumes the cluster at the same URL, and the admin
@@ -56,6 +57,9 @@ pub struct LocalRuntime {
     operator_resync: std::time::Duration,
     subnets: Option<Arc<dyn SubnetsApi>>,
     clusters: std::sync::Mutex<HashMap<String, Slot>>,
+    /// Shutdown tokens of the running servers, reachable without a slot's lock: a shutdown
+    /// stops every server first, so a step holding a slot (mid-request) lets go at once.
+    servers: std::sync::Mutex<HashMap<String, CancellationToken>>,
 }
 
 impl LocalRuntime {
@@ -66,6 +70,7 @@ impl LocalRuntime {
             operator_resync: std::time::Duration::from_secs(300),
             subnets: None,
             clusters: Default::default(),
+            servers: Default::default(),
         }
     }
 
@@ -133,7 +138,14 @@ impl LocalRuntime {
             std::fs::write(&file, devcluster.addr.port().to_string())
                 .map_err(|e| Error::Runtime(format!("writing {}: {e}", file.display())))?;
         }
-        let client = devcluster.client().await.map_err(runtime_error)?;
+        // The controller and the in-process operator call the server's handlers directly: a
+        // cluster costs no connections, so hundreds fit in one process's open-file limit. The
+        // customer's admin kubeconfig reaches the same API over HTTPS.
+        let client = devcluster.in_process_client();
+        self.servers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(infra_id.to_string(), devcluster.shutdown_token());
         Ok(LocalCluster {
             devcluster,
             client,
@@ -378,10 +390,22 @@ impl ClusterRuntime for LocalRuntime {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(infra_id);
+        self.servers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(infra_id);
         Ok(())
     }
 
     async fn shutdown(&self) {
+        for (_, server) in self
+            .servers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+        {
+            server.cancel();
+        }
         let slots: Vec<Slot> = self
             .clusters
             .lock()
