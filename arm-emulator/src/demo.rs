@@ -31,6 +31,18 @@ pub const CLUSTER_OBJECT_ID: &str = "00000000-0000-0000-0000-0000000000c2";
 /// Network Contributor role definition GUID.
 pub const NETWORK_CONTRIBUTOR: &str = "4d97b98b-1d4f-4787-a291-c67834d212e7";
 
+/// The RP's own resource group (its private endpoints into clusters).
+pub const RP_RESOURCE_GROUP: &str = "aro-rp";
+/// The RP's own virtual network.
+pub const RP_VNET: &str = "rp-vnet";
+
+/// Id of the subnet where the RP creates its private endpoints.
+pub fn rp_private_endpoint_subnet_id() -> String {
+    format!(
+        "/subscriptions/{SUBSCRIPTION}/resourceGroups/{RP_RESOURCE_GROUP}/providers/Microsoft.Network/virtualNetworks/{RP_VNET}/subnets/rp-pe"
+    )
+}
+
 /// Id of the demo resource group.
 pub fn resource_group_id() -> String {
     format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}")
@@ -95,6 +107,25 @@ pub fn seed() -> Seed {
                         "subnets": [
                             {"name": "master", "properties": {"addressPrefix": "10.0.0.0/23"}},
                             {"name": "worker", "properties": {"addressPrefix": "10.0.2.0/23"}},
+                        ],
+                    },
+                }),
+            },
+            SeedResource {
+                id: format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/{RP_RESOURCE_GROUP}"),
+                body: json!({"location": LOCATION, "tags": {"purpose": "aro-rp"}}),
+            },
+            SeedResource {
+                id: format!(
+                    "/subscriptions/{SUBSCRIPTION}/resourceGroups/{RP_RESOURCE_GROUP}/providers/Microsoft.Network/virtualNetworks/{RP_VNET}"
+                ),
+                body: json!({
+                    "location": LOCATION,
+                    "properties": {
+                        "addressSpace": {"addressPrefixes": ["10.255.0.0/16"]},
+                        "subnets": [
+                            {"name": "rp-pe", "properties": {"addressPrefix": "10.255.0.0/20",
+                                "privateEndpointNetworkPolicies": "Disabled"}},
                         ],
                     },
                 }),

@@ -297,6 +297,34 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     (status, axum::Json(json!({"error": error, "error_description": description, "error_codes": [], "timestamp": Utc::now().to_rfc3339()}))).into_response()
 }
 
+/// An access token shaped like Entra ID's: a JWT whose claims name the principal (`oid`, `appid`,
+/// `tid`), which clients such as the RP read without verifying it. The emulator itself looks the
+/// whole token up; its third part is random, not a signature.
+fn access_token(principal: &Principal, tenant: &str, lifetime: Duration) -> String {
+    use base64::Engine;
+    let encode = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let now = Utc::now().timestamp();
+    let header = json!({"typ": "JWT", "alg": "none"});
+    let claims = json!({
+        "aud": "https://management.azure.com/",
+        "iss": format!("https://sts.windows.net/{tenant}/"),
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime.as_secs() as i64,
+        "appid": principal.client_id,
+        "oid": principal.object_id,
+        "sub": principal.object_id,
+        "tid": principal.tenant_id.as_deref().unwrap_or(tenant),
+        "idtyp": "app",
+    });
+    format!(
+        "{}.{}.{}",
+        encode(&header),
+        encode(&claims),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
 async fn token(State(app): State<Arc<App>>, Path(tenant): Path<String>, body: Bytes) -> Response {
     let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
     let grant = form
@@ -356,7 +384,7 @@ async fn token(State(app): State<Arc<App>>, Path(tenant): Path<String>, body: By
             ),
         );
     }
-    let access_token = format!("armemu.{}", uuid::Uuid::new_v4().simple());
+    let access_token = access_token(&principal, &tenant, app.token_lifetime);
     app.tokens.lock().insert(
         access_token.clone(),
         Token {

@@ -48,7 +48,19 @@ async fn token(base: &str, client_id: &str, secret: &str) -> String {
     assert_eq!(rsp["token_type"], "Bearer");
     assert!(rsp["expires_in"].as_u64().unwrap() > 0);
     assert!(rsp["ext_expires_in"].as_u64().unwrap() > 0);
-    rsp["access_token"].as_str().unwrap().to_string()
+    let token = rsp["access_token"].as_str().unwrap().to_string();
+    // Shaped like Entra ID's: a JWT naming the principal.
+    use base64::Engine;
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["appid"], client_id);
+    assert!(claims["oid"].as_str().is_some_and(|o| !o.is_empty()));
+    assert_eq!(claims["tid"], demo::TENANT);
+    token
 }
 
 struct Arm {
@@ -518,7 +530,14 @@ async fn run_serves_the_demo_until_cancelled() {
         )
         .await;
     assert_eq!(status, 200);
-    assert_eq!(list["value"][0]["name"], "demo-rg");
+    let groups: Vec<&str> = list["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g["name"].as_str())
+        .collect();
+    assert!(groups.contains(&"demo-rg"), "{groups:?}");
+    assert!(groups.contains(&demo::RP_RESOURCE_GROUP), "{groups:?}");
     stop.cancel();
     server.await.unwrap().unwrap();
 }

@@ -112,6 +112,17 @@ impl AzureClients {
         self.credential.clone()
     }
 
+    /// The object id of this identity: the `oid` claim of its ARM access token. ARO reads a
+    /// service principal's object id the same way; the token is only decoded, not verified (the
+    /// identity provider just issued it to us).
+    pub async fn object_id(&self) -> Result<String, Error> {
+        let scope = self.config.token_scope();
+        let token = self.credential.get_token(&[scope.as_str()]).await?;
+        token_claim(token.token.secret(), "oid").ok_or_else(|| {
+            Error::Unexpected("the access token carries no object id (oid claim)".into())
+        })
+    }
+
     fn endpoint(&self) -> Url {
         self.config.arm_endpoint.clone()
     }
@@ -178,5 +189,32 @@ impl AzureClients {
             self.scopes(),
             self.options.clone(),
         )
+    }
+}
+
+/// A string claim of a JWT's payload (unverified).
+pub fn token_claim(token: &str, claim: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get(claim)?.as_str().map(str::to_string)
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::token_claim;
+
+    #[test]
+    fn claims_are_read_from_the_payload() {
+        // {"alg":"none"} . {"oid":"o-1","tid":"t"} . signature
+        let token = "eyJhbGciOiJub25lIn0.eyJvaWQiOiJvLTEiLCJ0aWQiOiJ0In0.c2ln";
+        assert_eq!(token_claim(token, "oid").as_deref(), Some("o-1"));
+        assert_eq!(token_claim(token, "tid").as_deref(), Some("t"));
+        assert_eq!(token_claim(token, "appid"), None);
+        assert_eq!(token_claim("opaque", "oid"), None);
+        assert_eq!(token_claim("a.!!!.c", "oid"), None);
     }
 }

@@ -1136,7 +1136,8 @@ async fn fifty_operations_under_twenty_percent_faults_create_nothing_twice() {
     let count = |t: &str| state.iter().filter(|r| r["type"] == t).count();
     assert_eq!(count("Microsoft.Network/networkSecurityGroups"), 1);
     assert_eq!(count("Microsoft.Network/routeTables"), 10);
-    assert_eq!(count("Microsoft.Network/virtualNetworks/subnets"), 12);
+    // The 10 created, plus the demo VNet's master and worker subnets and the RP's subnet.
+    assert_eq!(count("Microsoft.Network/virtualNetworks/subnets"), 13);
 }
 
 #[tokio::test]

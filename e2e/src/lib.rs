@@ -406,6 +406,10 @@ pub fn cluster_resources(emulator: &EmulatorHandle, name: &str) -> Vec<String> {
                 || lower.starts_with(&format!("{group}/"))
                 || lower.contains(&format!("/a/api.{}", name.to_ascii_lowercase()))
                 || lower.contains(&format!("/a/*.apps.{}", name.to_ascii_lowercase()))
+                || lower.contains(&format!(
+                    "/providers/microsoft.network/privateendpoints/{}-",
+                    name.to_ascii_lowercase()
+                ))
         })
         .collect()
 }

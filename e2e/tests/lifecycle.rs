@@ -112,7 +112,68 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
         resources.iter().any(|id| id.contains("/A/api.demo")),
         "{resources:?}"
     );
+    // The cluster's service principal is Contributor on its resource group; the RP has a private
+    // endpoint in its own network connected to the cluster's private link service.
     let dump = emulator.resources();
+    let assignment = dump
+        .iter()
+        .find(|r| {
+            r["id"].as_str().is_some_and(|id| {
+                id.starts_with("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/aro-demo/providers/Microsoft.Authorization/roleAssignments/")
+            })
+        })
+        .unwrap_or_else(|| panic!("no role assignment: {resources:?}"));
+    assert_eq!(
+        assignment["properties"]["principalId"],
+        arm_emulator::demo::CLUSTER_OBJECT_ID
+    );
+    assert!(
+        assignment["properties"]["roleDefinitionId"]
+            .as_str()
+            .unwrap()
+            .ends_with(rp_controller::actions::CONTRIBUTOR_ROLE)
+    );
+    let endpoint = dump
+        .iter()
+        .find(|r| {
+            r["id"].as_str().is_some_and(|id| {
+                id.to_ascii_lowercase().contains(
+                    "/resourcegroups/aro-rp/providers/microsoft.network/privateendpoints/demo-",
+                )
+            })
+        })
+        .unwrap_or_else(|| panic!("no RP private endpoint"));
+    assert!(
+        endpoint["properties"]["manualPrivateLinkServiceConnections"][0]["properties"]
+            ["privateLinkServiceId"]
+            .as_str()
+            .unwrap()
+            .ends_with("-pls")
+    );
+    let stored: Api<crds::management::OpenShiftCluster> = Api::namespaced(
+        system.client.clone(),
+        &crds::management::naming::subscription_namespace(&arm.subscription),
+    );
+    let status = stored
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|c| c.spec.name == "demo")
+        .and_then(|c| c.status)
+        .unwrap();
+    assert_eq!(
+        status.service_principal_object_id.as_deref(),
+        Some(arm_emulator::demo::CLUSTER_OBJECT_ID)
+    );
+    assert!(
+        status
+            .private_endpoint_ip
+            .as_deref()
+            .is_some_and(|ip| ip.starts_with("10.255.")),
+        "{status:?}"
+    );
     let group = dump
         .iter()
         .find(|r| {

@@ -16,6 +16,11 @@ const T: Duration = Duration::from_secs(120);
 
 /// A test that does not end in this long fails instead of holding up the whole run.
 async fn within_limit(test: impl std::future::Future<Output = ()>) {
+    // RUST_LOG=warn shows what the system logs while a test runs (captured unless it fails).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     tokio::time::timeout(Duration::from_secs(600), test)
         .await
         .expect("the test did not end within 10 minutes");
@@ -167,11 +172,13 @@ async fn controller_killed_at_many_points_of_the_install_still_succeeds_without_
     // or the install finished.
     let mut seen = BTreeSet::new();
     let mut kills = 0;
-    let deadline = Instant::now() + T;
+    let started = Instant::now();
+    let deadline = started + T;
     loop {
         let steps = steps_in_progress(&system.client, &ns).await;
         let new: Vec<_> = steps.difference(&seen).cloned().collect();
         if !new.is_empty() {
+            eprintln!("{:?}: kill {} at {new:?}", started.elapsed(), kills + 1);
             seen.extend(new);
             controller.kill().await;
             kills += 1;
@@ -197,13 +204,16 @@ async fn controller_killed_at_many_points_of_the_install_still_succeeds_without_
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    eprintln!("{:?}: install ended after {kills} kills", started.elapsed());
     assert!(kills >= 10, "only {kills} kill points: {seen:?}");
     assert_all_succeeded(&system.client, &arm, &names).await;
     assert_operations_succeeded(&system.client, &arm, &names).await;
     let duplicates = duplicate_creations(emulator);
     assert!(duplicates.is_empty(), "created twice: {duplicates:?}");
     system.set_controller(controller);
+    eprintln!("{:?}: stopping the system", started.elapsed());
     system.stop().await.unwrap();
+    eprintln!("{:?}: stopped", started.elapsed());
 }
 
 async fn ten_clusters_succeed_with_twenty_percent_arm_faults_body() {

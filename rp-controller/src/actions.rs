@@ -21,6 +21,10 @@ use kube::{Resource, ResourceExt};
 use rand::Rng;
 use serde_json::{Value, json};
 
+mod access;
+
+pub use access::{CONTRIBUTOR_ROLE, role_assignment_name};
+
 use crate::azure::{self, AUTHORIZATION_API, DNS_API, NETWORK_API, RESOURCES_API, StepResult};
 use crate::context::Context;
 use crate::infra::{self, InfraNames};
@@ -166,6 +170,8 @@ pub async fn run(step: &str, env: &mut StepEnv<'_>) -> Outcome {
         "ensureNetworkSecurityGroup" => ensure_nsg(env).await,
         "ensureLoadBalancers" | "reconcileLoadBalancerProfile" => ensure_load_balancers(env).await,
         "ensurePrivateLink" => ensure_private_link(env).await,
+        "createAPIServerPrivateEndpoint" => access::create_private_endpoint(env).await,
+        "ensureRoleAssignments" => access::ensure_role_assignments(env).await,
         "attachNSGs" => attach_nsgs(env).await,
         "createDNS" => create_dns(env).await,
         "runInstaller" => run_installer(env).await,
@@ -179,7 +185,8 @@ pub async fn run(step: &str, env: &mut StepEnv<'_>) -> Outcome {
         "removeBootstrap" | "finishInstallation" | "updateMaintenanceState" => Ok(()),
         "updateClusterData" | "updateProvisionedBy" => update_cluster_data(env),
         "removeDNS" => remove_dns(env).await,
-        "removePrivateEndpoint" | "removeRoleAssignments" => Ok(()),
+        "removePrivateEndpoint" => access::remove_private_endpoint(env).await,
+        "removeRoleAssignments" => access::remove_role_assignments(env).await,
         "deleteClusterRuntime" => delete_runtime(env).await,
         "detachNSGs" => detach_nsgs(env).await,
         "deleteResourceGroup" => delete_resource_group(env).await,
@@ -286,8 +293,8 @@ fn invalid_credentials(principal: Principal, message: &str) -> ArmError {
     }
 }
 
-/// A client acting as the cluster's service principal.
-fn cluster_sp_client(ctx: &Context, client_id: &str, secret: &str) -> StepResult<ArmClient> {
+/// Clients acting as the cluster's service principal.
+fn cluster_sp_clients(ctx: &Context, client_id: &str, secret: &str) -> StepResult<AzureClients> {
     let base: &AzureConfig = ctx.azure.config();
     let mut config = AzureConfig::new(
         base.arm_endpoint.clone(),
@@ -302,9 +309,7 @@ fn cluster_sp_client(ctx: &Context, client_id: &str, secret: &str) -> StepResult
     config.scope = base.scope.clone();
     config.retry = base.retry.clone();
     config.request_timeout = base.request_timeout;
-    AzureClients::new(config)
-        .map(|c| c.arm())
-        .map_err(|e| azure::outcome_of(&e))
+    AzureClients::new(config).map_err(|e| azure::outcome_of(&e))
 }
 
 async fn validate_resources(env: &mut StepEnv<'_>) -> StepResult<()> {
@@ -367,8 +372,25 @@ async fn validate_resources(env: &mut StepEnv<'_>) -> StepResult<()> {
                     .with_target("properties.servicePrincipalProfile.clientSecret"),
                 )
             })?;
-        let sp_arm = cluster_sp_client(env.ctx, &sp.client_id, &secret)?;
-        check_permissions(&sp_arm, Principal::ClusterServicePrincipal, &linked).await?;
+        let sp_clients = cluster_sp_clients(env.ctx, &sp.client_id, &secret)?;
+        check_permissions(
+            &sp_clients.arm(),
+            Principal::ClusterServicePrincipal,
+            &linked,
+        )
+        .await?;
+        // Its object id: the principal of its role assignments.
+        let object_id = match sp_clients.object_id().await {
+            Ok(id) => id,
+            Err(azure_clients::Error::Credential(message)) => {
+                return Err(Outcome::Failed(invalid_credentials(
+                    Principal::ClusterServicePrincipal,
+                    &message,
+                )));
+            }
+            Err(e) => return Err(azure::outcome_of(&e)),
+        };
+        env.status.service_principal_object_id = Some(object_id);
     }
     check_permissions(&arm, Principal::ResourceProvider, &linked).await
 }
@@ -506,6 +528,20 @@ fn derived_public_ip(id: &str) -> String {
     format!("20.{}.{}.{}", byte(0), byte(2), byte(4).max(1))
 }
 
+/// A stand-in address for resource `id` in `prefix`: past the four addresses Azure reserves, and
+/// spread by the id so that several resources of one subnet differ.
+fn derived_private_ip_in(prefix: &str, id: &str) -> String {
+    let Ok(net) = prefix.parse::<ipnet::Ipv4Net>() else {
+        return derived_public_ip(id).replacen("20.", "10.", 1);
+    };
+    let hosts = (1u64 << (32 - u32::from(net.prefix_len())))
+        .saturating_sub(5)
+        .max(1);
+    let h = crds::management::naming::short_hash(id);
+    let spread = u64::from_str_radix(&h[..8.min(h.len())], 16).unwrap_or(0) % hosts;
+    std::net::Ipv4Addr::from(u32::from(net.network()) + 4 + spread as u32).to_string()
+}
+
 fn derived_private_ip(subnet: &str, prefixes: &[String]) -> String {
     let net: Option<ipnet::Ipv4Net> = prefixes.first().and_then(|p| p.parse().ok());
     match net {
@@ -639,12 +675,7 @@ async fn ensure_private_link(env: &mut StepEnv<'_>) -> StepResult<()> {
         desired["properties"]["privateLinkServiceNetworkPolicies"] = json!("Disabled");
         azure::put(&arm, &subnet_id, NETWORK_API, &desired).await?;
     }
-    let id = format!(
-        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/privateLinkServices/{}",
-        names.subscription_id,
-        names.resource_group,
-        names.private_link_service()
-    );
+    let id = names.private_link_service_id();
     let body = infra::private_link_service_body(&names, &spec.location, &subnet_id);
     azure::ensure_resource(&arm, &id, NETWORK_API, &body)
         .await

@@ -21,6 +21,9 @@ pub struct Settings {
     pub dns_resource_group_id: String,
     /// Location of that resource group (created on first use when absent).
     pub dns_location: String,
+    /// Subnet of the RP's own network where it creates a private endpoint into each cluster
+    /// (empty: none).
+    pub rp_private_endpoint_subnet_id: String,
     /// Retries of a failing step.
     pub retry: RetryPolicy,
     /// Longest wait between two polls of a wait step or an Azure operation.
@@ -44,6 +47,7 @@ impl Default for Settings {
             parent_domain: "aroapp.io".into(),
             dns_resource_group_id: String::new(),
             dns_location: "eastus".into(),
+            rp_private_endpoint_subnet_id: String::new(),
             retry: RetryPolicy::default(),
             max_poll_interval: Duration::from_secs(10),
             claim_grace: Duration::from_secs(30),

@@ -47,6 +47,11 @@ pub struct ControllerArgs {
     /// Region of the DNS resource group when the controller has to create it.
     #[arg(long, default_value = "eastus")]
     pub dns_location: String,
+    /// ARM id of a subnet of the RP's own network: each cluster gets a private endpoint there,
+    /// connected to its private link service (as ARO reaches private API servers); without it no
+    /// endpoint is made.
+    #[arg(long, env = "ARO_RP_PRIVATE_ENDPOINT_SUBNET_ID")]
+    pub rp_private_endpoint_subnet_id: Option<String>,
     /// Directory of the local cluster runtime's clusters (durable across restarts); in memory when
     /// absent.
     #[arg(long, env = "ARO_LOCAL_CLUSTERS_DIR")]
@@ -90,6 +95,10 @@ impl ControllerArgs {
             parent_domain: self.parent_domain.clone(),
             dns_resource_group_id: self.dns_resource_group_id.clone().unwrap_or_default(),
             dns_location: self.dns_location.clone(),
+            rp_private_endpoint_subnet_id: self
+                .rp_private_endpoint_subnet_id
+                .clone()
+                .unwrap_or_default(),
             retry: RetryPolicy {
                 max_attempts: self.max_attempts.max(1),
                 ..Default::default()

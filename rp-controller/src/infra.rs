@@ -111,6 +111,14 @@ impl InfraNames {
         format!("{}-pls", self.infra_id)
     }
 
+    /// Id of the private link service.
+    pub fn private_link_service_id(&self) -> String {
+        self.id(
+            "Microsoft.Network/privateLinkServices",
+            &self.private_link_service(),
+        )
+    }
+
     /// The RP's private endpoint into the cluster.
     pub fn private_endpoint(&self) -> String {
         format!("{}-pe", self.infra_id)

@@ -383,6 +383,9 @@ impl LocalSystem {
             );
         }
         settings.dns_location = LOCAL_LOCATION.into();
+        if config.azure.is_none() && settings.rp_private_endpoint_subnet_id.is_empty() {
+            settings.rp_private_endpoint_subnet_id = demo::rp_private_endpoint_subnet_id();
+        }
 
         // What ARM and an SRE would have set up: a registered subscription and a default version.
         let subs: Api<Subscription> = Api::all(client.clone());
