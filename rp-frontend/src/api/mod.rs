@@ -348,6 +348,10 @@ pub fn parse_cluster(
     body: &[u8],
 ) -> Result<external::Cluster, serde_json::Error> {
     let value: serde_json::Value = serde_json::from_slice(body)?;
+    // serde accepts a JSON array for a struct (fields by position); a resource body is an object.
+    if !value.is_object() {
+        return Err(serde::de::Error::custom("expected a JSON object"));
+    }
     let shaped = with_version_types!(version, T => reshape::<<T as VersionTypes>::Cluster>(value))?;
     serde_json::from_value(shaped)
 }

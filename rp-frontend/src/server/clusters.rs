@@ -506,6 +506,24 @@ async fn try_put_or_patch(
             } else {
                 parse_cluster(version, &ctx.body).map_err(|e| invalid_request_content(&e))?
             };
+            let mut doc = doc;
+            // A create without a version gets the default one first: rules that depend on the
+            // version (VM sizes) judge the version the cluster will run (reference 1.3 step 5).
+            let requested_version = doc
+                .properties
+                .as_ref()
+                .and_then(|p| p.cluster_profile.as_ref())
+                .and_then(|c| c.version.as_deref())
+                .unwrap_or_default();
+            if is_create
+                && requested_version.is_empty()
+                && let Some(profile) = doc
+                    .properties
+                    .as_mut()
+                    .and_then(|p| p.cluster_profile.as_mut())
+            {
+                profile.version = Some(default_or_enabled_version(state, "").await?);
+            }
             let secrets = apply(&doc, &f, &mut cluster.spec);
             if f.system_data
                 && let Some(sd) = ctx

@@ -584,8 +584,10 @@ async fn route(state: &AppState, ctx: &Ctx) -> Result<Response> {
                 [type_, name, action @ ..] => {
                     check_type(ctx, type_, 6)?;
                     if !valid_group_name(name) {
+                        // 400 like the reference's request validation (a valid name that does
+                        // not exist is a 404).
                         return Err(Error::arm(
-                            StatusCode::NOT_FOUND,
+                            StatusCode::BAD_REQUEST,
                             "ResourceNotFound",
                             format!(
                                 "The Resource '{NAMESPACE}/openShiftClusters/{}' under resource group '{}' was not found.",

@@ -1,0 +1,2492 @@
+//! Validation over real HTTP, in every API version the frontend serves: each static validation
+//! rule (reference section 3) answers 400 with its ARM code and the JSON path of the field as that
+//! version spells it, immutability on update (PropertyChangeNotAllowed), the request validation
+//! codes of section 1.1 and which routes each version serves.
+//!
+//! Every test is table-driven and collects all mismatches before failing, so one run shows every
+//! problem. Each test function uses one in-process devcluster for all its cases.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crds::management::{
+    PlatformWorkloadIdentityRole, PlatformWorkloadIdentityRoleSet,
+    PlatformWorkloadIdentityRoleSetSpec,
+};
+use kube::api::{Api, PostParams};
+use reqwest::{Method, StatusCode};
+use rp_frontend::api::ApiVersion;
+use rp_frontend::{Frontend, FrontendConfig};
+use serde_json::{Value, json};
+use support::SUB;
+
+const NS: &str = "Microsoft.RedHatOpenShift";
+const OTHER_SUB: &str = "99999999-9999-4999-8999-999999999999";
+/// Resource group of every cluster URL of the static validation test.
+const RG: &str = "rg-validation";
+const LOCATION: &str = "eastus";
+const PARENT_DOMAIN: &str = "aroapp.io";
+
+/// Every API version the frontend serves, oldest first.
+const VERSIONS: [&str; 10] = [
+    "2020-04-30",
+    "2021-09-01-preview",
+    "2022-04-01",
+    "2022-09-04",
+    "2023-04-01",
+    "2023-07-01-preview",
+    "2023-09-04",
+    "2023-11-22",
+    "2024-08-12-preview",
+    "2025-07-25",
+];
+
+/// Versions with `networkProfile.loadBalancerProfile`.
+const LB_VERSIONS: &[&str] = &[
+    "2023-07-01-preview",
+    "2023-11-22",
+    "2024-08-12-preview",
+    "2025-07-25",
+];
+
+fn index(version: &str) -> usize {
+    VERSIONS
+        .iter()
+        .position(|v| *v == version)
+        .unwrap_or_else(|| panic!("unknown version {version}"))
+}
+
+/// The versions a rule applies to (those that have the field).
+#[derive(Clone, Copy, Debug)]
+enum Applies {
+    All,
+    Since(&'static str),
+    Only(&'static [&'static str]),
+}
+
+impl Applies {
+    fn contains(self, version: &str) -> bool {
+        match self {
+            Applies::All => true,
+            Applies::Since(first) => index(version) >= index(first),
+            Applies::Only(list) => list.contains(&version),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Environment
+// ---------------------------------------------------------------------------------------------
+
+struct Env {
+    dc: devcluster::Devcluster,
+    client: kube::Client,
+    base: String,
+    http: reqwest::Client,
+    counter: AtomicUsize,
+}
+
+struct Response {
+    status: StatusCode,
+    body: Value,
+    text: String,
+}
+
+impl Response {
+    fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+
+    fn target(&self) -> &str {
+        self.body["error"]["target"].as_str().unwrap_or_default()
+    }
+
+    fn describe(&self) -> String {
+        format!("{} {}", self.status.as_u16(), self.text)
+    }
+}
+
+/// An in-process devcluster with the management CRDs, the frontend on a loopback port (region
+/// `eastus`, managed parent domain `aroapp.io`, the production worker VM size list) and a
+/// registered subscription. With `controller`, the stand-in controller of the harness finishes
+/// every operation (Succeeded, credentials Secret written).
+async fn start(controller: bool) -> Env {
+    let (dc, client) = support::management_cluster().await;
+    if controller {
+        support::spawn_controller_stand_in(client.clone());
+    }
+    let config = FrontendConfig {
+        parent_domain: Some(PARENT_DOMAIN.to_string()),
+        require_d2s_workers: false,
+        ..FrontendConfig::insecure_for_loopback(LOCATION)
+    };
+    let app = Frontend::router(client.clone(), config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::new();
+    support::register_subscription(&http, &base).await;
+    Env {
+        dc,
+        client,
+        base,
+        http,
+        counter: AtomicUsize::new(1),
+    }
+}
+
+impl Env {
+    fn next(&self) -> usize {
+        self.counter.fetch_add(1, Ordering::SeqCst)
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        version: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}?api-version={version}", self.base))
+            .header("referer", format!("https://arm.example.com{path}"));
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        Self::read(req).await
+    }
+
+    /// Send with a raw body and content type.
+    async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        version: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        let req = self
+            .http
+            .request(method, format!("{}{path}?api-version={version}", self.base))
+            .header("content-type", content_type)
+            .body(body);
+        Self::read(req).await
+    }
+
+    async fn read(req: reqwest::RequestBuilder) -> Response {
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let text = resp.text().await.expect("response body");
+        Response {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        }
+    }
+
+    /// Wait until the cluster's GET shows a terminal Succeeded (the stand-in controller ran).
+    async fn wait_succeeded(&self, path: &str, version: &str) -> Result<(), String> {
+        let mut last = String::new();
+        for _ in 0..400 {
+            let r = self.send(Method::GET, path, version, None).await;
+            if r.body["properties"]["provisioningState"] == "Succeeded" {
+                return Ok(());
+            }
+            last = r.describe();
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Err(format!("{path} never reached Succeeded: {last}"))
+    }
+}
+
+fn cluster_path(rg: &str, name: &str) -> String {
+    format!("/subscriptions/{SUB}/resourceGroups/{rg}/providers/{NS}/openShiftClusters/{name}")
+}
+
+fn subnet(sub: &str, vnet: &str, name: &str) -> String {
+    format!(
+        "/subscriptions/{sub}/resourceGroups/vnet-rg/providers/Microsoft.Network/virtualNetworks/{vnet}/subnets/{name}"
+    )
+}
+
+fn msi(name: &str) -> String {
+    format!(
+        "/subscriptions/{SUB}/resourceGroups/msi-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
+    )
+}
+
+fn des(sub: &str) -> String {
+    format!(
+        "/subscriptions/{sub}/resourceGroups/des-rg/providers/Microsoft.Compute/diskEncryptionSets/des"
+    )
+}
+
+fn client_id(n: usize) -> String {
+    format!("{n:08x}-1111-4111-8111-111111111111")
+}
+
+/// A valid service principal create body for every version; `n` makes the cluster resource
+/// group and client id unique (both are unique keys).
+fn sp_body(n: usize) -> Value {
+    json!({
+        "location": LOCATION,
+        "tags": {"a": "1"},
+        "properties": {
+            "clusterProfile": {
+                "pullSecret": "{\"auths\":{}}",
+                "domain": "mycluster",
+                "resourceGroupId": format!("/subscriptions/{SUB}/resourceGroups/aro-{n}"),
+            },
+            "servicePrincipalProfile": {"clientId": client_id(n), "clientSecret": "top-secret"},
+            "networkProfile": {"podCidr": "10.128.0.0/14", "serviceCidr": "172.30.0.0/16"},
+            "masterProfile": {"vmSize": "Standard_D8s_v3", "subnetId": subnet(SUB, "vnet", "master")},
+            "workerProfiles": [{
+                "name": "worker",
+                "vmSize": "Standard_D4s_v3",
+                "diskSizeGB": 128,
+                "subnetId": subnet(SUB, "vnet", "worker"),
+                "count": 3,
+            }],
+            "apiserverProfile": {"visibility": "Public"},
+            "ingressProfiles": [{"name": "default", "visibility": "Public"}],
+        }
+    })
+}
+
+/// A valid workload identity create body (2024-08-12-preview and later).
+fn wi_body(n: usize) -> Value {
+    let mut b = sp_body(n);
+    remove(&mut b, "properties.servicePrincipalProfile");
+    b["properties"]["platformWorkloadIdentityProfile"] = json!({
+        "platformWorkloadIdentities": {"CloudControllerManager": {"resourceId": msi(&format!("ccm-{n}"))}}
+    });
+    b["identity"] = json!({
+        "type": "UserAssigned",
+        "userAssignedIdentities": {msi(&format!("cluster-{n}")): {}},
+    });
+    b
+}
+
+/// Set a dotted path (`a.b.0.c`; a number indexes an array), creating objects on the way.
+fn set(body: &mut Value, path: &str, value: Value) {
+    let mut cur = body;
+    let parts: Vec<&str> = path.split('.').collect();
+    for part in &parts[..parts.len() - 1] {
+        cur = match part.parse::<usize>() {
+            Ok(i) => &mut cur[i],
+            Err(_) => &mut cur[*part],
+        };
+    }
+    cur[parts[parts.len() - 1]] = value;
+}
+
+/// Remove the last key of a dotted path.
+fn remove(body: &mut Value, path: &str) {
+    let (parent, key) = path.rsplit_once('.').unwrap_or(("", path));
+    let mut cur = body;
+    if !parent.is_empty() {
+        for part in parent.split('.') {
+            cur = match part.parse::<usize>() {
+                Ok(i) => &mut cur[i],
+                Err(_) => &mut cur[part],
+            };
+        }
+    }
+    if let Some(map) = cur.as_object_mut() {
+        map.remove(key);
+    }
+}
+
+fn error_pairs(body: &Value) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = body["error"]["details"]
+        .as_array()
+        .map(|d| {
+            d.iter()
+                .map(|e| {
+                    (
+                        e["code"].as_str().unwrap_or_default().to_string(),
+                        e["target"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    pairs.sort();
+    pairs
+}
+
+// ---------------------------------------------------------------------------------------------
+// Static validation on create
+// ---------------------------------------------------------------------------------------------
+
+/// The request a mutation is applied to.
+struct Req {
+    path: String,
+    name: String,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Base {
+    /// Service principal body.
+    Sp,
+    /// Workload identity body.
+    Wi,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Expect {
+    /// 201 Created: the body is valid.
+    Created,
+    /// 400 with this code and target.
+    Error(&'static str, &'static str),
+    /// 400 MultipleErrorsOccurred listing exactly these (code, target) details.
+    Errors(&'static [(&'static str, &'static str)]),
+}
+
+/// What a version without the field does with the mutation.
+#[derive(Clone, Copy, Debug)]
+enum Elsewhere {
+    /// The field is not part of the version: it is dropped and the body is valid.
+    Created,
+    /// Not meaningful there (e.g. the base body itself needs the field).
+    Skip,
+}
+
+type Mutation = fn(&mut Value, &Req);
+
+struct Case {
+    name: &'static str,
+    applies: Applies,
+    base: Base,
+    mutate: Mutation,
+    expect: Expect,
+    elsewhere: Elsewhere,
+}
+
+const IP: &str = "InvalidParameter";
+
+fn case(name: &'static str, applies: Applies, mutate: Mutation, expect: Expect) -> Case {
+    Case {
+        name,
+        applies,
+        base: Base::Sp,
+        mutate,
+        expect,
+        elsewhere: Elsewhere::Created,
+    }
+}
+
+fn err(target: &'static str) -> Expect {
+    Expect::Error(IP, target)
+}
+
+fn wi_case(name: &'static str, mutate: Mutation, expect: Expect) -> Case {
+    Case {
+        name,
+        applies: Applies::Since("2024-08-12-preview"),
+        base: Base::Wi,
+        mutate,
+        expect,
+        elsewhere: Elsewhere::Skip,
+    }
+}
+
+fn static_cases() -> Vec<Case> {
+    use Applies::{All, Only, Since};
+    use Expect::{Created, Error, Errors};
+    let pod = "properties.networkProfile.podCidr";
+    let svc = "properties.networkProfile.serviceCidr";
+    let domain = "properties.clusterProfile.domain";
+    let rg_id = "properties.clusterProfile.resourceGroupId";
+    vec![
+        // Controls: the base bodies are valid.
+        case("valid service principal body", All, |_, _| {}, Created),
+        case(
+            "id, name and type match the URL case-insensitively",
+            All,
+            |b, r| {
+                b["id"] = json!(r.path.to_uppercase());
+                b["name"] = json!(r.name.to_uppercase());
+                b["type"] = json!("microsoft.redhatopenshift/OPENSHIFTCLUSTERS");
+            },
+            Created,
+        ),
+        // Resource.
+        case(
+            "id does not match the URL",
+            All,
+            |b, _| b["id"] = json!(cluster_path(RG, "other")),
+            Error("MismatchingResourceID", "id"),
+        ),
+        case(
+            "name does not match the URL",
+            All,
+            |b, _| b["name"] = json!("other"),
+            Error("MismatchingResourceName", "name"),
+        ),
+        case(
+            "type does not match the URL",
+            All,
+            |b, _| b["type"] = json!("Microsoft.Compute/virtualMachines"),
+            Error("MismatchingResourceType", "type"),
+        ),
+        case(
+            "location is another region",
+            All,
+            |b, _| b["location"] = json!("westus"),
+            err("location"),
+        ),
+        case(
+            "location is missing",
+            All,
+            |b, _| remove(b, "location"),
+            err("location"),
+        ),
+        case(
+            "location in another case",
+            All,
+            |b, _| b["location"] = json!("EastUS"),
+            Created,
+        ),
+        case(
+            "more than 50 tags",
+            All,
+            |b, _| {
+                b["tags"] = (0..51).map(|i| (format!("k{i}"), json!("v"))).collect();
+            },
+            err("tags"),
+        ),
+        case(
+            "provisioningState is not a known state",
+            All,
+            |b, _| set(b, "properties.provisioningState", json!("Bogus")),
+            err("properties.provisioningState"),
+        ),
+        // Cluster profile.
+        case(
+            "pullSecret is not JSON",
+            All,
+            |b, _| set(b, "properties.clusterProfile.pullSecret", json!("not json")),
+            err("properties.clusterProfile.pullSecret"),
+        ),
+        case(
+            "pullSecret is JSON without auths",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.clusterProfile.pullSecret",
+                    json!("{\"x\":1}"),
+                )
+            },
+            err("properties.clusterProfile.pullSecret"),
+        ),
+        case(
+            "pullSecret is empty",
+            All,
+            |b, _| set(b, "properties.clusterProfile.pullSecret", json!("")),
+            Created,
+        ),
+        case(
+            "domain starts with a hyphen",
+            All,
+            |b, _| set(b, "properties.clusterProfile.domain", json!("-bad")),
+            err(domain),
+        ),
+        case(
+            "domain starts with a digit on create",
+            All,
+            |b, _| set(b, "properties.clusterProfile.domain", json!("1cluster")),
+            err(domain),
+        ),
+        case(
+            "domain has upper case letters",
+            All,
+            |b, _| set(b, "properties.clusterProfile.domain", json!("MyCluster")),
+            err(domain),
+        ),
+        case(
+            "domain label longer than 63",
+            All,
+            |b, _| set(b, "properties.clusterProfile.domain", json!("a".repeat(64))),
+            err(domain),
+        ),
+        case(
+            "domain is a custom multi-label domain",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.clusterProfile.domain",
+                    json!("apps.example.com"),
+                )
+            },
+            Created,
+        ),
+        case(
+            "managed domain of another region",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.clusterProfile.domain",
+                    json!("mycluster.westus.aroapp.io"),
+                )
+            },
+            err(domain),
+        ),
+        case(
+            "managed domain with more than one label",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.clusterProfile.domain",
+                    json!("a.b.eastus.aroapp.io"),
+                )
+            },
+            err(domain),
+        ),
+        case(
+            "managed domain <label>.<region>.aroapp.io",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.clusterProfile.domain",
+                    json!("mycluster.eastus.aroapp.io"),
+                )
+            },
+            Created,
+        ),
+        case(
+            "version is not semver",
+            All,
+            |b, _| set(b, "properties.clusterProfile.version", json!("4.x")),
+            err("properties.clusterProfile.version"),
+        ),
+        case(
+            "version is not an enabled version",
+            All,
+            |b, _| set(b, "properties.clusterProfile.version", json!("4.99.0")),
+            err("properties.clusterProfile.version"),
+        ),
+        case(
+            "resourceGroupId is malformed",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.clusterProfile.resourceGroupId",
+                    json!("/subscriptions/not-a-uuid/resourceGroups/x"),
+                )
+            },
+            err(rg_id),
+        ),
+        case(
+            "resourceGroupId is not a resource group id",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.clusterProfile.resourceGroupId",
+                    json!(format!("/subscriptions/{SUB}/resourceGroups/x/providers/y")),
+                )
+            },
+            err(rg_id),
+        ),
+        case(
+            "resourceGroupId in another subscription",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.clusterProfile.resourceGroupId",
+                    json!(format!("/subscriptions/{OTHER_SUB}/resourceGroups/aro-x")),
+                )
+            },
+            err(rg_id),
+        ),
+        case(
+            "resourceGroupId is the cluster's own resource group",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.clusterProfile.resourceGroupId",
+                    json!(format!(
+                        "/subscriptions/{SUB}/resourceGroups/{}",
+                        RG.to_uppercase()
+                    )),
+                )
+            },
+            err(rg_id),
+        ),
+        // Console, API server and ingress.
+        case(
+            "console url is not a URL",
+            All,
+            |b, _| set(b, "properties.consoleProfile", json!({"url": "::"})),
+            err("properties.consoleProfile.url"),
+        ),
+        case(
+            "apiserver visibility is not Public or Private",
+            All,
+            |b, _| set(b, "properties.apiserverProfile.visibility", json!("Hidden")),
+            err("properties.apiserverProfile.visibility"),
+        ),
+        case(
+            "apiserver visibility in lower case",
+            All,
+            |b, _| set(b, "properties.apiserverProfile.visibility", json!("public")),
+            err("properties.apiserverProfile.visibility"),
+        ),
+        case(
+            "apiserver ip is IPv6",
+            All,
+            |b, _| set(b, "properties.apiserverProfile.ip", json!("::1")),
+            err("properties.apiserverProfile.ip"),
+        ),
+        case(
+            "apiserver url is not a URL",
+            All,
+            |b, _| set(b, "properties.apiserverProfile.url", json!("::")),
+            err("properties.apiserverProfile.url"),
+        ),
+        case(
+            "private API server and ingress",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.apiserverProfile.visibility",
+                    json!("Private"),
+                );
+                set(
+                    b,
+                    "properties.ingressProfiles.0.visibility",
+                    json!("Private"),
+                );
+            },
+            Created,
+        ),
+        case(
+            "ingress visibility is not Public or Private",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.ingressProfiles.0.visibility",
+                    json!("Hidden"),
+                )
+            },
+            err("properties.ingressProfiles[0].visibility"),
+        ),
+        case(
+            "ingress ip is not an IPv4 address",
+            All,
+            |b, _| set(b, "properties.ingressProfiles.0.ip", json!("300.1.1.1")),
+            err("properties.ingressProfiles[0].ip"),
+        ),
+        case(
+            "no ingress profile",
+            All,
+            |b, _| set(b, "properties.ingressProfiles", json!([])),
+            err("properties.ingressProfiles"),
+        ),
+        case(
+            "two ingress profiles",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.ingressProfiles",
+                    json!([{"name": "default", "visibility": "Public"}, {"name": "other", "visibility": "Public"}]),
+                )
+            },
+            err("properties.ingressProfiles"),
+        ),
+        case(
+            "ingress profile not named default",
+            All,
+            |b, _| set(b, "properties.ingressProfiles.0.name", json!("other")),
+            err("properties.ingressProfiles[0].name"),
+        ),
+        // Service principal.
+        case(
+            "servicePrincipalProfile is missing",
+            All,
+            |b, _| remove(b, "properties.servicePrincipalProfile"),
+            err("properties.servicePrincipalProfile"),
+        ),
+        case(
+            "SP clientId is not a UUID",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.servicePrincipalProfile.clientId",
+                    json!("nope"),
+                )
+            },
+            err("properties.servicePrincipalProfile.clientId"),
+        ),
+        case(
+            "SP clientSecret is empty",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.servicePrincipalProfile.clientSecret",
+                    json!(""),
+                )
+            },
+            err("properties.servicePrincipalProfile.clientSecret"),
+        ),
+        case(
+            "SP clientSecret is missing on create",
+            All,
+            |b, _| remove(b, "properties.servicePrincipalProfile.clientSecret"),
+            err("properties.servicePrincipalProfile.clientSecret"),
+        ),
+        // Network profile.
+        case(
+            "podCidr is not a CIDR",
+            All,
+            |b, _| set(b, "properties.networkProfile.podCidr", json!("not-a-cidr")),
+            err(pod),
+        ),
+        case(
+            "podCidr is IPv6",
+            All,
+            |b, _| set(b, "properties.networkProfile.podCidr", json!("fd00::/48")),
+            err(pod),
+        ),
+        case(
+            "podCidr smaller than /18",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.podCidr",
+                    json!("10.128.0.0/19"),
+                )
+            },
+            err(pod),
+        ),
+        case(
+            "podCidr of exactly /18",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.podCidr",
+                    json!("10.128.0.0/18"),
+                )
+            },
+            Created,
+        ),
+        case(
+            "podCidr not aligned to its prefix",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.podCidr",
+                    json!("10.128.0.1/14"),
+                )
+            },
+            Error("InvalidNetworkAddress", pod),
+        ),
+        case(
+            "podCidr overlaps 100.64.0.0/16",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.podCidr",
+                    json!("100.64.0.0/16"),
+                )
+            },
+            Error("InvalidCIDRRange", pod),
+        ),
+        case(
+            "podCidr overlaps 169.254.169.0/29",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.podCidr",
+                    json!("169.254.0.0/16"),
+                )
+            },
+            Error("InvalidCIDRRange", pod),
+        ),
+        case(
+            "serviceCidr is not a CIDR",
+            All,
+            |b, _| set(b, "properties.networkProfile.serviceCidr", json!("bad")),
+            err(svc),
+        ),
+        case(
+            "serviceCidr smaller than /22",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.serviceCidr",
+                    json!("172.30.0.0/23"),
+                )
+            },
+            err(svc),
+        ),
+        case(
+            "serviceCidr of exactly /22",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.serviceCidr",
+                    json!("172.30.0.0/22"),
+                )
+            },
+            Created,
+        ),
+        case(
+            "serviceCidr not aligned to its prefix",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.serviceCidr",
+                    json!("172.30.0.1/16"),
+                )
+            },
+            Error("InvalidNetworkAddress", svc),
+        ),
+        case(
+            "serviceCidr overlaps 100.88.0.0/16",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.serviceCidr",
+                    json!("100.88.0.0/16"),
+                )
+            },
+            Error("InvalidCIDRRange", svc),
+        ),
+        case(
+            "softwareDefinedNetwork is not a known SDN",
+            Only(&["2021-09-01-preview"]),
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.softwareDefinedNetwork",
+                    json!("Calico"),
+                )
+            },
+            err("properties.networkProfile.softwareDefinedNetwork"),
+        ),
+        case(
+            "outboundType is not known",
+            Since("2023-04-01"),
+            |b, _| set(b, "properties.networkProfile.outboundType", json!("Magic")),
+            err("properties.networkProfile.outboundType"),
+        ),
+        case(
+            "outboundType UserDefinedRouting with a public API server",
+            Since("2023-04-01"),
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.outboundType",
+                    json!("UserDefinedRouting"),
+                );
+                set(
+                    b,
+                    "properties.ingressProfiles.0.visibility",
+                    json!("Private"),
+                );
+            },
+            err("properties.networkProfile.outboundType"),
+        ),
+        case(
+            "outboundType UserDefinedRouting with a public ingress",
+            Since("2023-04-01"),
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.outboundType",
+                    json!("UserDefinedRouting"),
+                );
+                set(
+                    b,
+                    "properties.apiserverProfile.visibility",
+                    json!("Private"),
+                );
+            },
+            err("properties.networkProfile.outboundType"),
+        ),
+        case(
+            "outboundType UserDefinedRouting, all private",
+            Since("2023-04-01"),
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.outboundType",
+                    json!("UserDefinedRouting"),
+                );
+                set(
+                    b,
+                    "properties.apiserverProfile.visibility",
+                    json!("Private"),
+                );
+                set(
+                    b,
+                    "properties.ingressProfiles.0.visibility",
+                    json!("Private"),
+                );
+            },
+            Created,
+        ),
+        case(
+            "outboundType UserDefinedRouting with a loadBalancerProfile",
+            Only(LB_VERSIONS),
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.outboundType",
+                    json!("UserDefinedRouting"),
+                );
+                set(
+                    b,
+                    "properties.apiserverProfile.visibility",
+                    json!("Private"),
+                );
+                set(
+                    b,
+                    "properties.ingressProfiles.0.visibility",
+                    json!("Private"),
+                );
+                set(
+                    b,
+                    "properties.networkProfile.loadBalancerProfile",
+                    json!({"managedOutboundIps": {"count": 1}}),
+                );
+            },
+            err("properties.networkProfile.loadBalancerProfile"),
+        ),
+        case(
+            "preconfiguredNSG is not Enabled or Disabled",
+            Since("2023-09-04"),
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.preconfiguredNSG",
+                    json!("Yes"),
+                )
+            },
+            err("properties.networkProfile.preconfiguredNSG"),
+        ),
+        case(
+            "preconfiguredNSG Enabled",
+            Since("2023-09-04"),
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.preconfiguredNSG",
+                    json!("Enabled"),
+                )
+            },
+            Created,
+        ),
+        // Load balancer profile.
+        case(
+            "managedOutboundIps.count 0",
+            Only(LB_VERSIONS),
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.loadBalancerProfile",
+                    json!({"managedOutboundIps": {"count": 0}}),
+                )
+            },
+            err("properties.networkProfile.loadBalancerProfile.managedOutboundIps.count"),
+        ),
+        case(
+            "managedOutboundIps.count 21",
+            Only(LB_VERSIONS),
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.loadBalancerProfile",
+                    json!({"managedOutboundIps": {"count": 21}}),
+                )
+            },
+            err("properties.networkProfile.loadBalancerProfile.managedOutboundIps.count"),
+        ),
+        case(
+            "managedOutboundIps.count 20",
+            Only(LB_VERSIONS),
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.loadBalancerProfile",
+                    json!({"managedOutboundIps": {"count": 20}}),
+                )
+            },
+            Created,
+        ),
+        case(
+            "effectiveOutboundIps on create",
+            Only(LB_VERSIONS),
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.loadBalancerProfile",
+                    json!({
+                        "managedOutboundIps": {"count": 1},
+                        "effectiveOutboundIps": [{"id": format!("/subscriptions/{SUB}/resourceGroups/x/providers/Microsoft.Network/publicIPAddresses/ip")}],
+                    }),
+                )
+            },
+            err("properties.networkProfile.loadBalancerProfile.effectiveOutboundIps"),
+        ),
+        case(
+            "allocatedOutboundPorts out of range",
+            Only(&["2023-07-01-preview"]),
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.loadBalancerProfile",
+                    json!({"managedOutboundIps": {"count": 1}, "allocatedOutboundPorts": 70000}),
+                )
+            },
+            err("properties.networkProfile.loadBalancerProfile.allocatedOutboundPorts"),
+        ),
+        case(
+            "managedOutboundIps together with outboundIps",
+            Only(&["2023-07-01-preview"]),
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.loadBalancerProfile",
+                    json!({
+                        "managedOutboundIps": {"count": 1},
+                        "outboundIps": [{"id": format!("/subscriptions/{SUB}/resourceGroups/x/providers/Microsoft.Network/publicIPAddresses/ip")}],
+                    }),
+                )
+            },
+            err("properties.networkProfile.loadBalancerProfile"),
+        ),
+        // Master profile.
+        case(
+            "master vmSize not in the master list",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.masterProfile.vmSize",
+                    json!("Standard_D2s_v3"),
+                )
+            },
+            err("properties.masterProfile.vmSize"),
+        ),
+        case(
+            "master vmSize v6 below OpenShift 4.19",
+            All,
+            |b, _| {
+                set(b, "properties.clusterProfile.version", json!("4.15.35"));
+                set(
+                    b,
+                    "properties.masterProfile.vmSize",
+                    json!("Standard_D8s_v6"),
+                );
+            },
+            err("properties.masterProfile.vmSize"),
+        ),
+        case(
+            "master vmSize v6 with the version omitted (the default, 4.15.35, is below 4.19)",
+            All,
+            |b, _| {
+                if let Some(profile) = b["properties"]["clusterProfile"].as_object_mut() {
+                    profile.remove("version");
+                }
+                set(
+                    b,
+                    "properties.masterProfile.vmSize",
+                    json!("Standard_D8s_v6"),
+                );
+            },
+            err("properties.masterProfile.vmSize"),
+        ),
+        case(
+            "master subnetId malformed",
+            All,
+            |b, _| set(b, "properties.masterProfile.subnetId", json!("/bad")),
+            err("properties.masterProfile.subnetId"),
+        ),
+        case(
+            "master and worker subnets in another subscription",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.masterProfile.subnetId",
+                    json!(subnet(OTHER_SUB, "vnet", "master")),
+                );
+                set(
+                    b,
+                    "properties.workerProfiles.0.subnetId",
+                    json!(subnet(OTHER_SUB, "vnet", "worker")),
+                );
+            },
+            Errors(&[
+                (IP, "properties.masterProfile.subnetId"),
+                (IP, "properties.workerProfiles[0].subnetId"),
+            ]),
+        ),
+        case(
+            "master encryptionAtHost not Enabled or Disabled",
+            Since("2021-09-01-preview"),
+            |b, _| set(b, "properties.masterProfile.encryptionAtHost", json!("On")),
+            err("properties.masterProfile.encryptionAtHost"),
+        ),
+        case(
+            "encryptionAtHost Enabled",
+            Since("2021-09-01-preview"),
+            |b, _| {
+                set(
+                    b,
+                    "properties.masterProfile.encryptionAtHost",
+                    json!("Enabled"),
+                );
+                set(
+                    b,
+                    "properties.workerProfiles.0.encryptionAtHost",
+                    json!("Enabled"),
+                );
+            },
+            Created,
+        ),
+        case(
+            "disk encryption set malformed",
+            Since("2021-09-01-preview"),
+            |b, _| {
+                set(
+                    b,
+                    "properties.masterProfile.diskEncryptionSetId",
+                    json!("/bad"),
+                );
+                set(
+                    b,
+                    "properties.workerProfiles.0.diskEncryptionSetId",
+                    json!("/bad"),
+                );
+            },
+            err("properties.masterProfile.diskEncryptionSetId"),
+        ),
+        case(
+            "disk encryption set in another subscription",
+            Since("2021-09-01-preview"),
+            |b, _| {
+                set(
+                    b,
+                    "properties.masterProfile.diskEncryptionSetId",
+                    json!(des(OTHER_SUB)),
+                );
+                set(
+                    b,
+                    "properties.workerProfiles.0.diskEncryptionSetId",
+                    json!(des(OTHER_SUB)),
+                );
+            },
+            err("properties.masterProfile.diskEncryptionSetId"),
+        ),
+        case(
+            "worker disk encryption set differs from the master's",
+            Since("2021-09-01-preview"),
+            |b, _| {
+                set(
+                    b,
+                    "properties.workerProfiles.0.diskEncryptionSetId",
+                    json!(des(SUB)),
+                )
+            },
+            err("properties.workerProfiles[0].diskEncryptionSetId"),
+        ),
+        case(
+            "same disk encryption set on master and workers",
+            Since("2021-09-01-preview"),
+            |b, _| {
+                set(
+                    b,
+                    "properties.masterProfile.diskEncryptionSetId",
+                    json!(des(SUB)),
+                );
+                set(
+                    b,
+                    "properties.workerProfiles.0.diskEncryptionSetId",
+                    json!(des(SUB)),
+                );
+            },
+            Created,
+        ),
+        case(
+            "fipsValidatedModules not Enabled or Disabled",
+            Since("2022-04-01"),
+            |b, _| {
+                set(
+                    b,
+                    "properties.clusterProfile.fipsValidatedModules",
+                    json!("Maybe"),
+                )
+            },
+            err("properties.clusterProfile.fipsValidatedModules"),
+        ),
+        case(
+            "fipsValidatedModules Enabled",
+            Since("2022-04-01"),
+            |b, _| {
+                set(
+                    b,
+                    "properties.clusterProfile.fipsValidatedModules",
+                    json!("Enabled"),
+                )
+            },
+            Created,
+        ),
+        // Worker profiles.
+        case(
+            "no worker profile",
+            All,
+            |b, _| set(b, "properties.workerProfiles", json!([])),
+            err("properties.workerProfiles"),
+        ),
+        case(
+            "two worker profiles",
+            All,
+            |b, _| {
+                let w = b["properties"]["workerProfiles"][0].clone();
+                set(b, "properties.workerProfiles", json!([w.clone(), w]));
+            },
+            err("properties.workerProfiles"),
+        ),
+        case(
+            "worker profile not named worker",
+            All,
+            |b, _| set(b, "properties.workerProfiles.0.name", json!("worker2")),
+            err("properties.workerProfiles[0].name"),
+        ),
+        case(
+            "worker vmSize not in the worker list",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.workerProfiles.0.vmSize",
+                    json!("Standard_A1"),
+                )
+            },
+            err("properties.workerProfiles[0].vmSize"),
+        ),
+        case(
+            "worker vmSize D2s_v3 outside development mode",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.workerProfiles.0.vmSize",
+                    json!("Standard_D2s_v3"),
+                )
+            },
+            err("properties.workerProfiles[0].vmSize"),
+        ),
+        case(
+            "worker diskSizeGB 127",
+            All,
+            |b, _| set(b, "properties.workerProfiles.0.diskSizeGB", json!(127)),
+            err("properties.workerProfiles[0].diskSizeGB"),
+        ),
+        case(
+            "worker count 1",
+            All,
+            |b, _| set(b, "properties.workerProfiles.0.count", json!(1)),
+            err("properties.workerProfiles[0].count"),
+        ),
+        case(
+            "worker count 51",
+            All,
+            |b, _| set(b, "properties.workerProfiles.0.count", json!(51)),
+            err("properties.workerProfiles[0].count"),
+        ),
+        case(
+            "worker count 2",
+            All,
+            |b, _| set(b, "properties.workerProfiles.0.count", json!(2)),
+            Created,
+        ),
+        case(
+            "worker count 50",
+            All,
+            |b, _| set(b, "properties.workerProfiles.0.count", json!(50)),
+            Created,
+        ),
+        case(
+            "worker subnet is the master subnet",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.workerProfiles.0.subnetId",
+                    json!(subnet(SUB, "vnet", "MASTER")),
+                )
+            },
+            err("properties.workerProfiles[0].subnetId"),
+        ),
+        case(
+            "worker subnet in another vnet",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.workerProfiles.0.subnetId",
+                    json!(subnet(SUB, "other-vnet", "worker")),
+                )
+            },
+            err("properties.workerProfiles[0].subnetId"),
+        ),
+        case(
+            "worker subnet in another subscription",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.workerProfiles.0.subnetId",
+                    json!(subnet(OTHER_SUB, "vnet", "worker")),
+                )
+            },
+            err("properties.workerProfiles[0].subnetId"),
+        ),
+        case(
+            "worker subnet malformed",
+            All,
+            |b, _| set(b, "properties.workerProfiles.0.subnetId", json!("/bad")),
+            err("properties.workerProfiles[0].subnetId"),
+        ),
+        case(
+            "worker encryptionAtHost not Enabled or Disabled",
+            Since("2021-09-01-preview"),
+            |b, _| {
+                set(
+                    b,
+                    "properties.workerProfiles.0.encryptionAtHost",
+                    json!("On"),
+                )
+            },
+            err("properties.workerProfiles[0].encryptionAtHost"),
+        ),
+        case(
+            "workerProfilesStatus set on create",
+            Since("2023-09-04"),
+            |b, _| {
+                let w = b["properties"]["workerProfiles"].clone();
+                set(b, "properties.workerProfilesStatus", w);
+            },
+            err("properties.workerProfilesStatus"),
+        ),
+        // Several errors at once.
+        case(
+            "several errors are reported together",
+            All,
+            |b, _| {
+                set(b, "properties.networkProfile.podCidr", json!("bad"));
+                set(b, "properties.masterProfile.vmSize", json!("bad"));
+                set(b, "properties.workerProfiles.0.count", json!(0));
+            },
+            Errors(&[
+                (IP, "properties.masterProfile.vmSize"),
+                (IP, "properties.networkProfile.podCidr"),
+                (IP, "properties.workerProfiles[0].count"),
+            ]),
+        ),
+        // Workload identity.
+        wi_case("valid workload identity body", |_, _| {}, Created),
+        wi_case(
+            "platform workload identities with SP credentials",
+            |b, _| {
+                set(
+                    b,
+                    "properties.servicePrincipalProfile",
+                    json!({"clientId": client_id(0xabc000), "clientSecret": "s"}),
+                )
+            },
+            err("properties.servicePrincipalProfile"),
+        ),
+        case(
+            "cluster identity without platform workload identities",
+            Since("2024-08-12-preview"),
+            |b, r| {
+                b["identity"] = json!({
+                    "type": "UserAssigned",
+                    "userAssignedIdentities": {msi(&format!("uai-{}", r.name)): {}},
+                })
+            },
+            err("identity"),
+        ),
+        wi_case(
+            "platform workload identities without a cluster identity",
+            |b, _| remove(b, "identity"),
+            err("identity"),
+        ),
+        wi_case(
+            "cluster identity type not UserAssigned",
+            |b, _| set(b, "identity.type", json!("SystemAssigned")),
+            err("identity.type"),
+        ),
+        wi_case(
+            "two user assigned identities",
+            |b, _| {
+                set(
+                    b,
+                    "identity.userAssignedIdentities",
+                    json!({msi("one"): {}, msi("two"): {}}),
+                )
+            },
+            err("identity.userAssignedIdentities"),
+        ),
+        wi_case(
+            "no user assigned identity",
+            |b, _| set(b, "identity.userAssignedIdentities", json!({})),
+            err("identity.userAssignedIdentities"),
+        ),
+        wi_case(
+            "user assigned identity is not a managed identity id",
+            |b, _| {
+                set(
+                    b,
+                    "identity.userAssignedIdentities",
+                    json!({subnet(SUB, "vnet", "x"): {}}),
+                )
+            },
+            err("identity.userAssignedIdentities"),
+        ),
+        wi_case(
+            "no platform workload identity",
+            |b, _| {
+                set(
+                    b,
+                    "properties.platformWorkloadIdentityProfile.platformWorkloadIdentities",
+                    json!({}),
+                )
+            },
+            err("properties.platformWorkloadIdentityProfile.platformWorkloadIdentities"),
+        ),
+        wi_case(
+            "platform workload identity is not a managed identity",
+            |b, _| {
+                set(
+                    b,
+                    "properties.platformWorkloadIdentityProfile.platformWorkloadIdentities",
+                    json!({"CloudControllerManager": {"resourceId": subnet(SUB, "vnet", "x")}}),
+                )
+            },
+            err(
+                "properties.platformWorkloadIdentityProfile.platformWorkloadIdentities.CloudControllerManager.resourceId",
+            ),
+        ),
+        wi_case(
+            "two platform workload identities share a resource id",
+            |b, _| {
+                set(
+                    b,
+                    "properties.platformWorkloadIdentityProfile.platformWorkloadIdentities",
+                    json!({"A": {"resourceId": msi("shared")}, "B": {"resourceId": msi("SHARED")}}),
+                )
+            },
+            err(
+                "properties.platformWorkloadIdentityProfile.platformWorkloadIdentities.B.resourceId",
+            ),
+        ),
+        wi_case(
+            "upgradeableTo is not semver",
+            |b, _| {
+                set(
+                    b,
+                    "properties.platformWorkloadIdentityProfile.upgradeableTo",
+                    json!("4.x"),
+                )
+            },
+            err("properties.platformWorkloadIdentityProfile.upgradeableTo"),
+        ),
+        wi_case(
+            "upgradeableTo is semver",
+            |b, _| {
+                set(
+                    b,
+                    "properties.platformWorkloadIdentityProfile.upgradeableTo",
+                    json!("4.16.2"),
+                )
+            },
+            Created,
+        ),
+    ]
+}
+
+/// The valid base body of a case, its unique keys (cluster resource group, client id or
+/// cluster identity) unique to request `n`.
+fn base_body(base: Base, n: usize) -> Value {
+    match base {
+        Base::Sp => sp_body(n),
+        Base::Wi => wi_body(n),
+    }
+}
+
+fn check_response(expect: Expect, r: &Response) -> Option<String> {
+    match expect {
+        Expect::Created => (r.status != StatusCode::CREATED)
+            .then(|| format!("expected 201 Created, got {}", r.describe())),
+        Expect::Error(code, target) => (r.status != StatusCode::BAD_REQUEST
+            || r.code() != code
+            || r.target() != target
+            || r.body["error"]["details"]
+                .as_array()
+                .is_some_and(|d| !d.is_empty()))
+        .then(|| format!("expected 400 {code} at '{target}', got {}", r.describe())),
+        Expect::Errors(expected) => {
+            let mut want: Vec<(String, String)> = expected
+                .iter()
+                .map(|(c, t)| (c.to_string(), t.to_string()))
+                .collect();
+            want.sort();
+            (r.status != StatusCode::BAD_REQUEST
+                || r.code() != "MultipleErrorsOccurred"
+                || error_pairs(&r.body) != want)
+                .then(|| {
+                    format!(
+                        "expected 400 MultipleErrorsOccurred with {want:?}, got {}",
+                        r.describe()
+                    )
+                })
+        }
+    }
+}
+
+#[test]
+fn the_version_list_is_what_the_frontend_serves() {
+    let served: Vec<&str> = ApiVersion::ALL.iter().map(|v| v.as_str()).collect();
+    assert_eq!(served, VERSIONS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_validation_rules_in_every_version() {
+    let env = start(false).await;
+    let cases = static_cases();
+    let mut failures = Vec::new();
+    let mut summary = Vec::new();
+    for version in VERSIONS {
+        let (mut applied, mut dropped) = (0, 0);
+        for case in &cases {
+            let expect = if case.applies.contains(version) {
+                applied += 1;
+                case.expect
+            } else {
+                match case.elsewhere {
+                    Elsewhere::Skip => continue,
+                    Elsewhere::Created => {
+                        dropped += 1;
+                        Expect::Created
+                    }
+                }
+            };
+            let n = env.next();
+            let name = format!("c{n}");
+            let req = Req {
+                path: cluster_path(RG, &name),
+                name,
+            };
+            let mut body = base_body(case.base, n);
+            (case.mutate)(&mut body, &req);
+            let r = env.send(Method::PUT, &req.path, version, Some(&body)).await;
+            if let Some(problem) = check_response(expect, &r) {
+                let scope = if case.applies.contains(version) {
+                    ""
+                } else {
+                    " (field not in this version)"
+                };
+                failures.push(format!("[{version}] {}{scope}: {problem}", case.name));
+            }
+        }
+        summary.push(format!(
+            "{version}: {applied} rule cases, {dropped} not-in-version controls"
+        ));
+    }
+    eprintln!("static validation cases:\n  {}", summary.join("\n  "));
+    env.dc.stop().await;
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Immutability and validation on update
+// ---------------------------------------------------------------------------------------------
+
+/// An update: a PUT body mutation (or a PATCH body) and what it gives.
+struct Update {
+    name: &'static str,
+    applies: Applies,
+    patch: bool,
+    change: fn(&mut Value, usize),
+    expect: UpdateExpect,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum UpdateExpect {
+    /// 200 OK.
+    Accepted,
+    /// 400 with this code and target (and, for PropertyChangeNotAllowed, ARO's message).
+    Error(&'static str, &'static str),
+    /// 400 MultipleErrorsOccurred listing exactly these (code, target) details.
+    Errors(&'static [(&'static str, &'static str)]),
+}
+
+const PCNA: &str = "PropertyChangeNotAllowed";
+
+fn upd(
+    name: &'static str,
+    applies: Applies,
+    change: fn(&mut Value, usize),
+    expect: UpdateExpect,
+) -> Update {
+    Update {
+        name,
+        applies,
+        patch: false,
+        change,
+        expect,
+    }
+}
+
+fn immutable(name: &'static str, applies: Applies, change: fn(&mut Value, usize)) -> Update {
+    // The target is the name: every immutable case is named by the path it changes.
+    upd(name, applies, change, UpdateExpect::Error(PCNA, name))
+}
+
+fn sp_updates() -> Vec<Update> {
+    use Applies::{All, Only, Since};
+    use UpdateExpect::{Accepted, Error, Errors};
+    vec![
+        upd("same body again", All, |_, _| {}, Accepted),
+        upd(
+            "tags",
+            All,
+            |b, n| b["tags"] = json!({"changed": n.to_string()}),
+            Accepted,
+        ),
+        upd(
+            "SP clientId and clientSecret",
+            All,
+            |b, n| {
+                set(
+                    b,
+                    "properties.servicePrincipalProfile",
+                    json!({"clientId": client_id(n), "clientSecret": "rotated"}),
+                )
+            },
+            Accepted,
+        ),
+        upd(
+            "SP clientSecret omitted keeps the stored one",
+            All,
+            |b, _| remove(b, "properties.servicePrincipalProfile.clientSecret"),
+            Accepted,
+        ),
+        upd(
+            "SP clientId not a UUID on update",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.servicePrincipalProfile.clientId",
+                    json!("nope"),
+                )
+            },
+            Error(IP, "properties.servicePrincipalProfile.clientId"),
+        ),
+        upd(
+            "location changed on update",
+            All,
+            |b, _| b["location"] = json!("westus"),
+            // The frontend reports the invalid value and the change together.
+            Errors(&[(IP, "location"), (PCNA, "location")]),
+        ),
+        upd(
+            "managedOutboundIps.count",
+            Only(LB_VERSIONS),
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.loadBalancerProfile",
+                    json!({"managedOutboundIps": {"count": 5}}),
+                )
+            },
+            Accepted,
+        ),
+        upd(
+            "managedOutboundIps.count 21 on update",
+            Only(LB_VERSIONS),
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.loadBalancerProfile",
+                    json!({"managedOutboundIps": {"count": 21}}),
+                )
+            },
+            Error(
+                IP,
+                "properties.networkProfile.loadBalancerProfile.managedOutboundIps.count",
+            ),
+        ),
+        immutable("properties.networkProfile.podCidr", All, |b, _| {
+            set(b, "properties.networkProfile.podCidr", json!("10.0.0.0/14"))
+        }),
+        immutable("properties.networkProfile.serviceCidr", All, |b, _| {
+            set(
+                b,
+                "properties.networkProfile.serviceCidr",
+                json!("172.31.0.0/16"),
+            )
+        }),
+        immutable("properties.clusterProfile.domain", All, |b, _| {
+            set(b, "properties.clusterProfile.domain", json!("othercluster"))
+        }),
+        immutable("properties.clusterProfile.version", All, |b, _| {
+            set(b, "properties.clusterProfile.version", json!("4.16.0"))
+        }),
+        immutable("properties.clusterProfile.resourceGroupId", All, |b, n| {
+            set(
+                b,
+                "properties.clusterProfile.resourceGroupId",
+                json!(format!("/subscriptions/{SUB}/resourceGroups/moved-{n}")),
+            )
+        }),
+        immutable("properties.masterProfile.vmSize", All, |b, _| {
+            set(
+                b,
+                "properties.masterProfile.vmSize",
+                json!("Standard_D16s_v3"),
+            )
+        }),
+        immutable("properties.masterProfile.subnetId", All, |b, _| {
+            set(
+                b,
+                "properties.masterProfile.subnetId",
+                json!(subnet(SUB, "vnet", "master2")),
+            )
+        }),
+        immutable("properties.workerProfiles[0].count", All, |b, _| {
+            set(b, "properties.workerProfiles.0.count", json!(5))
+        }),
+        immutable("properties.workerProfiles[0].vmSize", All, |b, _| {
+            set(
+                b,
+                "properties.workerProfiles.0.vmSize",
+                json!("Standard_D8s_v3"),
+            )
+        }),
+        immutable("properties.workerProfiles[0].diskSizeGB", All, |b, _| {
+            set(b, "properties.workerProfiles.0.diskSizeGB", json!(256))
+        }),
+        immutable("properties.apiserverProfile.visibility", All, |b, _| {
+            set(b, "properties.apiserverProfile.visibility", json!("Public"))
+        }),
+        immutable("properties.ingressProfiles[0].visibility", All, |b, _| {
+            set(
+                b,
+                "properties.ingressProfiles.0.visibility",
+                json!("Public"),
+            )
+        }),
+        immutable(
+            "properties.masterProfile.encryptionAtHost",
+            Since("2021-09-01-preview"),
+            |b, _| {
+                set(
+                    b,
+                    "properties.masterProfile.encryptionAtHost",
+                    json!("Enabled"),
+                )
+            },
+        ),
+        immutable(
+            "properties.workerProfiles[0].encryptionAtHost",
+            Since("2021-09-01-preview"),
+            |b, _| {
+                set(
+                    b,
+                    "properties.workerProfiles.0.encryptionAtHost",
+                    json!("Enabled"),
+                )
+            },
+        ),
+        immutable(
+            "properties.clusterProfile.fipsValidatedModules",
+            Since("2022-04-01"),
+            |b, _| {
+                set(
+                    b,
+                    "properties.clusterProfile.fipsValidatedModules",
+                    json!("Enabled"),
+                )
+            },
+        ),
+        immutable(
+            "properties.networkProfile.outboundType",
+            Since("2023-04-01"),
+            |b, _| {
+                // A UserDefinedRouting body may not carry a load balancer profile.
+                remove(b, "properties.networkProfile.loadBalancerProfile");
+                set(
+                    b,
+                    "properties.networkProfile.outboundType",
+                    json!("UserDefinedRouting"),
+                )
+            },
+        ),
+        immutable(
+            "properties.networkProfile.preconfiguredNSG",
+            Since("2023-09-04"),
+            |b, _| {
+                set(
+                    b,
+                    "properties.networkProfile.preconfiguredNSG",
+                    json!("Enabled"),
+                )
+            },
+        ),
+        Update {
+            name: "PATCH of an immutable field",
+            applies: All,
+            patch: true,
+            change: |b, _| {
+                *b = json!({"properties": {"networkProfile": {"serviceCidr": "172.31.0.0/16"}}})
+            },
+            expect: Error(PCNA, "properties.networkProfile.serviceCidr"),
+        },
+        Update {
+            name: "PATCH of tags",
+            applies: All,
+            patch: true,
+            change: |b, _| *b = json!({"tags": {"patched": "yes"}}),
+            expect: Accepted,
+        },
+    ]
+}
+
+fn wi_updates() -> Vec<Update> {
+    use Applies::All;
+    use UpdateExpect::{Accepted, Error};
+    vec![
+        upd(
+            "same workload identity body again",
+            All,
+            |_, _| {},
+            Accepted,
+        ),
+        upd(
+            "a platform workload identity added",
+            All,
+            |b, n| {
+                set(
+                    b,
+                    "properties.platformWorkloadIdentityProfile.platformWorkloadIdentities.Ingress",
+                    json!({"resourceId": msi(&format!("ingress-{n}"))}),
+                )
+            },
+            Accepted,
+        ),
+        upd(
+            "upgradeableTo",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.platformWorkloadIdentityProfile.upgradeableTo",
+                    json!("4.16.2"),
+                )
+            },
+            Accepted,
+        ),
+        upd(
+            "a platform workload identity removed",
+            All,
+            |b, _| {
+                set(
+                    b,
+                    "properties.platformWorkloadIdentityProfile.platformWorkloadIdentities",
+                    json!({"Ingress": {"resourceId": msi("ingress-x")}}),
+                )
+            },
+            Error(
+                PCNA,
+                "properties.platformWorkloadIdentityProfile.platformWorkloadIdentities.CloudControllerManager",
+            ),
+        ),
+        immutable("properties.networkProfile.podCidr", All, |b, _| {
+            set(b, "properties.networkProfile.podCidr", json!("10.0.0.0/14"))
+        }),
+        Update {
+            name: "PATCH of tags of a workload identity cluster",
+            applies: All,
+            patch: true,
+            change: |b, _| *b = json!({"tags": {"patched": "yes"}}),
+            expect: Accepted,
+        },
+    ]
+}
+
+/// Create a cluster with `body`, wait for Succeeded, then run `updates` against it in order.
+/// Each PUT starts from the last accepted PUT body; after every accepted update the stand-in
+/// controller moves the cluster back to Succeeded before the next one.
+async fn run_updates(
+    env: &Env,
+    version: &str,
+    path: &str,
+    body: &Value,
+    updates: &[Update],
+    failures: &mut Vec<String>,
+) -> usize {
+    let r = env.send(Method::PUT, path, version, Some(body)).await;
+    if r.status != StatusCode::CREATED {
+        failures.push(format!("[{version}] create {path}: {}", r.describe()));
+        return 0;
+    }
+    if let Err(e) = env.wait_succeeded(path, version).await {
+        failures.push(format!("[{version}] {e}"));
+        return 0;
+    }
+    // Accepted updates keep their changes so later cases compare against them.
+    let mut current = body.clone();
+    let mut count = 0;
+    for u in updates.iter().filter(|u| u.applies.contains(version)) {
+        count += 1;
+        let mut next = current.clone();
+        (u.change)(&mut next, env.next());
+        let method = if u.patch { Method::PATCH } else { Method::PUT };
+        let r = env.send(method, path, version, Some(&next)).await;
+        let problem = match u.expect {
+            UpdateExpect::Accepted => {
+                (r.status != StatusCode::OK).then(|| format!("expected 200, got {}", r.describe()))
+            }
+            UpdateExpect::Error(code, target) => {
+                let message = format!("Changing property '{target}' is not allowed.");
+                (r.status != StatusCode::BAD_REQUEST
+                    || r.code() != code
+                    || r.target() != target
+                    || (code == PCNA && r.body["error"]["message"] != message.as_str()))
+                .then(|| format!("expected 400 {code} at '{target}', got {}", r.describe()))
+            }
+            UpdateExpect::Errors(expected) => check_response(Expect::Errors(expected), &r),
+        };
+        if let Some(problem) = problem {
+            failures.push(format!("[{version}] {}: {problem}", u.name));
+            continue;
+        }
+        if matches!(u.expect, UpdateExpect::Accepted) {
+            if !u.patch {
+                current = next;
+                // An omitted secret is kept by the server; keep sending one.
+                let sp = &mut current["properties"]["servicePrincipalProfile"];
+                if sp.is_object() && sp["clientSecret"].is_null() {
+                    sp["clientSecret"] = json!("top-secret");
+                }
+            }
+            if let Err(e) = env.wait_succeeded(path, version).await {
+                failures.push(format!("[{version}] after {}: {e}", u.name));
+                return count;
+            }
+        }
+    }
+    count
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn immutability_and_update_validation_in_every_version() {
+    let env = start(true).await;
+    let sp = sp_updates();
+    let wi = wi_updates();
+    let mut failures = Vec::new();
+    let mut summary = Vec::new();
+    for (i, version) in VERSIONS.into_iter().enumerate() {
+        // Private visibilities, so that switching to UserDefinedRouting is valid and only
+        // immutable.
+        let mut body = sp_body(env.next());
+        set(
+            &mut body,
+            "properties.apiserverProfile.visibility",
+            json!("Private"),
+        );
+        set(
+            &mut body,
+            "properties.ingressProfiles.0.visibility",
+            json!("Private"),
+        );
+        let path = cluster_path(&format!("rg-immutable-{i}"), "cluster");
+        let mut count = run_updates(&env, version, &path, &body, &sp, &mut failures).await;
+
+        // The name and resource group of the URL may change case.
+        let upper = cluster_path(&format!("RG-IMMUTABLE-{i}"), "CLUSTER");
+        let mut same = body.clone();
+        same["tags"] = json!({"case": "upper"});
+        let r = env.send(Method::PUT, &upper, version, Some(&same)).await;
+        count += 1;
+        if r.status != StatusCode::OK {
+            failures.push(format!(
+                "[{version}] PUT with the URL in another case: expected 200, got {}",
+                r.describe()
+            ));
+        } else if let Err(e) = env.wait_succeeded(&path, version).await {
+            failures.push(format!("[{version}] {e}"));
+        }
+
+        if Applies::Since("2024-08-12-preview").contains(version) {
+            let path = cluster_path(&format!("rg-immutable-wi-{i}"), "cluster");
+            count += run_updates(
+                &env,
+                version,
+                &path,
+                &wi_body(env.next()),
+                &wi,
+                &mut failures,
+            )
+            .await;
+        }
+        summary.push(format!("{version}: {count} update cases"));
+    }
+    eprintln!("update cases:\n  {}", summary.join("\n  "));
+    env.dc.stop().await;
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request validation (section 1.1)
+// ---------------------------------------------------------------------------------------------
+
+/// (what, method, path, JSON body, expected status (None: not asserted), expected code).
+type RequestCase<'a> = (
+    &'static str,
+    Method,
+    String,
+    Option<&'a Value>,
+    Option<u16>,
+    &'static str,
+);
+/// (what, method, path, content type, raw body, expected status, expected code).
+type RawCase = (
+    &'static str,
+    Method,
+    String,
+    &'static str,
+    Vec<u8>,
+    u16,
+    &'static str,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_validation_codes_in_every_version() {
+    let env = start(false).await;
+    let mut failures = Vec::new();
+    let mut summary = Vec::new();
+    let valid = sp_body(0);
+    let good = cluster_path("rg", "c");
+    let op = "11111111-2222-4333-8444-555555555555";
+    for version in VERSIONS {
+        let cases: Vec<RequestCase> = vec![
+            (
+                "subscription not a UUID",
+                Method::GET,
+                format!(
+                    "/subscriptions/not-a-uuid/resourceGroups/rg/providers/{NS}/openShiftClusters/c"
+                ),
+                None,
+                Some(400),
+                "InvalidSubscriptionID",
+            ),
+            (
+                "subscription not a UUID (PUT)",
+                Method::PUT,
+                format!(
+                    "/subscriptions/not-a-uuid/resourceGroups/rg/providers/{NS}/openShiftClusters/c"
+                ),
+                Some(&valid),
+                Some(400),
+                "InvalidSubscriptionID",
+            ),
+            (
+                "resource group ends with a dot",
+                Method::GET,
+                cluster_path("bad.rg.", "c"),
+                None,
+                Some(400),
+                "ResourceGroupNotFound",
+            ),
+            (
+                "resource group longer than 90",
+                Method::PUT,
+                cluster_path(&"r".repeat(91), "c"),
+                Some(&valid),
+                Some(400),
+                "ResourceGroupNotFound",
+            ),
+            (
+                "wrong namespace",
+                Method::GET,
+                format!(
+                    "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Other/openShiftClusters/c"
+                ),
+                None,
+                Some(400),
+                "InvalidResourceNamespace",
+            ),
+            (
+                "wrong namespace (PUT)",
+                Method::PUT,
+                format!(
+                    "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Other/openShiftClusters/c"
+                ),
+                Some(&valid),
+                Some(400),
+                "InvalidResourceNamespace",
+            ),
+            (
+                "wrong resource type",
+                Method::GET,
+                format!("/subscriptions/{SUB}/resourceGroups/rg/providers/{NS}/others/c"),
+                None,
+                Some(400),
+                "InvalidResourceType",
+            ),
+            (
+                "wrong resource type (subscription list)",
+                Method::GET,
+                format!("/subscriptions/{SUB}/providers/{NS}/others"),
+                None,
+                Some(400),
+                "InvalidResourceType",
+            ),
+            (
+                // 400, not 404: request validation (reference 1.1, Go's middleware/validate.go).
+                "resource name ends with a dot",
+                Method::GET,
+                cluster_path("rg", "bad.name."),
+                None,
+                Some(400),
+                "ResourceNotFound",
+            ),
+            (
+                "location is not the RP's region",
+                Method::GET,
+                format!(
+                    "/subscriptions/{SUB}/providers/{NS}/locations/westus/operationsStatus/{op}"
+                ),
+                None,
+                Some(400),
+                "InvalidLocation",
+            ),
+            (
+                "operation id not a UUID",
+                Method::GET,
+                format!(
+                    "/subscriptions/{SUB}/providers/{NS}/locations/eastus/operationResults/nope"
+                ),
+                None,
+                Some(400),
+                "InvalidOperationID",
+            ),
+            (
+                "absent cluster",
+                Method::GET,
+                good.clone(),
+                None,
+                Some(404),
+                "ResourceNotFound",
+            ),
+        ];
+        let mut count = 0;
+        for (what, method, path, body, status, code) in cases {
+            count += 1;
+            let r = env.send(method.clone(), &path, version, body).await;
+            if status.is_some_and(|s| s != r.status.as_u16()) || r.code() != code {
+                failures.push(format!(
+                    "[{version}] {what} ({method} {path}): expected {status:?} {code}, got {}",
+                    r.describe()
+                ));
+            }
+        }
+
+        let raw: Vec<RawCase> = vec![
+            (
+                "malformed JSON",
+                Method::PUT,
+                good.clone(),
+                "application/json",
+                b"{not json".to_vec(),
+                400,
+                "InvalidRequestContent",
+            ),
+            (
+                "a field of the wrong JSON type",
+                Method::PUT,
+                good.clone(),
+                "application/json",
+                {
+                    let mut b = valid.clone();
+                    set(&mut b, "properties.workerProfiles.0.count", json!("three"));
+                    serde_json::to_vec(&b).unwrap()
+                },
+                400,
+                "InvalidRequestContent",
+            ),
+            (
+                "a JSON array instead of an object",
+                Method::PUT,
+                good.clone(),
+                "application/json",
+                b"[]".to_vec(),
+                400,
+                "InvalidRequestContent",
+            ),
+            (
+                "content type not JSON",
+                Method::PUT,
+                good.clone(),
+                "text/plain",
+                serde_json::to_vec(&valid).unwrap(),
+                415,
+                "UnsupportedMediaType",
+            ),
+            (
+                "content type not JSON (listCredentials)",
+                Method::POST,
+                format!("{good}/listCredentials"),
+                "application/xml",
+                b"<x/>".to_vec(),
+                415,
+                "UnsupportedMediaType",
+            ),
+            (
+                "listCredentials body not JSON",
+                Method::POST,
+                format!("{good}/listCredentials"),
+                "application/json",
+                b"{".to_vec(),
+                400,
+                "InvalidRequestContent",
+            ),
+            (
+                "body over 1 MiB",
+                Method::PUT,
+                good.clone(),
+                "application/json",
+                format!("{{\"x\":\"{}\"}}", "a".repeat(1024 * 1024 + 10)).into_bytes(),
+                400,
+                "InvalidResource",
+            ),
+        ];
+        for (what, method, path, content_type, body, status, code) in raw {
+            count += 1;
+            let r = env
+                .send_raw(method.clone(), &path, version, content_type, body)
+                .await;
+            if r.status.as_u16() != status || r.code() != code {
+                failures.push(format!(
+                    "[{version}] {what} ({method} {path}): expected {status} {code}, got {}",
+                    r.describe()
+                ));
+            }
+        }
+        summary.push(format!("{version}: {count} request cases"));
+    }
+
+    // Versions the frontend does not serve.
+    for version in ["1999-01-01", "2023-11-22-preview", "2099-01-01"] {
+        for (method, path, body) in [
+            (Method::GET, good.clone(), None),
+            (Method::PUT, good.clone(), Some(&valid)),
+            (Method::DELETE, good.clone(), None),
+            (
+                Method::GET,
+                format!("/subscriptions/{SUB}/providers/{NS}/openShiftClusters"),
+                None,
+            ),
+        ] {
+            let r = env.send(method.clone(), &path, version, body).await;
+            if r.status != StatusCode::BAD_REQUEST || r.code() != "InvalidResourceType" {
+                failures.push(format!(
+                    "[{version}] unsupported api-version ({method} {path}): expected 400 InvalidResourceType, got {}",
+                    r.describe()
+                ));
+            }
+        }
+    }
+    eprintln!("request validation cases:\n  {}", summary.join("\n  "));
+    env.dc.stop().await;
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes by version
+// ---------------------------------------------------------------------------------------------
+
+/// (what, method, path, served by the version, check of a served answer).
+type RouteCase = (&'static str, Method, String, bool, fn(&Response) -> bool);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_by_version() {
+    let env = start(true).await;
+    let role_sets: Api<PlatformWorkloadIdentityRoleSet> = Api::all(env.client.clone());
+    role_sets
+        .create(
+            &PostParams::default(),
+            &PlatformWorkloadIdentityRoleSet::new(
+                "4.15",
+                PlatformWorkloadIdentityRoleSetSpec {
+                    open_shift_version: "4.15".into(),
+                    platform_workload_identity_roles: vec![PlatformWorkloadIdentityRole {
+                        operator_name: "CloudControllerManager".into(),
+                        role_definition_name: "Azure Red Hat OpenShift Cloud Controller Manager"
+                            .into(),
+                        role_definition_id: "/providers/Microsoft.Authorization/roleDefinitions/a1f96423-95ce-4224-ab27-4e3dc72facd4".into(),
+                        service_accounts: vec![
+                            "system:serviceaccount:openshift-cloud-controller-manager:cloud-controller-manager".into(),
+                        ],
+                        secret_location: None,
+                    }],
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    let path = cluster_path("rg-routes", "cluster");
+    let r = env
+        .send(Method::PUT, &path, "2023-11-22", Some(&sp_body(env.next())))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.describe());
+    env.wait_succeeded(&path, "2023-11-22").await.unwrap();
+
+    let locations = format!("/subscriptions/{SUB}/providers/{NS}/locations/{LOCATION}");
+    let mut failures = Vec::new();
+    for version in VERSIONS {
+        let admin = Applies::Since("2021-09-01-preview").contains(version);
+        let versions = Applies::Since("2022-09-04").contains(version);
+        let wi = Applies::Since("2024-08-12-preview").contains(version);
+        let cases: Vec<RouteCase> = vec![
+            (
+                "listCredentials",
+                Method::POST,
+                format!("{path}/listCredentials"),
+                true,
+                |r| {
+                    r.status == StatusCode::OK
+                        && r.body["kubeadminUsername"] == "kubeadmin"
+                        && r.body["kubeadminPassword"] == support::KUBEADMIN_PASSWORD
+                },
+            ),
+            (
+                "listAdminCredentials",
+                Method::POST,
+                format!("{path}/listAdminCredentials"),
+                admin,
+                |r| r.status == StatusCode::OK && r.body["kubeconfig"].is_string(),
+            ),
+            (
+                "openShiftVersions",
+                Method::GET,
+                format!("{locations}/openShiftVersions"),
+                versions,
+                |r| {
+                    r.status == StatusCode::OK
+                        && r.body["value"][0]["properties"]["version"] == "4.15.35"
+                },
+            ),
+            (
+                "openShiftVersions/{version}",
+                Method::GET,
+                format!("{locations}/openShiftVersions/4.15.35"),
+                wi,
+                |r| r.status == StatusCode::OK && r.body["properties"]["version"] == "4.15.35",
+            ),
+            (
+                "openShiftVersions/{unknown version}",
+                Method::GET,
+                format!("{locations}/openShiftVersions/9.9.9"),
+                wi,
+                |r| r.status == StatusCode::BAD_REQUEST && r.code() == "ResourceNotFound",
+            ),
+            (
+                "platformWorkloadIdentityRoleSets",
+                Method::GET,
+                format!("{locations}/platformWorkloadIdentityRoleSets"),
+                wi,
+                |r| {
+                    r.status == StatusCode::OK
+                        && r.body["value"][0]["properties"]["openShiftVersion"] == "4.15"
+                },
+            ),
+            (
+                "platformWorkloadIdentityRoleSets/{minor}",
+                Method::GET,
+                format!("{locations}/platformWorkloadIdentityRoleSets/4.15"),
+                wi,
+                |r| {
+                    r.status == StatusCode::OK && r.body["properties"]["openShiftVersion"] == "4.15"
+                },
+            ),
+        ];
+        for (what, method, p, served, ok) in cases {
+            let r = env.send(method, &p, version, None).await;
+            let good = if served {
+                ok(&r)
+            } else {
+                r.status == StatusCode::BAD_REQUEST && r.code() == "InvalidResourceType"
+            };
+            if !good {
+                let want = if served {
+                    "served"
+                } else {
+                    "400 InvalidResourceType"
+                };
+                failures.push(format!(
+                    "[{version}] {what}: expected {want}, got {}",
+                    r.describe()
+                ));
+            }
+        }
+    }
+    env.dc.stop().await;
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
