@@ -274,7 +274,9 @@ pub async fn run_with(options: ControllerOptions, shutdown: CancellationToken) -
         stop.clone(),
     );
     tokio::join!(lifecycle_controller, subscription_controller, collector);
+    tracing::info!("controllers stopped; stopping the cluster runtime");
     runtime.shutdown().await;
+    tracing::info!("cluster runtime stopped; releasing the lease");
     let renewal = renew.await.map_err(|e| Error::Leadership(e.to_string()))?;
     renewal.map_err(|e| Error::Leadership(e.to_string()))
 }

@@ -553,19 +553,24 @@ impl LocalSystem {
 
     /// Stop every piece.
     pub async fn stop(mut self) -> Result<()> {
-        if let Some(controller) = self.controller.take()
-            && let Err(error) = controller.stop().await
-        {
-            tracing::warn!(%error, "controller stopped with an error");
+        if let Some(controller) = self.controller.take() {
+            tracing::info!("stopping the controller");
+            if let Err(error) = controller.stop().await {
+                tracing::warn!(%error, "controller stopped with an error");
+            }
         }
+        tracing::info!("stopping the frontend");
         self.shutdown.cancel();
         let _ = self.frontend.await;
         if let Some(emulator) = self.emulator.take() {
+            tracing::info!("stopping the arm-emulator");
             let _ = emulator.stop().await;
         }
         if let Some(dc) = self.devcluster.take() {
+            tracing::info!("stopping the management devcluster");
             dc.stop().await;
         }
+        tracing::info!("stopped");
         Ok(())
     }
 
