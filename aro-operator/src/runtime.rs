@@ -364,6 +364,46 @@ fn to_singleton<K>(_: K) -> Option<ObjectRef<Cluster>> {
     Some(ObjectRef::new(SINGLETON_NAME))
 }
 
+/// How long the operator's in-flight reconciles may take to finish once it is asked to stop.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Whether a controller's store finished its first list (only then can reconciles run).
+pub fn store_ready<K: kube::Resource + Clone>(store: &kube::runtime::reflector::Store<K>) -> bool
+where
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    future::FutureExt::now_or_never(store.wait_until_ready()).is_some()
+}
+
+/// Run a controller's stream in a task of its own that ends after `shutdown` (see
+/// [`aro_common::shutdown::drive_controller`]).
+fn spawn_controller<S, T, E, K>(
+    name: &'static str,
+    stream: S,
+    store: kube::runtime::reflector::Store<K>,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<()>
+where
+    S: Stream<Item = std::result::Result<T, E>> + Send + 'static,
+    E: std::fmt::Display,
+    K: kube::Resource + Clone + Send + Sync + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    let shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        let drained = aro_common::shutdown::drive_controller(
+            drain(name, stream),
+            &shutdown,
+            || store_ready(&store),
+            SHUTDOWN_GRACE,
+        )
+        .await;
+        if drained.is_none() {
+            tracing::debug!(controller = name, "controller dropped at shutdown");
+        }
+    })
+}
+
 async fn drain<S, T, E>(name: &'static str, stream: S)
 where
     S: Stream<Item = std::result::Result<T, E>>,
@@ -581,14 +621,16 @@ pub async fn run_controllers(
     let checker = Controller::new(
         Api::<Cluster>::all(client.clone()),
         watcher::Config::default(),
-    )
-    .graceful_shutdown_on(async move { stop.cancelled().await })
-    .run(
-        move |cluster, ctx| reconcile_checker(role, cluster, ctx),
-        error_policy,
-        ctx.clone(),
     );
-    tasks.push(tokio::spawn(drain("checker", checker)));
+    let store = checker.store();
+    let checker = checker
+        .graceful_shutdown_on(async move { stop.cancelled().await })
+        .run(
+            move |cluster, ctx| reconcile_checker(role, cluster, ctx),
+            error_policy,
+            ctx.clone(),
+        );
+    tasks.push(spawn_controller("checker", checker, store, &shutdown));
     if role == Role::Worker {
         return join(tasks, &shutdown).await;
     }
@@ -607,14 +649,16 @@ pub async fn run_controllers(
     }
     for w in which {
         let stop = shutdown.clone();
-        let stream = cluster_controller(&client, w)
+        let controller = cluster_controller(&client, w);
+        let store = controller.store();
+        let stream = controller
             .graceful_shutdown_on(async move { stop.cancelled().await })
             .run(
                 move |cluster, ctx| reconcile_cluster(w, cluster, ctx),
                 error_policy,
                 ctx.clone(),
             );
-        tasks.push(tokio::spawn(drain(w.id(), stream)));
+        tasks.push(spawn_controller(w.id(), stream, store, &shutdown));
     }
 
     let machinesets = Api::<DynamicObject>::namespaced_with(
@@ -628,18 +672,20 @@ pub async fn run_controllers(
     )
     .filter_map(|event| future::ready(event.ok().map(|_| ())));
     let stop = shutdown.clone();
-    let stream = Controller::new_with(
+    let controller = Controller::new_with(
         machinesets,
         watcher::Config::default(),
         MACHINE_SET.api_resource(),
     )
     // One MachineSet at a time: concurrent reconciles of two MachineSets would each see the same
     // shortfall and both scale up (the reference's controller-runtime default is one, too).
-    .with_config(kube::runtime::controller::Config::default().concurrency(1))
-    .reconcile_all_on(cluster_changes)
-    .graceful_shutdown_on(async move { stop.cancelled().await })
-    .run(reconcile_machineset, error_policy, ctx.clone());
-    tasks.push(tokio::spawn(drain("machineset", stream)));
+    .with_config(kube::runtime::controller::Config::default().concurrency(1));
+    let store = controller.store();
+    let stream = controller
+        .reconcile_all_on(cluster_changes)
+        .graceful_shutdown_on(async move { stop.cancelled().await })
+        .run(reconcile_machineset, error_policy, ctx.clone());
+    tasks.push(spawn_controller("machineset", stream, store, &shutdown));
     join(tasks, &shutdown).await
 }
 

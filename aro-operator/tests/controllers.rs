@@ -536,3 +536,29 @@ async fn dnsmasq_writes_machine_configs_and_rewrites_only_when_allowed() {
     assert!(mcs.get_opt("99-master-aro-dns").await.unwrap().is_none());
     env.stop().await;
 }
+
+/// Controllers asked to stop before their first list completes still end (kube-runtime's runner
+/// would wait for a store that never becomes ready): here the API server is gone, so no watch
+/// ever lists.
+#[tokio::test]
+async fn controllers_stopped_before_their_first_list_end() {
+    let dc = devcluster::Devcluster::start(devcluster::DevclusterConfig::in_memory())
+        .await
+        .unwrap();
+    let client = dc.in_process_client();
+    dc.stop().await;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let run = tokio::spawn(aro_operator::run_controllers(
+        client,
+        aro_operator::Role::Master,
+        Default::default(),
+        shutdown.clone(),
+    ));
+    shutdown.cancel();
+    // Generous: it ends at once; before the fix it never did.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(60), run).await;
+    assert!(
+        matches!(ended, Ok(Ok(Ok(())))),
+        "the operator did not stop: {ended:?}"
+    );
+}

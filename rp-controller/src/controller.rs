@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aro_common::health::Health;
+use aro_common::shutdown::drive_controller;
 use aro_operator::leader::{self, LeaseConfig};
+use aro_operator::runtime::store_ready;
 use azure_clients::{AzureArgs, AzureClients};
 use crds::management::{OpenShiftCluster, Subscription};
 use futures::StreamExt;
@@ -184,6 +186,9 @@ pub async fn run(args: ControllerArgs, shutdown: CancellationToken) -> Result<()
     .await
 }
 
+/// How long in-flight reconciles may take to finish once the controller is asked to stop.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
 fn error_policy<K>(_: Arc<K>, error: &Error, _: Arc<Context>) -> Action {
     tracing::warn!(%error, "reconcile failed; retrying");
     Action::requeue(Duration::from_secs(2))
@@ -240,17 +245,24 @@ pub async fn run_with(options: ControllerOptions, shutdown: CancellationToken) -
         clusters_watch = clusters_watch.labels(selector);
     }
     let s = stop.clone();
-    let lifecycle_controller = Controller::new(
+    let lifecycle = Controller::new(
         Api::<OpenShiftCluster>::all(client.clone()),
         clusters_watch.clone(),
     )
-    .with_config(controller::Config::default().concurrency(options.workers.max(1)))
-    .graceful_shutdown_on(async move { s.cancelled().await })
-    .run(lifecycle::reconcile, error_policy, ctx.clone())
-    .for_each(|_| futures::future::ready(()));
+    .with_config(controller::Config::default().concurrency(options.workers.max(1)));
+    let lifecycle_store = lifecycle.store();
+    let lifecycle_controller = drive_controller(
+        lifecycle
+            .graceful_shutdown_on(async move { s.cancelled().await })
+            .run(lifecycle::reconcile, error_policy, ctx.clone())
+            .for_each(|_| futures::future::ready(())),
+        &stop,
+        move || store_ready(&lifecycle_store),
+        SHUTDOWN_GRACE,
+    );
 
     let s = stop.clone();
-    let subscription_controller = Controller::new(
+    let subscriptions = Controller::new(
         Api::<Subscription>::all(client.clone()),
         watcher::Config::default(),
     )
@@ -262,10 +274,17 @@ pub async fn run_with(options: ControllerOptions, shutdown: CancellationToken) -
                 &c.spec.subscription_id.to_ascii_lowercase(),
             ))
         },
-    )
-    .graceful_shutdown_on(async move { s.cancelled().await })
-    .run(subscriptions::reconcile, error_policy, ctx.clone())
-    .for_each(|_| futures::future::ready(()));
+    );
+    let subscriptions_store = subscriptions.store();
+    let subscription_controller = drive_controller(
+        subscriptions
+            .graceful_shutdown_on(async move { s.cancelled().await })
+            .run(subscriptions::reconcile, error_policy, ctx.clone())
+            .for_each(|_| futures::future::ready(())),
+        &stop,
+        move || store_ready(&subscriptions_store),
+        SHUTDOWN_GRACE,
+    );
 
     let collector = gc::run(
         client.clone(),
