@@ -92,6 +92,16 @@ impl StepEnv<'_> {
         })
     }
 
+    /// A client of the cluster's API (the step polls again while the runtime has none yet).
+    async fn cluster_client(&self, infra_id: &str) -> StepResult<kube::Client> {
+        self.ctx
+            .runtime
+            .client(infra_id)
+            .await
+            .map_err(|e| runtime_outcome(&e))?
+            .ok_or_else(|| self.poll(Duration::from_secs(1)))
+    }
+
     fn names(&self) -> StepResult<InfraNames> {
         let (subscription_id, resource_group) =
             parse_resource_group_id(&self.cluster.spec.cluster_profile.resource_group_id)
@@ -981,13 +991,7 @@ async fn install_operator(env: &mut StepEnv<'_>) -> StepResult<()> {
             .await?
             .unwrap_or_default();
         let identity = operator_credentials(env, &sp.client_id, &secret);
-        let client = env
-            .ctx
-            .runtime
-            .client(&infra_id)
-            .await
-            .map_err(|e| runtime_outcome(&e))?
-            .ok_or_else(|| env.poll(Duration::from_secs(1)))?;
+        let client = env.cluster_client(&infra_id).await?;
         put_operator_credentials(&client, identity).await?;
         values.master.azure_credentials_secret = OPERATOR_CREDENTIALS_SECRET.into();
     }
@@ -1024,13 +1028,7 @@ async fn rotate_credentials(env: &mut StepEnv<'_>) -> StepResult<()> {
         .customer_secret(CLIENT_SECRET_KEY)
         .await?
         .unwrap_or_default();
-    let client = env
-        .ctx
-        .runtime
-        .client(&infra_id)
-        .await
-        .map_err(|e| runtime_outcome(&e))?
-        .ok_or_else(|| env.poll(Duration::from_secs(1)))?;
+    let client = env.cluster_client(&infra_id).await?;
     let operator_identity = operator_credentials(env, &sp.client_id, &secret);
     let resource_group = env.names()?.resource_group;
     put_secret(

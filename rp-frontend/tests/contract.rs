@@ -4,10 +4,7 @@
 
 mod support;
 
-use crds::management::{
-    PlatformWorkloadIdentityRole, PlatformWorkloadIdentityRoleSet,
-    PlatformWorkloadIdentityRoleSetSpec,
-};
+use crds::management::PlatformWorkloadIdentityRoleSet;
 use kube::api::{Api, PostParams};
 use reqwest::Method;
 use rp_frontend::api::ApiVersion;
@@ -126,22 +123,7 @@ async fn every_response_validates_against_its_versions_swagger() {
     role_sets
         .create(
             &PostParams::default(),
-            &PlatformWorkloadIdentityRoleSet::new(
-                "4.15",
-                PlatformWorkloadIdentityRoleSetSpec {
-                    open_shift_version: "4.15".into(),
-                    platform_workload_identity_roles: vec![PlatformWorkloadIdentityRole {
-                        operator_name: "cloud-controller-manager".into(),
-                        role_definition_name: "Azure Red Hat OpenShift Cloud Controller Manager"
-                            .into(),
-                        role_definition_id: "/providers/Microsoft.Authorization/roleDefinitions/a1f96423-95ce-4224-ab27-4e3dc72facd4".into(),
-                        service_accounts: vec![
-                            "system:serviceaccount:openshift-cloud-controller-manager:cloud-controller-manager".into(),
-                        ],
-                        secret_location: None,
-                    }],
-                },
-            ),
+            &support::role_set_4_15("cloud-controller-manager"),
         )
         .await
         .unwrap();

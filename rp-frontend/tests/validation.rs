@@ -11,10 +11,7 @@ mod support;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crds::management::{
-    PlatformWorkloadIdentityRole, PlatformWorkloadIdentityRoleSet,
-    PlatformWorkloadIdentityRoleSetSpec,
-};
+use crds::management::PlatformWorkloadIdentityRoleSet;
 use kube::api::{Api, PostParams};
 use reqwest::{Method, StatusCode};
 use rp_frontend::api::ApiVersion;
@@ -2367,22 +2364,7 @@ async fn routes_by_version() {
     role_sets
         .create(
             &PostParams::default(),
-            &PlatformWorkloadIdentityRoleSet::new(
-                "4.15",
-                PlatformWorkloadIdentityRoleSetSpec {
-                    open_shift_version: "4.15".into(),
-                    platform_workload_identity_roles: vec![PlatformWorkloadIdentityRole {
-                        operator_name: "CloudControllerManager".into(),
-                        role_definition_name: "Azure Red Hat OpenShift Cloud Controller Manager"
-                            .into(),
-                        role_definition_id: "/providers/Microsoft.Authorization/roleDefinitions/a1f96423-95ce-4224-ab27-4e3dc72facd4".into(),
-                        service_accounts: vec![
-                            "system:serviceaccount:openshift-cloud-controller-manager:cloud-controller-manager".into(),
-                        ],
-                        secret_location: None,
-                    }],
-                },
-            ),
+            &support::role_set_4_15("CloudControllerManager"),
         )
         .await
         .unwrap();

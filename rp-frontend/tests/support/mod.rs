@@ -207,3 +207,27 @@ async fn finish_operation(client: &kube::Client, cluster: &OpenShiftCluster) -> 
 pub fn namespace() -> String {
     subscription_namespace(SUB)
 }
+
+/// The 4.15 platform workload identity role set with the cloud controller manager's role, its
+/// operator named `operator_name`.
+pub fn role_set_4_15(operator_name: &str) -> crds::management::PlatformWorkloadIdentityRoleSet {
+    use crds::management::{
+        PlatformWorkloadIdentityRole, PlatformWorkloadIdentityRoleSet,
+        PlatformWorkloadIdentityRoleSetSpec,
+    };
+    PlatformWorkloadIdentityRoleSet::new(
+        "4.15",
+        PlatformWorkloadIdentityRoleSetSpec {
+            open_shift_version: "4.15".into(),
+            platform_workload_identity_roles: vec![PlatformWorkloadIdentityRole {
+                operator_name: operator_name.into(),
+                role_definition_name: "Azure Red Hat OpenShift Cloud Controller Manager".into(),
+                role_definition_id: "/providers/Microsoft.Authorization/roleDefinitions/a1f96423-95ce-4224-ab27-4e3dc72facd4".into(),
+                service_accounts: vec![
+                    "system:serviceaccount:openshift-cloud-controller-manager:cloud-controller-manager".into(),
+                ],
+                secret_location: None,
+            }],
+        },
+    )
+}
