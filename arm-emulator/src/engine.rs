@@ -9,11 +9,12 @@ use crate::config::{ProviderRegistration, Seed};
 use crate::error::ApiError;
 use crate::network;
 use crate::path::{self, ProviderPath, Route, is_within, key, last_segment};
+use crate::resources::Resources;
 use chrono::{DateTime, SecondsFormat, Utc};
 use http::Method;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 /// Who is calling.
@@ -115,7 +116,7 @@ pub struct Resource {
 }
 
 impl Resource {
-    fn type_lower(&self) -> String {
+    pub(crate) fn type_lower(&self) -> String {
         self.body["type"]
             .as_str()
             .unwrap_or_default()
@@ -161,7 +162,6 @@ struct Operation {
     status: OpStatus,
     start: DateTime<Utc>,
     end: Option<DateTime<Utc>>,
-    due: Instant,
     effect: Effect,
     error: Option<ApiError>,
 }
@@ -230,6 +230,11 @@ const JOINABLE: &[&str] = &[
     "microsoft.network/publicipaddresses",
 ];
 
+const RESOURCE_GROUP: &str = "microsoft.resources/resourcegroups";
+const SUBNET: &str = "microsoft.network/virtualnetworks/subnets";
+const ROLE_ASSIGNMENT: &str = "microsoft.authorization/roleassignments";
+const ROLE_DEFINITION: &str = "microsoft.authorization/roledefinitions";
+
 const DNS_RECORD_TYPES: &[&str] = &[
     "a", "aaaa", "caa", "cname", "mx", "ns", "ptr", "soa", "srv", "txt",
 ];
@@ -237,8 +242,10 @@ const DNS_RECORD_TYPES: &[&str] = &[
 /// The emulated ARM state.
 pub struct Engine {
     settings: EngineSettings,
-    resources: BTreeMap<String, Resource>,
+    resources: Resources,
     operations: HashMap<String, Operation>,
+    /// In-progress operations by due time, so `advance` looks only at those that are due.
+    pending: BTreeSet<(Instant, String)>,
     providers: HashMap<String, String>,
     sku_restrictions: Vec<SkuRestriction>,
     quotas: BTreeMap<String, u64>,
@@ -257,8 +264,9 @@ impl Engine {
     pub fn new(settings: EngineSettings) -> Self {
         Self {
             settings,
-            resources: BTreeMap::new(),
+            resources: Resources::default(),
             operations: HashMap::new(),
+            pending: BTreeSet::new(),
             providers: HashMap::new(),
             sku_restrictions: Vec::new(),
             quotas: BTreeMap::new(),
@@ -269,6 +277,7 @@ impl Engine {
     pub fn reset(&mut self) {
         self.resources.clear();
         self.operations.clear();
+        self.pending.clear();
         self.providers.clear();
         self.sku_restrictions.clear();
         self.quotas.clear();
@@ -321,13 +330,7 @@ impl Engine {
 
     /// Finishes every pending operation now.
     fn complete_all(&mut self) {
-        let ids: Vec<String> = self
-            .operations
-            .iter()
-            .filter(|(_, o)| o.status == OpStatus::InProgress)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for id in ids {
+        while let Some((_, id)) = self.pending.pop_first() {
             self.finish(&id);
         }
     }
@@ -335,15 +338,12 @@ impl Engine {
     /// Completes the operations whose delay has passed.
     pub fn advance(&mut self) {
         let now = Instant::now();
-        let mut due: Vec<(Instant, String)> = self
-            .operations
-            .iter()
-            .filter(|(_, o)| o.status == OpStatus::InProgress && o.due <= now)
-            .map(|(k, o)| (o.due, k.clone()))
-            .collect();
-        due.sort();
-        for (_, id) in due {
-            self.finish(&id);
+        while let Some(first) = self.pending.first()
+            && first.0 <= now
+        {
+            if let Some((_, id)) = self.pending.pop_first() {
+                self.finish(&id);
+            }
         }
     }
 
@@ -358,7 +358,7 @@ impl Engine {
                 | Effect::Deleted { key }
                 | Effect::Power { key, .. } => key,
             };
-            if let Some(r) = self.resources.get_mut(key)
+            if let Some(mut r) = self.resources.get_mut(key)
                 && r.body.get("properties").is_some_and(Value::is_object)
             {
                 r.body["properties"]["provisioningState"] = "Failed".into();
@@ -367,14 +367,10 @@ impl Engine {
         match &op.effect {
             _ if op.error.is_some() => {}
             Effect::Provisioned { key } => {
-                let keys: Vec<String> = self
-                    .resources
-                    .keys()
-                    .filter(|k| is_within(k, key))
-                    .cloned()
-                    .collect();
+                let keys: Vec<String> =
+                    self.resources.within(key).map(|(k, _)| k.clone()).collect();
                 for k in keys {
-                    if let Some(r) = self.resources.get_mut(&k)
+                    if let Some(mut r) = self.resources.get_mut(&k)
                         && matches!(r.provisioning_state(), "Creating" | "Updating")
                     {
                         r.body["properties"]["provisioningState"] = "Succeeded".into();
@@ -388,7 +384,7 @@ impl Engine {
             }
             Effect::Deleted { key } => self.remove_within(key),
             Effect::Power { key, state } => {
-                if let Some(r) = self.resources.get_mut(key) {
+                if let Some(mut r) = self.resources.get_mut(key) {
                     r.power_state = Some(state.clone());
                 }
             }
@@ -406,9 +402,8 @@ impl Engine {
     fn remove_within(&mut self, outer: &str) {
         let keys: Vec<String> = self
             .resources
-            .keys()
-            .filter(|k| is_within(k, outer))
-            .cloned()
+            .within(&key(outer))
+            .map(|(k, _)| k.clone())
             .collect();
         for k in keys {
             self.resources.remove(&k);
@@ -506,7 +501,7 @@ impl Engine {
 
     fn list_subscriptions(&self) -> Reply {
         let mut subs: Vec<String> = self.settings.subscriptions.clone();
-        for r in self.resources.values() {
+        for (_, r) in self.resources.of_type(RESOURCE_GROUP) {
             if let Ok(Route::ResourceGroup { subscription, .. }) = path::parse(&r.id)
                 && !subs.iter().any(|s| s.eq_ignore_ascii_case(&subscription))
             {
@@ -527,10 +522,7 @@ impl Engine {
             }];
         }
         let mut out = Vec::new();
-        for r in self.resources.values() {
-            if r.type_lower() != "microsoft.authorization/roleassignments" {
-                continue;
-            }
+        for (_, r) in self.resources.of_type(ROLE_ASSIGNMENT) {
             let props = &r.body["properties"];
             let principal = props["principalId"].as_str().unwrap_or_default();
             let assignment_scope = props["scope"].as_str().unwrap_or_default();
@@ -547,10 +539,11 @@ impl Engine {
 
     fn role_permissions(&self, role_definition_id: &str) -> Vec<Permission> {
         let guid = last_segment(role_definition_id);
-        if let Some(def) = self.resources.values().find(|r| {
-            r.type_lower() == "microsoft.authorization/roledefinitions"
-                && last_segment(&r.id).eq_ignore_ascii_case(guid)
-        }) {
+        if let Some((_, def)) = self
+            .resources
+            .of_type(ROLE_DEFINITION)
+            .find(|(_, r)| last_segment(&r.id).eq_ignore_ascii_case(guid))
+        {
             return authz::definition_permissions(&def.body);
         }
         authz::built_in(guid)
@@ -561,10 +554,10 @@ impl Engine {
     fn role_exists(&self, role_definition_id: &str) -> bool {
         let guid = last_segment(role_definition_id);
         authz::built_in(guid).is_some()
-            || self.resources.values().any(|r| {
-                r.type_lower() == "microsoft.authorization/roledefinitions"
-                    && last_segment(&r.id).eq_ignore_ascii_case(guid)
-            })
+            || self
+                .resources
+                .of_type(ROLE_DEFINITION)
+                .any(|(_, r)| last_segment(&r.id).eq_ignore_ascii_case(guid))
     }
 
     fn authorize(&self, caller: &Caller, action: &str, scope: &str) -> Result<(), ApiError> {
@@ -617,10 +610,9 @@ impl Engine {
     fn list_groups(&mut self, sub: &str) -> Reply {
         let keys: Vec<String> = self
             .resources
-            .iter()
+            .of_type(RESOURCE_GROUP)
             .filter(|(_, r)| {
-                r.type_lower() == "microsoft.resources/resourcegroups"
-                    && matches!(path::parse(&r.id), Ok(Route::ResourceGroup { subscription, .. }) if subscription.eq_ignore_ascii_case(sub))
+                matches!(path::parse(&r.id), Ok(Route::ResourceGroup { subscription, .. }) if subscription.eq_ignore_ascii_case(sub))
             })
             .map(|(k, _)| k.clone())
             .collect();
@@ -707,7 +699,7 @@ impl Engine {
             Method::PATCH => {
                 self.authorize(req.caller, &action("write"), &id)?;
                 let patch = object_body(req)?;
-                let r = self
+                let mut r = self
                     .resources
                     .get_mut(&k)
                     .ok_or_else(|| ApiError::group_not_found(name))?;
@@ -716,12 +708,13 @@ impl Engine {
                         r.body[field] = v.clone();
                     }
                 }
+                drop(r);
                 Ok(Reply::json(200, self.render(&k, false).unwrap_or_default()))
             }
             Method::DELETE => {
                 self.authorize(req.caller, &action("delete"), &id)?;
                 let location = match self.resources.get_mut(&k) {
-                    Some(r) => {
+                    Some(mut r) => {
                         r.body["properties"]["provisioningState"] = "Deleting".into();
                         r.location().unwrap_or_default()
                     }
@@ -775,10 +768,9 @@ impl Engine {
         )?;
         let keys: Vec<String> = self
             .resources
-            .iter()
-            .filter(|(k, r)| {
-                is_within(k, &scope)
-                    && r.type_lower() != "microsoft.resources/resourcegroups"
+            .within(&key(&scope))
+            .filter(|(_, r)| {
+                r.type_lower() != RESOURCE_GROUP
                     && matches!(path::parse(&r.id), Ok(Route::Provider(pp)) if pp.segments.len() == 2 && !pp.scope.is_resource)
             })
             .map(|(k, _)| k.clone())
@@ -1030,10 +1022,9 @@ impl Engine {
         let depth = pp.segments.len() + 1;
         let keys: Vec<String> = self
             .resources
-            .iter()
-            .filter(|(k, r)| {
+            .within(&key(&parent))
+            .filter(|(_, r)| {
                 r.type_lower() == member_type
-                    && is_within(k, &parent)
                     && matches!(path::parse(&r.id), Ok(Route::Provider(p)) if p.segments.len() == depth && (pp.segments.len() > 1 || key(&p.scope.path) == key(&pp.scope.path) || !pp.scope.is_resource))
             })
             .map(|(k, _)| k.clone())
@@ -1260,7 +1251,7 @@ impl Engine {
         self.scope_exists(pp)?;
         self.authorize(req.caller, &format!("{}/write", pp.resource_type()), &id)?;
         let patch = object_body(req)?;
-        let r = self
+        let mut r = self
             .resources
             .get_mut(&k)
             .ok_or_else(|| not_found_for(pp, pp.segments.len()))?;
@@ -1275,6 +1266,7 @@ impl Engine {
         if pp.ns() == "microsoft.network" {
             r.body["etag"] = etag().into();
         }
+        drop(r);
         Ok(Reply::json(200, self.render(&k, false).unwrap_or_default()))
     }
 
@@ -1305,7 +1297,7 @@ impl Engine {
                 _ => Reply::empty(200),
             });
         }
-        if let Some(r) = self.resources.get_mut(&k) {
+        if let Some(mut r) = self.resources.get_mut(&k) {
             r.body["properties"]["provisioningState"] = "Deleting".into();
         }
         let loc = existing
@@ -1352,7 +1344,7 @@ impl Engine {
                 "poweroff" => ("stopping", "stopped"),
                 _ => return Err(unknown_action(&action, &target_type)),
             };
-            if let Some(r) = self.resources.get_mut(&k) {
+            if let Some(mut r) = self.resources.get_mut(&k) {
                 r.power_state = Some(transient.into());
             }
             let loc = existing.location().unwrap_or_else(|| "global".into());
@@ -1391,6 +1383,8 @@ impl Engine {
         effect: Effect,
     ) -> String {
         let id = uuid::Uuid::new_v4().to_string();
+        let due = Instant::now() + self.settings.lro_delay;
+        self.pending.insert((due, id.clone()));
         self.operations.insert(
             id.clone(),
             Operation {
@@ -1402,7 +1396,6 @@ impl Engine {
                 status: OpStatus::InProgress,
                 start: Utc::now(),
                 end: None,
-                due: Instant::now() + self.settings.lro_delay,
                 effect,
                 error: req.fail_operation.then(|| {
                     ApiError::new(
@@ -1527,12 +1520,8 @@ impl Engine {
             "microsoft.network/virtualnetworks" => {
                 let subnets: Vec<Value> = self
                     .resources
-                    .iter()
-                    .filter(|(ck, c)| {
-                        c.type_lower() == "microsoft.network/virtualnetworks/subnets"
-                            && is_within(ck, k)
-                            && *ck != k
-                    })
+                    .within(k)
+                    .filter(|(ck, c)| *ck != k && c.type_lower() == SUBNET)
                     .map(|(_, c)| c.body.clone())
                     .collect();
                 body["properties"]["subnets"] = Value::Array(subnets);
@@ -1544,9 +1533,9 @@ impl Engine {
                     .referrers(k)
                     .into_iter()
                     .filter(|rid| {
-                        self.resources.get(&key(rid)).is_some_and(|c| {
-                            c.type_lower() == "microsoft.network/virtualnetworks/subnets"
-                        })
+                        self.resources
+                            .get(&key(rid))
+                            .is_some_and(|c| c.type_lower() == SUBNET)
                     })
                     .map(|rid| json!({"id": rid}))
                     .collect();
@@ -1575,14 +1564,10 @@ impl Engine {
     fn referrers(&self, target: &str) -> Vec<String> {
         let target = key(target);
         self.resources
-            .iter()
-            .filter(|(k, _)| !is_within(k, &target))
-            .filter(|(_, r)| {
-                network::references(&r.body)
-                    .iter()
-                    .any(|rid| key(rid) == target)
-            })
-            .map(|(_, r)| r.id.clone())
+            .referrers(&target)
+            .filter(|k| !is_within(k, &target))
+            .filter_map(|k| self.resources.get(k))
+            .map(|r| r.id.clone())
             .collect()
     }
 
@@ -1630,13 +1615,10 @@ impl Engine {
     }
 
     fn subnet_ranges_of(&self, vnet_key: &str, except: &str) -> Vec<(String, Vec<ipnet::IpNet>)> {
+        let except = key(except);
         self.resources
-            .iter()
-            .filter(|(k, r)| {
-                r.type_lower() == "microsoft.network/virtualnetworks/subnets"
-                    && is_within(k, vnet_key)
-                    && k.as_str() != key(except)
-            })
+            .within(vnet_key)
+            .filter(|(k, r)| r.type_lower() == SUBNET && **k != except)
             .filter_map(|(_, r)| {
                 network::subnet_prefixes(&r.body, &r.id)
                     .ok()
@@ -1726,11 +1708,8 @@ impl Engine {
         }
         let kept: Vec<String> = children.iter().map(|(c, _)| key(c)).collect();
         let mut removed = Vec::new();
-        for (k, r) in &self.resources {
-            if r.type_lower() == "microsoft.network/virtualnetworks/subnets"
-                && is_within(k, &key(id))
-                && !kept.contains(k)
-            {
+        for (k, r) in self.resources.within(&key(id)) {
+            if r.type_lower() == SUBNET && !kept.contains(k) {
                 self.check_not_in_use("microsoft.network/virtualnetworks/subnets", &r.id)?;
                 removed.push(k.clone());
             }
@@ -1768,10 +1747,8 @@ impl Engine {
     fn check_not_in_use(&self, tlower: &str, id: &str) -> Result<(), ApiError> {
         let code = match tlower {
             "microsoft.network/virtualnetworks" => {
-                for (k, r) in &self.resources {
-                    if r.type_lower() == "microsoft.network/virtualnetworks/subnets"
-                        && is_within(k, &key(id))
-                    {
+                for (_, r) in self.resources.within(&key(id)) {
+                    if r.type_lower() == SUBNET {
                         self.check_not_in_use("microsoft.network/virtualnetworks/subnets", &r.id)?;
                     }
                 }
@@ -1801,12 +1778,13 @@ impl Engine {
     // ---------------------------------------------------------------- compute behaviour
 
     fn vm_sizes_in(&self, sub: &str, location: &str, except: &str) -> Vec<String> {
+        let except = key(except);
+        let subscription = key(&format!("/subscriptions/{sub}"));
         self.resources
-            .iter()
+            .of_type("microsoft.compute/virtualmachines")
             .filter(|(k, r)| {
-                r.type_lower() == "microsoft.compute/virtualmachines"
-                    && k.as_str() != key(except)
-                    && is_within(k, &format!("/subscriptions/{sub}"))
+                **k != except
+                    && is_within(k, &subscription)
                     && r.location().as_deref() == Some(normalize_location(location).as_str())
             })
             .filter_map(|(_, r)| {
@@ -1886,10 +1864,9 @@ impl Engine {
             "microsoft.network" => {
                 let pips = self
                     .resources
-                    .iter()
+                    .of_type("microsoft.network/publicipaddresses")
                     .filter(|(k, r)| {
-                        r.type_lower() == "microsoft.network/publicipaddresses"
-                            && is_within(k, &format!("/subscriptions/{sub}"))
+                        is_within(k, &format!("/subscriptions/{sub}"))
                             && r.location().as_deref()
                                 == Some(normalize_location(location).as_str())
                     })
@@ -1944,9 +1921,9 @@ impl Engine {
             ));
         }
         let scope = pp.scope.path.clone();
-        let duplicate = self.resources.values().any(|r| {
-            r.type_lower() == "microsoft.authorization/roleassignments"
-                && key(&r.id) != key(id)
+        let own_key = key(id);
+        let duplicate = self.resources.of_type(ROLE_ASSIGNMENT).any(|(k, r)| {
+            *k != own_key
                 && r.body
                     .pointer("/properties/principalId")
                     .and_then(Value::as_str)
@@ -1995,8 +1972,7 @@ impl Engine {
         let scope = pp.scope.path.clone();
         let keys: Vec<String> = self
             .resources
-            .iter()
-            .filter(|(_, r)| r.type_lower() == "microsoft.authorization/roleassignments")
+            .of_type(ROLE_ASSIGNMENT)
             .filter(|(_, r)| {
                 let s = r
                     .body
@@ -2044,9 +2020,8 @@ impl Engine {
                 .collect();
             list.extend(
                 self.resources
-                    .values()
-                    .filter(|r| r.type_lower() == "microsoft.authorization/roledefinitions")
-                    .map(|r| r.body.clone()),
+                    .of_type(ROLE_DEFINITION)
+                    .map(|(_, r)| r.body.clone()),
             );
             return Ok(Some(Reply::list(list)));
         }

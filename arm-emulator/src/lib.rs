@@ -17,6 +17,7 @@ mod engine;
 mod error;
 pub mod network;
 pub mod path;
+mod resources;
 mod server;
 mod tls;
 

@@ -231,9 +231,12 @@ pub fn key(id: &str) -> String {
 
 /// Whether `inner` equals `outer` or lies below it (case-insensitive, on segment boundaries).
 pub fn is_within(inner: &str, outer: &str) -> bool {
-    let inner = key(inner);
-    let outer = key(outer);
-    inner == outer || inner.starts_with(&format!("{outer}/"))
+    let inner = inner.trim_end_matches('/').as_bytes();
+    let outer = outer.trim_end_matches('/').as_bytes();
+    // Allocation-free: the emulator asks this of many resources per request.
+    inner.len() >= outer.len()
+        && inner[..outer.len()].eq_ignore_ascii_case(outer)
+        && (inner.len() == outer.len() || inner[outer.len()] == b'/')
 }
 
 /// Last path segment of an id.
