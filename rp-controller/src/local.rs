@@ -13,7 +13,11 @@ use aro_common::health::Health;
 use aro_operator::azure::ArmSubnets;
 use aro_operator::leader::LeaseConfig;
 use azure_clients::{AzureArgs, AzureClients, AzureConfig, Credentials};
-use crds::management::{OpenShiftVersion, OpenShiftVersionSpec, Subscription, SubscriptionSpec};
+use crds::management::{
+    OpenShiftVersion, OpenShiftVersionSpec, PlatformWorkloadIdentityRole,
+    PlatformWorkloadIdentityRoleSet, PlatformWorkloadIdentityRoleSetSpec, Subscription,
+    SubscriptionSpec,
+};
 use devcluster::{Devcluster, DevclusterConfig};
 use kube::api::{Api, PostParams};
 use rp_frontend::{AuthMode, Frontend, FrontendConfig};
@@ -418,6 +422,14 @@ impl LocalSystem {
         )
         .await?;
 
+        let role_sets: Api<PlatformWorkloadIdentityRoleSet> = Api::all(client.clone());
+        let role_set = local_role_set();
+        create_absent(
+            &role_sets,
+            &PlatformWorkloadIdentityRoleSet::new(&role_set.open_shift_version, role_set.clone()),
+        )
+        .await?;
+
         // Frontend.
         let certs = match (&config.data_dir, config.frontend_tls) {
             (Some(dir), true) => Some(ensure_certs(&dir.join("frontend"))?),
@@ -433,6 +445,8 @@ impl LocalSystem {
         // Local clusters cost nothing: validate worker sizes like production, not like ARO's
         // development mode (which only allows D2s workers to save money).
         frontend_config.require_d2s_workers = false;
+        // No ARM in front: fill in its managed identity headers for workload identity creates.
+        frontend_config.mock_msi_headers = true;
         if let Some(certs) = &certs {
             let fp = fingerprint_of(&certs.client_cert)?;
             frontend_config.auth = AuthMode::ClientCertificates {
@@ -669,4 +683,90 @@ pub async fn run(args: LocalArgs, shutdown: CancellationToken) -> Result<()> {
     let system = LocalSystem::start(LocalConfig::from_args(&args)?).await?;
     println!("{}", system.banner());
     system.run_until(shutdown).await
+}
+
+/// The platform workload identity role set of the local OpenShift minor version: the operators
+/// and built-in roles ARO publishes for 4.15, so workload identity clusters can be created locally.
+fn local_role_set() -> PlatformWorkloadIdentityRoleSetSpec {
+    let minor: String = LOCAL_VERSION
+        .splitn(3, '.')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(".");
+    let role =
+        |operator: &str, name: &str, guid: &str, accounts: &[&str]| PlatformWorkloadIdentityRole {
+            operator_name: operator.into(),
+            role_definition_name: format!("Azure Red Hat OpenShift {name} Role"),
+            role_definition_id: format!(
+                "/providers/Microsoft.Authorization/roleDefinitions/{guid}"
+            ),
+            service_accounts: accounts
+                .iter()
+                .map(|a| format!("system:serviceaccount:{a}"))
+                .collect(),
+            secret_location: None,
+        };
+    PlatformWorkloadIdentityRoleSetSpec {
+        open_shift_version: minor,
+        platform_workload_identity_roles: vec![
+            role(
+                "CloudControllerManager",
+                "Cloud Controller Manager",
+                "a1f96423-95ce-4224-ab27-4e3dc72facd4",
+                &["openshift-cloud-controller-manager:cloud-controller-manager"],
+            ),
+            role(
+                "ClusterIngressOperator",
+                "Cluster Ingress Operator",
+                "0336e1d3-7a87-462b-b6db-342b63f7802c",
+                &["openshift-ingress-operator:ingress-operator"],
+            ),
+            role(
+                "MachineApiOperator",
+                "Machine API Operator",
+                "0358943c-7e01-48ba-8889-02cc51d78637",
+                &["openshift-machine-api:machine-api-operator"],
+            ),
+            role(
+                "StorageOperator",
+                "Storage Operator",
+                "5b7237c5-45e1-49d6-bc18-a1f62f400748",
+                &[
+                    "openshift-cluster-csi-drivers:azure-disk-csi-driver-operator",
+                    "openshift-cluster-csi-drivers:azure-disk-csi-driver-controller-sa",
+                ],
+            ),
+            role(
+                "NetworkOperator",
+                "Network Operator",
+                "be7a6435-15ae-4171-8f30-4a343eff9e8f",
+                &["openshift-cloud-network-config-controller:cloud-network-config-controller"],
+            ),
+            role(
+                "ImageRegistryOperator",
+                "Image Registry Operator",
+                "8b32b316-c2f5-4ddf-b05b-83dacd2d08b5",
+                &[
+                    "openshift-image-registry:cluster-image-registry-operator",
+                    "openshift-image-registry:registry",
+                ],
+            ),
+            role(
+                "AzureFilesStorageOperator",
+                "Azure Files Storage Operator",
+                "0d7aedc0-15fd-4a67-a412-efad370c947e",
+                &[
+                    "openshift-cluster-csi-drivers:azure-file-csi-driver-operator",
+                    "openshift-cluster-csi-drivers:azure-file-csi-driver-controller-sa",
+                    "openshift-cluster-csi-drivers:azure-file-csi-driver-node-sa",
+                ],
+            ),
+            role(
+                "ServiceOperator",
+                "Service Operator",
+                "4436bae4-7702-4c84-919b-c4069ff25ee2",
+                &["openshift-azure-operator:aro-operator-master"],
+            ),
+        ],
+    }
 }

@@ -34,6 +34,11 @@ pub struct FrontendArgs {
     /// Development mode: workers must be Standard_D2s_v3..v5 (ARO's RequireD2sWorkers).
     #[arg(long, env = "ARO_REQUIRE_D2S_WORKERS")]
     pub require_d2s_workers: bool,
+    /// Development mode: when a workload identity create lacks ARM's managed identity headers
+    /// (x-ms-identity-url, x-ms-home-tenant-id), fill in placeholders instead of refusing it
+    /// (ARO's local development mode does the same).
+    #[arg(long, env = "ARO_MOCK_MSI_HEADERS")]
+    pub mock_msi_headers: bool,
     /// PEM server certificate chain (TLS).
     #[arg(long, env = "ARO_FRONTEND_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -103,6 +108,7 @@ pub fn config_from_args(args: &FrontendArgs) -> Result<FrontendConfig> {
             .unwrap_or_else(|| rand::random::<[u8; 32]>().to_vec()),
         auth,
         rp_version: env!("CARGO_PKG_VERSION").to_string(),
+        mock_msi_headers: args.mock_msi_headers,
     })
 }
 

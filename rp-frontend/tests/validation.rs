@@ -119,6 +119,17 @@ async fn start(controller: bool) -> Env {
         require_d2s_workers: false,
         ..FrontendConfig::insecure_for_loopback(LOCATION)
     };
+    // The role sets of the minor versions the bodies use (the default 4.15, upgradeableTo 4.16).
+    let role_sets: Api<PlatformWorkloadIdentityRoleSet> = Api::all(client.clone());
+    for minor in ["4.15", "4.16"] {
+        role_sets
+            .create(
+                &PostParams::default(),
+                &support::role_set(minor, "CloudControllerManager"),
+            )
+            .await
+            .unwrap();
+    }
     let app = Frontend::router(client.clone(), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -140,6 +151,7 @@ impl Env {
         self.counter.fetch_add(1, Ordering::SeqCst)
     }
 
+    /// Send as ARM does, with the managed identity headers it adds to every request.
     async fn send(
         &self,
         method: Method,
@@ -147,10 +159,26 @@ impl Env {
         version: &str,
         body: Option<&Value>,
     ) -> Response {
+        self.send_with(method, path, version, body, true).await
+    }
+
+    async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        version: &str,
+        body: Option<&Value>,
+        identity_headers: bool,
+    ) -> Response {
         let mut req = self
             .http
             .request(method, format!("{}{path}?api-version={version}", self.base))
             .header("referer", format!("https://arm.example.com{path}"));
+        if identity_headers {
+            req = req
+                .header("x-ms-identity-url", IDENTITY_URL)
+                .header("x-ms-home-tenant-id", HOME_TENANT);
+        }
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -365,6 +393,8 @@ struct Case {
 }
 
 const IP: &str = "InvalidParameter";
+const IDENTITY_URL: &str = "https://identity.example.net/credentials?tid=t&oid=o&aid=a";
+const HOME_TENANT: &str = "22222222-2222-4222-8222-222222222222";
 
 fn case(name: &'static str, applies: Applies, mutate: Mutation, expect: Expect) -> Case {
     Case {
@@ -1900,7 +1930,7 @@ fn wi_updates() -> Vec<Update> {
             Accepted,
         ),
         upd(
-            "a platform workload identity added",
+            "a platform workload identity the role set does not have",
             All,
             |b, n| {
                 set(
@@ -1909,7 +1939,10 @@ fn wi_updates() -> Vec<Update> {
                     json!({"resourceId": msi(&format!("ingress-{n}"))}),
                 )
             },
-            Accepted,
+            Error(
+                "PlatformWorkloadIdentityMismatch",
+                "properties.PlatformWorkloadIdentityProfile.PlatformWorkloadIdentities",
+            ),
         ),
         upd(
             "upgradeableTo",
@@ -2360,14 +2393,6 @@ type RouteCase = (&'static str, Method, String, bool, fn(&Response) -> bool);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_by_version() {
     let env = start(true).await;
-    let role_sets: Api<PlatformWorkloadIdentityRoleSet> = Api::all(env.client.clone());
-    role_sets
-        .create(
-            &PostParams::default(),
-            &support::role_set_4_15("CloudControllerManager"),
-        )
-        .await
-        .unwrap();
     let path = cluster_path("rg-routes", "cluster");
     let r = env
         .send(Method::PUT, &path, "2023-11-22", Some(&sp_body(env.next())))
@@ -2471,4 +2496,105 @@ async fn routes_by_version() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workload identity against the role sets, and ARM's managed identity headers
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workload_identities_must_match_the_role_sets_and_creates_need_the_identity_headers() {
+    let env = start(false).await;
+    let version = "2024-08-12-preview";
+    let clusters: Api<crds::management::OpenShiftCluster> =
+        Api::namespaced(env.client.clone(), &support::namespace());
+    let mut failures = Vec::new();
+
+    // An identity no role set names: refused, naming what the version requires.
+    let mut extra = wi_body(env.next());
+    set(
+        &mut extra,
+        "properties.platformWorkloadIdentityProfile.platformWorkloadIdentities.Ingress",
+        json!({"resourceId": msi("ingress-extra")}),
+    );
+    let path = cluster_path(RG, "wi-extra");
+    let r = env.send(Method::PUT, &path, version, Some(&extra)).await;
+    if r.status != StatusCode::BAD_REQUEST
+        || r.body["error"]["code"] != "PlatformWorkloadIdentityMismatch"
+        || r.body["error"]["target"]
+            != "properties.PlatformWorkloadIdentityProfile.PlatformWorkloadIdentities"
+        || !r.body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("minor version '4.15'. The required platform workload identities are '[CloudControllerManager]'")
+    {
+        failures.push(format!("extra identity: {}", r.describe()));
+    }
+
+    // upgradeableTo a minor without a role set.
+    let mut to_unknown = wi_body(env.next());
+    set(
+        &mut to_unknown,
+        "properties.platformWorkloadIdentityProfile.upgradeableTo",
+        json!("4.17.1"),
+    );
+    let r = env
+        .send(
+            Method::PUT,
+            &cluster_path(RG, "wi-4-17"),
+            version,
+            Some(&to_unknown),
+        )
+        .await;
+    if r.status != StatusCode::BAD_REQUEST
+        || r.body["error"]["code"] != IP
+        || !r.body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("minor version '4.17'")
+    {
+        failures.push(format!("upgradeableTo 4.17: {}", r.describe()));
+    }
+
+    // A create without ARM's managed identity headers: refused, nothing stored.
+    let path = cluster_path(RG, "wi-no-headers");
+    let body = wi_body(env.next());
+    let r = env
+        .send_with(Method::PUT, &path, version, Some(&body), false)
+        .await;
+    if r.status != StatusCode::BAD_REQUEST
+        || r.body["error"]["code"] != "InvalidRequestContent"
+        || !r.body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("x-ms-identity-url")
+    {
+        failures.push(format!("create without headers: {}", r.describe()));
+    }
+    let r = env.send(Method::GET, &path, version, None).await;
+    if r.status != StatusCode::NOT_FOUND {
+        failures.push(format!("GET after refused create: {}", r.describe()));
+    }
+
+    // With them: created, and the identity URL and home tenant are recorded.
+    let r = env.send(Method::PUT, &path, version, Some(&body)).await;
+    if r.status != StatusCode::CREATED {
+        failures.push(format!("create with headers: {}", r.describe()));
+    } else {
+        let stored = clusters
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|c| c.spec.name.eq_ignore_ascii_case("wi-no-headers"));
+        let identity = stored.and_then(|c| c.spec.identity);
+        if identity.as_ref().and_then(|i| i.identity_url.as_deref()) != Some(IDENTITY_URL)
+            || identity.as_ref().and_then(|i| i.tenant_id.as_deref()) != Some(HOME_TENANT)
+        {
+            failures.push(format!("stored identity: {identity:?}"));
+        }
+    }
+    env.dc.stop().await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

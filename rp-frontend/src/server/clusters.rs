@@ -11,15 +11,16 @@ use crds::management::naming::{
     LABEL_RESOURCE_ID_HASH, LABEL_SUBSCRIPTION,
 };
 use crds::management::{
-    AsyncOperation, OpenShiftCluster, OpenShiftClusterSpec, OpenShiftVersion, ProvisioningState,
-    SubscriptionState,
+    AsyncOperation, OpenShiftCluster, OpenShiftClusterSpec, OpenShiftVersion,
+    PlatformWorkloadIdentityRoleSet, ProvisioningState, SubscriptionState,
 };
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
 
 use super::{
-    AppState, Ctx, NAMESPACE, error_response, invalid_request_content, json_response, paging, store,
+    AppState, Ctx, NAMESPACE, error_response, invalid_request_content, json_response, paging,
+    store, workload_identity,
 };
 use crate::api::convert::{CustomerSecrets, apply, to_external};
 use crate::api::validate::{ValidationContext, to_arm_error, validate};
@@ -546,22 +547,6 @@ async fn try_put_or_patch(
                     }
                 }
             }
-            if let Some(identity) = cluster.spec.identity.as_mut() {
-                if let Some(url) = ctx
-                    .headers
-                    .get("x-ms-identity-url")
-                    .and_then(|v| v.to_str().ok())
-                {
-                    identity.identity_url = Some(url.to_string());
-                }
-                if let Some(tenant) = ctx
-                    .headers
-                    .get("x-ms-home-tenant-id")
-                    .and_then(|v| v.to_str().ok())
-                {
-                    identity.tenant_id = Some(tenant.to_string());
-                }
-            }
             let vctx = ValidationContext {
                 features: f,
                 resource_id: &key.resource_id,
@@ -595,6 +580,26 @@ async fn try_put_or_patch(
                     .cluster_profile
                     .resource_group_id
                     .to_lowercase();
+            }
+            if cluster.spec.platform_workload_identity_profile.is_some() {
+                let role_sets: Api<PlatformWorkloadIdentityRoleSet> =
+                    Api::all(state.client.clone());
+                let role_sets: Vec<_> = role_sets
+                    .list(&ListParams::default())
+                    .await?
+                    .items
+                    .into_iter()
+                    .map(|s| s.spec)
+                    .collect();
+                workload_identity::check_identities(&cluster.spec, &role_sets)?;
+                if let Some(identity) = cluster.spec.identity.as_mut() {
+                    workload_identity::record_identity_headers(
+                        identity,
+                        &ctx.headers,
+                        is_create,
+                        state.config.mock_msi_headers,
+                    )?;
+                }
             }
             let new_state = if is_create {
                 ProvisioningState::Creating

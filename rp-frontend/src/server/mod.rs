@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod misc;
 pub mod paging;
 pub mod store;
+pub mod workload_identity;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -45,6 +46,10 @@ pub struct FrontendConfig {
     pub auth: AuthMode,
     /// RP version stamped into `createdBy`/`provisionedBy`.
     pub rp_version: String,
+    /// Development: fill in ARM's managed identity headers (`x-ms-identity-url`,
+    /// `x-ms-home-tenant-id`) when a workload identity create lacks them, as ARO's local
+    /// development mode does; production refuses such a create.
+    pub mock_msi_headers: bool,
 }
 
 impl FrontendConfig {
@@ -57,6 +62,7 @@ impl FrontendConfig {
             skip_token_key: rand::random::<[u8; 32]>().to_vec(),
             auth: AuthMode::None,
             rp_version: env!("CARGO_PKG_VERSION").to_string(),
+            mock_msi_headers: false,
         }
     }
 }

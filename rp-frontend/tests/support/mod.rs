@@ -211,14 +211,23 @@ pub fn namespace() -> String {
 /// The 4.15 platform workload identity role set with the cloud controller manager's role, its
 /// operator named `operator_name`.
 pub fn role_set_4_15(operator_name: &str) -> crds::management::PlatformWorkloadIdentityRoleSet {
+    role_set("4.15", operator_name)
+}
+
+/// The role set of an OpenShift minor version with the cloud controller manager's role, its
+/// operator named `operator_name`.
+pub fn role_set(
+    minor: &str,
+    operator_name: &str,
+) -> crds::management::PlatformWorkloadIdentityRoleSet {
     use crds::management::{
         PlatformWorkloadIdentityRole, PlatformWorkloadIdentityRoleSet,
         PlatformWorkloadIdentityRoleSetSpec,
     };
     PlatformWorkloadIdentityRoleSet::new(
-        "4.15",
+        minor,
         PlatformWorkloadIdentityRoleSetSpec {
-            open_shift_version: "4.15".into(),
+            open_shift_version: minor.into(),
             platform_workload_identity_roles: vec![PlatformWorkloadIdentityRole {
                 operator_name: operator_name.into(),
                 role_definition_name: "Azure Red Hat OpenShift Cloud Controller Manager".into(),

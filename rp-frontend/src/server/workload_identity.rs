@@ -1,0 +1,282 @@
+//! Checks of a workload identity cluster that need the RP's configuration: its platform workload
+//! identities against the role sets of its OpenShift minor version (and of `upgradeableTo`'s), and
+//! the managed identity headers ARM sends on create.
+
+use crate::error::Error;
+use axum::http::{HeaderMap, StatusCode};
+use crds::management::{
+    ManagedServiceIdentity, OpenShiftClusterSpec, PlatformWorkloadIdentityRoleSetSpec,
+};
+use std::collections::BTreeSet;
+
+/// Header ARM sends with the data-plane URL of the cluster's managed identity.
+pub const IDENTITY_URL_HEADER: &str = "x-ms-identity-url";
+/// Header ARM sends with the home tenant of the cluster's managed identity.
+pub const HOME_TENANT_HEADER: &str = "x-ms-home-tenant-id";
+
+/// What a development frontend fills in when ARM's identity headers are absent (ARO's local
+/// development mode does the same with its mock MSI middleware).
+pub const MOCK_IDENTITY_URL: &str = "https://bogus.identity.azure.net/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/rg/providers/Microsoft.ApiManagement/service/test/credentials";
+/// Home tenant filled in by a development frontend.
+pub const MOCK_HOME_TENANT: &str = "00000000-0000-0000-0000-000000000000";
+
+/// Target ARO reports mismatches with (its internal field path, kept as ARO spells it).
+const MISMATCH_TARGET: &str =
+    "properties.PlatformWorkloadIdentityProfile.PlatformWorkloadIdentities";
+
+/// `X.Y` of an `X.Y.Z` version.
+fn minor(version: &semver::Version) -> String {
+    format!("{}.{}", version.major, version.minor)
+}
+
+/// The minor versions whose role sets the cluster's identities must cover: its own, and
+/// `upgradeableTo`'s when that is a later minor.
+fn required_minors(spec: &OpenShiftClusterSpec) -> Result<Vec<String>, Error> {
+    let invalid_version = |what: &str, value: &str| {
+        Error::arm_target(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameter",
+            what,
+            format!("The requested OpenShift version '{value}' is invalid."),
+        )
+    };
+    let current = semver::Version::parse(&spec.cluster_profile.version).map_err(|_| {
+        invalid_version(
+            "properties.clusterProfile.version",
+            &spec.cluster_profile.version,
+        )
+    })?;
+    let mut minors = vec![minor(&current)];
+    if let Some(to) = spec
+        .platform_workload_identity_profile
+        .as_ref()
+        .and_then(|p| p.upgradeable_to.as_deref())
+    {
+        let upgradeable = semver::Version::parse(to).map_err(|_| {
+            invalid_version(
+                "properties.platformWorkloadIdentityProfile.upgradeableTo",
+                to,
+            )
+        })?;
+        if minor(&upgradeable) != minors[0] && current < upgradeable {
+            minors.push(minor(&upgradeable));
+        }
+    }
+    Ok(minors)
+}
+
+/// Whether the cluster's platform workload identities are exactly the operators of the role sets
+/// of its required minor versions (ARO: same count, every identity named by a role). `None` for a
+/// service principal cluster.
+pub fn check_identities(
+    spec: &OpenShiftClusterSpec,
+    role_sets: &[PlatformWorkloadIdentityRoleSetSpec],
+) -> Result<(), Error> {
+    let Some(profile) = spec.platform_workload_identity_profile.as_ref() else {
+        return Ok(());
+    };
+    let minors = required_minors(spec)?;
+    let mut required = BTreeSet::new();
+    for m in &minors {
+        let set = role_sets.iter().find(|s| &s.open_shift_version == m).ok_or_else(|| {
+            Error::arm(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameter",
+                format!(
+                    "No PlatformWorkloadIdentityRoleSet found for the requested or upgradeable OpenShift minor version '{m}'. Please retry with different OpenShift version, and if the issue persists, raise an Azure support ticket"
+                ),
+            )
+        })?;
+        required.extend(
+            set.platform_workload_identity_roles
+                .iter()
+                .map(|r| r.operator_name.clone()),
+        );
+    }
+    let given = &profile.platform_workload_identities;
+    if given.len() == required.len() && given.keys().all(|k| required.contains(k)) {
+        return Ok(());
+    }
+    Err(Error::arm_target(
+        StatusCode::BAD_REQUEST,
+        "PlatformWorkloadIdentityMismatch",
+        MISMATCH_TARGET,
+        format!(
+            "There's a mismatch between the required and expected set of platform workload identities for the requested OpenShift minor version '{}'. The required platform workload identities are '[{}]'",
+            minors.join(" or "),
+            required.into_iter().collect::<Vec<_>>().join(" ")
+        ),
+    ))
+}
+
+/// Records ARM's managed identity headers on the cluster identity. On create of a workload
+/// identity cluster both are required (ARM always sends them); `mock` fills in development
+/// values instead of refusing.
+pub fn record_identity_headers(
+    identity: &mut ManagedServiceIdentity,
+    headers: &HeaderMap,
+    is_create: bool,
+    mock: bool,
+) -> Result<(), Error> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let fields = [
+        (IDENTITY_URL_HEADER, MOCK_IDENTITY_URL, "identity URL"),
+        (HOME_TENANT_HEADER, MOCK_HOME_TENANT, "identity tenant ID"),
+    ];
+    for (name, mock_value, what) in fields {
+        let value = header(name).or_else(|| mock.then(|| mock_value.to_string()));
+        let slot = if name == IDENTITY_URL_HEADER {
+            &mut identity.identity_url
+        } else {
+            &mut identity.tenant_id
+        };
+        match value {
+            Some(v) => *slot = Some(v),
+            None if is_create => {
+                return Err(Error::arm(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRequestContent",
+                    format!(
+                        "The {what} of the cluster's managed identity is required for a workload identity cluster: ARM sends it in the '{name}' header, which the request lacks."
+                    ),
+                ));
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crds::management::{
+        PlatformWorkloadIdentity, PlatformWorkloadIdentityProfile, PlatformWorkloadIdentityRole,
+    };
+
+    fn role_set(minor: &str, operators: &[&str]) -> PlatformWorkloadIdentityRoleSetSpec {
+        PlatformWorkloadIdentityRoleSetSpec {
+            open_shift_version: minor.into(),
+            platform_workload_identity_roles: operators
+                .iter()
+                .map(|o| PlatformWorkloadIdentityRole {
+                    operator_name: (*o).into(),
+                    ..Default::default()
+                })
+                .collect(),
+        }
+    }
+
+    fn wi_spec(
+        version: &str,
+        identities: &[&str],
+        upgradeable_to: Option<&str>,
+    ) -> OpenShiftClusterSpec {
+        let mut spec = OpenShiftClusterSpec::default();
+        spec.cluster_profile.version = version.into();
+        spec.platform_workload_identity_profile = Some(PlatformWorkloadIdentityProfile {
+            platform_workload_identities: identities
+                .iter()
+                .map(|i| ((*i).to_string(), PlatformWorkloadIdentity::default()))
+                .collect(),
+            upgradeable_to: upgradeable_to.map(str::to_string),
+        });
+        spec
+    }
+
+    fn code_and_message(result: Result<(), Error>) -> (String, String) {
+        match result {
+            Err(Error::Arm { error, .. }) => (error.code.clone(), error.message.clone()),
+            other => panic!("expected an ARM error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn identities_matching_the_role_set_pass_and_service_principal_clusters_are_not_checked() {
+        let sets = [role_set("4.15", &["A", "B"])];
+        assert!(check_identities(&wi_spec("4.15.35", &["B", "A"], None), &sets).is_ok());
+        assert!(check_identities(&OpenShiftClusterSpec::default(), &[]).is_ok());
+    }
+
+    #[test]
+    fn a_missing_or_extra_identity_is_a_mismatch_naming_the_required_ones() {
+        let sets = [role_set("4.15", &["B", "A"])];
+        for identities in [&["A"][..], &["A", "B", "C"], &["A", "C"]] {
+            let (code, message) = code_and_message(check_identities(
+                &wi_spec("4.15.35", identities, None),
+                &sets,
+            ));
+            assert_eq!(code, "PlatformWorkloadIdentityMismatch");
+            assert!(message.contains("minor version '4.15'"), "{message}");
+            assert!(message.ends_with("are '[A B]'"), "{message}");
+        }
+    }
+
+    #[test]
+    fn upgradeable_to_a_later_minor_adds_its_role_set() {
+        let sets = [role_set("4.15", &["A"]), role_set("4.16", &["A", "N"])];
+        assert!(check_identities(&wi_spec("4.15.35", &["A", "N"], Some("4.16.2")), &sets).is_ok());
+        let (code, message) = code_and_message(check_identities(
+            &wi_spec("4.15.35", &["A"], Some("4.16.2")),
+            &sets,
+        ));
+        assert_eq!(code, "PlatformWorkloadIdentityMismatch");
+        assert!(message.contains("'4.15 or 4.16'"), "{message}");
+        // The same minor, or an older version, adds nothing.
+        assert!(check_identities(&wi_spec("4.15.35", &["A"], Some("4.15.40")), &sets).is_ok());
+        assert!(check_identities(&wi_spec("4.16.2", &["A", "N"], Some("4.15.40")), &sets).is_ok());
+    }
+
+    #[test]
+    fn a_minor_without_role_set_is_invalid_parameter() {
+        let (code, message) = code_and_message(check_identities(
+            &wi_spec("4.17.1", &["A"], None),
+            &[role_set("4.15", &["A"])],
+        ));
+        assert_eq!(code, "InvalidParameter");
+        assert!(message.contains("minor version '4.17'"), "{message}");
+    }
+
+    #[test]
+    fn identity_headers_are_required_on_create_unless_mocked() {
+        let mut headers = HeaderMap::new();
+        let mut identity = ManagedServiceIdentity::default();
+        let (code, message) = code_and_message(record_identity_headers(
+            &mut identity,
+            &headers,
+            true,
+            false,
+        ));
+        assert_eq!(code, "InvalidRequestContent");
+        assert!(message.contains(IDENTITY_URL_HEADER), "{message}");
+        // An update keeps what the create recorded.
+        assert!(record_identity_headers(&mut identity, &headers, false, false).is_ok());
+
+        headers.insert(IDENTITY_URL_HEADER, "https://id.example/x".parse().unwrap());
+        let (_, message) = code_and_message(record_identity_headers(
+            &mut identity,
+            &headers,
+            true,
+            false,
+        ));
+        assert!(message.contains(HOME_TENANT_HEADER), "{message}");
+        headers.insert(HOME_TENANT_HEADER, "tenant".parse().unwrap());
+        record_identity_headers(&mut identity, &headers, true, false).unwrap();
+        assert_eq!(
+            identity.identity_url.as_deref(),
+            Some("https://id.example/x")
+        );
+        assert_eq!(identity.tenant_id.as_deref(), Some("tenant"));
+
+        let mut mocked = ManagedServiceIdentity::default();
+        record_identity_headers(&mut mocked, &HeaderMap::new(), true, true).unwrap();
+        assert_eq!(mocked.identity_url.as_deref(), Some(MOCK_IDENTITY_URL));
+        assert_eq!(mocked.tenant_id.as_deref(), Some(MOCK_HOME_TENANT));
+    }
+}
