@@ -223,8 +223,8 @@ mod tests {
     const VNET: &str =
         "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet";
 
-    #[test]
-    fn within_holds_the_resource_and_what_is_below_it_but_no_sibling() {
+    /// A store with the VNet `VNET` and one subnet of it.
+    fn vnet_with_subnet(subnet: &str) -> Resources {
         let mut store = Resources::default();
         put(
             &mut store,
@@ -233,11 +233,17 @@ mod tests {
         put(
             &mut store,
             resource(
-                &format!("{VNET}/subnets/a"),
+                &format!("{VNET}/subnets/{subnet}"),
                 "Microsoft.Network/virtualNetworks/subnets",
                 json!({}),
             ),
         );
+        store
+    }
+
+    #[test]
+    fn within_holds_the_resource_and_what_is_below_it_but_no_sibling() {
+        let mut store = vnet_with_subnet("a");
         put(
             &mut store,
             resource(
@@ -292,19 +298,7 @@ mod tests {
 
     #[test]
     fn of_type_lists_one_type_case_insensitively_stored() {
-        let mut store = Resources::default();
-        put(
-            &mut store,
-            resource(VNET, "Microsoft.Network/virtualNetworks", json!({})),
-        );
-        put(
-            &mut store,
-            resource(
-                &format!("{VNET}/subnets/a"),
-                "Microsoft.Network/virtualNetworks/subnets",
-                json!({}),
-            ),
-        );
+        let mut store = vnet_with_subnet("a");
         assert_eq!(
             store.of_type("microsoft.network/virtualnetworks").count(),
             1

@@ -11,8 +11,7 @@ use crds::management::naming::{
     LABEL_RESOURCE_ID_HASH, LABEL_SUBSCRIPTION,
 };
 use crds::management::{
-    AsyncOperation, OpenShiftCluster, OpenShiftClusterSpec, OpenShiftVersion,
-    PlatformWorkloadIdentityRoleSet, ProvisioningState, SubscriptionState,
+    AsyncOperation, OpenShiftCluster, OpenShiftClusterSpec, ProvisioningState, SubscriptionState,
 };
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
@@ -359,13 +358,12 @@ async fn check_unique(
 }
 
 async fn default_or_enabled_version(state: &AppState, requested: &str) -> Result<String> {
-    let api: Api<OpenShiftVersion> = Api::all(state.client.clone());
-    let versions = api.list(&ListParams::default()).await?.items;
+    let versions = store::openshift_versions(&state.client).await?;
     if requested.is_empty() {
         return versions
             .iter()
-            .find(|v| v.spec.default && v.spec.enabled)
-            .map(|v| v.spec.version.clone())
+            .find(|v| v.default && v.enabled)
+            .map(|v| v.version.clone())
             .ok_or_else(|| {
                 Error::arm(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -374,10 +372,7 @@ async fn default_or_enabled_version(state: &AppState, requested: &str) -> Result
                 )
             });
     }
-    if versions
-        .iter()
-        .any(|v| v.spec.enabled && v.spec.version == requested)
-    {
+    if versions.iter().any(|v| v.enabled && v.version == requested) {
         Ok(requested.to_string())
     } else {
         Err(Error::arm_target(
@@ -582,15 +577,7 @@ async fn try_put_or_patch(
                     .to_lowercase();
             }
             if cluster.spec.platform_workload_identity_profile.is_some() {
-                let role_sets: Api<PlatformWorkloadIdentityRoleSet> =
-                    Api::all(state.client.clone());
-                let role_sets: Vec<_> = role_sets
-                    .list(&ListParams::default())
-                    .await?
-                    .items
-                    .into_iter()
-                    .map(|s| s.spec)
-                    .collect();
+                let role_sets = store::role_sets(&state.client).await?;
                 workload_identity::check_identities(&cluster.spec, &role_sets)?;
                 if let Some(identity) = cluster.spec.identity.as_mut() {
                     workload_identity::record_identity_headers(

@@ -283,13 +283,9 @@ pub async fn versions(
         return Err(endpoint_not_in_version(version));
     }
     require_subscription(state, sub, READ_STATES_PUB).await?;
-    let api: Api<OpenShiftVersion> = Api::all(state.client.clone());
-    let mut enabled: Vec<OpenShiftVersionSpec> = api
-        .list(&ListParams::default())
+    let mut enabled: Vec<OpenShiftVersionSpec> = store::openshift_versions(&state.client)
         .await?
-        .items
         .into_iter()
-        .map(|v| v.spec)
         .filter(|v| v.enabled)
         .collect();
     enabled.sort_by(|a, b| a.version.cmp(&b.version));
@@ -334,15 +330,7 @@ pub async fn role_sets(
         return Err(endpoint_not_in_version(version));
     }
     require_subscription(state, sub, READ_STATES_PUB).await?;
-    let api: Api<PlatformWorkloadIdentityRoleSet> = Api::all(state.client.clone());
-    let mut sets: Vec<PlatformWorkloadIdentityRoleSetSpec> = api
-        .list(&ListParams::default())
-        .await?
-        .items
-        .into_iter()
-        .map(|s| s.spec)
-        .collect();
-    sets.sort_by(|a, b| a.open_shift_version.cmp(&b.open_shift_version));
+    let sets = store::role_sets(&state.client).await?;
     let location = &state.config.location;
     match one {
         None => {
@@ -447,14 +435,7 @@ pub async fn admin(state: &AppState, ctx: &Ctx) -> Result<Response> {
     let l: Vec<&str> = ctx.lower.iter().map(String::as_str).collect();
     match (l.as_slice(), &ctx.method) {
         (["admin", "versions"], &Method::GET) => {
-            let api: Api<OpenShiftVersion> = Api::all(state.client.clone());
-            let value: Vec<_> = api
-                .list(&ListParams::default())
-                .await?
-                .items
-                .into_iter()
-                .map(|v| v.spec)
-                .collect();
+            let value = store::openshift_versions(&state.client).await?;
             Ok(json_response(StatusCode::OK, &json!({ "value": value })))
         }
         (["admin", "versions"], &Method::PUT) => {
@@ -491,14 +472,7 @@ pub async fn admin(state: &AppState, ctx: &Ctx) -> Result<Response> {
             Ok(json_response(StatusCode::OK, &spec))
         }
         (["admin", "platformworkloadidentityrolesets"], &Method::GET) => {
-            let api: Api<PlatformWorkloadIdentityRoleSet> = Api::all(state.client.clone());
-            let value: Vec<_> = api
-                .list(&ListParams::default())
-                .await?
-                .items
-                .into_iter()
-                .map(|v| v.spec)
-                .collect();
+            let value = store::role_sets(&state.client).await?;
             Ok(json_response(StatusCode::OK, &json!({ "value": value })))
         }
         (["admin", "platformworkloadidentityrolesets"], &Method::PUT) => {

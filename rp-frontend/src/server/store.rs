@@ -14,14 +14,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use chrono::Utc;
 use crds::management::naming::{self, LABEL_CLUSTER_NAME, LABEL_SUBSCRIPTION};
 use crds::management::{
-    AsyncOperation, AsyncOperationSpec, OpenShiftCluster, ProvisioningState, Subscription,
-    SubscriptionState,
+    AsyncOperation, AsyncOperationSpec, OpenShiftCluster, OpenShiftVersion, OpenShiftVersionSpec,
+    PlatformWorkloadIdentityRoleSet, PlatformWorkloadIdentityRoleSetSpec, ProvisioningState,
+    Subscription, SubscriptionState,
 };
 use futures::StreamExt;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{self, ObjectRef, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
@@ -213,6 +214,22 @@ impl RevisionTracker {
         }
         (self.applied != before).then_some(self.applied).flatten()
     }
+}
+
+/// Every OpenShift version the RP knows (enabled or not).
+pub async fn openshift_versions(client: &kube::Client) -> Result<Vec<OpenShiftVersionSpec>> {
+    let api: Api<OpenShiftVersion> = Api::all(client.clone());
+    let list = api.list(&ListParams::default()).await?;
+    Ok(list.items.into_iter().map(|v| v.spec).collect())
+}
+
+/// Every platform workload identity role set, by OpenShift minor version.
+pub async fn role_sets(client: &kube::Client) -> Result<Vec<PlatformWorkloadIdentityRoleSetSpec>> {
+    let api: Api<PlatformWorkloadIdentityRoleSet> = Api::all(client.clone());
+    let list = api.list(&ListParams::default()).await?;
+    let mut sets: Vec<_> = list.items.into_iter().map(|s| s.spec).collect();
+    sets.sort_by(|a, b| a.open_shift_version.cmp(&b.open_shift_version));
+    Ok(sets)
 }
 
 /// The subscription's state, if ARM registered it.
