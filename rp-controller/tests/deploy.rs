@@ -614,7 +614,10 @@ fn rbac_is_least_privilege() {
         !grants(&frontend, "openshiftclusters", "delete"),
         "the controller deletes clusters"
     );
-    assert!(!grants(&frontend, "openshiftclusters", "watch"));
+    // The frontend's read caches watch clusters and subscriptions; it never watches Secrets.
+    assert!(grants(&frontend, "openshiftclusters", "watch"));
+    assert!(grants(&frontend, "subscriptions", "watch"));
+    assert!(!grants(&frontend, "secrets", "watch"));
     assert!(grants(&controller, "openshiftclusters", "watch"));
     assert!(grants(&controller, "openshiftclusters/status", "update"));
     assert_eq!(roles.len(), 1, "one Role: the controller's leader election");
