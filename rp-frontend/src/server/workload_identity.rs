@@ -109,15 +109,19 @@ pub fn check_identities(
     ))
 }
 
-/// Records ARM's managed identity headers on the cluster identity. On create of a workload
-/// identity cluster both are required (ARM always sends them); `mock` fills in development
-/// values instead of refusing.
+/// Records ARM's managed identity headers on the identity of a workload identity cluster being
+/// created: both are required (ARM always sends them); `mock` fills in development values instead
+/// of refusing. An update keeps what the create recorded (as ARO-RP: the cluster's managed identity
+/// cannot change after creation).
 pub fn record_identity_headers(
     identity: &mut ManagedServiceIdentity,
     headers: &HeaderMap,
     is_create: bool,
     mock: bool,
 ) -> Result<(), Error> {
+    if !is_create {
+        return Ok(());
+    }
     let header = |name: &str| {
         headers
             .get(name)
@@ -138,7 +142,7 @@ pub fn record_identity_headers(
         };
         match value {
             Some(v) => *slot = Some(v),
-            None if is_create => {
+            None => {
                 return Err(Error::arm(
                     StatusCode::BAD_REQUEST,
                     "InvalidRequestContent",
@@ -147,7 +151,6 @@ pub fn record_identity_headers(
                     ),
                 ));
             }
-            None => {}
         }
     }
     Ok(())
@@ -255,8 +258,15 @@ mod tests {
         ));
         assert_eq!(code, "InvalidRequestContent");
         assert!(message.contains(IDENTITY_URL_HEADER), "{message}");
-        // An update keeps what the create recorded.
+        // An update neither needs nor records them.
         assert!(record_identity_headers(&mut identity, &headers, false, false).is_ok());
+        let mut given = HeaderMap::new();
+        given.insert(
+            IDENTITY_URL_HEADER,
+            "https://id.example/new".parse().unwrap(),
+        );
+        record_identity_headers(&mut identity, &given, false, false).unwrap();
+        assert_eq!(identity.identity_url, None);
 
         headers.insert(IDENTITY_URL_HEADER, "https://id.example/x".parse().unwrap());
         let (_, message) = code_and_message(record_identity_headers(
