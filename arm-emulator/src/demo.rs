@@ -28,6 +28,14 @@ pub const CLUSTER_CLIENT_SECRET: &str = "demo-cluster-secret";
 /// Object id of the cluster service principal.
 pub const CLUSTER_OBJECT_ID: &str = "00000000-0000-0000-0000-0000000000c2";
 
+/// A second service principal a cluster can rotate to (`az aro update --client-id`), with the
+/// same Network Contributor grant on the demo VNet.
+pub const ROTATED_CLIENT_ID: &str = "00000000-0000-0000-0000-0000000000c3";
+/// Secret of the second cluster service principal.
+pub const ROTATED_CLIENT_SECRET: &str = "demo-cluster-secret-2";
+/// Object id of the second cluster service principal.
+pub const ROTATED_OBJECT_ID: &str = "00000000-0000-0000-0000-0000000000c4";
+
 /// Network Contributor role definition GUID.
 pub const NETWORK_CONTRIBUTOR: &str = "4d97b98b-1d4f-4787-a291-c67834d212e7";
 
@@ -61,6 +69,18 @@ pub fn subnet_id(name: &str) -> String {
     format!("{}/subnets/{name}", vnet_id())
 }
 
+/// A restricted service principal (it holds only what role assignments grant it).
+fn cluster_principal(client_id: &str, secret: &str, object_id: &str) -> Principal {
+    Principal {
+        client_id: client_id.into(),
+        client_secret: Some(secret.into()),
+        federated_token: None,
+        object_id: object_id.into(),
+        tenant_id: None,
+        restricted: true,
+    }
+}
+
 /// The demo seed.
 pub fn seed() -> Seed {
     let role = |principal: &str, guid: &str| SeedResource {
@@ -84,14 +104,8 @@ pub fn seed() -> Seed {
                 tenant_id: None,
                 restricted: false,
             },
-            Principal {
-                client_id: CLUSTER_CLIENT_ID.into(),
-                client_secret: Some(CLUSTER_CLIENT_SECRET.into()),
-                federated_token: None,
-                object_id: CLUSTER_OBJECT_ID.into(),
-                tenant_id: None,
-                restricted: true,
-            },
+            cluster_principal(CLUSTER_CLIENT_ID, CLUSTER_CLIENT_SECRET, CLUSTER_OBJECT_ID),
+            cluster_principal(ROTATED_CLIENT_ID, ROTATED_CLIENT_SECRET, ROTATED_OBJECT_ID),
         ],
         resources: vec![
             SeedResource {
@@ -132,6 +146,7 @@ pub fn seed() -> Seed {
             },
             role(CLUSTER_OBJECT_ID, "00000000-0000-0000-0000-0000000000a1"),
             role(RP_OBJECT_ID, "00000000-0000-0000-0000-0000000000a2"),
+            role(ROTATED_OBJECT_ID, "00000000-0000-0000-0000-0000000000a3"),
         ],
         ..Default::default()
     }

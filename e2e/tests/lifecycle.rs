@@ -278,9 +278,79 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
         "{cluster}"
     );
     assert_eq!(cluster["tags"]["env"], "test");
-    // The service principal secret the update carried reached the cluster.
     let secrets: Api<Secret> = Api::namespaced(cluster_client.clone(), "kube-system");
-    assert!(secrets.get("azure-credentials").await.is_ok());
+    let secret_value = |secret: &Secret, key: &str| {
+        secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+    };
+    let credentials = secrets.get("azure-credentials").await.unwrap();
+    assert_eq!(
+        secret_value(&credentials, "azure_client_id").as_deref(),
+        Some(arm_emulator::demo::CLUSTER_CLIENT_ID)
+    );
+
+    // Service principal rotation (az aro update --client-id --client-secret) -> Succeeded: the
+    // cluster and its operator get the new credentials, the new principal gets Contributor on the
+    // cluster resource group and the old one loses the RP's grant.
+    let rotated = arm
+        .patch(
+            "demo",
+            &serde_json::json!({"properties": {"servicePrincipalProfile": {
+                "clientId": arm_emulator::demo::ROTATED_CLIENT_ID,
+                "clientSecret": arm_emulator::demo::ROTATED_CLIENT_SECRET,
+            }}}),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(rotated.status, 200 | 202), "{}", rotated.body);
+    let cluster = arm
+        .wait_for_state("demo", &["Succeeded", "Failed"], T)
+        .await
+        .unwrap();
+    assert_eq!(
+        cluster["properties"]["provisioningState"], "Succeeded",
+        "{cluster}"
+    );
+    assert_eq!(
+        cluster["properties"]["servicePrincipalProfile"]["clientId"],
+        arm_emulator::demo::ROTATED_CLIENT_ID
+    );
+    let credentials = secrets.get("azure-credentials").await.unwrap();
+    assert_eq!(
+        secret_value(&credentials, "azure_client_id").as_deref(),
+        Some(arm_emulator::demo::ROTATED_CLIENT_ID)
+    );
+    assert_eq!(
+        secret_value(&credentials, "azure_client_secret").as_deref(),
+        Some(arm_emulator::demo::ROTATED_CLIENT_SECRET)
+    );
+    let operator_identity: Api<Secret> =
+        Api::namespaced(cluster_client.clone(), "openshift-azure-operator");
+    let operator_identity = operator_identity
+        .get(rp_controller::actions::OPERATOR_CREDENTIALS_SECRET)
+        .await
+        .unwrap();
+    assert_eq!(
+        secret_value(&operator_identity, "AZURE_CLIENT_ID").as_deref(),
+        Some(arm_emulator::demo::ROTATED_CLIENT_ID)
+    );
+    let principals: Vec<String> = emulator
+        .resources()
+        .iter()
+        .filter(|r| {
+            r["id"].as_str().is_some_and(|id| {
+                id.starts_with("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/aro-demo/providers/Microsoft.Authorization/roleAssignments/")
+            })
+        })
+        .filter_map(|r| r["properties"]["principalId"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        principals,
+        vec![arm_emulator::demo::ROTATED_OBJECT_ID.to_string()]
+    );
 
     // Admin update -> back to the previous state, maintenance task cleared.
     let admin_update = arm
