@@ -264,19 +264,8 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
     );
 
     // Update (tags) -> Succeeded.
-    let updated = arm
-        .patch("demo", &serde_json::json!({"tags": {"env": "test"}}))
-        .await
-        .unwrap();
-    assert!(matches!(updated.status, 200 | 202), "{}", updated.body);
-    let cluster = arm
-        .wait_for_state("demo", &["Succeeded", "Failed"], T)
-        .await
-        .unwrap();
-    assert_eq!(
-        cluster["properties"]["provisioningState"], "Succeeded",
-        "{cluster}"
-    );
+    let cluster =
+        patch_until_succeeded(&arm, "demo", serde_json::json!({"tags": {"env": "test"}})).await;
     assert_eq!(cluster["tags"]["env"], "test");
     let secrets: Api<Secret> = Api::namespaced(cluster_client.clone(), "kube-system");
     let secret_value = |secret: &Secret, key: &str| {
@@ -295,25 +284,15 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
     // Service principal rotation (az aro update --client-id --client-secret) -> Succeeded: the
     // cluster and its operator get the new credentials, the new principal gets Contributor on the
     // cluster resource group and the old one loses the RP's grant.
-    let rotated = arm
-        .patch(
-            "demo",
-            &serde_json::json!({"properties": {"servicePrincipalProfile": {
-                "clientId": arm_emulator::demo::ROTATED_CLIENT_ID,
-                "clientSecret": arm_emulator::demo::ROTATED_CLIENT_SECRET,
-            }}}),
-        )
-        .await
-        .unwrap();
-    assert!(matches!(rotated.status, 200 | 202), "{}", rotated.body);
-    let cluster = arm
-        .wait_for_state("demo", &["Succeeded", "Failed"], T)
-        .await
-        .unwrap();
-    assert_eq!(
-        cluster["properties"]["provisioningState"], "Succeeded",
-        "{cluster}"
-    );
+    let cluster = patch_until_succeeded(
+        &arm,
+        "demo",
+        serde_json::json!({"properties": {"servicePrincipalProfile": {
+            "clientId": arm_emulator::demo::ROTATED_CLIENT_ID,
+            "clientSecret": arm_emulator::demo::ROTATED_CLIENT_SECRET,
+        }}}),
+    )
+    .await;
     assert_eq!(
         cluster["properties"]["servicePrincipalProfile"]["clientId"],
         arm_emulator::demo::ROTATED_CLIENT_ID
@@ -407,6 +386,25 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
 
 fn demo_network_subnet(name: &str) -> String {
     arm_emulator::demo::subnet_id(name)
+}
+
+/// PATCH a cluster and wait for the update to end; it must end Succeeded. The final GET.
+async fn patch_until_succeeded(
+    arm: &Arm,
+    name: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let accepted = arm.patch(name, &body).await.unwrap();
+    assert!(matches!(accepted.status, 200 | 202), "{}", accepted.body);
+    let cluster = arm
+        .wait_for_state(name, &["Succeeded", "Failed"], T)
+        .await
+        .unwrap();
+    assert_eq!(
+        cluster["properties"]["provisioningState"], "Succeeded",
+        "{cluster}"
+    );
+    cluster
 }
 
 async fn wait_admin_done(arm: &Arm, name: &str) -> serde_json::Value {
