@@ -1,7 +1,8 @@
 //! Custom resource types of the ARO resource provider.
 //!
 //! * [`management`]: the management cluster's resources (`rp.aro.openshift.io/v1`): clusters, async
-//!   operations, subscriptions, OpenShift versions and workload identity role sets.
+//!   operations, subscriptions, OpenShift versions, workload identity role sets and the unique keys
+//!   of clusters.
 //! * [`operator`]: the in-cluster operator's `Cluster` singleton (`aro.openshift.io/v1alpha1`).
 //!
 //! `aro crds` prints every CRD; the generated YAML is committed under `deploy/crds/` and
@@ -31,6 +32,7 @@ pub fn management_crds() -> Vec<CustomResourceDefinition> {
         management::Subscription::crd(),
         management::OpenShiftVersion::crd(),
         management::PlatformWorkloadIdentityRoleSet::crd(),
+        management::ClusterUniqueKey::crd(),
     ]
 }
 

@@ -350,7 +350,27 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
         "{admin_view}"
     );
 
-    // Delete -> gone; Secrets gone; no Azure resource of the cluster left.
+    // The cluster holds the unique keys of its resource group and of both client ids it used.
+    let claims: Api<crds::management::ClusterUniqueKey> = Api::all(system.client.clone());
+    let claim_kinds = || async {
+        let mut kinds: Vec<String> = claims
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|c| c.spec.cluster_resource_id == arm.cluster_id("demo").to_lowercase())
+            .map(|c| c.spec.kind)
+            .collect();
+        kinds.sort();
+        kinds
+    };
+    assert_eq!(
+        claim_kinds().await,
+        ["clientid", "clientid", "clusterresourcegroup"]
+    );
+
+    // Delete -> gone; Secrets and unique keys gone; no Azure resource of the cluster left.
     let deleted = arm.delete("demo").await.unwrap();
     assert_eq!(deleted.status, 202, "{}", deleted.body);
     arm.wait_gone("demo", T).await.unwrap();
@@ -366,6 +386,7 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
         .filter(|n| n.starts_with("demo-"))
         .collect();
     assert!(left.is_empty(), "secrets left: {left:?}");
+    assert!(claim_kinds().await.is_empty());
     let resources = cluster_resources(emulator, "demo");
     assert!(resources.is_empty(), "resources left: {resources:?}");
     for subnet in ["master", "worker"] {

@@ -201,6 +201,7 @@ pub async fn run(step: &str, env: &mut StepEnv<'_>) -> Outcome {
         "detachNSGs" => detach_nsgs(env).await,
         "deleteResourceGroup" => delete_resource_group(env).await,
         "removeSecrets" => remove_secrets(env).await,
+        "releaseUniqueKeys" => release_unique_keys(env).await,
         other => Err(Outcome::Failed(ArmError::new(
             "InternalServerError",
             format!("The step '{other}' is not implemented by this controller."),
@@ -1191,6 +1192,41 @@ async fn remove_secrets(env: &mut StepEnv<'_>) -> StepResult<()> {
         }
     }
     env.status.credentials_ref = None;
+    Ok(())
+}
+
+/// Delete: the cluster's unique-key claims (its cluster resource group and client id), so a new
+/// cluster may use them at once. A claim taken over meanwhile is not ours to delete: the delete
+/// carries the resourceVersion we listed.
+async fn release_unique_keys(env: &mut StepEnv<'_>) -> StepResult<()> {
+    use crds::management::ClusterUniqueKey;
+    use crds::management::naming::{LABEL_RESOURCE_ID_HASH, short_hash};
+    use kube::api::{ListParams, Preconditions};
+    let api: Api<ClusterUniqueKey> = Api::all(env.ctx.client.clone());
+    let holder = env.cluster.spec.resource_id.to_lowercase();
+    let selector = format!("{LABEL_RESOURCE_ID_HASH}={}", short_hash(&holder));
+    let claims = api
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| kube_outcome(&e))?;
+    for claim in claims
+        .items
+        .iter()
+        .filter(|c| c.spec.cluster_resource_id == holder)
+    {
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                resource_version: claim.resource_version(),
+                uid: None,
+            }),
+            ..Default::default()
+        };
+        match api.delete(&claim.name_any(), &params).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+            Err(e) => return Err(kube_outcome(&e)),
+        }
+    }
     Ok(())
 }
 

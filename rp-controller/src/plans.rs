@@ -133,6 +133,7 @@ pub fn delete() -> Plan {
             Step::action("detachNSGs"),
             Step::action("deleteResourceGroup"),
             Step::action("removeSecrets"),
+            Step::action("releaseUniqueKeys"),
         ],
     }
 }

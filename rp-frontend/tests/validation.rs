@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crds::management::PlatformWorkloadIdentityRoleSet;
+use kube::ResourceExt;
 use kube::api::{Api, PostParams};
 use reqwest::{Method, StatusCode};
 use rp_frontend::api::ApiVersion;
@@ -2597,4 +2598,113 @@ async fn workload_identities_must_match_the_role_sets_and_creates_need_the_ident
     }
     env.dc.stop().await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Uniqueness under racing creates
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_creates_with_one_key_accept_exactly_one() {
+    let env = start(false).await;
+    let version = "2023-11-22";
+    for (what, code, shared) in [
+        ("client id", "DuplicateClientID", "clientid"),
+        ("cluster resource group", "DuplicateResourceGroup", "rg"),
+    ] {
+        let shared_n = env.next();
+        let requests = (0..16).map(|i| {
+            let mut body = sp_body(env.next());
+            if shared == "clientid" {
+                set(
+                    &mut body,
+                    "properties.servicePrincipalProfile.clientId",
+                    json!(client_id(shared_n)),
+                );
+            } else {
+                set(
+                    &mut body,
+                    "properties.clusterProfile.resourceGroupId",
+                    json!(format!(
+                        "/subscriptions/{SUB}/resourceGroups/aro-{shared_n}"
+                    )),
+                );
+            }
+            let path = cluster_path(&format!("rg-race-{shared}"), &format!("c{i}"));
+            let env = &env;
+            async move { env.send(Method::PUT, &path, version, Some(&body)).await }
+        });
+        let answers = futures::future::join_all(requests).await;
+        let created = answers
+            .iter()
+            .filter(|r| r.status == StatusCode::CREATED)
+            .count();
+        let duplicates = answers
+            .iter()
+            .filter(|r| r.status == StatusCode::BAD_REQUEST && r.body["error"]["code"] == code)
+            .count();
+        assert_eq!(
+            (created, duplicates),
+            (1, 15),
+            "{what}: {:?}",
+            answers
+                .iter()
+                .map(|r| format!("{} {}", r.status, r.body["error"]["code"]))
+                .collect::<Vec<_>>()
+        );
+    }
+    env.dc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unique_key_claim_is_taken_over_only_when_stale_and_unused() {
+    use crds::management::ClusterUniqueKey;
+    use rp_frontend::server::store::{UNIQUE_KEY_GRACE, claim_unique_key};
+    let env = start(false).await;
+    let label = crds::management::naming::LABEL_CLIENT_ID_HASH;
+    let claims: Api<ClusterUniqueKey> = Api::all(env.client.clone());
+
+    assert!(
+        claim_unique_key(&env.client, "clientid", label, "abc", "/a")
+            .await
+            .unwrap()
+    );
+    // Idempotent for its holder; refused to another while fresh.
+    assert!(
+        claim_unique_key(&env.client, "clientid", label, "abc", "/a")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !claim_unique_key(&env.client, "clientid", label, "abc", "/b")
+            .await
+            .unwrap()
+    );
+
+    // Stale (claimed before the grace period) and used by no cluster: taken over.
+    let mut claim = claims.get("clientid-abc").await.unwrap();
+    claim.spec.claimed_at = (chrono::Utc::now() - UNIQUE_KEY_GRACE - UNIQUE_KEY_GRACE).to_rfc3339();
+    claims
+        .replace("clientid-abc", &PostParams::default(), &claim)
+        .await
+        .unwrap();
+    assert!(
+        claim_unique_key(&env.client, "clientid", label, "abc", "/b")
+            .await
+            .unwrap()
+    );
+    let claim = claims.get("clientid-abc").await.unwrap();
+    assert_eq!(claim.spec.cluster_resource_id, "/b");
+    assert_eq!(
+        claim
+            .labels()
+            .get(crds::management::naming::LABEL_RESOURCE_ID_HASH),
+        Some(&crds::management::naming::short_hash("/b"))
+    );
+    assert!(
+        !claim_unique_key(&env.client, "clientid", label, "abc", "/a")
+            .await
+            .unwrap()
+    );
+    env.dc.stop().await;
 }

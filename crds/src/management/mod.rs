@@ -6,9 +6,11 @@ pub mod openshiftcluster;
 pub mod openshiftversion;
 pub mod roleset;
 pub mod subscription;
+pub mod uniquekey;
 
 pub use asyncoperation::*;
 pub use openshiftcluster::*;
 pub use openshiftversion::*;
 pub use roleset::*;
 pub use subscription::*;
+pub use uniquekey::*;

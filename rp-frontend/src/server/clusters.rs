@@ -322,15 +322,19 @@ async fn check_unique(
     labels: &BTreeMap<String, String>,
 ) -> Result<()> {
     let api: Api<OpenShiftCluster> = Api::all(state.client.clone());
-    for (label, code, target, what) in [
+    let holder = naming::cluster_resource_id(&key.subscription, &key.resource_group, &key.name)
+        .to_lowercase();
+    for (label, kind, code, target, what) in [
         (
             LABEL_CLUSTER_RESOURCE_GROUP_HASH,
+            "clusterresourcegroup",
             "DuplicateResourceGroup",
             "properties.clusterProfile.resourceGroupId",
             "cluster resource group",
         ),
         (
             LABEL_CLIENT_ID_HASH,
+            "clientid",
             "DuplicateClientID",
             "properties.servicePrincipalProfile.clientId",
             "client ID",
@@ -339,6 +343,16 @@ async fn check_unique(
         let Some(value) = labels.get(label) else {
             continue;
         };
+        let duplicate = || {
+            Error::arm_target(
+                StatusCode::BAD_REQUEST,
+                code,
+                target,
+                format!("The provided {what} is already used by another cluster."),
+            )
+        };
+        // The clusters that use it now (the common case, and the answer for clusters created
+        // before claims existed) ...
         let others = api
             .list(&ListParams::default().labels(&format!("{label}={value}")))
             .await?;
@@ -346,12 +360,11 @@ async fn check_unique(
             !(c.namespace().as_deref() == Some(key.namespace.as_str())
                 && c.name_any() == key.object_name)
         }) {
-            return Err(Error::arm_target(
-                StatusCode::BAD_REQUEST,
-                code,
-                target,
-                format!("The provided {what} is already used by another cluster."),
-            ));
+            return Err(duplicate());
+        }
+        // ... and the atomic claim, which decides between creates racing with the same key.
+        if !store::claim_unique_key(&state.client, kind, label, value, &holder).await? {
+            return Err(duplicate());
         }
     }
     Ok(())

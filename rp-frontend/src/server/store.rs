@@ -12,11 +12,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::Utc;
-use crds::management::naming::{self, LABEL_CLUSTER_NAME, LABEL_SUBSCRIPTION};
+use crds::management::naming::{
+    self, LABEL_CLUSTER_NAME, LABEL_RESOURCE_ID_HASH, LABEL_SUBSCRIPTION,
+};
 use crds::management::{
-    AsyncOperation, AsyncOperationSpec, OpenShiftCluster, OpenShiftVersion, OpenShiftVersionSpec,
-    PlatformWorkloadIdentityRoleSet, PlatformWorkloadIdentityRoleSetSpec, ProvisioningState,
-    Subscription, SubscriptionState,
+    AsyncOperation, AsyncOperationSpec, ClusterUniqueKey, ClusterUniqueKeySpec, OpenShiftCluster,
+    OpenShiftVersion, OpenShiftVersionSpec, PlatformWorkloadIdentityRoleSet,
+    PlatformWorkloadIdentityRoleSetSpec, ProvisioningState, Subscription, SubscriptionState,
 };
 use futures::StreamExt;
 use k8s_openapi::ByteString;
@@ -216,6 +218,74 @@ impl RevisionTracker {
     }
 }
 
+/// How long a unique key stays with a claimant that does not (yet) use it: long enough for the
+/// claimant's create to finish writing its cluster.
+pub const UNIQUE_KEY_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// Claim the unique key `{kind}-{hash}` for the cluster `holder` (its lowercase ARM id): created if
+/// absent (atomic: the object name is the key), kept if `holder` has it, taken over if its holder
+/// has not used it (no cluster carries `label={hash}`) for [`UNIQUE_KEY_GRACE`]. `false`: another
+/// cluster holds it.
+pub async fn claim_unique_key(
+    client: &kube::Client,
+    kind: &str,
+    label: &str,
+    hash: &str,
+    holder: &str,
+) -> Result<bool> {
+    let api: Api<ClusterUniqueKey> = Api::all(client.clone());
+    let name = format!("{kind}-{hash}");
+    for _ in 0..5 {
+        let now = Utc::now();
+        let spec = ClusterUniqueKeySpec {
+            kind: kind.to_string(),
+            cluster_resource_id: holder.to_string(),
+            claimed_at: now.to_rfc3339(),
+        };
+        let Some(mut existing) = api.get_opt(&name).await? else {
+            let mut claim = ClusterUniqueKey::new(&name, spec);
+            claim.labels_mut().insert(
+                LABEL_RESOURCE_ID_HASH.to_string(),
+                naming::short_hash(holder),
+            );
+            match api.create(&PostParams::default(), &claim).await {
+                Ok(_) => return Ok(true),
+                Err(e) if is_conflict(&e) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if existing.spec.cluster_resource_id == holder {
+            return Ok(true);
+        }
+        let recent = chrono::DateTime::parse_from_rfc3339(&existing.spec.claimed_at)
+            .is_ok_and(|t| now.signed_duration_since(t) < UNIQUE_KEY_GRACE);
+        if recent {
+            return Ok(false);
+        }
+        let clusters: Api<OpenShiftCluster> = Api::all(client.clone());
+        let users = clusters
+            .list(&ListParams::default().labels(&format!("{label}={hash}")))
+            .await?;
+        if users
+            .items
+            .iter()
+            .any(|c| c.spec.resource_id.to_lowercase() != holder)
+        {
+            return Ok(false);
+        }
+        existing.spec = spec;
+        existing.labels_mut().insert(
+            LABEL_RESOURCE_ID_HASH.to_string(),
+            naming::short_hash(holder),
+        );
+        match api.replace(&name, &PostParams::default(), &existing).await {
+            Ok(_) => return Ok(true),
+            Err(e) if is_conflict(&e) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Conflict)
+}
 /// Every OpenShift version the RP knows (enabled or not).
 pub async fn openshift_versions(client: &kube::Client) -> Result<Vec<OpenShiftVersionSpec>> {
     let api: Api<OpenShiftVersion> = Api::all(client.clone());
