@@ -235,6 +235,14 @@ pub async fn claim_unique_key(
 ) -> Result<bool> {
     let api: Api<ClusterUniqueKey> = Api::all(client.clone());
     let name = format!("{kind}-{hash}");
+    // The holder in the spec and in the label the controller releases claims by.
+    let hold = |claim: &mut ClusterUniqueKey, spec: ClusterUniqueKeySpec| {
+        claim.spec = spec;
+        claim.labels_mut().insert(
+            LABEL_RESOURCE_ID_HASH.to_string(),
+            naming::short_hash(holder),
+        );
+    };
     for _ in 0..5 {
         let now = Utc::now();
         let spec = ClusterUniqueKeySpec {
@@ -243,11 +251,8 @@ pub async fn claim_unique_key(
             claimed_at: now.to_rfc3339(),
         };
         let Some(mut existing) = api.get_opt(&name).await? else {
-            let mut claim = ClusterUniqueKey::new(&name, spec);
-            claim.labels_mut().insert(
-                LABEL_RESOURCE_ID_HASH.to_string(),
-                naming::short_hash(holder),
-            );
+            let mut claim = ClusterUniqueKey::new(&name, ClusterUniqueKeySpec::default());
+            hold(&mut claim, spec);
             match api.create(&PostParams::default(), &claim).await {
                 Ok(_) => return Ok(true),
                 Err(e) if is_conflict(&e) => continue,
@@ -273,11 +278,7 @@ pub async fn claim_unique_key(
         {
             return Ok(false);
         }
-        existing.spec = spec;
-        existing.labels_mut().insert(
-            LABEL_RESOURCE_ID_HASH.to_string(),
-            naming::short_hash(holder),
-        );
+        hold(&mut existing, spec);
         match api.replace(&name, &PostParams::default(), &existing).await {
             Ok(_) => return Ok(true),
             Err(e) if is_conflict(&e) => continue,

@@ -122,37 +122,27 @@ pub fn record_identity_headers(
     if !is_create {
         return Ok(());
     }
-    let header = |name: &str| {
+    let required = |name: &str, mock_value: &str, what: &str| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty())
             .map(str::to_string)
-    };
-    let fields = [
-        (IDENTITY_URL_HEADER, MOCK_IDENTITY_URL, "identity URL"),
-        (HOME_TENANT_HEADER, MOCK_HOME_TENANT, "identity tenant ID"),
-    ];
-    for (name, mock_value, what) in fields {
-        let value = header(name).or_else(|| mock.then(|| mock_value.to_string()));
-        let slot = if name == IDENTITY_URL_HEADER {
-            &mut identity.identity_url
-        } else {
-            &mut identity.tenant_id
-        };
-        match value {
-            Some(v) => *slot = Some(v),
-            None => {
-                return Err(Error::arm(
+            .or_else(|| mock.then(|| mock_value.to_string()))
+            .ok_or_else(|| {
+                Error::arm(
                     StatusCode::BAD_REQUEST,
                     "InvalidRequestContent",
                     format!(
                         "The {what} of the cluster's managed identity is required for a workload identity cluster: ARM sends it in the '{name}' header, which the request lacks."
                     ),
-                ));
-            }
-        }
-    }
+                )
+            })
+    };
+    let url = required(IDENTITY_URL_HEADER, MOCK_IDENTITY_URL, "identity URL")?;
+    let tenant = required(HOME_TENANT_HEADER, MOCK_HOME_TENANT, "identity tenant ID")?;
+    identity.identity_url = Some(url);
+    identity.tenant_id = Some(tenant);
     Ok(())
 }
 
