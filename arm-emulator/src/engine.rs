@@ -55,6 +55,11 @@ pub struct ArmRequest<'a> {
     pub caller: &'a Caller,
     /// Fault injection: a long-running operation this request starts ends Failed.
     pub fail_operation: bool,
+    /// `If-Match` header: the write or delete applies only to the resource with this etag (`*`:
+    /// any existing resource).
+    pub if_match: Option<String>,
+    /// `If-None-Match` header: `*` makes a PUT create-only.
+    pub if_none_match: Option<String>,
 }
 
 impl ArmRequest<'_> {
@@ -100,6 +105,19 @@ impl Reply {
 
     fn list(items: Vec<Value>) -> Self {
         Self::json(200, json!({ "value": items }))
+    }
+
+    /// A resource's etag is also sent as the `ETag` header (RPC: ETag).
+    fn with_etag(mut self) -> Self {
+        if let Some(tag) = self
+            .body
+            .as_ref()
+            .and_then(|b| b["etag"].as_str())
+            .map(str::to_string)
+        {
+            self.headers.push(("etag", tag));
+        }
+        self
     }
 }
 
@@ -259,6 +277,52 @@ fn etag() -> String {
     format!("W/\"{}\"", uuid::Uuid::new_v4())
 }
 
+fn precondition_failed(message: String) -> ApiError {
+    ApiError::new(412, "PreconditionFailed", message)
+}
+
+/// ARM's conditional requests (RPC: ETag): a PUT with `If-None-Match: *` only creates; an
+/// `If-Match` PUT, PATCH or DELETE applies only to the resource whose etag it names (`*`: any
+/// existing one). A DELETE of an absent resource stays 204 and a PATCH of one 404 (answered by
+/// the caller).
+fn check_preconditions(
+    req: &ArmRequest<'_>,
+    id: &str,
+    existing: Option<&Resource>,
+) -> Result<(), ApiError> {
+    let name = last_segment(id);
+    if let Some(none_match) = req.if_none_match.as_deref().map(str::trim)
+        && *req.method == Method::PUT
+        && existing.is_some()
+    {
+        let current = existing.and_then(|e| e.body["etag"].as_str());
+        if none_match == "*" || current == Some(none_match) {
+            return Err(precondition_failed(format!(
+                "The resource '{name}' already exists and the If-None-Match condition '{none_match}' is not met."
+            )));
+        }
+    }
+    if let Some(wanted) = req.if_match.as_deref().map(str::trim) {
+        match existing {
+            None if *req.method == Method::PUT => {
+                return Err(precondition_failed(format!(
+                    "The resource '{name}' does not exist and the If-Match condition '{wanted}' is not met."
+                )));
+            }
+            None => {}
+            Some(e) => {
+                let current = e.body["etag"].as_str().unwrap_or_default();
+                if wanted != "*" && wanted != current {
+                    return Err(precondition_failed(format!(
+                        "The etag '{wanted}' of the If-Match condition does not match the current etag '{current}' of the resource '{name}'."
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Engine {
     /// An empty ARM.
     pub fn new(settings: EngineSettings) -> Self {
@@ -310,6 +374,8 @@ impl Engine {
                 base_url: "http://seed.invalid",
                 caller: &caller,
                 fail_operation: false,
+                if_match: None,
+                if_none_match: None,
             };
             self.handle(&req).map_err(|e| crate::Error::SeedRejected {
                 id: r.id.clone(),
@@ -996,7 +1062,7 @@ impl Engine {
             .query("$expand")
             .is_some_and(|e| e.eq_ignore_ascii_case("instanceView"));
         match self.render(&key(&id), expand) {
-            Some(body) if *req.method == Method::GET => Ok(Reply::json(200, body)),
+            Some(body) if *req.method == Method::GET => Ok(Reply::json(200, body).with_etag()),
             Some(_) => Ok(Reply::empty(204)),
             None => Err(not_found_for(pp, pp.segments.len())),
         }
@@ -1058,6 +1124,7 @@ impl Engine {
                 ),
             ));
         }
+        check_preconditions(req, &id, existing.as_ref())?;
         let tracked = pp.segments.len() == 2
             && !pp.scope.is_resource
             && pp.scope.resource_group.is_some()
@@ -1210,7 +1277,7 @@ impl Engine {
         }
 
         let status = if existing.is_some() { 200 } else { 201 };
-        let mut reply = Reply::json(status, self.render(&k, false).unwrap_or_default());
+        let mut reply = Reply::json(status, self.render(&k, false).unwrap_or_default()).with_etag();
         if lro {
             let loc = location
                 .or_else(|| self.location_of_scope(pp))
@@ -1251,6 +1318,15 @@ impl Engine {
         self.scope_exists(pp)?;
         self.authorize(req.caller, &format!("{}/write", pp.resource_type()), &id)?;
         let patch = object_body(req)?;
+        check_preconditions(
+            req,
+            &id,
+            Some(
+                self.resources
+                    .get(&k)
+                    .ok_or_else(|| not_found_for(pp, pp.segments.len()))?,
+            ),
+        )?;
         let mut r = self
             .resources
             .get_mut(&k)
@@ -1287,6 +1363,7 @@ impl Engine {
         let Some(existing) = self.resources.get(&k).cloned() else {
             return Ok(Reply::empty(204));
         };
+        check_preconditions(req, &id, Some(&existing))?;
         self.check_not_in_use(&tlower, &id)?;
         if !is_lro(&tlower) {
             let body = self.render(&k, false);

@@ -26,7 +26,7 @@ pub use config::{
     SeedResource,
 };
 pub use error::{ApiError, Error};
-pub use server::LoggedRequest;
+pub use server::{LoggedRequest, LoggedTokenRequest};
 
 use engine::{Engine, EngineSettings};
 use server::App;
@@ -143,6 +143,11 @@ impl EmulatorHandle {
     /// Empties the request log.
     pub fn clear_requests(&self) {
         self.app.clear_requests()
+    }
+
+    /// The token request log (tenant, client id, answer), oldest first.
+    pub fn token_requests(&self) -> Vec<LoggedTokenRequest> {
+        self.app.token_requests()
     }
 
     /// Every stored resource, rendered as GET would.

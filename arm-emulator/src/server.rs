@@ -52,6 +52,28 @@ pub struct LoggedRequest {
     pub duration_ms: u64,
 }
 
+/// One logged token request: which tenant it went to, for which client, and the answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoggedTokenRequest {
+    /// Sequence number, from 1.
+    pub seq: u64,
+    /// RFC 3339 time the answer was sent.
+    pub time: String,
+    /// Tenant of the token path (`/{tenant}/oauth2/...`).
+    pub tenant: String,
+    /// `client_id` of the request.
+    pub client_id: String,
+    /// Status answered.
+    pub status: u16,
+    /// The AADSTS error, when refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Token requests kept (the oldest are dropped first).
+const TOKEN_LOG_CAPACITY: usize = 1024;
+
 struct Token {
     caller: Caller,
     expires: Instant,
@@ -89,6 +111,7 @@ pub struct App {
     tokens: Mutex<HashMap<String, Token>>,
     faults: Mutex<Faults>,
     log: Mutex<Vec<LoggedRequest>>,
+    token_log: Mutex<(u64, std::collections::VecDeque<LoggedTokenRequest>)>,
     token_lifetime: Duration,
     initial_seeds: Vec<Seed>,
     pub(crate) base_url: String,
@@ -109,6 +132,7 @@ impl App {
             tokens: Mutex::new(HashMap::new()),
             faults: Mutex::new(Faults::new(faults)),
             log: Mutex::new(Vec::new()),
+            token_log: Mutex::new((0, std::collections::VecDeque::new())),
             token_lifetime,
             initial_seeds,
             base_url,
@@ -147,6 +171,28 @@ impl App {
     /// Empties the request log.
     pub fn clear_requests(&self) {
         self.log.lock().clear();
+    }
+
+    /// The token request log (oldest first; the last [`TOKEN_LOG_CAPACITY`] requests).
+    pub fn token_requests(&self) -> Vec<LoggedTokenRequest> {
+        self.token_log.lock().1.iter().cloned().collect()
+    }
+
+    fn log_token_request(&self, tenant: &str, client_id: &str, status: u16, error: Option<&str>) {
+        let mut log = self.token_log.lock();
+        log.0 += 1;
+        let seq = log.0;
+        if log.1.len() >= TOKEN_LOG_CAPACITY {
+            log.1.pop_front();
+        }
+        log.1.push_back(LoggedTokenRequest {
+            seq,
+            time: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            tenant: tenant.to_string(),
+            client_id: client_id.to_string(),
+            status,
+            error: error.map(str::to_string),
+        });
     }
 
     /// Forgets all resources, operations and log entries (principals and issued tokens stay, so
@@ -283,6 +329,7 @@ pub fn router(app: Arc<App>) -> Router {
             "/_admin/requests",
             get(get_requests).delete(delete_requests),
         )
+        .route("/_admin/token-requests", get(get_token_requests))
         .route("/_admin/seed", post(post_seed))
         .route("/_admin/reset", post(post_reset))
         .route("/_admin/state", get(get_state))
@@ -327,6 +374,32 @@ fn access_token(principal: &Principal, tenant: &str, lifetime: Duration) -> Stri
 
 async fn token(State(app): State<Arc<App>>, Path(tenant): Path<String>, body: Bytes) -> Response {
     let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let (response, error) = issue_token(&app, &tenant, &form);
+    let client_id = form
+        .get("client_id")
+        .map(String::as_str)
+        .unwrap_or_default();
+    app.log_token_request(
+        &tenant,
+        client_id,
+        response.status().as_u16(),
+        error.as_deref(),
+    );
+    response
+}
+
+/// The token endpoint's answer, and the AADSTS error when it refused.
+fn issue_token(
+    app: &App,
+    tenant: &str,
+    form: &HashMap<String, String>,
+) -> (Response, Option<String>) {
+    let oauth_error = |status: StatusCode, error: &str, description: &str| {
+        (
+            oauth_error(status, error, description),
+            Some(description.to_string()),
+        )
+    };
     let grant = form
         .get("grant_type")
         .map(String::as_str)
@@ -360,13 +433,17 @@ async fn token(State(app): State<Arc<App>>, Path(tenant): Path<String>, body: By
             ),
         );
     };
+    // A principal lives in one tenant: asking another tenant for its token is refused as Entra
+    // ID refuses an application unknown to that directory.
     if let Some(t) = &principal.tenant_id
-        && !t.eq_ignore_ascii_case(&tenant)
+        && !t.eq_ignore_ascii_case(tenant)
     {
         return oauth_error(
             StatusCode::BAD_REQUEST,
-            "invalid_request",
-            &format!("AADSTS90002: Tenant '{tenant}' not found for application '{client_id}'."),
+            "unauthorized_client",
+            &format!(
+                "AADSTS700016: Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant."
+            ),
         );
     }
     let secret_ok = principal.client_secret.is_some()
@@ -384,7 +461,7 @@ async fn token(State(app): State<Arc<App>>, Path(tenant): Path<String>, body: By
             ),
         );
     }
-    let access_token = access_token(&principal, &tenant, app.token_lifetime);
+    let access_token = access_token(&principal, tenant, app.token_lifetime);
     app.tokens.lock().insert(
         access_token.clone(),
         Token {
@@ -397,10 +474,20 @@ async fn token(State(app): State<Arc<App>>, Path(tenant): Path<String>, body: By
         },
     );
     let secs = app.token_lifetime.as_secs();
-    axum::Json(json!({"token_type": "Bearer", "expires_in": secs, "ext_expires_in": secs, "access_token": access_token})).into_response()
+    (
+        axum::Json(json!({"token_type": "Bearer", "expires_in": secs, "ext_expires_in": secs, "access_token": access_token})).into_response(),
+        None,
+    )
 }
 
 // ------------------------------------------------------------------ ARM requests
+
+fn header_text(headers: &HeaderMap, name: http::header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
 
 fn arm_response(reply: Result<Reply, ApiError>) -> Response {
     let (status, body, headers) = match reply {
@@ -486,6 +573,8 @@ async fn arm(
                         base_url: &app.base_url,
                         caller: &caller,
                         fail_operation: decision.fail_operation,
+                        if_match: header_text(&headers, http::header::IF_MATCH),
+                        if_none_match: header_text(&headers, http::header::IF_NONE_MATCH),
                     };
                     app.engine.lock().handle(&req)
                 });
@@ -589,6 +678,10 @@ async fn get_requests(State(app): State<Arc<App>>, Query(q): Query<RequestsQuery
         .filter(|r| r.seq > since)
         .collect();
     axum::Json(json!({ "value": list })).into_response()
+}
+
+async fn get_token_requests(State(app): State<Arc<App>>) -> Response {
+    axum::Json(json!({ "value": app.token_requests() })).into_response()
 }
 
 async fn delete_requests(State(app): State<Arc<App>>) -> Response {

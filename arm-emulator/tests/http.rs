@@ -541,3 +541,207 @@ async fn run_serves_the_demo_until_cancelled() {
     stop.cancel();
     server.await.unwrap().unwrap();
 }
+
+/// A DNS record set write or delete with conditional headers.
+async fn conditional(
+    arm: &Arm,
+    method: reqwest::Method,
+    path: &str,
+    header: Option<(&str, &str)>,
+    body: Option<Value>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let url = format!("{}{path}?api-version=2018-05-01", arm.base);
+    let mut req = arm.http.request(method, url).bearer_auth(&arm.token);
+    if let Some((name, value)) = header {
+        req = req.header(name, value);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let rsp = req.send().await.unwrap();
+    let status = rsp.status().as_u16();
+    let headers = rsp.headers().clone();
+    let text = rsp.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    };
+    (status, headers, body)
+}
+
+#[tokio::test]
+async fn record_sets_honour_if_none_match_and_if_match_and_keep_their_metadata() {
+    let emu = demo_emulator().await;
+    let base = emu.base_url.clone();
+    let arm = Arm {
+        token: token(&base, demo::RP_CLIENT_ID, demo::RP_CLIENT_SECRET).await,
+        base,
+        http: reqwest::Client::new(),
+    };
+    let rg = format!("/subscriptions/{}/resourceGroups/dns", demo::SUBSCRIPTION);
+    let (status, _, _) = conditional(
+        &arm,
+        reqwest::Method::PUT,
+        &rg,
+        None,
+        Some(json!({"location": "eastus"})),
+    )
+    .await;
+    assert!(status == 200 || status == 201, "{status}");
+    let zone = format!("{rg}/providers/Microsoft.Network/dnszones/eastus.example.com");
+    let (status, headers, _) = conditional(
+        &arm,
+        reqwest::Method::PUT,
+        &zone,
+        None,
+        Some(json!({"location": "global"})),
+    )
+    .await;
+    assert!(status == 200 || status == 201, "{status}");
+    if let Some(op) = headers.get("azure-asyncoperation") {
+        let _ = op;
+        arm.wait(&headers).await;
+    }
+    let record = format!("{zone}/A/api.demo");
+    let owned_by = |owner: &str, ip: &str| json!({"properties": {"TTL": 300, "metadata": {"owner": owner}, "ARecords": [{"ipv4Address": ip}]}});
+
+    // Create-only: the first create wins, the second is 412 and changes nothing.
+    let (status, headers, created) = conditional(
+        &arm,
+        reqwest::Method::PUT,
+        &record,
+        Some(("if-none-match", "*")),
+        Some(owned_by("a", "1.1.1.1")),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let etag = created["etag"].as_str().unwrap().to_string();
+    assert_eq!(headers["etag"].to_str().unwrap(), etag);
+    assert_eq!(created["properties"]["metadata"]["owner"], "a");
+    let (status, _, refused) = conditional(
+        &arm,
+        reqwest::Method::PUT,
+        &record,
+        Some(("if-none-match", "*")),
+        Some(owned_by("b", "2.2.2.2")),
+    )
+    .await;
+    assert_eq!(status, 412, "{refused}");
+    assert_eq!(refused["error"]["code"], "PreconditionFailed");
+    let (_, headers, current) = conditional(&arm, reqwest::Method::GET, &record, None, None).await;
+    assert_eq!(current["properties"]["metadata"]["owner"], "a");
+    assert_eq!(
+        current["properties"]["ARecords"][0]["ipv4Address"],
+        "1.1.1.1"
+    );
+    assert_eq!(headers["etag"].to_str().unwrap(), etag);
+
+    // If-Match: a stale etag neither replaces nor deletes; the current one does.
+    let (status, _, replaced) = conditional(
+        &arm,
+        reqwest::Method::PUT,
+        &record,
+        Some(("if-match", &etag)),
+        Some(owned_by("a", "3.3.3.3")),
+    )
+    .await;
+    assert_eq!(status, 200, "{replaced}");
+    let new_etag = replaced["etag"].as_str().unwrap().to_string();
+    assert_ne!(new_etag, etag);
+    let (status, _, stale) = conditional(
+        &arm,
+        reqwest::Method::DELETE,
+        &record,
+        Some(("if-match", &etag)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 412, "{stale}");
+    let (status, _, _) = conditional(&arm, reqwest::Method::GET, &record, None, None).await;
+    assert_eq!(status, 200);
+    let (status, _, _) = conditional(
+        &arm,
+        reqwest::Method::DELETE,
+        &record,
+        Some(("if-match", &new_etag)),
+        None,
+    )
+    .await;
+    assert!(status == 200 || status == 204, "{status}");
+    let (status, _, _) = conditional(&arm, reqwest::Method::GET, &record, None, None).await;
+    assert_eq!(status, 404);
+    // Absent: an If-Match PUT is 412, an If-Match DELETE 204.
+    let (status, _, _) = conditional(
+        &arm,
+        reqwest::Method::PUT,
+        &record,
+        Some(("if-match", &new_etag)),
+        Some(owned_by("a", "1.1.1.1")),
+    )
+    .await;
+    assert_eq!(status, 412);
+    let (status, _, _) = conditional(
+        &arm,
+        reqwest::Method::DELETE,
+        &record,
+        Some(("if-match", &new_etag)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+}
+
+#[tokio::test]
+async fn a_principal_gets_tokens_only_from_its_own_tenant_and_token_requests_are_logged() {
+    let emu = demo_emulator().await;
+    let tenant_a = "00000000-0000-0000-0000-0000000000aa";
+    emu.add_principal(arm_emulator::Principal {
+        client_id: "00000000-0000-0000-0000-0000000000a1".into(),
+        client_secret: Some("secret-a".into()),
+        federated_token: None,
+        object_id: "00000000-0000-0000-0000-0000000000a2".into(),
+        tenant_id: Some(tenant_a.into()),
+        restricted: true,
+    })
+    .unwrap();
+    let ask = |tenant: &str| {
+        reqwest::Client::new()
+            .post(format!("{}/{tenant}/oauth2/v2.0/token", emu.base_url))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "00000000-0000-0000-0000-0000000000a1"),
+                ("client_secret", "secret-a"),
+            ])
+            .send()
+    };
+    let refused = ask(demo::TENANT).await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "unauthorized_client");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("AADSTS700016"),
+        "{body}"
+    );
+    let issued = ask(tenant_a).await.unwrap();
+    assert_eq!(issued.status(), 200);
+
+    let log = emu.token_requests();
+    let seen: Vec<(&str, u16)> = log.iter().map(|r| (r.tenant.as_str(), r.status)).collect();
+    assert_eq!(seen, vec![(demo::TENANT, 400), (tenant_a, 200)]);
+    assert!(log[0].error.as_deref().unwrap().contains("AADSTS700016"));
+    assert!(log.iter().all(|r| r.client_id.ends_with("a1")));
+    // Also over the admin API.
+    let listed: Value = reqwest::Client::new()
+        .get(format!("{}/_admin/token-requests", emu.base_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["value"][1]["tenant"], tenant_a);
+}
