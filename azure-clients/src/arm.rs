@@ -9,6 +9,26 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A condition on a write or delete (ARM's conditional requests): when it does not hold, ARM
+/// answers 412 (`Error::is_precondition_failed`) and changes nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Precondition {
+    /// Create only: the resource must not exist yet (`If-None-Match: *`).
+    Absent,
+    /// The resource must still carry this etag (`If-Match: <etag>`): nobody replaced it since it
+    /// was read.
+    Etag(String),
+}
+
+impl Precondition {
+    fn header(&self) -> (azure_core::headers::HeaderName, String) {
+        match self {
+            Precondition::Absent => (azure_core::headers::IF_NONE_MATCH, "*".into()),
+            Precondition::Etag(tag) => (azure_core::headers::IF_MATCH, tag.clone()),
+        }
+    }
+}
+
 /// JSON access to ARM.
 #[derive(Clone, Debug)]
 pub struct ArmClient {
@@ -69,6 +89,16 @@ impl ArmClient {
     }
 
     async fn send(&self, method: Method, url: Url, body: Option<&Value>) -> Result<Answer, Error> {
+        self.send_if(method, url, body, None).await
+    }
+
+    async fn send_if(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        condition: Option<&Precondition>,
+    ) -> Result<Answer, Error> {
         let scopes: Vec<&str> = self.scopes.iter().map(String::as_str).collect();
         let token = self.credential.get_token(&scopes).await?;
         let mut request = Request::new(url, method);
@@ -76,6 +106,10 @@ impl ArmClient {
             azure_core::headers::AUTHORIZATION,
             format!("Bearer {}", token.token.secret()),
         );
+        if let Some(condition) = condition {
+            let (name, value) = condition.header();
+            request.insert_header(name, value);
+        }
         if let Some(b) = body {
             request.insert_header(azure_core::headers::CONTENT_TYPE, "application/json");
             request.set_body(serde_json::to_vec(b).map_err(|e| Error::Unexpected(e.to_string()))?);
@@ -144,6 +178,35 @@ impl ArmClient {
         let url = self.url(id, Some(api_version))?;
         let answer = self.send(Method::Put, url.clone(), Some(body)).await?;
         self.started("PUT", &url, answer).await
+    }
+
+    /// PUT a resource only if `condition` holds (412 otherwise, nothing written).
+    pub async fn put_if(
+        &self,
+        id: &str,
+        api_version: &str,
+        body: &Value,
+        condition: &Precondition,
+    ) -> Result<Started, Error> {
+        let url = self.url(id, Some(api_version))?;
+        let answer = self
+            .send_if(Method::Put, url.clone(), Some(body), Some(condition))
+            .await?;
+        self.started("PUT", &url, answer).await
+    }
+
+    /// DELETE a resource only if `condition` holds (412 otherwise, nothing deleted).
+    pub async fn delete_if(
+        &self,
+        id: &str,
+        api_version: &str,
+        condition: &Precondition,
+    ) -> Result<Started, Error> {
+        let url = self.url(id, Some(api_version))?;
+        let answer = self
+            .send_if(Method::Delete, url.clone(), None, Some(condition))
+            .await?;
+        self.started("DELETE", &url, answer).await
     }
 
     /// PATCH a resource.

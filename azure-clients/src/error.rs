@@ -207,6 +207,11 @@ impl Error {
         self.status() == Some(404)
     }
 
+    /// Whether ARM refused a conditional request (`If-Match`/`If-None-Match`): 412.
+    pub fn is_precondition_failed(&self) -> bool {
+        self.status() == Some(412)
+    }
+
     /// Whether ARM refused the caller's permissions.
     pub fn is_authorization_failure(&self) -> bool {
         self.status() == Some(403)

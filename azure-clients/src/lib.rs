@@ -10,7 +10,7 @@ pub mod lro;
 mod resource_id;
 pub mod retry;
 
-pub use arm::ArmClient;
+pub use arm::{ArmClient, Precondition};
 pub use config::{AzureArgs, AzureConfig, Credentials, PUBLIC_ARM_ENDPOINT, PUBLIC_AUTHORITY_HOST};
 pub use error::{CloudError, Error};
 pub use lro::{OperationState, PendingOperation, Started};

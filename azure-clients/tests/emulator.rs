@@ -1297,3 +1297,94 @@ async fn https_endpoint_trusted_through_an_extra_ca() {
     );
     emu.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn conditional_record_set_writes_and_deletes() {
+    use azure_clients::Precondition;
+    use azure_clients::azure_mgmt_dns::package_2018_05::models::{RecordSet, Zone};
+    let emu = emulator(None).await;
+    let c = rp(&emu);
+    let dns = c.dns();
+    dns.zones_client()
+        .create_or_update(
+            RG,
+            "eastus.aroapp.test",
+            model::<Zone>(json!({"location": "global"})),
+            SUB,
+        )
+        .await
+        .unwrap();
+    let owned = |owner: &str| {
+        json!({"properties": {"TTL": 300, "metadata": {"owner": owner},
+            "ARecords": [{"ipv4Address": "10.0.0.10"}]}})
+    };
+    // The SDK's create-only option.
+    dns.record_sets_client()
+        .create_or_update(
+            RG,
+            "eastus.aroapp.test",
+            "api.a",
+            "A",
+            model::<RecordSet>(owned("a")),
+            SUB,
+        )
+        .if_none_match("*")
+        .await
+        .unwrap();
+    let second = dns
+        .record_sets_client()
+        .create_or_update(
+            RG,
+            "eastus.aroapp.test",
+            "api.a",
+            "A",
+            model::<RecordSet>(owned("b")),
+            SUB,
+        )
+        .if_none_match("*")
+        .await
+        .unwrap_err();
+    assert!(Error::from(second).is_precondition_failed());
+
+    // The generic client: the same conditions.
+    let arm = c.arm();
+    let id = format!(
+        "{}/providers/Microsoft.Network/dnszones/eastus.aroapp.test/A/api.a",
+        rg_id()
+    );
+    let err = arm
+        .put_if(&id, "2018-05-01", &owned("b"), &Precondition::Absent)
+        .await
+        .unwrap_err();
+    assert!(err.is_precondition_failed(), "{err}");
+    let current = arm.get(&id, "2018-05-01").await.unwrap().unwrap();
+    assert_eq!(current["properties"]["metadata"]["owner"], "a");
+    let etag = current["etag"].as_str().unwrap().to_string();
+    let replaced = arm
+        .put_if(
+            &id,
+            "2018-05-01",
+            &owned("a"),
+            &Precondition::Etag(etag.clone()),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(replaced, Started::Done { status: 200, .. }));
+    // A delete under the etag read before that replacement deletes nothing.
+    let err = arm
+        .delete_if(&id, "2018-05-01", &Precondition::Etag(etag))
+        .await
+        .unwrap_err();
+    assert!(err.is_precondition_failed(), "{err}");
+    let current = arm.get(&id, "2018-05-01").await.unwrap().unwrap();
+    let etag = current["etag"].as_str().unwrap().to_string();
+    arm.delete_if(&id, "2018-05-01", &Precondition::Etag(etag))
+        .await
+        .unwrap();
+    assert_eq!(arm.get(&id, "2018-05-01").await.unwrap(), None);
+    let created = arm
+        .put_if(&id, "2018-05-01", &owned("b"), &Precondition::Absent)
+        .await
+        .unwrap();
+    assert!(matches!(created, Started::Done { status: 201, .. }));
+}
