@@ -392,24 +392,30 @@ pub fn cluster_body(name: &str, network: &Network) -> Value {
     })
 }
 
-/// Resources the emulator holds that belong to a cluster: anything in its resource group, and its
-/// DNS records.
+/// Resources the emulator holds that belong to a cluster: anything in its resource group, its
+/// DNS records, and the RP's private endpoint tagged for it.
 pub fn cluster_resources(emulator: &EmulatorHandle, name: &str) -> Vec<String> {
     let group = cluster_resource_group_id(name).to_ascii_lowercase();
+    let cluster_suffix = format!(
+        "/providers/microsoft.redhatopenshift/openshiftclusters/{}",
+        name.to_ascii_lowercase()
+    );
     emulator
         .resources()
         .iter()
-        .filter_map(|r| r["id"].as_str().map(str::to_string))
-        .filter(|id| {
-            let lower = id.to_ascii_lowercase();
+        .filter(|r| {
+            let lower = r["id"].as_str().unwrap_or_default().to_ascii_lowercase();
+            let tagged_for = r["tags"][rp_controller::actions::OWNER_TAG]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             lower == group
                 || lower.starts_with(&format!("{group}/"))
                 || lower.contains(&format!("/a/api.{}", name.to_ascii_lowercase()))
                 || lower.contains(&format!("/a/*.apps.{}", name.to_ascii_lowercase()))
-                || lower.contains(&format!(
-                    "/providers/microsoft.network/privateendpoints/{}-",
-                    name.to_ascii_lowercase()
-                ))
+                || (lower.contains("/providers/microsoft.network/privateendpoints/")
+                    && tagged_for.ends_with(&cluster_suffix))
         })
+        .filter_map(|r| r["id"].as_str().map(str::to_string))
         .collect()
 }

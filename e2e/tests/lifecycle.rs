@@ -138,9 +138,9 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
         .find(|r| {
             r["id"].as_str().is_some_and(|id| {
                 id.to_ascii_lowercase().contains(
-                    "/resourcegroups/aro-rp/providers/microsoft.network/privateendpoints/demo-",
+                    "/resourcegroups/aro-rp/providers/microsoft.network/privateendpoints/aro-pe-",
                 )
-            })
+            }) && r["tags"][rp_controller::actions::OWNER_TAG] == arm.cluster_id("demo")
         })
         .unwrap_or_else(|| panic!("no RP private endpoint"));
     assert!(

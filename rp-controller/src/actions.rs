@@ -23,7 +23,9 @@ use serde_json::{Value, json};
 
 mod access;
 
-pub use access::{CONTRIBUTOR_ROLE, role_assignment_name};
+pub use access::{
+    CONTRIBUTOR_ROLE, OWNER_TAG, endpoint_is_ours, private_endpoint_name, role_assignment_name,
+};
 
 use crate::azure::{self, AUTHORIZATION_API, DNS_API, NETWORK_API, RESOURCES_API, StepResult};
 use crate::context::Context;
@@ -304,13 +306,45 @@ fn invalid_credentials(principal: Principal, message: &str) -> ArmError {
     }
 }
 
-/// Clients acting as the cluster's service principal.
-fn cluster_sp_clients(ctx: &Context, client_id: &str, secret: &str) -> StepResult<AzureClients> {
+/// The tenant of the cluster's subscription as ARM registered it (the `Subscription`'s
+/// `tenantId`): the customer's directory, where the cluster's service principal must live. The
+/// RP's own tenant is never used for it: a principal of the RP's directory (or of a third one) is
+/// not the customer's to hand to a cluster.
+async fn customer_tenant(env: &StepEnv<'_>) -> StepResult<String> {
+    use crds::management::Subscription;
+    let subscription = env.cluster.spec.subscription_id.to_ascii_lowercase();
+    let api: Api<Subscription> = Api::all(env.ctx.client.clone());
+    let registered = api
+        .get_opt(&subscription)
+        .await
+        .map_err(|e| kube_outcome(&e))?;
+    registered
+        .and_then(|s| s.spec.tenant_id)
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| {
+            tracing::error!(%subscription, "the subscription has no registered tenant");
+            Outcome::Failed(ArmError::new(
+                "InvalidSubscriptionState",
+                format!(
+                    "The subscription '{subscription}' has no registered tenant, so the cluster's service principal cannot be validated."
+                ),
+            ))
+        })
+}
+
+/// Clients acting as the cluster's service principal, authenticating in `tenant_id` (the
+/// customer's).
+fn cluster_sp_clients(
+    ctx: &Context,
+    tenant_id: &str,
+    client_id: &str,
+    secret: &str,
+) -> StepResult<AzureClients> {
     let base: &AzureConfig = ctx.azure.config();
     let mut config = AzureConfig::new(
         base.arm_endpoint.clone(),
         base.authority_host.clone(),
-        base.tenant_id.clone(),
+        tenant_id,
         Credentials::ClientSecret {
             client_id: client_id.to_string(),
             client_secret: secret.to_string(),
@@ -383,7 +417,8 @@ async fn validate_resources(env: &mut StepEnv<'_>) -> StepResult<()> {
                     .with_target("properties.servicePrincipalProfile.clientSecret"),
                 )
             })?;
-        let sp_clients = cluster_sp_clients(env.ctx, &sp.client_id, &secret)?;
+        let tenant = customer_tenant(env).await?;
+        let sp_clients = cluster_sp_clients(env.ctx, &tenant, &sp.client_id, &secret)?;
         check_permissions(
             &sp_clients.arm(),
             Principal::ClusterServicePrincipal,
@@ -799,20 +834,72 @@ async fn create_dns(env: &mut StepEnv<'_>) -> StepResult<()> {
         .await?;
         azure::put(&arm, &zone_id, DNS_API, &json!({"location": "global"})).await?;
     }
+    let owner = env.cluster.spec.resource_id.clone();
     for (name, ip) in records {
         let id = format!("{zone_id}/A/{name}");
-        let body = json!({"properties": {"TTL": 300, "ARecords": [{"ipv4Address": ip}]}});
-        let current = azure::get(&arm, &id, DNS_API).await?;
-        let same = current.as_ref().is_some_and(|c| {
-            c["properties"]["ARecords"][0]["ipv4Address"].as_str() == Some(ip.as_str())
-        });
-        if !same {
-            azure::put(&arm, &id, DNS_API, &body).await?;
-        }
+        ensure_record_set(&arm, &id, &owner, &ip, &fqdn(env)).await?;
     }
     Ok(())
 }
 
+/// Whether a record set (as ARM returns it) carries `owner` as its owner.
+pub fn record_set_owned_by(record_set: &Value, owner: &str) -> bool {
+    record_set["properties"]["metadata"][access::OWNER_TAG]
+        .as_str()
+        .is_some_and(|o| o.eq_ignore_ascii_case(owner))
+}
+
+/// The customer-facing error of a domain whose record sets another cluster holds.
+pub fn duplicate_domain(domain: &str) -> ArmError {
+    ArmError::new(
+        "DuplicateDomain",
+        format!("The provided domain '{domain}' is already in use by a cluster."),
+    )
+    .with_target("properties.clusterProfile.domain")
+}
+
+/// Make record set `id` an A record to `ip` owned by `owner` (its metadata names the cluster's
+/// resource id). A new one is created with `If-None-Match: *`, so another cluster's record set is
+/// never overwritten, however close the race; one that exists is ours to update (under its etag)
+/// only when its metadata names us, and another's fails the step as a duplicate domain. A step
+/// re-run after a crash finds its own record set and accepts it.
+async fn ensure_record_set(
+    arm: &ArmClient,
+    id: &str,
+    owner: &str,
+    ip: &str,
+    domain: &str,
+) -> StepResult<()> {
+    let body = json!({"properties": {
+        "TTL": 300,
+        "metadata": {access::OWNER_TAG: owner},
+        "ARecords": [{"ipv4Address": ip}],
+    }});
+    let current = azure::get(arm, id, DNS_API).await?;
+    let condition = match &current {
+        Some(c) if !record_set_owned_by(c, owner) => {
+            tracing::warn!(record_set = %id, cluster = %owner, "the cluster's domain is held by another record set owner");
+            return Err(Outcome::Failed(duplicate_domain(domain)));
+        }
+        Some(c) if c["properties"]["ARecords"][0]["ipv4Address"].as_str() == Some(ip) => {
+            return Ok(());
+        }
+        Some(c) => azure::unchanged(c),
+        None => azure_clients::Precondition::Absent,
+    };
+    match arm.put_if(id, DNS_API, &body, &condition).await {
+        Ok(_) => Ok(()),
+        // Created or replaced meanwhile: read it again and decide anew.
+        Err(e) if e.is_precondition_failed() => Err(Outcome::InProgress {
+            poll_after: azure::CHANGED_POLL,
+            pending_operation_url: None,
+        }),
+        Err(e) => Err(azure::outcome_of(&e)),
+    }
+}
+
+/// Delete: the cluster's record sets, only those whose metadata names it, each under the etag
+/// read (a record set another cluster took over meanwhile is re-read, not deleted).
 async fn remove_dns(env: &mut StepEnv<'_>) -> StepResult<()> {
     if env.ctx.settings.dns_resource_group_id.is_empty() {
         return Ok(());
@@ -820,8 +907,17 @@ async fn remove_dns(env: &mut StepEnv<'_>) -> StepResult<()> {
     let records = infra::dns_records(&env.cluster.spec, &env.ctx.settings.parent_domain, "", "");
     let arm = env.arm();
     let zone_id = dns_zone_id(env);
+    let owner = env.cluster.spec.resource_id.clone();
     for (name, _) in records {
-        azure::ensure_deleted(&arm, &format!("{zone_id}/A/{name}"), DNS_API).await?;
+        let id = format!("{zone_id}/A/{name}");
+        let Some(current) = azure::get(&arm, &id, DNS_API).await? else {
+            continue;
+        };
+        if !record_set_owned_by(&current, &owner) {
+            tracing::warn!(record_set = %id, cluster = %owner, "leaving another owner's record set alone");
+            continue;
+        }
+        azure::delete_read(&arm, &id, DNS_API, &current).await?;
     }
     Ok(())
 }
@@ -991,7 +1087,8 @@ async fn install_operator(env: &mut StepEnv<'_>) -> StepResult<()> {
             .customer_secret(CLIENT_SECRET_KEY)
             .await?
             .unwrap_or_default();
-        let identity = operator_credentials(env, &sp.client_id, &secret);
+        let tenant = customer_tenant(env).await?;
+        let identity = operator_credentials(env, &tenant, &sp.client_id, &secret);
         let client = env.cluster_client(&infra_id).await?;
         put_operator_credentials(&client, identity).await?;
         values.master.azure_credentials_secret = OPERATOR_CREDENTIALS_SECRET.into();
@@ -1030,7 +1127,8 @@ async fn rotate_credentials(env: &mut StepEnv<'_>) -> StepResult<()> {
         .await?
         .unwrap_or_default();
     let client = env.cluster_client(&infra_id).await?;
-    let operator_identity = operator_credentials(env, &sp.client_id, &secret);
+    let tenant = customer_tenant(env).await?;
+    let operator_identity = operator_credentials(env, &tenant, &sp.client_id, &secret);
     let resource_group = env.names()?.resource_group;
     put_secret(
         &client,
@@ -1054,9 +1152,11 @@ async fn rotate_credentials(env: &mut StepEnv<'_>) -> StepResult<()> {
 /// variables, the master Deployment's `envFrom`).
 pub const OPERATOR_CREDENTIALS_SECRET: &str = "aro-operator-azure-credentials";
 
-/// The operator's Azure identity: the cluster's service principal, against the RP's Azure.
+/// The operator's Azure identity: the cluster's service principal in the customer's tenant,
+/// against the RP's Azure endpoints.
 fn operator_credentials(
     env: &StepEnv<'_>,
+    tenant_id: &str,
     client_id: &str,
     client_secret: &str,
 ) -> BTreeMap<String, String> {
@@ -1073,7 +1173,7 @@ fn operator_credentials(
             "AZURE_AUTHORITY_HOST".to_string(),
             azure.authority_host.to_string(),
         ),
-        ("AZURE_TENANT_ID".to_string(), azure.tenant_id.clone()),
+        ("AZURE_TENANT_ID".to_string(), tenant_id.to_string()),
         ("AZURE_SUBSCRIPTION_ID".to_string(), subscription),
         ("AZURE_CLIENT_ID".to_string(), client_id.to_string()),
         ("AZURE_CLIENT_SECRET".to_string(), client_secret.to_string()),

@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use azure_clients::{ArmClient, CloudError, OperationState, PendingOperation, Started};
+use azure_clients::{
+    ArmClient, CloudError, OperationState, PendingOperation, Precondition, Started,
+};
 use crds::ArmError;
 use serde_json::Value;
 
@@ -183,6 +185,36 @@ pub async fn ensure_deleted(arm: &ArmClient, id: &str, api_version: &str) -> Ste
         Err(e) => Err(outcome_of(&e)),
     }
 }
+
+/// The condition that a resource is still the one read: its etag (`*` when it carries none).
+pub fn unchanged(read: &Value) -> Precondition {
+    Precondition::Etag(read["etag"].as_str().unwrap_or("*").to_string())
+}
+
+/// Delete a resource as it was read (`read`), under its etag: one replaced since then is not
+/// deleted, and the step runs again to re-read it and decide anew. `Ok(())` once it is gone.
+pub async fn delete_read(
+    arm: &ArmClient,
+    id: &str,
+    api_version: &str,
+    read: &Value,
+) -> StepResult<()> {
+    if provisioning_state(read) == "Deleting" {
+        return Err(in_progress(DEFAULT_POLL, None));
+    }
+    match arm.delete_if(id, api_version, &unchanged(read)).await {
+        Ok(Started::Done { .. }) => Ok(()),
+        Ok(Started::Pending { operation, .. }) => {
+            Err(in_progress(operation.initial_delay(), Some(&operation)))
+        }
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) if e.is_precondition_failed() => Err(in_progress(CHANGED_POLL, None)),
+        Err(e) => Err(outcome_of(&e)),
+    }
+}
+
+/// Wait before re-reading a resource that changed under a conditional request.
+pub const CHANGED_POLL: Duration = Duration::from_millis(200);
 
 #[cfg(test)]
 mod tests {

@@ -118,11 +118,6 @@ impl InfraNames {
             &self.private_link_service(),
         )
     }
-
-    /// The RP's private endpoint into the cluster.
-    pub fn private_endpoint(&self) -> String {
-        format!("{}-pe", self.infra_id)
-    }
 }
 
 /// Desired NSG: API server reachable on 6443 when the API is public.

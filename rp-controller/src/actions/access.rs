@@ -121,8 +121,28 @@ pub async fn remove_role_assignments(env: &mut StepEnv<'_>) -> StepResult<()> {
     Ok(())
 }
 
+/// Tag naming the cluster (its ARM resource id) on the Azure resources the RP creates for it
+/// outside the customer's cluster resource group (and metadata key of its DNS record sets).
+pub const OWNER_TAG: &str = "aroClusterResourceId";
+
+/// Name of the RP's private endpoint into a cluster: a name-based UUID of the cluster's ARM id. The
+/// RP's resource group is shared by every tenant's clusters and the ARM id (subscription, group,
+/// name) is unique across them, so two clusters never reach for the same endpoint; one found
+/// under the name is still verified before it is adopted or deleted.
+pub fn private_endpoint_name(cluster_resource_id: &str) -> String {
+    let id = uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_URL,
+        format!(
+            "aro-rp:private-endpoint:{}",
+            cluster_resource_id.to_ascii_lowercase()
+        )
+        .as_bytes(),
+    );
+    format!("aro-pe-{id}")
+}
+
 /// Id of the RP's private endpoint into the cluster: in the resource group of the RP's subnet.
-pub fn private_endpoint_id(rp_subnet_id: &str, names: &InfraNames) -> Option<String> {
+pub fn private_endpoint_id(rp_subnet_id: &str, cluster_resource_id: &str) -> Option<String> {
     if rp_subnet_id.is_empty() {
         return None;
     }
@@ -130,14 +150,21 @@ pub fn private_endpoint_id(rp_subnet_id: &str, names: &InfraNames) -> Option<Str
         "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/privateEndpoints/{}",
         segment_after(rp_subnet_id, "subscriptions"),
         segment_after(rp_subnet_id, "resourceGroups"),
-        names.private_endpoint()
+        private_endpoint_name(cluster_resource_id)
     ))
 }
 
-/// Body of the RP's private endpoint, connected to the cluster's private link service.
-pub fn private_endpoint_body(location: &str, rp_subnet_id: &str, pls_id: &str) -> Value {
+/// Body of the RP's private endpoint, connected to the cluster's private link service and tagged
+/// with the cluster it serves.
+pub fn private_endpoint_body(
+    location: &str,
+    rp_subnet_id: &str,
+    pls_id: &str,
+    cluster_resource_id: &str,
+) -> Value {
     json!({
         "location": location,
+        "tags": {OWNER_TAG: cluster_resource_id},
         "properties": {
             "subnet": {"id": rp_subnet_id},
             "manualPrivateLinkServiceConnections": [{
@@ -148,6 +175,37 @@ pub fn private_endpoint_body(location: &str, rp_subnet_id: &str, pls_id: &str) -
     })
 }
 
+/// Whether an existing private endpoint is this cluster's: tagged with its resource id and
+/// connected to its private link service only. `Err` says what differs (for the log).
+pub fn endpoint_is_ours(
+    endpoint: &Value,
+    cluster_resource_id: &str,
+    pls_id: &str,
+) -> Result<(), String> {
+    let owner = endpoint["tags"][OWNER_TAG].as_str().unwrap_or_default();
+    if !owner.eq_ignore_ascii_case(cluster_resource_id) {
+        return Err(format!(
+            "it is tagged for '{owner}', not for '{cluster_resource_id}'"
+        ));
+    }
+    let props = &endpoint["properties"];
+    let targets: Vec<&str> = [
+        "manualPrivateLinkServiceConnections",
+        "privateLinkServiceConnections",
+    ]
+    .iter()
+    .flat_map(|k| props[*k].as_array().into_iter().flatten())
+    .filter_map(|c| c["properties"]["privateLinkServiceId"].as_str())
+    .collect();
+    if targets.is_empty() || targets.iter().any(|t| !t.eq_ignore_ascii_case(pls_id)) {
+        return Err(format!(
+            "it connects to [{}], not to '{pls_id}'",
+            targets.join(", ")
+        ));
+    }
+    Ok(())
+}
+
 /// The endpoint's address as Azure reports it (its DNS configuration).
 fn private_endpoint_ip(endpoint: &Value) -> Option<String> {
     endpoint["properties"]["customDnsConfigs"][0]["ipAddresses"][0]
@@ -156,17 +214,28 @@ fn private_endpoint_ip(endpoint: &Value) -> Option<String> {
 }
 
 /// Install: the RP's private endpoint to the cluster's private link service (the RP reaches a
-/// private API server through it); its address goes into `status.privateEndpointIp`.
+/// private API server through it); its address goes into `status.privateEndpointIp`. An endpoint
+/// found under its name is adopted only when it is this cluster's (tag and target).
 pub async fn create_private_endpoint(env: &mut StepEnv<'_>) -> StepResult<()> {
     let names = env.names()?;
     let rp_subnet = env.ctx.settings.rp_private_endpoint_subnet_id.clone();
-    let Some(id) = private_endpoint_id(&rp_subnet, &names) else {
+    let cluster_id = env.cluster.spec.resource_id.clone();
+    let Some(id) = private_endpoint_id(&rp_subnet, &cluster_id) else {
         return Ok(());
     };
     let arm = env.arm();
     azure::poll_pending(&arm, env.pending).await?;
     let pls_id = names.private_link_service_id();
-    let body = private_endpoint_body(&env.cluster.spec.location, &rp_subnet, &pls_id);
+    if let Some(existing) = azure::get(&arm, &id, NETWORK_API).await?
+        && let Err(why) = endpoint_is_ours(&existing, &cluster_id, &pls_id)
+    {
+        tracing::error!(endpoint = %id, cluster = %cluster_id, "refusing to adopt a private endpoint: {why}");
+        return Err(Outcome::Failed(crds::ArmError::new(
+            "InternalServerError",
+            "The resource provider could not create its private endpoint to the cluster: one of that name exists and does not belong to this cluster.",
+        )));
+    }
+    let body = private_endpoint_body(&env.cluster.spec.location, &rp_subnet, &pls_id, &cluster_id);
     let endpoint = azure::ensure_resource(&arm, &id, NETWORK_API, &body).await?;
     let ip = match private_endpoint_ip(&endpoint) {
         Some(ip) => ip,
@@ -190,18 +259,30 @@ pub async fn create_private_endpoint(env: &mut StepEnv<'_>) -> StepResult<()> {
     Ok(())
 }
 
-/// Delete: the RP's private endpoint (it is outside the cluster resource group).
+/// Delete: the RP's private endpoint (it is outside the cluster resource group), only when it is
+/// this cluster's (tag and target), and under the etag read so that a replacement made meanwhile
+/// is not deleted. Another's endpoint is left alone and logged.
 pub async fn remove_private_endpoint(env: &mut StepEnv<'_>) -> StepResult<()> {
     let Ok(names) = env.names() else {
         return Ok(());
     };
-    let Some(id) = private_endpoint_id(&env.ctx.settings.rp_private_endpoint_subnet_id, &names)
+    let cluster_id = env.cluster.spec.resource_id.clone();
+    let Some(id) =
+        private_endpoint_id(&env.ctx.settings.rp_private_endpoint_subnet_id, &cluster_id)
     else {
         return Ok(());
     };
     let arm = env.arm();
     azure::poll_pending(&arm, env.pending).await?;
-    azure::ensure_deleted(&arm, &id, NETWORK_API).await
+    let pls_id = names.private_link_service_id();
+    let Some(existing) = azure::get(&arm, &id, NETWORK_API).await? else {
+        return Ok(());
+    };
+    if let Err(why) = endpoint_is_ours(&existing, &cluster_id, &pls_id) {
+        tracing::warn!(endpoint = %id, cluster = %cluster_id, "leaving a private endpoint alone: {why}");
+        return Ok(());
+    }
+    azure::delete_read(&arm, &id, NETWORK_API, &existing).await
 }
 
 #[cfg(test)]
@@ -239,17 +320,51 @@ mod tests {
             resource_group: "aro-x".into(),
         };
         let subnet = "/subscriptions/rp/resourceGroups/aro-rp/providers/Microsoft.Network/virtualNetworks/rp-vnet/subnets/rp-pe";
-        assert_eq!(
-            private_endpoint_id(subnet, &names).as_deref(),
-            Some(
-                "/subscriptions/rp/resourceGroups/aro-rp/providers/Microsoft.Network/privateEndpoints/c-abcde-pe"
-            )
+        let cluster = "/subscriptions/s/resourceGroups/r/providers/Microsoft.RedHatOpenShift/openShiftClusters/c";
+        let id = private_endpoint_id(subnet, cluster).unwrap();
+        assert!(
+            id.starts_with(
+                "/subscriptions/rp/resourceGroups/aro-rp/providers/Microsoft.Network/privateEndpoints/aro-pe-"
+            ),
+            "{id}"
         );
-        assert_eq!(private_endpoint_id("", &names), None);
-        let body = private_endpoint_body("eastus", subnet, "pls");
+        assert_eq!(private_endpoint_id("", cluster), None);
+        let body = private_endpoint_body("eastus", subnet, "pls", cluster);
         assert_eq!(
             body["properties"]["manualPrivateLinkServiceConnections"][0]["properties"]["privateLinkServiceId"],
             "pls"
         );
+        assert_eq!(body["tags"][OWNER_TAG], cluster);
+    }
+
+    #[test]
+    fn endpoint_names_are_unique_per_cluster_id() {
+        let a = "/subscriptions/s1/resourceGroups/r/providers/Microsoft.RedHatOpenShift/openShiftClusters/c";
+        let b = "/subscriptions/s2/resourceGroups/r/providers/Microsoft.RedHatOpenShift/openShiftClusters/c";
+        let name = private_endpoint_name(a);
+        assert_eq!(name, private_endpoint_name(&a.to_uppercase()));
+        // The same group and cluster name in another subscription (another tenant): another name.
+        assert_ne!(name, private_endpoint_name(b));
+        assert!(name.len() <= 80, "{name}");
+    }
+
+    #[test]
+    fn only_an_endpoint_tagged_for_the_cluster_and_connected_to_its_service_is_ours() {
+        let cluster = "/subscriptions/s/resourceGroups/r/providers/Microsoft.RedHatOpenShift/openShiftClusters/c";
+        let ours = private_endpoint_body("eastus", "/sub", "/pls", cluster);
+        assert!(endpoint_is_ours(&ours, &cluster.to_uppercase(), "/PLS").is_ok());
+        let other_owner = private_endpoint_body("eastus", "/sub", "/pls", "/other");
+        assert!(endpoint_is_ours(&other_owner, cluster, "/pls").is_err());
+        let other_target = private_endpoint_body("eastus", "/sub", "/other-pls", cluster);
+        assert!(endpoint_is_ours(&other_target, cluster, "/pls").is_err());
+        let untagged = json!({"properties": {"manualPrivateLinkServiceConnections": [
+            {"properties": {"privateLinkServiceId": "/pls"}}]}});
+        assert!(endpoint_is_ours(&untagged, cluster, "/pls").is_err());
+        let mut extra = ours.clone();
+        extra["properties"]["privateLinkServiceConnections"] =
+            json!([{"properties": {"privateLinkServiceId": "/elsewhere"}}]);
+        assert!(endpoint_is_ours(&extra, cluster, "/pls").is_err());
+        let no_target = json!({"tags": {OWNER_TAG: cluster}, "properties": {}});
+        assert!(endpoint_is_ours(&no_target, cluster, "/pls").is_err());
     }
 }
