@@ -39,6 +39,14 @@ pub struct FrontendArgs {
     /// (ARO's local development mode does the same).
     #[arg(long, env = "ARO_MOCK_MSI_HEADERS")]
     pub mock_msi_headers: bool,
+    /// Host suffix managed identity URLs (the x-ms-identity-url header ARM sends) must be under:
+    /// the cloud's identity host.
+    #[arg(
+        long,
+        env = "ARO_IDENTITY_URL_HOST_SUFFIX",
+        default_value = server::workload_identity::DEFAULT_IDENTITY_HOST_SUFFIX
+    )]
+    pub identity_url_host_suffix: String,
     /// PEM server certificate chain (TLS).
     #[arg(long, env = "ARO_FRONTEND_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -97,6 +105,21 @@ pub fn config_from_args(args: &FrontendArgs) -> Result<FrontendConfig> {
             admin: normalize(&args.admin_client_certs),
         }
     };
+    let identity_host_suffix = args
+        .identity_url_host_suffix
+        .trim()
+        .trim_start_matches('.')
+        .to_ascii_lowercase();
+    if identity_host_suffix.is_empty()
+        || !identity_host_suffix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    {
+        return Err(Error::Config(format!(
+            "--identity-url-host-suffix must be a DNS name such as identity.azure.net, not '{}'",
+            args.identity_url_host_suffix
+        )));
+    }
     Ok(FrontendConfig {
         location: args.location.to_lowercase(),
         parent_domain: args.parent_domain.clone(),
@@ -109,6 +132,7 @@ pub fn config_from_args(args: &FrontendArgs) -> Result<FrontendConfig> {
         auth,
         rp_version: env!("CARGO_PKG_VERSION").to_string(),
         mock_msi_headers: args.mock_msi_headers,
+        identity_host_suffix,
     })
 }
 

@@ -203,6 +203,17 @@ impl Env {
         Self::read(req).await
     }
 
+    async fn read_request(http: &reqwest::Client, req: reqwest::Request) -> Response {
+        let resp = http.execute(req).await.expect("request sent");
+        let status = resp.status();
+        let text = resp.text().await.expect("response body");
+        Response {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        }
+    }
+
     async fn read(req: reqwest::RequestBuilder) -> Response {
         let resp = req.send().await.expect("request sent");
         let status = resp.status();
@@ -394,7 +405,7 @@ struct Case {
 }
 
 const IP: &str = "InvalidParameter";
-const IDENTITY_URL: &str = "https://identity.example.net/credentials?tid=t&oid=o&aid=a";
+const IDENTITY_URL: &str = "https://tenant.identity.azure.net/credentials?tid=t&oid=o&aid=a";
 const HOME_TENANT: &str = "22222222-2222-4222-8222-222222222222";
 
 fn case(name: &'static str, applies: Applies, mutate: Mutation, expect: Expect) -> Case {
@@ -2595,6 +2606,111 @@ async fn workload_identities_must_match_the_role_sets_and_creates_need_the_ident
         {
             failures.push(format!("stored identity: {identity:?}"));
         }
+    }
+    env.dc.stop().await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Each rule on ARM's identity and tenant headers: a violation is 400 InvalidRequestContent
+/// naming the header, and the refused create stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_and_tenant_headers_are_checked_one_rule_at_a_time() {
+    let env = start(false).await;
+    let version = "2024-08-12-preview";
+    let long_url = format!(
+        "https://tenant.identity.azure.net/{}",
+        "a".repeat(rp_frontend::server::workload_identity::MAX_IDENTITY_URL_LEN)
+    );
+    let cases: [(&str, &str, &str); 9] = [
+        (
+            "plain http",
+            "x-ms-identity-url",
+            "http://tenant.identity.azure.net/c",
+        ),
+        (
+            "foreign host",
+            "x-ms-identity-url",
+            "https://identity.example.net/c",
+        ),
+        (
+            "look-alike host",
+            "x-ms-identity-url",
+            "https://tenant.identity.azure.net.example.com/c",
+        ),
+        (
+            "metadata endpoint",
+            "x-ms-identity-url",
+            "https://169.254.169.254/metadata/identity",
+        ),
+        ("identity URL over 2 KiB", "x-ms-identity-url", &long_url),
+        ("home tenant not a GUID", "x-ms-home-tenant-id", "contoso"),
+        (
+            "home tenant too long",
+            "x-ms-home-tenant-id",
+            "22222222-2222-4222-8222-2222222222220",
+        ),
+        (
+            "client tenant not a GUID",
+            "x-ms-client-tenant-id",
+            "../other",
+        ),
+        (
+            "client tenant braced",
+            "x-ms-client-tenant-id",
+            "{22222222-2222-4222-8222-222222222222}",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, header, value) in cases {
+        let path = cluster_path(RG, &format!("hdr-{}", env.next()));
+        let mut built = env
+            .http
+            .put(format!("{}{path}?api-version={version}", env.base))
+            .header("referer", format!("https://arm.example.com{path}"))
+            .header("x-ms-identity-url", IDENTITY_URL)
+            .header("x-ms-home-tenant-id", HOME_TENANT)
+            .json(&wi_body(env.next()))
+            .build()
+            .unwrap();
+        // The header under test replaces the valid one.
+        built.headers_mut().insert(
+            reqwest::header::HeaderName::from_static(header),
+            reqwest::header::HeaderValue::from_str(value).unwrap(),
+        );
+        let r = Env::read_request(&env.http, built).await;
+        if r.status != StatusCode::BAD_REQUEST
+            || r.code() != "InvalidRequestContent"
+            || r.target() != header
+            || !r.body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(header)
+        {
+            failures.push(format!("{what}: {}", r.describe()));
+        }
+        let r = env.send(Method::GET, &path, version, None).await;
+        if r.status != StatusCode::NOT_FOUND {
+            failures.push(format!("{what}: stored anyway: {}", r.describe()));
+        }
+    }
+    // All valid (and a valid client tenant): created.
+    let path = cluster_path(RG, "hdr-valid");
+    let built = env
+        .http
+        .put(format!("{}{path}?api-version={version}", env.base))
+        .header("referer", format!("https://arm.example.com{path}"))
+        .header("x-ms-identity-url", IDENTITY_URL)
+        .header("x-ms-home-tenant-id", HOME_TENANT)
+        .header(
+            "x-ms-client-tenant-id",
+            "33333333-3333-4333-8333-333333333333",
+        )
+        .json(&wi_body(env.next()))
+        .build()
+        .unwrap();
+    let r = Env::read_request(&env.http, built).await;
+    if r.status != StatusCode::CREATED {
+        failures.push(format!("valid headers: {}", r.describe()));
     }
     env.dc.stop().await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -50,6 +50,9 @@ pub struct FrontendConfig {
     /// `x-ms-home-tenant-id`) when a workload identity create lacks them, as ARO's local
     /// development mode does; production refuses such a create.
     pub mock_msi_headers: bool,
+    /// Host suffix managed identity URLs (`x-ms-identity-url`) must be under: the cloud's
+    /// identity host (`identity.azure.net` in public Azure).
+    pub identity_host_suffix: String,
 }
 
 impl FrontendConfig {
@@ -63,6 +66,7 @@ impl FrontendConfig {
             auth: AuthMode::None,
             rp_version: env!("CARGO_PKG_VERSION").to_string(),
             mock_msi_headers: false,
+            identity_host_suffix: workload_identity::DEFAULT_IDENTITY_HOST_SUFFIX.to_string(),
         }
     }
 }
@@ -344,6 +348,7 @@ async fn handle_inner(
     }
 
     auth::authorize(&state.config.auth, &parts.extensions, is_admin)?;
+    workload_identity::check_identity_headers(&parts.headers, &state.config.identity_host_suffix)?;
 
     // Body: size cap, content type, JSON for writes.
     let has_body_method = matches!(parts.method, Method::PUT | Method::PATCH | Method::POST);

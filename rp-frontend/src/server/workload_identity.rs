@@ -14,6 +14,16 @@ pub const IDENTITY_URL_HEADER: &str = "x-ms-identity-url";
 /// Header ARM sends with the home tenant of the cluster's managed identity.
 pub const HOME_TENANT_HEADER: &str = "x-ms-home-tenant-id";
 
+/// Header ARM sends with the tenant of the caller (recorded on operations).
+pub const CLIENT_TENANT_HEADER: &str = "x-ms-client-tenant-id";
+
+/// Identity host of public Azure: managed identity data-plane URLs are `https://*.identity.azure.net/...`.
+pub const DEFAULT_IDENTITY_HOST_SUFFIX: &str = "identity.azure.net";
+/// Longest identity URL accepted.
+pub const MAX_IDENTITY_URL_LEN: usize = 2048;
+/// Length of a tenant id (a GUID in its hyphenated form).
+const GUID_LEN: usize = 36;
+
 /// What a development frontend fills in when ARM's identity headers are absent (ARO's local
 /// development mode does the same with its mock MSI middleware).
 pub const MOCK_IDENTITY_URL: &str = "https://bogus.identity.azure.net/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/rg/providers/Microsoft.ApiManagement/service/test/credentials";
@@ -146,6 +156,96 @@ pub fn record_identity_headers(
     Ok(())
 }
 
+/// Whether `value` is a GUID in the hyphenated form ARM sends (`8-4-4-4-12` hex digits).
+pub fn is_guid(value: &str) -> bool {
+    value.len() == GUID_LEN
+        && value.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// Why `url` is not a managed identity URL under `host_suffix`, if it is not one: https, a host
+/// that is a subdomain of the suffix, no user info, the default port.
+fn identity_url_problem(url: &str, host_suffix: &str) -> Option<&'static str> {
+    let Ok(uri) = url.parse::<http::Uri>() else {
+        return Some("is not a URL");
+    };
+    if uri.scheme_str() != Some("https") {
+        return Some("must be an https URL");
+    }
+    let Some(authority) = uri.authority() else {
+        return Some("has no host");
+    };
+    if authority.as_str().contains('@') || authority.port_u16().is_some_and(|p| p != 443) {
+        return Some("must name its host only");
+    }
+    let host = authority.host().to_ascii_lowercase();
+    let suffix = host_suffix.trim_start_matches('.').to_ascii_lowercase();
+    let under = host
+        .strip_suffix(&suffix)
+        .and_then(|label| label.strip_suffix('.'))
+        .is_some_and(|label| !label.is_empty());
+    if !under {
+        return Some("must be under the cloud's identity host");
+    }
+    None
+}
+
+/// The identity and tenant headers ARM sends, checked before anything reads them: the identity
+/// URL (`x-ms-identity-url`) an https URL under the cloud's identity host (`host_suffix`, e.g.
+/// `identity.azure.net`) of at most 2 KiB, the tenant ids (`x-ms-home-tenant-id`,
+/// `x-ms-client-tenant-id`) GUIDs, each sent at most once. The RP later calls the identity URL
+/// with its own credential and records the tenants, so a forged value must not get that far.
+/// Empty values count as absent (the create's own check asks for them).
+pub fn check_identity_headers(headers: &HeaderMap, host_suffix: &str) -> Result<(), Error> {
+    let invalid = |name: &str, why: String| {
+        Error::arm_target(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContent",
+            name,
+            format!("The '{name}' header is invalid: {why}."),
+        )
+    };
+    for (name, max_len) in [
+        (IDENTITY_URL_HEADER, MAX_IDENTITY_URL_LEN),
+        (HOME_TENANT_HEADER, GUID_LEN),
+        (CLIENT_TENANT_HEADER, GUID_LEN),
+    ] {
+        let mut values = headers.get_all(name).iter();
+        let Some(raw) = values.next() else {
+            continue;
+        };
+        if values.next().is_some() {
+            return Err(invalid(name, "it must be sent once".into()));
+        }
+        if raw.len() > max_len {
+            return Err(invalid(
+                name,
+                format!("it is longer than {max_len} characters"),
+            ));
+        }
+        let Ok(value) = raw.to_str() else {
+            return Err(invalid(name, "it is not visible ASCII".into()));
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        if name == IDENTITY_URL_HEADER {
+            if let Some(why) = identity_url_problem(value, host_suffix) {
+                return Err(invalid(
+                    name,
+                    format!("the identity URL {why} (https://*.{host_suffix})"),
+                ));
+            }
+        } else if !is_guid(value) {
+            return Err(invalid(name, "a tenant id must be a GUID".into()));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +334,100 @@ mod tests {
         ));
         assert_eq!(code, "InvalidParameter");
         assert!(message.contains("minor version '4.17'"), "{message}");
+    }
+
+    fn checked(pairs: &[(&str, &str)], suffix: &str) -> Result<(), (String, String)> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                axum::http::HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        check_identity_headers(&headers, suffix).map_err(|e| match e {
+            Error::Arm { error, .. } => {
+                (error.code.clone(), error.target.clone().unwrap_or_default())
+            }
+            other => panic!("expected an ARM error, got {other:?}"),
+        })
+    }
+
+    #[test]
+    fn identity_urls_must_be_https_under_the_identity_host() {
+        let ok = |url: &str| checked(&[(IDENTITY_URL_HEADER, url)], DEFAULT_IDENTITY_HOST_SUFFIX);
+        assert!(ok("https://bogus.identity.azure.net/subscriptions/s/credentials?tid=t").is_ok());
+        assert!(ok("https://A.B.Identity.Azure.NET:443/x").is_ok());
+        for bad in [
+            "http://x.identity.azure.net/",
+            "https://identity.azure.net/",
+            "https://evil-identity.azure.net/",
+            "https://x.identity.azure.net.evil.com/",
+            "https://user@x.identity.azure.net/",
+            "https://x.identity.azure.net:8443/",
+            "https://169.254.169.254/metadata",
+            "/relative",
+            "not a url",
+        ] {
+            assert_eq!(
+                ok(bad),
+                Err(("InvalidRequestContent".into(), IDENTITY_URL_HEADER.into())),
+                "{bad}"
+            );
+        }
+        let long = format!(
+            "https://x.identity.azure.net/{}",
+            "a".repeat(MAX_IDENTITY_URL_LEN)
+        );
+        assert!(ok(&long).is_err());
+        // Another cloud's identity host, when configured.
+        assert!(
+            checked(
+                &[(IDENTITY_URL_HEADER, "https://x.identity.usgovcloudapi.net/")],
+                "identity.usgovcloudapi.net"
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn tenant_headers_must_be_single_guids() {
+        for header in [HOME_TENANT_HEADER, CLIENT_TENANT_HEADER] {
+            let ok = |v: &str| checked(&[(header, v)], DEFAULT_IDENTITY_HOST_SUFFIX);
+            assert!(ok("22222222-2222-4222-8222-22222222222A").is_ok());
+            for bad in [
+                "tenant",
+                "22222222222242228222222222222222",
+                "{22222222-2222-4222-8222-222222222222}",
+                "22222222-2222-4222-8222-2222222222222",
+                "2222222g-2222-4222-8222-222222222222",
+            ] {
+                assert_eq!(
+                    ok(bad),
+                    Err(("InvalidRequestContent".into(), header.into())),
+                    "{header}: {bad}"
+                );
+            }
+            let twice = [
+                (header, "22222222-2222-4222-8222-222222222222"),
+                (header, "33333333-2222-4222-8222-222222222222"),
+            ];
+            assert!(checked(&twice, DEFAULT_IDENTITY_HOST_SUFFIX).is_err());
+        }
+        assert!(checked(&[], DEFAULT_IDENTITY_HOST_SUFFIX).is_ok());
+    }
+
+    #[test]
+    fn the_development_placeholders_pass_the_checks() {
+        assert!(
+            checked(
+                &[
+                    (IDENTITY_URL_HEADER, MOCK_IDENTITY_URL),
+                    (HOME_TENANT_HEADER, MOCK_HOME_TENANT)
+                ],
+                DEFAULT_IDENTITY_HOST_SUFFIX
+            )
+            .is_ok()
+        );
     }
 
     #[test]
