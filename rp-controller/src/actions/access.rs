@@ -314,11 +314,6 @@ mod tests {
 
     #[test]
     fn the_private_endpoint_lives_with_the_rp_subnet() {
-        let names = InfraNames {
-            infra_id: "c-abcde".into(),
-            subscription_id: "s".into(),
-            resource_group: "aro-x".into(),
-        };
         let subnet = "/subscriptions/rp/resourceGroups/aro-rp/providers/Microsoft.Network/virtualNetworks/rp-vnet/subnets/rp-pe";
         let cluster = "/subscriptions/s/resourceGroups/r/providers/Microsoft.RedHatOpenShift/openShiftClusters/c";
         let id = private_endpoint_id(subnet, cluster).unwrap();
