@@ -1385,6 +1385,24 @@ mod tests {
     }
 
     #[test]
+    fn a_record_set_is_owned_only_when_its_metadata_names_the_cluster() {
+        let cluster = "/subscriptions/s/resourceGroups/r/providers/Microsoft.RedHatOpenShift/openShiftClusters/c";
+        let owned = json!({"properties": {"metadata": {OWNER_TAG: cluster}}});
+        assert!(record_set_owned_by(&owned, &cluster.to_uppercase()));
+        let other = json!({"properties": {"metadata": {OWNER_TAG: "/subscriptions/t/x"}}});
+        assert!(!record_set_owned_by(&other, cluster));
+        // A record set without an owner (made by hand, or by another RP) is nobody's to take.
+        assert!(!record_set_owned_by(&json!({"properties": {}}), cluster));
+        let e = duplicate_domain("c.eastus.aroapp.io");
+        assert_eq!(e.code, "DuplicateDomain");
+        assert_eq!(
+            e.target.as_deref(),
+            Some("properties.clusterProfile.domain")
+        );
+        assert!(e.message.contains("'c.eastus.aroapp.io'"), "{}", e.message);
+    }
+
+    #[test]
     fn kubeadmin_passwords_have_the_installer_shape() {
         let p = kubeadmin_password();
         assert_eq!(p.len(), 23);
