@@ -1,6 +1,7 @@
 //! Runtime pieces every `aro` component shares: logging setup, graceful shutdown, and the
-//! `/healthz`, `/readyz`, `/metrics` listener.
+//! `/healthz`, `/readyz`, `/metrics` listener; owner-only files for secrets.
 
+pub mod fs;
 pub mod health;
 pub mod shutdown;
 pub mod telemetry;
@@ -24,6 +25,12 @@ pub enum Error {
         addr: String,
         #[source]
         source: std::io::Error,
+    },
+    /// A private (owner-only) directory or file cannot be created, opened or written.
+    #[error("{}: {reason}", path.display())]
+    PrivatePath {
+        path: std::path::PathBuf,
+        reason: String,
     },
 }
 
