@@ -40,17 +40,8 @@ fn read_opt(dir: Option<&Path>, name: &str) -> Option<String> {
 }
 
 fn write_private(dir: &Path, name: &str, content: &str) -> Result<(), Error> {
-    let path = dir.join(name);
-    std::fs::write(&path, content).map_err(|source| Error::DataDir {
-        path: path.display().to_string(),
-        source,
-    })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
-    }
-    Ok(())
+    aro_common::fs::write_private_file(&dir.join(name), content.as_bytes())
+        .map_err(Error::PrivateFile)
 }
 
 impl Pki {
@@ -218,5 +209,49 @@ mod tests {
         let kubeconfig: serde_yaml::Value =
             serde_yaml::from_str(&a.kubeconfig("https://127.0.0.1:1", "devcluster")).unwrap();
         assert_eq!(kubeconfig["current-context"], "devcluster");
+    }
+
+    #[test]
+    fn a_durable_cluster_keeps_its_data_owner_only_under_a_permissive_umask() {
+        use aro_common::fs::{mode_of, rerun_with_umask};
+        if !rerun_with_umask(
+            "certs::tests::a_durable_cluster_keeps_its_data_owner_only_under_a_permissive_umask",
+            0o000,
+        ) {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("clusters/one");
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let dc = crate::Devcluster::start(crate::DevclusterConfig::durable(&data))
+                .await
+                .unwrap();
+            assert_eq!(dc.kubeconfig_path.as_deref(), Some(&*data.join("kubeconfig")));
+            dc.stop().await;
+        });
+        for dir in ["clusters", "clusters/one"] {
+            assert_eq!(mode_of(&tmp.path().join(dir)), 0o700, "{dir}");
+        }
+        let mut files: Vec<String> = std::fs::read_dir(&data)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(
+            files,
+            [
+                "admin.crt",
+                "admin.key",
+                "admin.token",
+                "ca.crt",
+                "ca.key",
+                "devcluster.redb",
+                "kubeconfig"
+            ]
+        );
+        for f in &files {
+            assert_eq!(mode_of(&data.join(f)), 0o600, "{f}");
+        }
     }
 }

@@ -100,10 +100,7 @@ impl Devcluster {
     /// Start serving; returns once the server accepts connections.
     pub async fn start(config: DevclusterConfig) -> Result<Devcluster, Error> {
         if let Some(dir) = &config.data_dir {
-            std::fs::create_dir_all(dir).map_err(|source| Error::DataDir {
-                path: dir.display().to_string(),
-                source,
-            })?;
+            aro_common::fs::create_private_dir(dir).map_err(Error::PrivateFile)?;
         }
         let listener = TcpListener::bind(config.listen)
             .await
@@ -149,10 +146,8 @@ impl Devcluster {
         let kubeconfig_path = match &config.data_dir {
             Some(dir) => {
                 let path = dir.join("kubeconfig");
-                std::fs::write(&path, &kubeconfig).map_err(|source| Error::DataDir {
-                    path: path.display().to_string(),
-                    source,
-                })?;
+                aro_common::fs::write_private_file(&path, kubeconfig.as_bytes())
+                    .map_err(Error::PrivateFile)?;
                 Some(path)
             }
             None => None,
