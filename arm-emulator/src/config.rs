@@ -249,7 +249,17 @@ pub struct EmulatorConfig {
     pub tenant_id: String,
     /// Serve HTTPS with a generated CA (see `EmulatorHandle::ca_pem`) instead of HTTP.
     pub tls: bool,
+    /// Most access tokens remembered; issuing one more forgets the oldest (which then stops
+    /// working, as if it had expired). Expired tokens are forgotten too.
+    pub max_tokens: usize,
+    /// Most entries of the request log; the oldest drop first.
+    pub max_logged_requests: usize,
 }
+
+/// Default of [`EmulatorConfig::max_tokens`].
+pub const DEFAULT_MAX_TOKENS: usize = 10_000;
+/// Default of [`EmulatorConfig::max_logged_requests`].
+pub const DEFAULT_MAX_LOGGED_REQUESTS: usize = 10_000;
 
 /// Tenant id used when none is configured.
 pub const DEFAULT_TENANT: &str = "00000000-0000-0000-0000-00000000aaaa";
@@ -271,6 +281,8 @@ impl Default for EmulatorConfig {
             subscriptions: Vec::new(),
             tenant_id: DEFAULT_TENANT.into(),
             tls: false,
+            max_tokens: DEFAULT_MAX_TOKENS,
+            max_logged_requests: DEFAULT_MAX_LOGGED_REQUESTS,
         }
     }
 }

@@ -22,8 +22,8 @@ mod server;
 mod tls;
 
 pub use config::{
-    EmulatorConfig, FaultConfig, FaultRule, OpType, Principal, ProviderRegistration, Seed,
-    SeedResource,
+    DEFAULT_MAX_LOGGED_REQUESTS, DEFAULT_MAX_TOKENS, EmulatorConfig, FaultConfig, FaultRule,
+    OpType, Principal, ProviderRegistration, Seed, SeedResource,
 };
 pub use error::{ApiError, Error};
 pub use server::LoggedRequest;
@@ -71,7 +71,11 @@ impl ArmEmulator {
             engine,
             config.principals.clone(),
             config.faults.clone(),
-            config.token_lifetime,
+            server::Limits {
+                token_lifetime: config.token_lifetime,
+                max_tokens: config.max_tokens.max(1),
+                max_logged_requests: config.max_logged_requests.max(1),
+            },
             config.seeds.clone(),
             base_url.clone(),
         ));
@@ -84,10 +88,14 @@ impl ArmEmulator {
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
         let task = match tls {
             Some(t) => tokio::spawn(tls::serve(listener, t.server_config, router, stop)),
+            // The peer address reaches handlers as `ConnectInfo` (the admin API is loopback-only).
             None => tokio::spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
-                    .await
+                axum::serve(
+                    listener,
+                    router.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
             }),
         };
         tracing::info!(%base_url, "arm-emulator listening");
@@ -128,6 +136,13 @@ impl EmulatorHandle {
             principals: vec![principal],
             ..Default::default()
         })
+    }
+
+    /// Rotates the federated credential of principal `client_id`: from now on the token endpoint
+    /// accepts `assertion` as its `client_assertion` and refuses the previous one (access tokens
+    /// already issued stay valid until they expire, as with Entra ID).
+    pub fn set_federated_token(&self, client_id: &str, assertion: &str) -> Result<(), Error> {
+        self.app.set_federated_token(client_id, assertion)
     }
 
     /// Replaces the fault configuration.
@@ -186,6 +201,12 @@ pub struct ArmEmulatorArgs {
     /// Serve HTTPS with a certificate from a generated CA.
     #[arg(long)]
     pub tls: bool,
+    /// Most access tokens remembered (the oldest are forgotten first).
+    #[arg(long, default_value_t = DEFAULT_MAX_TOKENS)]
+    pub max_tokens: usize,
+    /// Most entries kept in the request log (the oldest drop first).
+    #[arg(long, default_value_t = DEFAULT_MAX_LOGGED_REQUESTS)]
+    pub max_logged_requests: usize,
     /// With --tls: write the CA certificate (PEM) here, for clients to trust.
     #[arg(long, value_name = "FILE", requires = "tls")]
     pub tls_ca_out: Option<PathBuf>,
@@ -256,6 +277,8 @@ impl ArmEmulatorArgs {
             seeds,
             subscriptions: self.subscriptions.clone(),
             tls: self.tls,
+            max_tokens: self.max_tokens,
+            max_logged_requests: self.max_logged_requests,
             ..Default::default()
         })
     }
@@ -265,8 +288,8 @@ impl ArmEmulatorArgs {
 pub async fn run(args: ArmEmulatorArgs, shutdown: CancellationToken) -> Result<(), Error> {
     let handle = ArmEmulator::start(args.to_config()?).await?;
     if let (Some(path), Some(pem)) = (&args.tls_ca_out, &handle.ca_pem) {
-        std::fs::write(path, pem)
-            .map_err(|e| Error::Tls(format!("writing {}: {e}", path.display())))?;
+        aro_common::fs::write_private_file(path, pem.as_bytes())
+            .map_err(|e| Error::Tls(e.to_string()))?;
     }
     println!("arm-emulator listening on {}", handle.base_url);
     shutdown.cancelled().await;

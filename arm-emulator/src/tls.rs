@@ -111,7 +111,12 @@ pub async fn serve(
             };
             let service = hyper::service::service_fn(
                 move |request: hyper::Request<hyper::body::Incoming>| {
-                    app.clone().oneshot(request.map(axum::body::Body::new))
+                    let mut request = request.map(axum::body::Body::new);
+                    // As `into_make_service_with_connect_info` does on the plain path.
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    app.clone().oneshot(request)
                 },
             );
             let builder = Builder::new(TokioExecutor::new());
