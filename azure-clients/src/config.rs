@@ -25,7 +25,8 @@ pub enum Credentials {
     WorkloadIdentity {
         /// Application (client) id.
         client_id: String,
-        /// File holding the federated token (as projected by Kubernetes).
+        /// File holding the federated token (as projected by Kubernetes); read again at every
+        /// token request, since the kubelet rotates it.
         token_file: PathBuf,
     },
 }
