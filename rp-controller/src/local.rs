@@ -240,9 +240,13 @@ fn io(context: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |e| Error::Runtime(format!("{context}: {e}"))
 }
 
-/// Self-signed server and client certificates, created once in `dir`.
+fn private(e: aro_common::Error) -> Error {
+    Error::Runtime(e.to_string())
+}
+
+/// Self-signed server and client certificates, created once in `dir` (owner-only: the keys).
 fn ensure_certs(dir: &Path) -> Result<FrontendCerts> {
-    std::fs::create_dir_all(dir).map_err(io("creating the certificate directory"))?;
+    aro_common::fs::create_private_dir(dir).map_err(private)?;
     let certs = FrontendCerts {
         server_cert: dir.join("server.pem"),
         server_key: dir.join("server-key.pem"),
@@ -255,8 +259,10 @@ fn ensure_certs(dir: &Path) -> Result<FrontendCerts> {
         }
         let generated = rcgen::generate_simple_self_signed(names)
             .map_err(|e| Error::Runtime(format!("generating a certificate: {e}")))?;
-        std::fs::write(cert, generated.cert.pem()).map_err(io("writing a certificate"))?;
-        std::fs::write(key, generated.signing_key.serialize_pem()).map_err(io("writing a key"))?;
+        aro_common::fs::write_private_file(cert, generated.cert.pem().as_bytes())
+            .map_err(private)?;
+        aro_common::fs::write_private_file(key, generated.signing_key.serialize_pem().as_bytes())
+            .map_err(private)?;
         Ok(())
     };
     make(
@@ -319,7 +325,7 @@ impl LocalSystem {
     pub async fn start(config: LocalConfig) -> Result<Self> {
         let shutdown = CancellationToken::new();
         if let Some(dir) = &config.data_dir {
-            std::fs::create_dir_all(dir).map_err(io("creating the data directory"))?;
+            aro_common::fs::create_private_dir(dir).map_err(private)?;
         }
 
         // Management cluster.
@@ -768,5 +774,46 @@ fn local_role_set() -> PlatformWorkloadIdentityRoleSetSpec {
                 &["openshift-azure-operator:aro-operator-master"],
             ),
         ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_data_keys_and_kubeconfigs_are_owner_only_under_a_permissive_umask() {
+        use aro_common::fs::{mode_of, rerun_with_umask};
+        if !rerun_with_umask(
+            "local::tests::local_data_keys_and_kubeconfigs_are_owner_only_under_a_permissive_umask",
+            0o000,
+        ) {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join(".aro/local");
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let system = LocalSystem::start(LocalConfig {
+                data_dir: Some(data.clone()),
+                frontend_tls: true,
+                start_controller: false,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+            system.stop().await.unwrap();
+        });
+        for dir in [".aro", ".aro/local", ".aro/local/management", ".aro/local/frontend"] {
+            assert_eq!(mode_of(&tmp.path().join(dir)), 0o700, "{dir}");
+        }
+        for dir in ["management", "frontend"] {
+            for entry in std::fs::read_dir(data.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                assert_eq!(mode_of(&path), 0o600, "{}", path.display());
+            }
+        }
+        assert_eq!(mode_of(&data.join("frontend/server-key.pem")), 0o600);
+        assert_eq!(mode_of(&data.join("management/kubeconfig")), 0o600);
     }
 }

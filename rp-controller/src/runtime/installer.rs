@@ -224,11 +224,12 @@ impl InstallerRuntime {
     ) -> Result<()> {
         let log_path = dir.join(LOG_FILE);
         let command = verb.join(" ");
-        let mut log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(|e| io_error("opening", &log_path, e))?;
+        // The installer's output may quote secrets: the log is owner-only.
+        let mut log = aro_common::fs::open_private(
+            &log_path,
+            std::fs::OpenOptions::new().create(true).append(true),
+        )
+        .map_err(private_error)?;
         let start = log.seek(SeekFrom::End(0)).unwrap_or(0);
         writeln!(
             log,
@@ -319,9 +320,10 @@ impl ClusterRuntime for InstallerRuntime {
         }
         if dir.exists() {
             self.clean_up_attempt(&dir).await?;
-        } else {
-            std::fs::create_dir_all(&dir).map_err(|e| io_error("creating", &dir, e))?;
         }
+        // The directory receives the pull secret, the admin kubeconfig and the kubeadmin
+        // password: owner-only (an existing one is checked too).
+        aro_common::fs::create_private_dir(&dir).map_err(private_error)?;
         let yaml = serde_yaml::to_string(&install_config(seed))
             .map_err(|e| Error::Runtime(format!("install-config.yaml: {e}")))?;
         write_private(&dir.join(INSTALL_CONFIG_FILE), yaml.as_bytes())?;
@@ -341,11 +343,11 @@ impl ClusterRuntime for InstallerRuntime {
                 "installed"
             );
         }
-        std::fs::write(
-            dir.join(COMPLETE_MARKER),
-            chrono::Utc::now().to_rfc3339() + "\n",
+        aro_common::fs::write_private_file(
+            &dir.join(COMPLETE_MARKER),
+            (chrono::Utc::now().to_rfc3339() + "\n").as_bytes(),
         )
-        .map_err(|e| io_error("writing", &dir.join(COMPLETE_MARKER), e))?;
+        .map_err(private_error)?;
         self.forget_client(infra_id);
         Ok(access)
     }
@@ -668,18 +670,11 @@ async fn read_file(path: &Path) -> Result<String> {
 
 /// Write a file only its owner can read (it holds the pull secret).
 fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).write(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .map_err(|e| io_error("writing", path, e))?;
-    file.write_all(contents)
-        .map_err(|e| io_error("writing", path, e))
+    aro_common::fs::write_private_file(path, contents).map_err(private_error)
+}
+
+fn private_error(e: aro_common::Error) -> Error {
+    Error::Runtime(e.to_string())
 }
 
 fn io_error(what: &str, path: &Path, e: std::io::Error) -> Error {
