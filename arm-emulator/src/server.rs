@@ -214,7 +214,11 @@ impl App {
 
     /// Makes principal `client_id` accept `assertion` (and no longer the previous one) as its
     /// federated credential.
-    pub fn set_federated_token(&self, client_id: &str, assertion: &str) -> Result<(), crate::Error> {
+    pub fn set_federated_token(
+        &self,
+        client_id: &str,
+        assertion: &str,
+    ) -> Result<(), crate::Error> {
         let mut principals = self.principals.lock();
         let principal = principals
             .iter_mut()
@@ -413,7 +417,9 @@ async fn loopback_only(request: Request, next: Next) -> Response {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
     if !admin_peer_allowed(peer) {
-        let peer = peer.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into());
+        let peer = peer
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "unknown".into());
         tracing::warn!(%peer, path = request.uri().path(), "admin request from a non-loopback peer refused");
         return admin_error(
             StatusCode::FORBIDDEN,
@@ -939,18 +945,33 @@ mod tests {
             ("GET", "/_admin/state"),
             ("PUT", "/_admin/principals/c/federatedToken"),
         ] {
-            assert_eq!(call(method, path, None).await, 403, "{method} {path} without a peer");
+            assert_eq!(
+                call(method, path, None).await,
+                403,
+                "{method} {path} without a peer"
+            );
             assert_eq!(
                 call(method, path, Some("192.0.2.7:40000")).await,
                 403,
                 "{method} {path} from a remote peer"
             );
         }
-        assert_eq!(call("GET", "/_admin/state", Some("127.0.0.1:40000")).await, 200);
-        assert_eq!(call("GET", "/_admin/faults", Some("[::1]:40000")).await, 200);
+        assert_eq!(
+            call("GET", "/_admin/state", Some("127.0.0.1:40000")).await,
+            200
+        );
+        assert_eq!(
+            call("GET", "/_admin/faults", Some("[::1]:40000")).await,
+            200
+        );
         // The rotation call: unknown principal is a 404, from loopback.
         assert_eq!(
-            call("PUT", "/_admin/principals/c/federatedToken", Some("127.0.0.1:1")).await,
+            call(
+                "PUT",
+                "/_admin/principals/c/federatedToken",
+                Some("127.0.0.1:1")
+            )
+            .await,
             404
         );
         // Health and the token endpoint do not need a loopback peer.

@@ -654,7 +654,10 @@ async fn a_rotated_federated_credential_refuses_the_old_assertion() {
     };
     assert_eq!(exchange("assertion-1").await.0, 200);
     let rsp = reqwest::Client::new()
-        .put(format!("{}/_admin/principals/wi/federatedToken", emu.base_url))
+        .put(format!(
+            "{}/_admin/principals/wi/federatedToken",
+            emu.base_url
+        ))
         .json(&json!({"federatedToken": "assertion-2"}))
         .send()
         .await
@@ -673,14 +676,20 @@ async fn a_rotated_federated_credential_refuses_the_old_assertion() {
     assert_eq!(exchange("assertion-2").await.0, 200);
     // Unknown principals and malformed bodies are 4xx.
     let rsp = reqwest::Client::new()
-        .put(format!("{}/_admin/principals/nobody/federatedToken", emu.base_url))
+        .put(format!(
+            "{}/_admin/principals/nobody/federatedToken",
+            emu.base_url
+        ))
         .json(&json!({"federatedToken": "x"}))
         .send()
         .await
         .unwrap();
     assert_eq!(rsp.status(), 404);
     let rsp = reqwest::Client::new()
-        .put(format!("{}/_admin/principals/wi/federatedToken", emu.base_url))
+        .put(format!(
+            "{}/_admin/principals/wi/federatedToken",
+            emu.base_url
+        ))
         .body("not json")
         .send()
         .await

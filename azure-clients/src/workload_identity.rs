@@ -83,7 +83,10 @@ impl FederatedTokenFileCredential {
         let token = text.trim();
         if token.is_empty() {
             return Err(CoreError::with_message(ErrorKind::Credential, || {
-                format!("federated token file {} is empty", self.token_file.display())
+                format!(
+                    "federated token file {} is empty",
+                    self.token_file.display()
+                )
             }));
         }
         Ok(token.to_string())

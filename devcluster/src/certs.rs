@@ -227,7 +227,10 @@ mod tests {
             let dc = crate::Devcluster::start(crate::DevclusterConfig::durable(&data))
                 .await
                 .unwrap();
-            assert_eq!(dc.kubeconfig_path.as_deref(), Some(&*data.join("kubeconfig")));
+            assert_eq!(
+                dc.kubeconfig_path.as_deref(),
+                Some(&*data.join("kubeconfig"))
+            );
             dc.stop().await;
         });
         for dir in ["clusters", "clusters/one"] {

@@ -804,7 +804,12 @@ mod tests {
             .unwrap();
             system.stop().await.unwrap();
         });
-        for dir in [".aro", ".aro/local", ".aro/local/management", ".aro/local/frontend"] {
+        for dir in [
+            ".aro",
+            ".aro/local",
+            ".aro/local/management",
+            ".aro/local/frontend",
+        ] {
             assert_eq!(mode_of(&tmp.path().join(dir)), 0o700, "{dir}");
         }
         for dir in ["management", "frontend"] {

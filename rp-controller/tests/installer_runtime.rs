@@ -143,6 +143,11 @@ async fn installs_deploys_the_operator_and_destroys() {
     );
     let log = std::fs::read_to_string(dir.join(LOG_FILE)).unwrap();
     assert!(log.contains("Install complete!"), "{log}");
+    // The install directory holds the pull secret, kubeconfig and password: owner-only, and
+    // so are the files the runtime writes.
+    assert_eq!(aro_common::fs::mode_of(&dir), 0o700);
+    assert_eq!(aro_common::fs::mode_of(&dir.join(LOG_FILE)), 0o600);
+    assert_eq!(aro_common::fs::mode_of(&dir.join(COMPLETE_MARKER)), 0o600);
     assert_eq!(
         rt.kubeadmin_password(infra_id).await.unwrap().as_deref(),
         Some("Abcde-Fghij-Klmno-Pqrst")

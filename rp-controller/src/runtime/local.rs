@@ -135,8 +135,11 @@ impl LocalRuntime {
             None => Devcluster::start(config).await.map_err(runtime_error)?,
         };
         if let Some(file) = port_file {
-            aro_common::fs::write_private_file(&file, devcluster.addr.port().to_string().as_bytes())
-                .map_err(|e| Error::Runtime(e.to_string()))?;
+            aro_common::fs::write_private_file(
+                &file,
+                devcluster.addr.port().to_string().as_bytes(),
+            )
+            .map_err(|e| Error::Runtime(e.to_string()))?;
         }
         // The controller and the in-process operator call the server's handlers directly: a
         // cluster costs no connections, so hundreds fit in one process's open-file limit. The
