@@ -370,11 +370,11 @@ async fn token(State(app): State<Arc<App>>, Path(tenant): Path<String>, body: By
         );
     }
     let secret_ok = principal.client_secret.is_some()
-        && form.get("client_secret") == principal.client_secret.as_ref();
+        && form.get("client_secret") == principal.client_secret.as_ref().map(|s| s.expose());
     let assertion_ok = principal.federated_token.is_some()
         && form.get("client_assertion_type").map(String::as_str)
             == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-        && form.get("client_assertion") == principal.federated_token.as_ref();
+        && form.get("client_assertion") == principal.federated_token.as_ref().map(|s| s.expose());
     if !secret_ok && !assertion_ok {
         return oauth_error(
             StatusCode::UNAUTHORIZED,

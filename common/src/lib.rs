@@ -1,9 +1,12 @@
 //! Runtime pieces every `aro` component shares: logging setup, graceful shutdown, and the
-//! `/healthz`, `/readyz`, `/metrics` listener.
+//! `/healthz`, `/readyz`, `/metrics` listener, and the [`Secret`] wrapper of secret values.
 
 pub mod health;
+pub mod secret;
 pub mod shutdown;
 pub mod telemetry;
+
+pub use secret::Secret;
 
 /// Errors of the shared runtime pieces.
 #[derive(Debug, thiserror::Error)]

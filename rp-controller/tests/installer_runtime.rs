@@ -128,7 +128,10 @@ async fn installs_deploys_the_operator_and_destroys() {
 
     let access = rt.ensure_cluster(infra_id, &seed(infra_id)).await.unwrap();
     assert_eq!(access.api_url, devcluster.url);
-    assert_eq!(access.admin_kubeconfig, devcluster.kubeconfig_yaml());
+    assert_eq!(
+        access.admin_kubeconfig.expose(),
+        devcluster.kubeconfig_yaml()
+    );
     assert_eq!(
         invocations(scripts.path()),
         vec![format!(
@@ -144,7 +147,11 @@ async fn installs_deploys_the_operator_and_destroys() {
     let log = std::fs::read_to_string(dir.join(LOG_FILE)).unwrap();
     assert!(log.contains("Install complete!"), "{log}");
     assert_eq!(
-        rt.kubeadmin_password(infra_id).await.unwrap().as_deref(),
+        rt.kubeadmin_password(infra_id)
+            .await
+            .unwrap()
+            .as_ref()
+            .map(|p| p.expose_str()),
         Some("Abcde-Fghij-Klmno-Pqrst")
     );
     let metadata = rt.metadata(infra_id).await.unwrap().unwrap();
