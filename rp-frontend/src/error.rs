@@ -128,6 +128,11 @@ mod tests {
             Error::Kube(kube::Error::Api(status.boxed())),
             Error::Json(serde_json::from_str::<serde_json::Value>("{secret").unwrap_err()),
             Error::Tls("bad key /etc/rp/key.pem".into()),
+            Error::arm(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                "No default OpenShift version is configured.",
+            ),
         ];
         for e in internal {
             let (status, body) = e.to_status_and_body();
