@@ -14,11 +14,19 @@ pub struct Principal {
     /// Application (client) id.
     pub client_id: String,
     /// Client secret accepted by the client credentials grant.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_secret: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "aro_common::secret::serialize_exposed_option"
+    )]
+    pub client_secret: Option<aro_common::Secret>,
     /// Federated token accepted as `client_assertion` (workload identity); opaque, compared as is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub federated_token: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "aro_common::secret::serialize_exposed_option"
+    )]
+    pub federated_token: Option<aro_common::Secret>,
     /// Object id that role assignments name in `principalId`.
     pub object_id: String,
     /// Tenant the principal belongs to; `None` accepts any tenant in the token path.

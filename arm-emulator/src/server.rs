@@ -224,7 +224,7 @@ impl App {
             .iter_mut()
             .find(|p| p.client_id.eq_ignore_ascii_case(client_id))
             .ok_or_else(|| crate::Error::UnknownPrincipal(client_id.to_string()))?;
-        principal.federated_token = Some(assertion.to_string());
+        principal.federated_token = Some(assertion.into());
         tracing::info!(client_id, "federated credential rotated");
         Ok(())
     }
@@ -508,11 +508,11 @@ async fn token(State(app): State<Arc<App>>, Path(tenant): Path<String>, body: By
         );
     }
     let secret_ok = principal.client_secret.is_some()
-        && form.get("client_secret") == principal.client_secret.as_ref();
+        && form.get("client_secret") == principal.client_secret.as_ref().map(|s| s.expose());
     let assertion_ok = principal.federated_token.is_some()
         && form.get("client_assertion_type").map(String::as_str)
             == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-        && form.get("client_assertion") == principal.federated_token.as_ref();
+        && form.get("client_assertion") == principal.federated_token.as_ref().map(|s| s.expose());
     if !secret_ok && !assertion_ok && form.contains_key("client_assertion") {
         return oauth_error(
             StatusCode::UNAUTHORIZED,

@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::retry::RetrySettings;
+use aro_common::Secret;
 use azure_core::Url;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,7 +20,7 @@ pub enum Credentials {
         /// Application (client) id.
         client_id: String,
         /// The secret.
-        client_secret: String,
+        client_secret: Secret,
     },
     /// Workload identity: a federated token exchanged for an Entra token.
     WorkloadIdentity {
@@ -124,7 +125,7 @@ pub struct AzureArgs {
     pub azure_client_id: Option<String>,
     /// Client secret (prefer the environment variable).
     #[arg(long, env = "AZURE_CLIENT_SECRET", hide_env_values = true)]
-    pub azure_client_secret: Option<String>,
+    pub azure_client_secret: Option<Secret>,
     /// Federated token file for workload identity (used when no client secret is given).
     #[arg(long, env = "AZURE_FEDERATED_TOKEN_FILE")]
     pub azure_federated_token_file: Option<PathBuf>,

@@ -66,7 +66,7 @@ impl AzureClients {
                 config.authority_host.clone(),
                 config.tenant_id.clone(),
                 client_id.clone(),
-                client_secret.clone(),
+                client_secret.expose().clone(),
             )),
             Credentials::WorkloadIdentity {
                 client_id,
@@ -87,8 +87,9 @@ impl AzureClients {
                 ))
             }
         };
+        let transport: Arc<dyn HttpClient> = Arc::new(arm::WireAuthorization(http));
         let mut options =
-            ClientOptions::new(TransportOptions::new(http)).retry(RetryOptions::none());
+            ClientOptions::new(TransportOptions::new(transport)).retry(RetryOptions::none());
         options
             .per_retry_policies_mut()
             .push(Arc::new(ArmRetryPolicy::new(config.retry.clone())));

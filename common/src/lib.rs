@@ -1,10 +1,14 @@
 //! Runtime pieces every `aro` component shares: logging setup, graceful shutdown, and the
-//! `/healthz`, `/readyz`, `/metrics` listener; owner-only files for secrets.
+//! `/healthz`, `/readyz`, `/metrics` listener, owner-only files for secrets, and the [`Secret`]
+//! wrapper of secret values.
 
 pub mod fs;
 pub mod health;
+pub mod secret;
 pub mod shutdown;
 pub mod telemetry;
+
+pub use secret::Secret;
 
 /// Errors of the shared runtime pieces.
 #[derive(Debug, thiserror::Error)]

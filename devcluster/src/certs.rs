@@ -22,7 +22,7 @@ pub struct Pki {
     pub server_key_pem: String,
     pub admin_cert_pem: String,
     pub admin_key_pem: String,
-    pub admin_token: String,
+    pub admin_token: aro_common::Secret,
 }
 
 impl std::fmt::Debug for Pki {
@@ -77,7 +77,7 @@ impl Pki {
             server_key_pem: String::new(),
             admin_cert_pem: String::new(),
             admin_key_pem: String::new(),
-            admin_token: String::new(),
+            admin_token: Default::default(),
         };
         (pki.server_cert_pem, pki.server_key_pem) =
             pki.issue(hosts, "devcluster-apiserver", None, true)?;
@@ -93,14 +93,14 @@ impl Pki {
             }
         }
         pki.admin_token = match read_opt(dir, "admin.token") {
-            Some(t) if !t.trim().is_empty() => t.trim().to_string(),
+            Some(t) if !t.trim().is_empty() => t.trim().into(),
             _ => {
                 let bytes: [u8; 32] = rand::random();
                 let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
                 if let Some(d) = dir {
                     write_private(d, "admin.token", &token)?;
                 }
-                token
+                token.into()
             }
         };
         Ok(pki)
@@ -152,7 +152,7 @@ impl Pki {
         format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: {cluster_name}\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: admin\n  user:\n    token: {token}\n- name: admin-cert\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\ncontexts:\n- name: {cluster_name}\n  context:\n    cluster: {cluster_name}\n    user: admin\n- name: {cluster_name}-cert\n  context:\n    cluster: {cluster_name}\n    user: admin-cert\ncurrent-context: {cluster_name}\npreferences: {{}}\n",
             ca = b64(&self.ca_cert_pem),
-            token = self.admin_token,
+            token = self.admin_token.expose(),
             cert = b64(&self.admin_cert_pem),
             key = b64(&self.admin_key_pem),
         )

@@ -35,7 +35,7 @@ pub struct PeerIdentity(pub Option<User>);
 /// Everything a request handler needs.
 pub struct Server {
     pub api: Arc<Api>,
-    pub admin_token: String,
+    pub admin_token: aro_common::Secret,
     pub url: String,
     pub metrics: Metrics,
     pub openapi: crate::openapi_cache::OpenApiCache,
@@ -165,7 +165,7 @@ fn authenticate(server: &Server, req: &Request<Body>) -> Option<User> {
         .strip_prefix("Bearer ")
         .or_else(|| auth.strip_prefix("bearer "))?
         .trim();
-    token_matches(token, &server.admin_token).then(|| User {
+    token_matches(token, server.admin_token.expose()).then(|| User {
         name: "devcluster-admin".into(),
         groups: vec!["system:masters".into()],
     })

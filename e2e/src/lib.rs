@@ -152,6 +152,12 @@ impl Arm {
         .await
     }
 
+    /// Admin GET of a cluster (the internal view SREs see).
+    pub async fn admin_get(&self, name: &str) -> Result<Answer> {
+        self.send(reqwest::Method::GET, &self.cluster_id(name), "admin", None)
+            .await
+    }
+
     /// GET a cluster.
     pub async fn get(&self, name: &str) -> Result<Answer> {
         self.send(
@@ -337,7 +343,7 @@ pub fn seed_network_at(
         .seed(&Seed {
             principals: vec![Principal {
                 client_id: client_id.clone(),
-                client_secret: Some(client_secret.clone()),
+                client_secret: Some(client_secret.clone().into()),
                 federated_token: None,
                 object_id,
                 tenant_id: None,

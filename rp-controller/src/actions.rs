@@ -3,6 +3,7 @@
 //! replica) converges. A step records what it learnt in the status it is given; the reconciler
 //! writes that status with optimistic concurrency.
 
+use aro_common::Secret as AroSecret;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -121,16 +122,16 @@ impl StepEnv<'_> {
         })
     }
 
-    async fn secret_value(&self, name: &str, key: &str) -> StepResult<Option<String>> {
+    async fn secret_value(&self, name: &str, key: &str) -> StepResult<Option<AroSecret>> {
         let api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &self.namespace());
         let secret = api.get_opt(name).await.map_err(|e| kube_outcome(&e))?;
         Ok(secret.and_then(|s| s.data).and_then(|d| {
             d.get(key)
-                .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+                .map(|v| AroSecret::new(String::from_utf8_lossy(&v.0).into_owned()))
         }))
     }
 
-    async fn customer_secret(&self, key: &str) -> StepResult<Option<String>> {
+    async fn customer_secret(&self, key: &str) -> StepResult<Option<AroSecret>> {
         self.secret_value(&customer_secret_name(&self.cluster.name_any()), key)
             .await
     }
@@ -305,7 +306,11 @@ fn invalid_credentials(principal: Principal, message: &str) -> ArmError {
 }
 
 /// Clients acting as the cluster's service principal.
-fn cluster_sp_clients(ctx: &Context, client_id: &str, secret: &str) -> StepResult<AzureClients> {
+fn cluster_sp_clients(
+    ctx: &Context,
+    client_id: &str,
+    secret: &AroSecret,
+) -> StepResult<AzureClients> {
     let base: &AzureConfig = ctx.azure.config();
     let mut config = AzureConfig::new(
         base.arm_endpoint.clone(),
@@ -313,7 +318,7 @@ fn cluster_sp_clients(ctx: &Context, client_id: &str, secret: &str) -> StepResul
         base.tenant_id.clone(),
         Credentials::ClientSecret {
             client_id: client_id.to_string(),
-            client_secret: secret.to_string(),
+            client_secret: secret.clone(),
         },
         base.subscription_id.clone(),
     );
@@ -430,7 +435,7 @@ fn ensure_infra_id(env: &mut StepEnv<'_>) -> StepResult<()> {
 /// are kept when already present).
 async fn upsert_credentials(
     env: &mut StepEnv<'_>,
-    values: Vec<(&str, String)>,
+    values: Vec<(&str, AroSecret)>,
     only_if_absent: bool,
 ) -> StepResult<()> {
     let name = credentials_secret_name(&env.cluster.name_any());
@@ -455,7 +460,7 @@ async fn upsert_credentials(
             if only_if_absent && data.contains_key(*key) {
                 continue;
             }
-            let bytes = ByteString(value.clone().into_bytes());
+            let bytes = ByteString(value.expose().clone().into_bytes());
             if data.get(*key) != Some(&bytes) {
                 data.insert(key.to_string(), bytes);
                 changed = true;
@@ -486,7 +491,7 @@ async fn ensure_ssh_key(env: &mut StepEnv<'_>) -> StepResult<()> {
             format!("Generating the cluster's SSH key failed: {e}"),
         ))
     })?;
-    upsert_credentials(env, vec![(SSH_KEY_KEY, key.serialize_pem())], true).await
+    upsert_credentials(env, vec![(SSH_KEY_KEY, key.serialize_pem().into())], true).await
 }
 
 async fn ensure_resource_group(env: &mut StepEnv<'_>) -> StepResult<()> {
@@ -921,7 +926,7 @@ async fn generate_kubeconfigs(env: &mut StepEnv<'_>) -> StepResult<()> {
 }
 
 /// A kubeadmin password like the installer's: 23 characters in four dash-separated groups.
-fn kubeadmin_password() -> String {
+fn kubeadmin_password() -> AroSecret {
     let raw = random_suffix(20);
     format!(
         "{}-{}-{}-{}",
@@ -939,7 +944,8 @@ fn kubeadmin_password() -> String {
             c
         }
     })
-    .collect()
+    .collect::<String>()
+    .into()
 }
 
 /// The operator chart values for this cluster.
@@ -1038,7 +1044,7 @@ async fn rotate_credentials(env: &mut StepEnv<'_>) -> StepResult<()> {
         "azure-credentials",
         BTreeMap::from([
             ("azure_client_id".to_string(), sp.client_id),
-            ("azure_client_secret".to_string(), secret),
+            ("azure_client_secret".to_string(), secret.into_exposed()),
             ("azure_resourcegroup".to_string(), resource_group),
             (
                 "azure_region".to_string(),
@@ -1058,7 +1064,7 @@ pub const OPERATOR_CREDENTIALS_SECRET: &str = "aro-operator-azure-credentials";
 fn operator_credentials(
     env: &StepEnv<'_>,
     client_id: &str,
-    client_secret: &str,
+    client_secret: &AroSecret,
 ) -> BTreeMap<String, String> {
     let azure = env.ctx.azure.config();
     let subscription = parse_resource_group_id(&env.cluster.spec.cluster_profile.resource_group_id)
@@ -1076,7 +1082,10 @@ fn operator_credentials(
         ("AZURE_TENANT_ID".to_string(), azure.tenant_id.clone()),
         ("AZURE_SUBSCRIPTION_ID".to_string(), subscription),
         ("AZURE_CLIENT_ID".to_string(), client_id.to_string()),
-        ("AZURE_CLIENT_SECRET".to_string(), client_secret.to_string()),
+        (
+            "AZURE_CLIENT_SECRET".to_string(),
+            client_secret.expose().clone(),
+        ),
     ])
 }
 
@@ -1287,8 +1296,8 @@ mod tests {
     #[test]
     fn kubeadmin_passwords_have_the_installer_shape() {
         let p = kubeadmin_password();
-        assert_eq!(p.len(), 23);
-        assert_eq!(p.split('-').count(), 4);
+        assert_eq!(p.expose().len(), 23);
+        assert_eq!(p.expose().split('-').count(), 4);
         assert_ne!(p, kubeadmin_password());
     }
 }

@@ -119,6 +119,9 @@ pub async fn reconcile(cluster: Arc<OpenShiftCluster>, ctx: Arc<Context>) -> Res
         outcome = outcome_label,
         "step ran"
     );
+    if let steps::Outcome::Retryable { error, .. } = &outcome {
+        tracing::warn!(namespace = ns, name, step = step.name, code = %error.code, message = %error.message, "step failed; retrying");
+    }
 
     let (progress, decision) =
         steps::record(&plan, &progress, outcome, Utc::now(), &ctx.settings.retry)?;
@@ -141,7 +144,14 @@ pub async fn reconcile(cluster: Arc<OpenShiftCluster>, ctx: Arc<Context>) -> Res
             .await
         }
         Decision::Failed(error) => {
-            tracing::info!(namespace = ns, name, step = step.name, code = %error.code, "operation failed");
+            let operation_id = status.async_operation_id.as_deref().unwrap_or_default();
+            if error.is_internal() {
+                // The customer sees only the generic error: the details are here and in
+                // status.internalError.
+                tracing::error!(namespace = ns, name, operation_id, step = step.name, code = %error.code, message = %error.message, "operation failed with an internal error");
+            } else {
+                tracing::info!(namespace = ns, name, operation_id, step = step.name, code = %error.code, "operation failed");
+            }
             finish(
                 &ctx,
                 &cluster,
@@ -399,10 +409,12 @@ async fn resume_terminal(
         .as_ref()
         .and_then(|d| d.get(actions::ADMIN_KUBECONFIG_KEY))
         .map(|v| v.0.clone());
-    if current.is_none() || current.as_deref() == Some(access.admin_kubeconfig.as_bytes()) {
+    if current.is_none() || current.as_deref() == Some(access.admin_kubeconfig.expose().as_bytes())
+    {
         return;
     }
-    let patch = json!({"stringData": {actions::ADMIN_KUBECONFIG_KEY: access.admin_kubeconfig}});
+    let patch =
+        json!({"stringData": {actions::ADMIN_KUBECONFIG_KEY: access.admin_kubeconfig.expose()}});
     if let Err(error) = api
         .patch(
             &credentials.name,

@@ -104,6 +104,8 @@ pub struct LocalConfig {
     pub lease_duration: Duration,
     /// Resync interval of the local clusters' operators.
     pub operator_resync: Duration,
+    /// Key signing the frontend's `$skipToken`s (random when absent).
+    pub frontend_skip_token_key: Option<aro_common::Secret<Vec<u8>>>,
 }
 
 impl Default for LocalConfig {
@@ -122,6 +124,7 @@ impl Default for LocalConfig {
             start_controller: true,
             lease_duration: Duration::from_secs(15),
             operator_resync: Duration::from_secs(30),
+            frontend_skip_token_key: None,
         }
     }
 }
@@ -183,6 +186,8 @@ pub struct LocalSystem {
     pub certs: Option<FrontendCerts>,
     /// Lifecycle settings in force.
     pub settings: Settings,
+    /// The frontend's readiness and metrics registry.
+    pub frontend_health: Health,
     /// Where local clusters live (`None`: in memory).
     pub clusters_dir: Option<PathBuf>,
     config: LocalConfig,
@@ -198,6 +203,8 @@ const KILL_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct RunningController {
     /// Its runtime (its local clusters).
     pub runtime: Arc<LocalRuntime>,
+    /// Its readiness and metrics registry.
+    pub health: Health,
     token: CancellationToken,
     task: JoinHandle<Result<()>>,
 }
@@ -464,7 +471,11 @@ impl LocalSystem {
                 "an unauthenticated frontend may only listen on loopback".into(),
             ));
         }
-        let app = Frontend::router(client.clone(), frontend_config);
+        if let Some(key) = &config.frontend_skip_token_key {
+            frontend_config.skip_token_key = key.clone();
+        }
+        let frontend_health = Health::new();
+        let app = Frontend::with_health(client.clone(), frontend_config, frontend_health.clone());
         let listener = tokio::net::TcpListener::bind(config.frontend_listen)
             .await
             .map_err(io("binding the frontend"))?;
@@ -501,6 +512,7 @@ impl LocalSystem {
             frontend_url,
             certs,
             settings,
+            frontend_health,
             clusters_dir,
             config: config.clone(),
             shutdown,
@@ -525,6 +537,7 @@ impl LocalSystem {
                 .with_subnets(Arc::new(ArmSubnets::new(azure.arm()))),
         );
         let token = self.shutdown.child_token();
+        let health = Health::new();
         let options = ControllerOptions {
             client: self.client.clone(),
             azure,
@@ -539,15 +552,21 @@ impl LocalSystem {
             },
             workers: self.config.workers,
             shard_selector: None,
-            health: Health::new(),
+            health: health.clone(),
             install_crds: false,
         };
         let task = tokio::spawn(run_with(options, token.clone()));
         Ok(RunningController {
             runtime,
+            health,
             token,
             task,
         })
+    }
+
+    /// The metrics registry of the system's own controller, while it has one.
+    pub fn controller_health(&self) -> Option<&Health> {
+        self.controller.as_ref().map(|c| &c.health)
     }
 
     /// The cluster runtime of the system's own controller, while it has one.

@@ -128,7 +128,10 @@ async fn installs_deploys_the_operator_and_destroys() {
 
     let access = rt.ensure_cluster(infra_id, &seed(infra_id)).await.unwrap();
     assert_eq!(access.api_url, devcluster.url);
-    assert_eq!(access.admin_kubeconfig, devcluster.kubeconfig_yaml());
+    assert_eq!(
+        access.admin_kubeconfig.expose(),
+        devcluster.kubeconfig_yaml()
+    );
     assert_eq!(
         invocations(scripts.path()),
         vec![format!(
@@ -149,7 +152,11 @@ async fn installs_deploys_the_operator_and_destroys() {
     assert_eq!(aro_common::fs::mode_of(&dir.join(LOG_FILE)), 0o600);
     assert_eq!(aro_common::fs::mode_of(&dir.join(COMPLETE_MARKER)), 0o600);
     assert_eq!(
-        rt.kubeadmin_password(infra_id).await.unwrap().as_deref(),
+        rt.kubeadmin_password(infra_id)
+            .await
+            .unwrap()
+            .as_ref()
+            .map(|p| p.expose_str()),
         Some("Abcde-Fghij-Klmno-Pqrst")
     );
     let metadata = rt.metadata(infra_id).await.unwrap().unwrap();

@@ -14,6 +14,8 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use aro_common::Secret;
+
 use tokio_util::sync::CancellationToken;
 
 pub use error::{Error, Result};
@@ -64,8 +66,8 @@ pub struct FrontendArgs {
     pub insecure_no_auth: bool,
     /// Key signing $skipToken paging tokens (hex or text); random per process when absent, which
     /// breaks paging across replicas.
-    #[arg(long, env = "ARO_SKIP_TOKEN_KEY")]
-    pub skip_token_key: Option<String>,
+    #[arg(long, env = "ARO_SKIP_TOKEN_KEY", hide_env_values = true)]
+    pub skip_token_key: Option<Secret>,
 }
 
 fn read(path: &PathBuf) -> Result<Vec<u8>> {
@@ -101,11 +103,12 @@ pub fn config_from_args(args: &FrontendArgs) -> Result<FrontendConfig> {
         location: args.location.to_lowercase(),
         parent_domain: args.parent_domain.clone(),
         require_d2s_workers: args.require_d2s_workers,
-        skip_token_key: args
-            .skip_token_key
-            .as_ref()
-            .map(|k| k.as_bytes().to_vec())
-            .unwrap_or_else(|| rand::random::<[u8; 32]>().to_vec()),
+        skip_token_key: Secret::new(
+            args.skip_token_key
+                .as_ref()
+                .map(|k| k.expose().as_bytes().to_vec())
+                .unwrap_or_else(|| rand::random::<[u8; 32]>().to_vec()),
+        ),
         auth,
         rp_version: env!("CARGO_PKG_VERSION").to_string(),
         mock_msi_headers: args.mock_msi_headers,

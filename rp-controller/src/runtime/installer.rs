@@ -162,13 +162,13 @@ impl InstallerRuntime {
 
     /// The kubeadmin password the installer generated, once the install finished. (The
     /// [`ClusterRuntime`] trait has no way to hand it over; see [`ClusterAccess`].)
-    pub async fn kubeadmin_password(&self, infra_id: &str) -> Result<Option<String>> {
+    pub async fn kubeadmin_password(&self, infra_id: &str) -> Result<Option<aro_common::Secret>> {
         let dir = self.dir_of(infra_id)?;
         if !dir.join(COMPLETE_MARKER).exists() {
             return Ok(None);
         }
         let password = read_file(&dir.join(KUBEADMIN_PASSWORD_FILE)).await?;
-        Ok(Some(password.trim().to_string()))
+        Ok(Some(password.trim().into()))
     }
 
     /// What the installer's `metadata.json` says, when it exists.
@@ -331,7 +331,7 @@ impl ClusterRuntime for InstallerRuntime {
             &dir,
             &["create", "cluster"],
             &["--log-level", "info"],
-            &pull_secret_fragments(&seed.pull_secret),
+            &pull_secret_fragments(seed.pull_secret.expose()),
         )
         .await?;
         let access = read_access(&dir).await?;
@@ -485,7 +485,7 @@ pub fn install_config(seed: &SeedInput) -> Value {
             "cloudName": "AzurePublicCloud",
         }},
         "publish": DEFAULT_PUBLISH,
-        "pullSecret": install_pull_secret(&seed.pull_secret),
+        "pullSecret": install_pull_secret(seed.pull_secret.expose()),
         "fips": false,
     })
 }
@@ -624,7 +624,7 @@ async fn read_access(dir: &Path) -> Result<ClusterAccess> {
     }
     Ok(ClusterAccess {
         api_url: api_url_of(&admin_kubeconfig)?,
-        admin_kubeconfig,
+        admin_kubeconfig: admin_kubeconfig.into(),
     })
 }
 
@@ -701,7 +701,7 @@ mod tests {
             worker_vm_size: "Standard_D4s_v3".into(),
             worker_count: 3,
             worker_disk_size_gb: 128,
-            pull_secret: String::new(),
+            pull_secret: Default::default(),
         }
     }
 

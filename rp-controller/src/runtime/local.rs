@@ -41,7 +41,7 @@ impl LocalCluster {
     fn access(&self) -> ClusterAccess {
         ClusterAccess {
             api_url: self.devcluster.url.clone(),
-            admin_kubeconfig: self.devcluster.kubeconfig_yaml().to_string(),
+            admin_kubeconfig: self.devcluster.kubeconfig_yaml().into(),
         }
     }
 }

@@ -185,7 +185,7 @@ pub async fn list(
         .unwrap_or(10);
     let mut params = ListParams::default().labels(&selector).limit(page_size);
     if let Some(token) = ctx.query("$skipToken") {
-        let token = paging::open(&state.config.skip_token_key, token).ok_or_else(|| {
+        let token = paging::open(state.config.skip_token_key.expose(), token).ok_or_else(|| {
             Error::arm_target(
                 StatusCode::BAD_REQUEST,
                 "InvalidParameter",
@@ -214,7 +214,7 @@ pub async fn list(
         }
         q.append_pair(
             "$skipToken",
-            &paging::seal(&state.config.skip_token_key, &c),
+            &paging::seal(state.config.skip_token_key.expose(), &c),
         );
         url.push('?');
         url.push_str(&q.finish());
@@ -815,9 +815,9 @@ pub async fn credentials(
         ));
     };
     let body = if admin_kubeconfig {
-        json!({"kubeconfig": base64::engine::general_purpose::STANDARD.encode(value)})
+        json!({"kubeconfig": base64::engine::general_purpose::STANDARD.encode(value.expose())})
     } else {
-        json!({"kubeadminUsername": "kubeadmin", "kubeadminPassword": String::from_utf8_lossy(&value)})
+        json!({"kubeadminUsername": "kubeadmin", "kubeadminPassword": String::from_utf8_lossy(value.expose())})
     };
     Ok(json_response(StatusCode::OK, &body))
 }

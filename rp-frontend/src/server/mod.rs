@@ -41,7 +41,7 @@ pub struct FrontendConfig {
     /// Development mode: workers must be Standard_D2s_v3..v5.
     pub require_d2s_workers: bool,
     /// Key that signs `$skipToken`s (tamper-proof paging).
-    pub skip_token_key: Vec<u8>,
+    pub skip_token_key: aro_common::Secret<Vec<u8>>,
     /// Who may call.
     pub auth: AuthMode,
     /// RP version stamped into `createdBy`/`provisionedBy`.
@@ -59,7 +59,7 @@ impl FrontendConfig {
             location: location.to_string(),
             parent_domain: None,
             require_d2s_workers: true,
-            skip_token_key: rand::random::<[u8; 32]>().to_vec(),
+            skip_token_key: aro_common::Secret::new(rand::random::<[u8; 32]>().to_vec()),
             auth: AuthMode::None,
             rp_version: env!("CARGO_PKG_VERSION").to_string(),
             mock_msi_headers: false,
@@ -300,9 +300,16 @@ pub fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Respo
 }
 
 async fn handle(state: Arc<AppState>, request: Request, request_id: String) -> Response {
-    match handle_inner(state, request, request_id).await {
+    use tracing::Instrument;
+    // Every log of the request, such as the details of an internal error the customer sees only
+    // as `InternalServerError`, carries its request id.
+    let span = tracing::error_span!("request", request_id = %request_id);
+    match handle_inner(state, request, request_id)
+        .instrument(span.clone())
+        .await
+    {
         Ok(response) => response,
-        Err(e) => error_response(&e),
+        Err(e) => span.in_scope(|| error_response(&e)),
     }
 }
 

@@ -328,7 +328,7 @@ fn owner(cluster: &OpenShiftCluster) -> Option<OwnerReference> {
 pub async fn store_customer_secrets(
     client: &kube::Client,
     cluster: &OpenShiftCluster,
-    values: &[(&str, Option<String>)],
+    values: &[(&str, Option<aro_common::Secret>)],
 ) -> Result<()> {
     if values.iter().all(|(_, v)| v.is_none()) {
         return Ok(());
@@ -352,7 +352,10 @@ pub async fn store_customer_secrets(
         let data = secret.data.get_or_insert_with(BTreeMap::new);
         for (key, value) in values {
             if let Some(value) = value {
-                data.insert(key.to_string(), ByteString(value.clone().into_bytes()));
+                data.insert(
+                    key.to_string(),
+                    ByteString(value.expose().clone().into_bytes()),
+                );
             }
         }
         let result = if existing.is_some() {
@@ -375,13 +378,13 @@ pub async fn read_secret_key(
     namespace: &str,
     name: &str,
     key: &str,
-) -> Result<Option<Vec<u8>>> {
+) -> Result<Option<aro_common::Secret<Vec<u8>>>> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     Ok(api
         .get_opt(name)
         .await?
         .and_then(|s| s.data)
-        .and_then(|d| d.get(key).map(|v| v.0.clone())))
+        .and_then(|d| d.get(key).map(|v| aro_common::Secret::new(v.0.clone()))))
 }
 
 /// Create an async operation record.
@@ -440,7 +443,7 @@ pub async fn transition(
     state: ProvisioningState,
     operation_id: &str,
     rp_version: &str,
-    secrets: &[(&str, Option<String>)],
+    secrets: &[(&str, Option<aro_common::Secret>)],
 ) -> Result<OpenShiftCluster> {
     let ns = cluster.namespace().unwrap_or_default();
     let api: Api<OpenShiftCluster> = Api::namespaced(client.clone(), &ns);
