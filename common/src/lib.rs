@@ -1,7 +1,8 @@
-//! Runtime pieces every `aro` component shares: logging setup, graceful shutdown, and the
-//! `/healthz`, `/readyz`, `/metrics` listener.
+//! Runtime pieces every `aro` component shares: logging setup, graceful shutdown, the hardened
+//! serve path every listener uses, and the `/healthz`, `/readyz`, `/metrics` listener.
 
 pub mod health;
+pub mod serve;
 pub mod shutdown;
 pub mod telemetry;
 
