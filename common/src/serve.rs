@@ -642,21 +642,17 @@ mod tests {
     }
 
     impl Accept for Failing {
-        fn accept(
-            &mut self,
-        ) -> impl Future<Output = io::Result<(TcpStream, SocketAddr)>> + Send + '_ {
-            async move {
-                let calls = {
-                    let mut calls = self.calls.lock().unwrap();
-                    calls.push(Instant::now());
-                    calls.len()
-                };
-                if calls <= self.failures {
-                    return Err(io::Error::from_raw_os_error(24)); // EMFILE
-                }
-                self.done.notify_one();
-                std::future::pending().await
+        async fn accept(&mut self) -> io::Result<(TcpStream, SocketAddr)> {
+            let calls = {
+                let mut calls = self.calls.lock().unwrap();
+                calls.push(Instant::now());
+                calls.len()
+            };
+            if calls <= self.failures {
+                return Err(io::Error::from_raw_os_error(24)); // EMFILE
             }
+            self.done.notify_one();
+            std::future::pending().await
         }
     }
 
