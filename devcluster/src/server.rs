@@ -411,3 +411,41 @@ pub async fn run(args: DevclusterArgs, shutdown: CancellationToken) -> Result<()
     dc.stop().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: &str, uri: &str) -> axum::extract::Request {
+        http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::empty())
+            .unwrap()
+    }
+
+    #[test]
+    fn only_watches_are_exempt_from_the_request_timeout() {
+        for uri in [
+            "/api/v1/namespaces/default/configmaps?watch=true",
+            "/api/v1/pods?watch=1&resourceVersion=5",
+            "/apis/apps/v1/deployments?watch",
+        ] {
+            assert!(is_long_running(&request("GET", uri)), "{uri}");
+        }
+        for (method, uri) in [
+            ("GET", "/api/v1/namespaces/default/configmaps"),
+            ("GET", "/api/v1/pods?watch=false"),
+            ("POST", "/api/v1/namespaces/default/configmaps?watch=true"),
+        ] {
+            assert!(!is_long_running(&request(method, uri)), "{method} {uri}");
+        }
+    }
+
+    #[test]
+    fn a_timed_out_request_gets_a_kubernetes_status() {
+        let response = request_timed_out(REQUEST_TIMEOUT);
+        assert_eq!(response.status(), 504);
+        assert_eq!(response.headers()["retry-after"], "1");
+    }
+}
