@@ -28,6 +28,7 @@ pub use config::{
 pub use error::{ApiError, Error};
 pub use server::LoggedRequest;
 
+use aro_common::serve::{ServeOptions, Transport, serve};
 use engine::{Engine, EngineSettings};
 use server::App;
 use std::net::SocketAddr;
@@ -86,18 +87,14 @@ impl ArmEmulator {
         let router = server::router(app.clone());
         let stop = shutdown.clone();
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
-        let task = match tls {
-            Some(t) => tokio::spawn(tls::serve(listener, t.server_config, router, stop)),
-            // The peer address reaches handlers as `ConnectInfo` (the admin API is loopback-only).
-            None => tokio::spawn(async move {
-                axum::serve(
-                    listener,
-                    router.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await
-            }),
+        let transport = match tls {
+            Some(t) => Transport::Tls(Arc::new(t.server_config)),
+            None => Transport::Plain,
         };
+        let task = tokio::spawn(async move {
+            serve(listener, transport, router, ServeOptions::default(), stop).await;
+            Ok(())
+        });
         tracing::info!(%base_url, "arm-emulator listening");
         Ok(EmulatorHandle {
             base_url,

@@ -753,14 +753,13 @@ pub async fn serve(
         addr: addr.to_string(),
         source,
     })?;
-    let task = tokio::spawn(async move {
-        let result = axum::serve(listener, router)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
-        if let Err(error) = result {
-            tracing::error!(%error, %bound, "operator listener failed");
-        }
-    });
+    let task = tokio::spawn(aro_common::serve::serve(
+        listener,
+        aro_common::serve::Transport::Plain,
+        router,
+        aro_common::serve::ServeOptions::default(),
+        shutdown,
+    ));
     Ok((bound, task))
 }
 

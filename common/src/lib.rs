@@ -1,10 +1,11 @@
-//! Runtime pieces every `aro` component shares: logging setup, graceful shutdown, and the
-//! `/healthz`, `/readyz`, `/metrics` listener, owner-only files for secrets, and the [`Secret`]
-//! wrapper of secret values.
+//! Runtime pieces every `aro` component shares: logging setup, graceful shutdown, the hardened
+//! serve path every listener uses, the `/healthz`, `/readyz`, `/metrics` listener, owner-only
+//! files for secrets, and the [`Secret`] wrapper of secret values.
 
 pub mod fs;
 pub mod health;
 pub mod secret;
+pub mod serve;
 pub mod shutdown;
 pub mod telemetry;
 

@@ -495,9 +495,7 @@ impl LocalSystem {
                 (format!("https://localhost:{}", addr.port()), task)
             }
             None => {
-                let task = tokio::spawn(async move {
-                    let _ = axum_serve(listener, app, stop).await;
-                });
+                let task = tokio::spawn(serve_plain(listener, app, stop));
                 (format!("http://{addr}"), task)
             }
         };
@@ -693,14 +691,19 @@ Delete it:
     }
 }
 
-async fn axum_serve(
+async fn serve_plain(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+) {
+    aro_common::serve::serve(
+        listener,
+        aro_common::serve::Transport::Plain,
+        app,
+        aro_common::serve::ServeOptions::default(),
+        shutdown,
+    )
+    .await
 }
 
 /// `aro local`: start everything, print the walkthrough, run until `shutdown`.

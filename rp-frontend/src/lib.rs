@@ -140,13 +140,14 @@ pub async fn run(args: FrontendArgs, shutdown: CancellationToken) -> Result<()> 
     match tls {
         Some(config) => tls::serve_tls(listener, config, app, shutdown).await,
         None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                .await
-                .map_err(|source| Error::Io {
-                    context: "serving".into(),
-                    source,
-                })?;
+            aro_common::serve::serve(
+                listener,
+                aro_common::serve::Transport::Plain,
+                app,
+                aro_common::serve::ServeOptions::default(),
+                shutdown,
+            )
+            .await
         }
     }
     Ok(())

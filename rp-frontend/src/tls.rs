@@ -1,24 +1,19 @@
 //! The HTTPS listener: rustls with optional client certificates (any certificate whose key the
 //! client proves is accepted at the TLS layer; the allow-lists decide per request), each request
-//! carrying its peer certificate as a [`PeerCertificate`] extension.
+//! carrying its peer certificate as a [`aro_common::serve::PeerCertificate`] extension.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
+use aro_common::serve::{ServeOptions, Transport, serve};
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
 
 use crate::error::{Error, Result};
-use crate::server::PeerCertificate;
 
 #[derive(Debug)]
 struct AnyClientCertificate {
@@ -87,61 +82,20 @@ pub fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<rustls::ServerCo
     Ok(config)
 }
 
-/// Serve `app` over TLS on `listener` until `shutdown`.
+/// Serve `app` over TLS on `listener` until `shutdown`, on the hardened serve path
+/// ([`aro_common::serve`]) with its production limits.
 pub async fn serve_tls(
     listener: TcpListener,
     config: rustls::ServerConfig,
     app: Router,
     shutdown: CancellationToken,
 ) {
-    let acceptor = TlsAcceptor::from(Arc::new(config));
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, peer): (_, SocketAddr) = match accepted {
-            Ok(a) => a,
-            Err(error) => {
-                tracing::warn!(%error, "accept failed");
-                continue;
-            }
-        };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let tls = match acceptor.accept(stream).await {
-                Ok(tls) => tls,
-                Err(error) => {
-                    tracing::debug!(%error, %peer, "TLS handshake failed");
-                    return;
-                }
-            };
-            let cert = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|c| c.first())
-                .map(|c| PeerCertificate(c.as_ref().to_vec()));
-            let service = hyper::service::service_fn(
-                move |mut request: hyper::Request<hyper::body::Incoming>| {
-                    if let Some(cert) = cert.clone() {
-                        request.extensions_mut().insert(cert);
-                    }
-                    app.clone().oneshot(request.map(axum::body::Body::new))
-                },
-            );
-            let builder = Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection(TokioIo::new(tls), service);
-            tokio::select! {
-                result = connection => {
-                    if let Err(error) = result {
-                        tracing::debug!(%error, %peer, "connection ended with an error");
-                    }
-                }
-                _ = shutdown.cancelled() => {}
-            }
-        });
-    }
+    serve(
+        listener,
+        Transport::Tls(Arc::new(config)),
+        app,
+        ServeOptions::default(),
+        shutdown,
+    )
+    .await
 }

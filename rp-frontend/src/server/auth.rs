@@ -10,15 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 
 /// The DER of the client's leaf certificate, added to each request by the TLS listener.
-#[derive(Clone, Debug)]
-pub struct PeerCertificate(pub Vec<u8>);
-
-impl PeerCertificate {
-    /// Lowercase hex SHA-256 of the certificate.
-    pub fn fingerprint(&self) -> String {
-        fingerprint(&self.0)
-    }
-}
+pub use aro_common::serve::PeerCertificate;
 
 /// Lowercase hex SHA-256 of DER bytes.
 pub fn fingerprint(der: &[u8]) -> String {
