@@ -232,7 +232,11 @@ fn check_component(
         .collect();
     assert_eq!(
         ports.values().copied().collect::<BTreeSet<_>>(),
-        listen.iter().copied().map(i32::from).collect::<BTreeSet<_>>(),
+        listen
+            .iter()
+            .copied()
+            .map(i32::from)
+            .collect::<BTreeSet<_>>(),
         "{name}: the container ports are the ports its listeners bind"
     );
 
@@ -336,8 +340,15 @@ fn deployments_match_the_flags_and_listeners_of_the_code() {
                     "Prometheus must reach {}",
                     a.metrics_listen
                 );
-                assert_ne!(a.metrics_listen.port(), a.listen.port(), "metrics off the ARM port");
-                assert!(a.arm_client_certs_file.is_some(), "reloadable ARM allow-list");
+                assert_ne!(
+                    a.metrics_listen.port(),
+                    a.listen.port(),
+                    "metrics off the ARM port"
+                );
+                assert!(
+                    a.arm_client_certs_file.is_some(),
+                    "reloadable ARM allow-list"
+                );
                 vec![a.listen.port(), a.metrics_listen.port()]
             }
             other => panic!("{other:?}"),

@@ -190,8 +190,12 @@ pub async fn start(
                         .and_then(|c| Ok((c, read(&key)?)))
                         .and_then(|(c, k)| reloaded.replace_from_pem(&c, &k));
                     match result {
-                        Ok(()) => tracing::info!(cert = %cert.display(), "serving certificate loaded"),
-                        Err(error) => tracing::error!(%error, "serving certificate not reloaded; keeping the previous one"),
+                        Ok(()) => {
+                            tracing::info!(cert = %cert.display(), "serving certificate loaded")
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, "serving certificate not reloaded; keeping the previous one")
+                        }
                     }
                 },
             );

@@ -660,7 +660,10 @@ async fn client_certificate_allow_lists_over_tls() {
     );
     // The operations list is public; customer routes need ARM's certificate.
     assert_eq!(http(None).get(&ops).send().await.unwrap().status(), 200);
-    assert_eq!(http(None).get(&customer).send().await.unwrap().status(), 401);
+    assert_eq!(
+        http(None).get(&customer).send().await.unwrap().status(),
+        401
+    );
     assert_eq!(
         http(Some((&arm_cert, &arm_key)))
             .get(&ops)

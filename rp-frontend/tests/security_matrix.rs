@@ -66,7 +66,10 @@ fn audit_lines() -> BTreeMap<String, Vec<Value>> {
             continue;
         };
         if v["target"] == "audit" {
-            let id = v["fields"]["request_id"].as_str().unwrap_or_default().to_string();
+            let id = v["fields"]["request_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             out.entry(id).or_default().push(v["fields"].clone());
         }
     }
@@ -74,6 +77,9 @@ fn audit_lines() -> BTreeMap<String, Vec<Value>> {
 }
 
 // ------------------------------------------------------------------------------ certificates
+
+/// A validity period: notBefore and notAfter dates (year, month, day).
+type Validity = ((i32, u8, u8), (i32, u8, u8));
 
 struct Identity {
     name: &'static str,
@@ -85,7 +91,7 @@ impl Identity {
     fn new(
         name: &'static str,
         eku: &[rcgen::ExtendedKeyUsagePurpose],
-        validity: Option<((i32, u8, u8), (i32, u8, u8))>,
+        validity: Option<Validity>,
     ) -> Self {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
@@ -222,7 +228,10 @@ async fn call(
     let mut request = http
         .request(method, format!("{base}{path_and_query}"))
         .header("x-ms-client-principal-name", "someone@example.com")
-        .header("x-ms-client-tenant-id", "11111111-2222-3333-4444-555555555555");
+        .header(
+            "x-ms-client-tenant-id",
+            "11111111-2222-3333-4444-555555555555",
+        );
     if let Some(body) = body {
         request = request.json(body);
     }
@@ -237,7 +246,10 @@ async fn call(
     let body: Value = response.json().await.unwrap_or(Value::Null);
     Answer {
         status,
-        code: body["error"]["code"].as_str().unwrap_or_default().to_string(),
+        code: body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
         request_id,
     }
 }
@@ -319,10 +331,22 @@ async fn route_identity_matrix_over_tls() {
     // A registered subscription with one Succeeded cluster.
     let registered = json!({"state": "Registered", "properties": {"tenantId": "t"}});
     let sub = format!("/subscriptions/{SUB}?api-version=2.0");
-    assert_eq!(call(arm_http, &fe.base, "PUT", &sub, Some(&registered)).await.status, 200);
+    assert_eq!(
+        call(arm_http, &fe.base, "PUT", &sub, Some(&registered))
+            .await
+            .status,
+        200
+    );
     let v = "api-version=2023-11-22";
     let c1 = cluster("c1");
-    let created = call(arm_http, &fe.base, "PUT", &format!("{c1}?{v}"), Some(&cluster_body())).await;
+    let created = call(
+        arm_http,
+        &fe.base,
+        "PUT",
+        &format!("{c1}?{v}"),
+        Some(&cluster_body()),
+    )
+    .await;
     assert_eq!(created.status, 201, "{}", created.code);
     let mut succeeded = false;
     for _ in 0..500 {
@@ -350,15 +374,35 @@ async fn route_identity_matrix_over_tls() {
         // Public.
         ("GET", "/healthz".into(), None, PUBLIC),
         ("GET", "/healthz/ready".into(), None, PUBLIC),
-        ("GET", format!("/providers/{NS}/operations?api-version=2023-11-22"), None, PUBLIC),
+        (
+            "GET",
+            format!("/providers/{NS}/operations?api-version=2023-11-22"),
+            None,
+            PUBLIC,
+        ),
         ("GET", "/openapi/2023-11-22".into(), None, PUBLIC),
         // Customer API.
         ("GET", format!("{c1}?{v}"), None, arm(200)),
         ("GET", format!("{}?{v}", cluster("absent")), None, arm(404)),
-        ("PUT", format!("{}?{v}", cluster("other")), Some(&bad_put), arm(400)),
-        ("DELETE", format!("{}?{v}", cluster("absent")), None, arm(204)),
+        (
+            "PUT",
+            format!("{}?{v}", cluster("other")),
+            Some(&bad_put),
+            arm(400),
+        ),
+        (
+            "DELETE",
+            format!("{}?{v}", cluster("absent")),
+            None,
+            arm(204),
+        ),
         ("POST", format!("{c1}/listCredentials?{v}"), None, arm(200)),
-        ("POST", format!("{c1}/listAdminCredentials?{v}"), None, arm(200)),
+        (
+            "POST",
+            format!("{c1}/listAdminCredentials?{v}"),
+            None,
+            arm(200),
+        ),
         ("PUT", sub.clone(), Some(&registered), arm(200)),
         ("GET", format!("{op}?{v}"), None, arm(404)),
         // api-version=admin on a customer route is an unsupported version, not admin access.
@@ -376,11 +420,21 @@ async fn route_identity_matrix_over_tls() {
             Some(&deleted),
             arm(400),
         ),
-        ("DELETE", format!("{c1}?api-version=admin&{v}"), None, arm(400)),
+        (
+            "DELETE",
+            format!("{c1}?api-version=admin&{v}"),
+            None,
+            arm(400),
+        ),
         ("GET", format!("{c1}?api-version="), None, arm(400)),
         // Admin API.
         ("GET", "/admin/versions".into(), None, admin(200)),
-        ("PUT", "/admin/versions?api-version=admin".into(), Some(&version), admin(200)),
+        (
+            "PUT",
+            "/admin/versions?api-version=admin".into(),
+            Some(&version),
+            admin(200),
+        ),
         ("GET", admin_c1.clone(), None, admin(200)),
         ("GET", format!("/admin{c1}?{v}"), None, admin(400)),
         ("GET", "//admin/versions".into(), None, admin(200)),
@@ -401,7 +455,10 @@ async fn route_identity_matrix_over_tls() {
             let a = call(http, &fe.base, method, path, *body).await;
             let who = identity.map(|i| i.name).unwrap_or("no certificate");
             if a.status != *want {
-                failures.push(format!("{method} {path} as {who}: {} {} (want {want})", a.status, a.code));
+                failures.push(format!(
+                    "{method} {path} as {who}: {} {} (want {want})",
+                    a.status, a.code
+                ));
             }
             let want_code = match a.status {
                 401 => Some("Unauthorized"),
@@ -411,7 +468,10 @@ async fn route_identity_matrix_over_tls() {
             if let Some(code) = want_code
                 && a.code != code
             {
-                failures.push(format!("{method} {path} as {who}: code {} (want {code})", a.code));
+                failures.push(format!(
+                    "{method} {path} as {who}: code {} (want {code})",
+                    a.code
+                ));
             }
             audited.push((method.to_string(), a, identity.map(Identity::fingerprint)));
         }
@@ -419,10 +479,24 @@ async fn route_identity_matrix_over_tls() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
     // The duplicated api-version is refused as ambiguous, with the ARM error code.
-    let dup = call(arm_http, &fe.base, "POST", &format!("{c1}/listAdminCredentials?{v}&api-version=admin"), None).await;
-    assert_eq!((dup.status, dup.code.as_str()), (400, "InvalidApiVersionParameter"));
+    let dup = call(
+        arm_http,
+        &fe.base,
+        "POST",
+        &format!("{c1}/listAdminCredentials?{v}&api-version=admin"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (dup.status, dup.code.as_str()),
+        (400, "InvalidApiVersionParameter")
+    );
     // The subscription survived the attack.
-    let r = arm_http.get(format!("{}{sub}", fe.base)).send().await.unwrap();
+    let r = arm_http
+        .get(format!("{}{sub}", fe.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["state"], "Registered");
 
     // Audit: one line per write attempt and per 401/403, with who and how it ended.
@@ -432,10 +506,20 @@ async fn route_identity_matrix_over_tls() {
         let denied = matches!(answer.status, 401 | 403);
         let found = lines.get(&answer.request_id).cloned().unwrap_or_default();
         if !(write || denied) {
-            assert!(found.is_empty(), "{method} {}: audited {found:?}", answer.status);
+            assert!(
+                found.is_empty(),
+                "{method} {}: audited {found:?}",
+                answer.status
+            );
             continue;
         }
-        assert_eq!(found.len(), 1, "{method} {} {}: {found:?}", answer.status, answer.request_id);
+        assert_eq!(
+            found.len(),
+            1,
+            "{method} {} {}: {found:?}",
+            answer.status,
+            answer.request_id
+        );
         let line = &found[0];
         assert_eq!(line["status"], answer.status, "{line}");
         assert_eq!(line["method"], method.as_str(), "{line}");
@@ -445,9 +529,20 @@ async fn route_identity_matrix_over_tls() {
             "{line}"
         );
         assert_eq!(line["principal_name"], "someone@example.com", "{line}");
-        assert_eq!(line["tenant_id"], "11111111-2222-3333-4444-555555555555", "{line}");
-        assert!(line["peer"].as_str().unwrap().starts_with("127.0.0.1:"), "{line}");
-        assert!(line["route"].as_str().is_some_and(|r| r.starts_with('/') || r == "other"), "{line}");
+        assert_eq!(
+            line["tenant_id"], "11111111-2222-3333-4444-555555555555",
+            "{line}"
+        );
+        assert!(
+            line["peer"].as_str().unwrap().starts_with("127.0.0.1:"),
+            "{line}"
+        );
+        assert!(
+            line["route"]
+                .as_str()
+                .is_some_and(|r| r.starts_with('/') || r == "other"),
+            "{line}"
+        );
         let outcome = match answer.status {
             401 => "unauthenticated",
             403 => "forbidden",
@@ -456,7 +551,10 @@ async fn route_identity_matrix_over_tls() {
         };
         assert_eq!(line["outcome"], outcome, "{line}");
         if fingerprint.is_some() && answer.status != 401 {
-            assert!(line["cert_subject"].as_str().unwrap().contains("CN="), "{line}");
+            assert!(
+                line["cert_subject"].as_str().unwrap().contains("CN="),
+                "{line}"
+            );
         }
         if answer.status == 401 {
             assert!(!line["reason"].as_str().unwrap().is_empty(), "{line}");
@@ -467,10 +565,20 @@ async fn route_identity_matrix_over_tls() {
         .flatten()
         .filter(|l| l["cert_sha256"] == expired.fingerprint())
         .collect();
-    assert!(expired_lines.iter().all(|l| l["reason"] == "certificate expired"));
+    assert!(
+        expired_lines
+            .iter()
+            .all(|l| l["reason"] == "certificate expired")
+    );
     let everything = String::from_utf8_lossy(&logs().0.lock().unwrap()).into_owned();
-    assert!(!everything.contains(secret_marker), "a request body reached the logs");
-    assert!(!everything.contains("top-secret"), "a request body reached the logs");
+    assert!(
+        !everything.contains(secret_marker),
+        "a request body reached the logs"
+    );
+    assert!(
+        !everything.contains("top-secret"),
+        "a request body reached the logs"
+    );
     fe.stop().await;
 }
 
@@ -494,15 +602,31 @@ async fn random_paths_add_no_metrics_series_and_metrics_are_internal() {
     // Every label combination an unauthenticated caller can reach, once.
     for method in methods {
         for query in ["", "?api-version=2023-11-22", "?api-version=garbage"] {
-            let a = call(&anonymous, &fe.base, method, &format!("/warm-up{query}"), None).await;
+            let a = call(
+                &anonymous,
+                &fe.base,
+                method,
+                &format!("/warm-up{query}"),
+                None,
+            )
+            .await;
             assert_eq!(a.status, 401);
         }
     }
-    let before = plain.get(&fe.metrics).send().await.unwrap().text().await.unwrap();
+    let before = plain
+        .get(&fe.metrics)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(before.contains("frontend_http_requests_total"), "{before}");
 
     let mut rng = rand::rng();
-    let alphabet: Vec<char> = "abcdefghijklmnopqrstuvwxyzADMIN0123456789-._~%".chars().collect();
+    let alphabet: Vec<char> = "abcdefghijklmnopqrstuvwxyzADMIN0123456789-._~%"
+        .chars()
+        .collect();
     let requests: Vec<(String, String)> = (0..10_000)
         .map(|_| {
             let depth = rng.random_range(1..12);
@@ -539,8 +663,18 @@ async fn random_paths_add_no_metrics_series_and_metrics_are_internal() {
         .collect()
         .await;
     assert!(statuses.iter().all(|s| *s == 401), "only 401s expected");
-    let after = plain.get(&fe.metrics).send().await.unwrap().text().await.unwrap();
-    let added: Vec<_> = series(&after).difference(&series(&before)).cloned().collect();
+    let after = plain
+        .get(&fe.metrics)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let added: Vec<_> = series(&after)
+        .difference(&series(&before))
+        .cloned()
+        .collect();
     assert!(added.is_empty(), "new series: {added:?}");
 
     // /metrics and the health routes on the internal listener; /metrics not on the ARM port.
@@ -587,9 +721,16 @@ async fn allow_lists_and_serving_certificate_reload_without_restart() {
     assert_ne!(status_of(&arm_id).await, 401);
     write(
         &list,
-        &format!("{}\n# added\n{}\n", arm_id.fingerprint(), newcomer.fingerprint()),
+        &format!(
+            "{}\n# added\n{}\n",
+            arm_id.fingerprint(),
+            newcomer.fingerprint()
+        ),
     );
-    wait_for("the newcomer's admission", || async { status_of(&newcomer).await != 401 }).await;
+    wait_for("the newcomer's admission", || async {
+        status_of(&newcomer).await != 401
+    })
+    .await;
 
     // A list that does not parse keeps the previous one.
     write(&list, "not-a-fingerprint\n");
@@ -598,14 +739,19 @@ async fn allow_lists_and_serving_certificate_reload_without_restart() {
     assert_ne!(status_of(&arm_id).await, 401);
     // Removal takes effect too.
     write(&list, &format!("{}\n", arm_id.fingerprint()));
-    wait_for("the newcomer's removal", || async { status_of(&newcomer).await == 401 }).await;
+    wait_for("the newcomer's removal", || async {
+        status_of(&newcomer).await == 401
+    })
+    .await;
     assert_ne!(status_of(&arm_id).await, 401);
 
     // The serving certificate: a client trusting only the new one connects once it is served.
     let (next_cert, next_key) = server_identity();
     let trusting_next = || {
         reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(next_cert.pem().as_bytes()).unwrap())
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(next_cert.pem().as_bytes()).unwrap(),
+            )
             .tls_built_in_root_certs(false)
             .use_rustls_tls()
             .build()
@@ -639,11 +785,16 @@ fn malformed_fingerprints_fail_at_start_up() {
         rp_frontend::config_from_args(&Cli::try_parse_from(argv).unwrap().args)
     };
     let good = "ab".repeat(32);
-    let err = parse(&format!("--arm-client-cert-sha256={good},{}", "c".repeat(63)))
+    let err = parse(&format!(
+        "--arm-client-cert-sha256={good},{}",
+        "c".repeat(63)
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("--arm-client-cert-sha256: entry 2"), "{err}");
+    let err = parse("--admin-client-cert-sha256=zz")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("--arm-client-cert-sha256: entry 2"), "{err}");
-    let err = parse("--admin-client-cert-sha256=zz").unwrap_err().to_string();
     assert!(err.contains("--admin-client-cert-sha256: entry 1"), "{err}");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("admin");
@@ -656,5 +807,11 @@ fn malformed_fingerprints_fail_at_start_up() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("/nonexistent/list"), "{err}");
-    assert!(parse(&format!("--arm-client-cert-sha256={}", openssl_spelling(&good))).is_ok());
+    assert!(
+        parse(&format!(
+            "--arm-client-cert-sha256={}",
+            openssl_spelling(&good)
+        ))
+        .is_ok()
+    );
 }

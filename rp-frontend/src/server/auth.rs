@@ -110,7 +110,11 @@ pub struct AllowListSources {
 impl AllowListSources {
     /// The files to watch.
     pub fn files(&self) -> Vec<PathBuf> {
-        self.arm_file.iter().chain(&self.admin_file).cloned().collect()
+        self.arm_file
+            .iter()
+            .chain(&self.admin_file)
+            .cloned()
+            .collect()
     }
 
     /// The lists: the flags' fingerprints plus the files' current contents.
@@ -234,10 +238,7 @@ impl Rejection {
 /// Checks of a client leaf certificate at `now` (Unix seconds), as Go's x509 verification with
 /// `ExtKeyUsageClientAuth` does: inside notBefore..notAfter, and an extended key usage, when
 /// present, lists clientAuth (or any usage). Returns the subject.
-pub fn check_client_certificate(
-    der: &[u8],
-    now: i64,
-) -> std::result::Result<String, Rejection> {
+pub fn check_client_certificate(der: &[u8], now: i64) -> std::result::Result<String, Rejection> {
     use x509_parser::prelude::{FromDer, X509Certificate};
     let (_, cert) = X509Certificate::from_der(der).map_err(|_| Rejection::Unparseable)?;
     let validity = cert.validity();
@@ -345,16 +346,13 @@ mod tests {
 
     /// 2027-01-15T00:00:00Z.
     const NOW: i64 = 1_799_971_200;
+    type Validity = ((i32, u8, u8), (i32, u8, u8));
     /// Validity periods: around NOW, before it, after it.
-    const CURRENT: ((i32, u8, u8), (i32, u8, u8)) = ((2027, 1, 1), (2027, 2, 1));
-    const PAST: ((i32, u8, u8), (i32, u8, u8)) = ((2026, 1, 1), (2026, 2, 1));
-    const FUTURE: ((i32, u8, u8), (i32, u8, u8)) = ((2027, 6, 1), (2027, 7, 1));
+    const CURRENT: Validity = ((2027, 1, 1), (2027, 2, 1));
+    const PAST: Validity = ((2026, 1, 1), (2026, 2, 1));
+    const FUTURE: Validity = ((2027, 6, 1), (2027, 7, 1));
 
-    fn cert(
-        name: &str,
-        eku: &[rcgen::ExtendedKeyUsagePurpose],
-        validity: ((i32, u8, u8), (i32, u8, u8)),
-    ) -> Vec<u8> {
+    fn cert(name: &str, eku: &[rcgen::ExtendedKeyUsagePurpose], validity: Validity) -> Vec<u8> {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
         params.extended_key_usages = eku.to_vec();
@@ -370,13 +368,21 @@ mod tests {
         assert_eq!(normalize_fingerprint(&hex), Some("ab".repeat(32)));
         assert_eq!(normalize_fingerprint(&"0".repeat(63)), None);
         assert_eq!(normalize_fingerprint(&"g".repeat(64)), None);
-        let err = parse_fingerprint_flag("--arm-client-cert-sha256", &["0".repeat(64), "xyz".into()])
+        let err =
+            parse_fingerprint_flag("--arm-client-cert-sha256", &["0".repeat(64), "xyz".into()])
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("--arm-client-cert-sha256: entry 2"), "{err}");
+        let file = format!(
+            "# ARM\n{}  # current\n\n{}, {}\n",
+            "a".repeat(64),
+            "b".repeat(64),
+            "C".repeat(64)
+        );
+        assert_eq!(parse_fingerprint_file("f", &file).unwrap().len(), 3);
+        let err = parse_fingerprint_file("arm.txt", "# x\nnope\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("--arm-client-cert-sha256: entry 2"), "{err}");
-        let file = format!("# ARM\n{}  # current\n\n{}, {}\n", "a".repeat(64), "b".repeat(64), "C".repeat(64));
-        assert_eq!(parse_fingerprint_file("f", &file).unwrap().len(), 3);
-        let err = parse_fingerprint_file("arm.txt", "# x\nnope\n").unwrap_err().to_string();
         assert!(err.contains("arm.txt: line 2"), "{err}");
     }
 
@@ -389,9 +395,15 @@ mod tests {
         let any = cert("any", &[], CURRENT);
         assert!(check_client_certificate(&any, NOW).is_ok());
         let expired = cert("old", &[ClientAuth], PAST);
-        assert_eq!(check_client_certificate(&expired, NOW), Err(Rejection::Expired));
+        assert_eq!(
+            check_client_certificate(&expired, NOW),
+            Err(Rejection::Expired)
+        );
         let future = cert("new", &[ClientAuth], FUTURE);
-        assert_eq!(check_client_certificate(&future, NOW), Err(Rejection::NotYetValid));
+        assert_eq!(
+            check_client_certificate(&future, NOW),
+            Err(Rejection::NotYetValid)
+        );
         let server = cert("srv", &[ServerAuth], CURRENT);
         assert_eq!(
             check_client_certificate(&server, NOW),
@@ -415,12 +427,13 @@ mod tests {
             [admin.fingerprint()],
         )
         .unwrap();
-        let status = |cert: Option<&PeerCertificate>, audience| {
-            match Caller::identify(&mode, cert, NOW).authorize(audience) {
+        let status =
+            |cert: Option<&PeerCertificate>, audience| match Caller::identify(&mode, cert, NOW)
+                .authorize(audience)
+            {
                 Ok(()) => 200,
                 Err(e) => e.to_status_and_body().0.as_u16(),
-            }
-        };
+            };
         for (cert, public, arm_route, admin_route) in [
             (None, 200, 401, 401),
             (Some(&unknown), 200, 401, 401),

@@ -238,8 +238,12 @@ impl Query {
     pub fn check(&self) -> Result<()> {
         let message = match self.api_version {
             ApiVersionParam::Absent | ApiVersionParam::One(_) => return Ok(()),
-            ApiVersionParam::Empty => "The api-version query parameter is empty; give exactly one supported api-version.",
-            ApiVersionParam::Repeated => "The api-version query parameter is given more than once; give exactly one.",
+            ApiVersionParam::Empty => {
+                "The api-version query parameter is empty; give exactly one supported api-version."
+            }
+            ApiVersionParam::Repeated => {
+                "The api-version query parameter is given more than once; give exactly one."
+            }
         };
         Err(Error::arm(
             StatusCode::BAD_REQUEST,
@@ -439,7 +443,10 @@ fn unsupported_api_version(lower: &[String], version: &str) -> Error {
         "InvalidResourceType",
         format!(
             "The resource type '{}' could not be found in the namespace '{NAMESPACE}' for api version '{version}'.",
-            lower.get(6).map(String::as_str).unwrap_or("openshiftclusters")
+            lower
+                .get(6)
+                .map(String::as_str)
+                .unwrap_or("openshiftclusters")
         ),
     )
 }
@@ -683,7 +690,11 @@ async fn dispatch(state: &AppState, ctx: &Ctx, id: routes::RouteId) -> Result<Re
             check_type(ctx, l[4], 4)?;
             clusters::list(state, ctx, l[1], None).await
         }
-        Preflight | ResourceGroupClusters | Cluster | ListCredentials | ListAdminCredentials
+        Preflight
+        | ResourceGroupClusters
+        | Cluster
+        | ListCredentials
+        | ListAdminCredentials
         | AdminCluster => {
             let sub = l[1];
             check_subscription_id(sub)?;
@@ -775,7 +786,10 @@ mod tests {
     #[test]
     fn api_version_is_given_at_most_once() {
         let q = |s: &str| Query::parse(Some(s)).api_version;
-        assert_eq!(q("api-version=2023-11-22"), ApiVersionParam::One("2023-11-22".into()));
+        assert_eq!(
+            q("api-version=2023-11-22"),
+            ApiVersionParam::One("2023-11-22".into())
+        );
         assert_eq!(q("a=b"), ApiVersionParam::Absent);
         assert_eq!(q("api-version="), ApiVersionParam::Empty);
         assert_eq!(q("api-version"), ApiVersionParam::Empty);
@@ -788,7 +802,10 @@ mod tests {
             assert_eq!(q(repeated), ApiVersionParam::Repeated, "{repeated}");
             let e = Query::parse(Some(repeated)).check().unwrap_err();
             let (status, body) = e.to_status_and_body();
-            assert_eq!((status.as_u16(), body.code.as_str()), (400, "InvalidApiVersionParameter"));
+            assert_eq!(
+                (status.as_u16(), body.code.as_str()),
+                (400, "InvalidApiVersionParameter")
+            );
         }
         assert!(Query::parse(None).check().is_ok());
     }

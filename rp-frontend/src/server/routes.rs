@@ -89,7 +89,8 @@ const fn route(id: RouteId, template: &'static str, audience: Audience) -> Route
 
 /// The shared prefix of the location routes.
 #[cfg(test)]
-const LOC: &str = "/subscriptions/{subscriptionid}/providers/{resourceprovidernamespace}/locations/{location}";
+const LOC: &str =
+    "/subscriptions/{subscriptionid}/providers/{resourceprovidernamespace}/locations/{location}";
 
 use Audience::{Admin, Arm, Public};
 use RouteId::*;
@@ -265,14 +266,30 @@ mod tests {
         let cases = [
             ("/healthz", Healthz, Public),
             ("/healthz/ready", HealthzReady, Public),
-            ("/providers/Microsoft.RedHatOpenShift/operations", Operations, Public),
+            (
+                "/providers/Microsoft.RedHatOpenShift/operations",
+                Operations,
+                Public,
+            ),
             ("/openapi/2023-11-22", OpenApi, Public),
             ("/subscriptions/x", Subscription, Arm),
             (CLUSTER, Cluster, Arm),
             (&format!("{CLUSTER}/listCredentials"), ListCredentials, Arm),
-            (&format!("{CLUSTER}/listAdminCredentials"), ListAdminCredentials, Arm),
-            ("/subscriptions/x/providers/Microsoft.RedHatOpenShift/locations/eastus/operationsStatus/y", OperationStatus, Arm),
-            ("/subscriptions/x/resourceGroups/rg/providers/Microsoft.RedHatOpenShift/deployments/d/preflight", Preflight, Arm),
+            (
+                &format!("{CLUSTER}/listAdminCredentials"),
+                ListAdminCredentials,
+                Arm,
+            ),
+            (
+                "/subscriptions/x/providers/Microsoft.RedHatOpenShift/locations/eastus/operationsStatus/y",
+                OperationStatus,
+                Arm,
+            ),
+            (
+                "/subscriptions/x/resourceGroups/rg/providers/Microsoft.RedHatOpenShift/deployments/d/preflight",
+                Preflight,
+                Arm,
+            ),
             ("/admin/versions", AdminVersions, Admin),
             (&format!("/admin{CLUSTER}"), AdminCluster, Admin),
             ("/metrics", Other, Arm),
