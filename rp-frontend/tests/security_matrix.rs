@@ -368,6 +368,7 @@ async fn route_identity_matrix_over_tls() {
     let bad_put = json!({"location": "westus", "properties": {"servicePrincipalProfile": {"clientSecret": secret_marker}}});
     let version = json!({"version": "4.16.2", "openShiftPullspec": "quay.io/x@sha256:2", "installerPullspec": "quay.io/y:4.16", "enabled": false, "default": false});
     let deleted = json!({"state": "Deleted"});
+    let admin_update = json!({"properties": {"maintenanceTask": "OperatorUpdate"}});
     let op = "/subscriptions/6f2c1b3a-1111-4222-8333-944445555666/providers/Microsoft.RedHatOpenShift/locations/eastus/operationsStatus/0b9e1a6c-0000-4000-8000-000000000001";
     let admin_c1 = format!("/admin{c1}?api-version=admin");
     let rows: Vec<(&str, String, Option<&Value>, Row)> = vec![
@@ -446,6 +447,8 @@ async fn route_identity_matrix_over_tls() {
         ("GET", "/metrics".into(), None, arm(404)),
         ("GET", "/nowhere?api-version=admin".into(), None, arm(404)),
         ("DELETE", "/subscriptions".into(), None, arm(404)),
+        // Last: the admin update of the cluster (it changes the cluster's state).
+        ("PATCH", admin_c1.clone(), Some(&admin_update), admin(200)),
     ];
 
     let mut failures = Vec::new();
