@@ -141,11 +141,11 @@ impl Arm {
         .await
     }
 
-    /// Admin PATCH of a cluster (maintenance tasks).
+    /// Admin PATCH of a cluster (maintenance tasks): the admin API's route, `/admin` + the id.
     pub async fn admin_patch(&self, name: &str, body: &Value) -> Result<Answer> {
         self.send(
             reqwest::Method::PATCH,
-            &self.cluster_id(name),
+            &format!("/admin{}", self.cluster_id(name)),
             "admin",
             Some(body),
         )

@@ -462,10 +462,8 @@ impl LocalSystem {
         frontend_config.mock_msi_headers = true;
         if let Some(certs) = &certs {
             let fp = fingerprint_of(&certs.client_cert)?;
-            frontend_config.auth = AuthMode::ClientCertificates {
-                arm: [fp.clone()].into(),
-                admin: [fp].into(),
-            };
+            frontend_config.auth = AuthMode::client_certificates([fp.clone()], [fp])
+                .map_err(|e| Error::Config(e.to_string()))?;
         } else if !config.frontend_listen.ip().is_loopback() {
             return Err(Error::Config(
                 "an unauthenticated frontend may only listen on loopback".into(),

@@ -32,6 +32,9 @@ pub enum Error {
     /// TLS configuration is invalid.
     #[error("tls: {0}")]
     Tls(String),
+    /// A flag or configuration file is invalid.
+    #[error("configuration: {0}")]
+    Config(String),
     /// Optimistic concurrency gave up after retries.
     #[error("too many conflicting writes")]
     Conflict,
