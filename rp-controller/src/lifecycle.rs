@@ -26,10 +26,7 @@ use crate::steps::{self, Decision, Plan};
 use crate::transitions::{self, Ending};
 use crate::{Error, Result, plans};
 
-/// Annotation the frontend sets while its transition's status write is pending.
-pub const PENDING_OPERATION: &str = "rp.aro.openshift.io/pending-operation";
-/// Annotation with the provisioning state of that pending transition.
-pub const PENDING_STATE: &str = "rp.aro.openshift.io/pending-state";
+pub use crds::management::claim::{PENDING_OPERATION, PENDING_STATE};
 
 /// The plan that drives a cluster in a non-terminal state.
 pub fn plan_for(cluster: &OpenShiftCluster, state: ProvisioningState) -> Option<Plan> {
@@ -63,10 +60,12 @@ pub async fn reconcile(cluster: Arc<OpenShiftCluster>, ctx: Arc<Context>) -> Res
 
     // A frontend transition whose status write has not landed yet: wait for it, and finish it
     // ourselves if the frontend died between its two writes.
-    if let Some(op) = cluster.annotations().get(PENDING_OPERATION)
-        && status.async_operation_id.as_deref() != Some(op.as_str())
-    {
-        return wait_for_claim(&ctx, &cluster, op).await;
+    if let Some(op) = cluster.annotations().get(PENDING_OPERATION) {
+        if status.async_operation_id.as_deref() != Some(op.as_str()) {
+            return wait_for_claim(&ctx, &cluster, op).await;
+        }
+        // Its status is written and only the release failed: release it now.
+        release_claim(&ctx, &cluster, op).await;
     }
 
     let Some(state) = status.provisioning_state else {
@@ -314,6 +313,9 @@ async fn wait_for_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> 
     tracing::warn!(name = %key.0, op, "completing a stale frontend claim");
     let api: Api<OpenShiftCluster> =
         Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
+    // The secrets the claim staged land before the status names the operation (the first step
+    // reads them).
+    promote_staged_secrets(ctx, cluster, op).await?;
     let mut status = cluster.status.clone().unwrap_or_default();
     if let Some(old) = status.provisioning_state.filter(|s| s.is_terminal()) {
         status.last_provisioning_state = Some(old);
@@ -334,11 +336,31 @@ async fn wait_for_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> 
         }
         Err(e) => return Err(e.into()),
     }
-    let patch: json_patch::Patch = serde_json::from_value(json!([
+    release_claim(ctx, cluster, op).await;
+    ctx.claims
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&key);
+    Ok(Action::requeue(Duration::ZERO))
+}
+
+/// Remove a frontend claim whose status is written, if it still names `op` (a JSON patch guarded
+/// by a `test` op; a failure is only logged: the next reconcile tries again).
+async fn release_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) {
+    let api: Api<OpenShiftCluster> =
+        Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
+    let patch = json!([
         {"op": "test", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-operation", "value": op},
         {"op": "remove", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-operation"},
         {"op": "remove", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-state"},
-    ]))?;
+    ]);
+    let patch: json_patch::Patch = match serde_json::from_value(patch) {
+        Ok(patch) => patch,
+        Err(error) => {
+            tracing::warn!(%error, "could not build the claim release");
+            return;
+        }
+    };
     if let Err(error) = api
         .patch(
             &cluster.name_any(),
@@ -347,13 +369,44 @@ async fn wait_for_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> 
         )
         .await
     {
-        tracing::warn!(%error, "could not release a stale claim");
+        tracing::warn!(%error, "could not release a frontend claim");
     }
-    ctx.claims
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&key);
-    Ok(Action::requeue(Duration::ZERO))
+}
+
+/// Move the customer secrets a claim staged onto their keys and give a new cluster's Secret its
+/// owner (idempotent; the frontend does the same when it completes its own claim).
+async fn promote_staged_secrets(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> Result<()> {
+    let api: Api<Secret> =
+        Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
+    let name = actions::customer_secret_name(&cluster.name_any());
+    for _ in 0..5 {
+        let Some(mut secret) = api.get_opt(&name).await? else {
+            return Ok(());
+        };
+        let promoted = crds::management::claim::promote_staged_secrets(
+            secret.data.get_or_insert_with(Default::default),
+            op,
+        );
+        let owned = secret
+            .owner_references()
+            .iter()
+            .any(|o| Some(&o.uid) == cluster.uid().as_ref());
+        if !owned && let Some(owner) = cluster.controller_owner_ref(&()) {
+            secret
+                .owner_references_mut()
+                .retain(|r| r.controller != Some(true));
+            secret.owner_references_mut().push(owner);
+        }
+        if !promoted && owned {
+            return Ok(());
+        }
+        match api.replace(&name, &PostParams::default(), &secret).await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_conflict(&e) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 fn parse_state(value: &str) -> Option<ProvisioningState> {

@@ -256,7 +256,7 @@ fn client_id(n: usize) -> String {
 }
 
 /// A valid service principal create body for every version; `n` makes the cluster resource
-/// group and client id unique (both are unique keys).
+/// group, client id and domain unique (all are unique keys).
 fn sp_body(n: usize) -> Value {
     json!({
         "location": LOCATION,
@@ -264,7 +264,7 @@ fn sp_body(n: usize) -> Value {
         "properties": {
             "clusterProfile": {
                 "pullSecret": "{\"auths\":{}}",
-                "domain": "mycluster",
+                "domain": format!("mycluster{n}"),
                 "resourceGroupId": format!("/subscriptions/{SUB}/resourceGroups/aro-{n}"),
             },
             "servicePrincipalProfile": {"clientId": client_id(n), "clientSecret": "top-secret"},
@@ -583,10 +583,12 @@ fn static_cases() -> Vec<Case> {
             "managed domain <label>.<region>.aroapp.io",
             All,
             |b, _| {
+                // The base body's own label, so the domain stays unique to the request.
+                let label = b["properties"]["clusterProfile"]["domain"].clone();
                 set(
                     b,
                     "properties.clusterProfile.domain",
-                    json!("mycluster.eastus.aroapp.io"),
+                    json!(format!("{}.eastus.aroapp.io", label.as_str().unwrap_or_default())),
                 )
             },
             Created,
@@ -2659,26 +2661,29 @@ async fn racing_creates_with_one_key_accept_exactly_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_unique_key_claim_is_taken_over_only_when_stale_and_unused() {
     use crds::management::ClusterUniqueKey;
-    use rp_frontend::server::store::{UNIQUE_KEY_GRACE, claim_unique_key};
+    use rp_frontend::server::store::{KeyClaim, UNIQUE_KEY_GRACE, claim_unique_key};
     let env = start(false).await;
     let label = crds::management::naming::LABEL_CLIENT_ID_HASH;
     let claims: Api<ClusterUniqueKey> = Api::all(env.client.clone());
 
-    assert!(
+    assert!(matches!(
         claim_unique_key(&env.client, "clientid", label, "abc", "/a")
             .await
-            .unwrap()
-    );
+            .unwrap(),
+        KeyClaim::Claimed(..)
+    ));
     // Idempotent for its holder; refused to another while fresh.
-    assert!(
+    assert_eq!(
         claim_unique_key(&env.client, "clientid", label, "abc", "/a")
             .await
-            .unwrap()
+            .unwrap(),
+        KeyClaim::Held
     );
-    assert!(
-        !claim_unique_key(&env.client, "clientid", label, "abc", "/b")
+    assert_eq!(
+        claim_unique_key(&env.client, "clientid", label, "abc", "/b")
             .await
-            .unwrap()
+            .unwrap(),
+        KeyClaim::Refused
     );
 
     // Stale (claimed before the grace period) and used by no cluster: taken over.
@@ -2688,11 +2693,12 @@ async fn a_unique_key_claim_is_taken_over_only_when_stale_and_unused() {
         .replace("clientid-abc", &PostParams::default(), &claim)
         .await
         .unwrap();
-    assert!(
+    assert!(matches!(
         claim_unique_key(&env.client, "clientid", label, "abc", "/b")
             .await
-            .unwrap()
-    );
+            .unwrap(),
+        KeyClaim::Claimed(..)
+    ));
     let claim = claims.get("clientid-abc").await.unwrap();
     assert_eq!(claim.spec.cluster_resource_id, "/b");
     assert_eq!(
@@ -2701,10 +2707,11 @@ async fn a_unique_key_claim_is_taken_over_only_when_stale_and_unused() {
             .get(crds::management::naming::LABEL_RESOURCE_ID_HASH),
         Some(&crds::management::naming::short_hash("/b"))
     );
-    assert!(
-        !claim_unique_key(&env.client, "clientid", label, "abc", "/a")
+    assert_eq!(
+        claim_unique_key(&env.client, "clientid", label, "abc", "/a")
             .await
-            .unwrap()
+            .unwrap(),
+        KeyClaim::Refused
     );
     env.dc.stop().await;
 }
