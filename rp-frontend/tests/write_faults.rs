@@ -71,6 +71,8 @@ impl Request {
 
 #[derive(Clone, Copy, Debug)]
 enum Where {
+    /// Staging the customer secrets (before the claim) fails.
+    SecretsRefused,
     /// The claim write is refused (500, never reaches the server).
     ClaimRefused,
     /// The claim write lands but its answer is lost.
@@ -91,6 +93,13 @@ fn is_claim(method: &Method, path: &str) -> bool {
 
 fn arm(faults: &Faults, at: Where) {
     match at {
+        Where::SecretsRefused => faults.add(
+            None,
+            matching(|m, p| is_write(m) && p.contains("/secrets")),
+            0,
+            1,
+            Fault::ServerError,
+        ),
         Where::ClaimRefused => faults.add(None, matching(is_claim), 0, 1, Fault::ServerError),
         Where::ClaimAnswerLost => faults.add(None, matching(is_claim), 0, 1, Fault::LoseResponse),
         Where::EveryWriteAfterTheClaim => faults.add(
@@ -322,12 +331,16 @@ async fn what_the_client_is_told_matches_the_final_state_whatever_write_fails() 
     let mut n = 0;
     for request in [Request::Create, Request::Patch, Request::Delete] {
         for at in [
+            Where::SecretsRefused,
             Where::ClaimRefused,
             Where::ClaimAnswerLost,
             Where::EveryWriteAfterTheClaim,
             Where::StatusWriteOnce,
             Where::StatusWritesExhausted,
         ] {
+            if matches!((request, at), (Request::Delete, Where::SecretsRefused)) {
+                continue;
+            }
             n += 1;
             problems.extend(run(&env, n, request, at).await);
         }

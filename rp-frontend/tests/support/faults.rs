@@ -73,9 +73,10 @@ impl Faults {
         });
     }
 
-    /// Remove every rule.
+    /// Remove every rule and forget what was injected.
     pub fn clear(&self) {
         self.rules.lock().unwrap().clear();
+        self.injected.lock().unwrap().clear();
     }
 
     /// The requests that got a fault ("METHOD path").
