@@ -539,7 +539,9 @@ async fn invalid_networks_fail_with_specific_codes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_controller_completes_a_claim_whose_writer_died_with_its_secrets() {
     use crds::management::claim::{PENDING_OPERATION, PENDING_STATE, staged_secret_key};
-    use crds::management::{AsyncOperation, AsyncOperationSpec, OpenShiftCluster, ProvisioningState};
+    use crds::management::{
+        AsyncOperation, AsyncOperationSpec, OpenShiftCluster, ProvisioningState,
+    };
     use kube::ResourceExt;
     use kube::api::{Patch, PatchParams, PostParams};
 
@@ -563,7 +565,10 @@ async fn the_controller_completes_a_claim_whose_writer_died_with_its_secrets() {
         .wait_for_state("stale", &["Succeeded", "Failed"], T)
         .await
         .unwrap();
-    assert_eq!(cluster["properties"]["provisioningState"], "Succeeded", "{cluster}");
+    assert_eq!(
+        cluster["properties"]["provisioningState"], "Succeeded",
+        "{cluster}"
+    );
 
     let ns = crds::management::naming::subscription_namespace(&arm.subscription);
     let clusters: Api<OpenShiftCluster> = Api::namespaced(system.client.clone(), &ns);
@@ -632,7 +637,10 @@ async fn the_controller_completes_a_claim_whose_writer_died_with_its_secrets() {
         {
             break record;
         }
-        assert!(std::time::Instant::now() < deadline, "the claim is never completed");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the claim is never completed"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(
@@ -643,16 +651,28 @@ async fn the_controller_completes_a_claim_whose_writer_died_with_its_secrets() {
         .wait_for_state("stale", &["Succeeded", "Failed"], T)
         .await
         .unwrap();
-    assert_eq!(cluster["properties"]["provisioningState"], "Succeeded", "{cluster}");
+    assert_eq!(
+        cluster["properties"]["provisioningState"], "Succeeded",
+        "{cluster}"
+    );
     let stored = clusters.get(&object).await.unwrap();
     assert!(!stored.annotations().contains_key(PENDING_OPERATION));
     // The staged secret was promoted before the update ran.
-    let data = secrets.get(&customer).await.unwrap().data.unwrap_or_default();
+    let data = secrets
+        .get(&customer)
+        .await
+        .unwrap()
+        .data
+        .unwrap_or_default();
     assert_eq!(
         data.get("pullSecret").map(|v| v.0.as_slice()),
         Some(pull_secret.as_bytes())
     );
-    assert!(data.keys().all(|k| !k.starts_with("pending.")), "{:?}", data.keys());
+    assert!(
+        data.keys().all(|k| !k.starts_with("pending.")),
+        "{:?}",
+        data.keys()
+    );
 
     system.stop().await.unwrap();
 }

@@ -588,7 +588,10 @@ fn static_cases() -> Vec<Case> {
                 set(
                     b,
                     "properties.clusterProfile.domain",
-                    json!(format!("{}.eastus.aroapp.io", label.as_str().unwrap_or_default())),
+                    json!(format!(
+                        "{}.eastus.aroapp.io",
+                        label.as_str().unwrap_or_default()
+                    )),
                 )
             },
             Created,
@@ -2756,8 +2759,11 @@ async fn racing_creates_from_two_subscriptions_for_one_domain_accept_exactly_one
         );
         body
     };
-    let path_in =
-        |sub: &str, i: usize| format!("/subscriptions/{sub}/resourceGroups/rg-domain/providers/{NS}/openShiftClusters/c{i}");
+    let path_in = |sub: &str, i: usize| {
+        format!(
+            "/subscriptions/{sub}/resourceGroups/rg-domain/providers/{NS}/openShiftClusters/c{i}"
+        )
+    };
     let holder = |path: &str| path.to_lowercase();
     let claims: Api<ClusterUniqueKey> = Api::all(env.client.clone());
     let mut failures = Vec::new();
@@ -2833,7 +2839,8 @@ async fn racing_creates_from_two_subscriptions_for_one_domain_accept_exactly_one
             .filter(|c| c.spec.cluster_resource_id == loser_id)
             .map(|c| c.spec.kind)
             .collect();
-        let object = crds::management::naming::cluster_object_name("rg-domain", &format!("c{round}"));
+        let object =
+            crds::management::naming::cluster_object_name("rg-domain", &format!("c{round}"));
         let left_secret = secrets
             .get_opt(&format!("{object}-customer"))
             .await
@@ -2842,10 +2849,14 @@ async fn racing_creates_from_two_subscriptions_for_one_domain_accept_exactly_one
         let left_ops = ops
             .list(&Default::default())
             .await
-            .map(|l| l.items.iter().filter(|o| o.spec.cluster_name == object).count())
+            .map(|l| {
+                l.items
+                    .iter()
+                    .filter(|o| o.spec.cluster_name == object)
+                    .count()
+            })
             .unwrap_or(0);
-        if left_clusters != 0 || !left_claims.is_empty() || left_secret || left_ops != 0
-        {
+        if left_clusters != 0 || !left_claims.is_empty() || left_secret || left_ops != 0 {
             failures.push(format!(
                 "round {round}: the loser left clusters {left_clusters:?}, claims {left_claims:?}, secret {left_secret}, records {left_ops}"
             ));
@@ -2861,10 +2872,17 @@ async fn racing_creates_from_two_subscriptions_for_one_domain_accept_exactly_one
         let deleting = env
             .send(Method::DELETE, &contenders[winner].0, version, None)
             .await;
-        assert_eq!(deleting.status, StatusCode::ACCEPTED, "{}", deleting.describe());
+        assert_eq!(
+            deleting.status,
+            StatusCode::ACCEPTED,
+            "{}",
+            deleting.describe()
+        );
         let mut gone = false;
         for _ in 0..500 {
-            let r = env.send(Method::GET, &contenders[winner].0, version, None).await;
+            let r = env
+                .send(Method::GET, &contenders[winner].0, version, None)
+                .await;
             if r.status == StatusCode::NOT_FOUND {
                 gone = true;
                 break;
@@ -2873,7 +2891,12 @@ async fn racing_creates_from_two_subscriptions_for_one_domain_accept_exactly_one
         }
         assert!(gone, "the winner is never deleted");
         let again = env
-            .send(Method::PUT, &contenders[loser].0, version, Some(&contenders[loser].1))
+            .send(
+                Method::PUT,
+                &contenders[loser].0,
+                version,
+                Some(&contenders[loser].1),
+            )
             .await;
         if again.status != StatusCode::CREATED {
             failures.push(format!("after the winner's delete: {}", again.describe()));

@@ -10,9 +10,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use crds::management::naming::{cluster_object_name, subscription_namespace};
-use crds::management::{
-    AsyncOperation, AsyncOperationStatus, OpenShiftCluster, ProvisioningState,
-};
+use crds::management::{AsyncOperation, AsyncOperationStatus, OpenShiftCluster, ProvisioningState};
 use http::Method;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
@@ -88,7 +86,9 @@ enum Where {
 /// The write that claims the cluster: POST of a new one, PUT of an existing one.
 fn is_claim(method: &Method, path: &str) -> bool {
     (method == Method::POST && path.ends_with("/openshiftclusters"))
-        || (method == Method::PUT && path.contains("/openshiftclusters/") && !path.ends_with("/status"))
+        || (method == Method::PUT
+            && path.contains("/openshiftclusters/")
+            && !path.ends_with("/status"))
 }
 
 fn arm(faults: &Faults, at: Where) {
@@ -111,9 +111,15 @@ fn arm(faults: &Faults, at: Where) {
         ),
         Where::StatusWriteOnce | Where::StatusWritesExhausted => faults.add(
             None,
-            matching(|m, p| m == Method::PUT && p.contains("/openshiftclusters/") && p.ends_with("/status")),
+            matching(|m, p| {
+                m == Method::PUT && p.contains("/openshiftclusters/") && p.ends_with("/status")
+            }),
             0,
-            if matches!(at, Where::StatusWriteOnce) { 1 } else { usize::MAX },
+            if matches!(at, Where::StatusWriteOnce) {
+                1
+            } else {
+                usize::MAX
+            },
             Fault::ServerError,
         ),
     }
@@ -139,7 +145,12 @@ struct Snapshot {
 }
 
 impl Env {
-    async fn send(&self, method: reqwest::Method, name: &str, body: Option<Value>) -> (StatusCode, Option<String>, String) {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        name: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Option<String>, String) {
         let p = path(name);
         let mut req = self
             .http
@@ -191,7 +202,10 @@ impl Env {
                     .map(|(k, v)| (k, String::from_utf8(v.0).unwrap()))
                     .collect()
             });
-        let status = cluster.as_ref().and_then(|c| c.status.clone()).unwrap_or_default();
+        let status = cluster
+            .as_ref()
+            .and_then(|c| c.status.clone())
+            .unwrap_or_default();
         Snapshot {
             exists: cluster.is_some(),
             state: status.provisioning_state,
@@ -206,7 +220,11 @@ impl Env {
 
     /// What the controller does with a claim its writer left: complete it.
     async fn repair(&self, name: &str) {
-        if let Some(cluster) = self.clusters().get_opt(&cluster_object_name(RG, name)).await.unwrap()
+        if let Some(cluster) = self
+            .clusters()
+            .get_opt(&cluster_object_name(RG, name))
+            .await
+            .unwrap()
         {
             store::repair_claim(&self.client, &self.cache, &cluster, "test")
                 .await
@@ -276,7 +294,8 @@ async fn run(env: &Env, n: usize, request: Request, at: Where) -> Vec<String> {
     let (status, told_op, text) = match request {
         Request::Create => env.send(reqwest::Method::PUT, &name, Some(body(n))).await,
         Request::Patch => {
-            let patch = json!({"properties": {"servicePrincipalProfile": {"clientSecret": "secret-1"}}});
+            let patch =
+                json!({"properties": {"servicePrincipalProfile": {"clientSecret": "secret-1"}}});
             env.send(reqwest::Method::PATCH, &name, Some(patch)).await
         }
         Request::Delete => env.send(reqwest::Method::DELETE, &name, None).await,
@@ -287,11 +306,14 @@ async fn run(env: &Env, n: usize, request: Request, at: Where) -> Vec<String> {
     let after = env.snapshot(&name).await;
     eprintln!("{request:?} with {at:?}: told {status}, {injected} faults injected");
 
-    let case = format!("{request:?} with {at:?} (told {status} {text}; {injected} faults injected)");
+    let case =
+        format!("{request:?} with {at:?} (told {status} {text}; {injected} faults injected)");
     let mut problems = Vec::new();
     let mut expect = |ok: bool, what: &str| {
         if !ok {
-            problems.push(format!("{case}: {what}; before {before:?}, after {after:?}"));
+            problems.push(format!(
+                "{case}: {what}; before {before:?}, after {after:?}"
+            ));
         }
     };
     expect(injected > 0, "no fault was injected");
@@ -299,11 +321,24 @@ async fn run(env: &Env, n: usize, request: Request, at: Where) -> Vec<String> {
         // Accepted: the transition runs, its record exists, its secrets are in place.
         let op = told_op.clone().unwrap_or_default();
         expect(after.exists, "accepted, but no cluster");
-        expect(after.state == Some(request.state()), "accepted, but not in the operation's state");
-        expect(after.operation.as_deref() == Some(op.as_str()), "status does not name the told operation");
+        expect(
+            after.state == Some(request.state()),
+            "accepted, but not in the operation's state",
+        );
+        expect(
+            after.operation.as_deref() == Some(op.as_str()),
+            "status does not name the told operation",
+        );
         expect(!after.claimed, "the claim is still there after the repair");
-        expect(after.operations.contains(&op), "the told operation has no record");
-        let new_records = after.operations.iter().filter(|o| !before.operations.contains(o)).count();
+        expect(
+            after.operations.contains(&op),
+            "the told operation has no record",
+        );
+        let new_records = after
+            .operations
+            .iter()
+            .filter(|o| !before.operations.contains(o))
+            .count();
         expect(new_records == 1, "other operation records were left");
         let secret = after.secret.clone().unwrap_or_default();
         let want = match request {
@@ -311,15 +346,24 @@ async fn run(env: &Env, n: usize, request: Request, at: Where) -> Vec<String> {
             Request::Patch => "secret-1",
         };
         expect(
-            secret.get("servicePrincipalClientSecret").map(String::as_str) == Some(want),
+            secret
+                .get("servicePrincipalClientSecret")
+                .map(String::as_str)
+                == Some(want),
             "the transition runs without the client secret it was given",
         );
-        expect(secret.contains_key("pullSecret"), "the transition runs without its pull secret");
+        expect(
+            secret.contains_key("pullSecret"),
+            "the transition runs without its pull secret",
+        );
         expect(secret.len() == 2, "staged secret values were left");
     } else {
         // Refused: nothing changed.
         expect(status.is_server_error(), "an unexpected refusal");
-        expect(after == before, "the request failed, yet the cluster changed");
+        expect(
+            after == before,
+            "the request failed, yet the cluster changed",
+        );
     }
     problems
 }

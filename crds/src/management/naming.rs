@@ -162,9 +162,18 @@ mod tests {
             managed_domain_label("demo.EastUS.aroapp.io", "eastus", parent).as_deref(),
             Some("demo")
         );
-        assert_eq!(managed_domain_label("demo.example.com", "eastus", parent), None);
-        assert_eq!(managed_domain_label("demo.westus.aroapp.io", "eastus", parent), None);
-        assert_eq!(managed_domain_label("demo.eastus.aroapp.io", "eastus", None), None);
+        assert_eq!(
+            managed_domain_label("demo.example.com", "eastus", parent),
+            None
+        );
+        assert_eq!(
+            managed_domain_label("demo.westus.aroapp.io", "eastus", parent),
+            None
+        );
+        assert_eq!(
+            managed_domain_label("demo.eastus.aroapp.io", "eastus", None),
+            None
+        );
         assert_eq!(managed_domain_label("", "eastus", parent), None);
     }
 }

@@ -8,8 +8,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use crds::management::naming::{
     self, LABEL_CLIENT_ID_HASH, LABEL_CLUSTER_RESOURCE_GROUP_HASH, LABEL_DOMAIN_HASH,
-    LABEL_RESOURCE_GROUP_HASH,
-    LABEL_RESOURCE_ID_HASH, LABEL_SUBSCRIPTION,
+    LABEL_RESOURCE_GROUP_HASH, LABEL_RESOURCE_ID_HASH, LABEL_SUBSCRIPTION,
 };
 use crds::management::{
     AsyncOperation, OpenShiftCluster, OpenShiftClusterSpec, ProvisioningState, SubscriptionState,
@@ -371,7 +370,8 @@ async fn check_unique(
         let Some(value) = labels.get(label) else {
             continue;
         };
-        let duplicate = || Error::arm_target(StatusCode::BAD_REQUEST, code, target, message.clone());
+        let duplicate =
+            || Error::arm_target(StatusCode::BAD_REQUEST, code, target, message.clone());
         // The clusters that use it now (the common case, and the answer for clusters created
         // before claims existed) ...
         let others = match api

@@ -68,7 +68,11 @@ pub fn effective_state(cluster: &OpenShiftCluster) -> ProvisioningState {
         .annotations()
         .get(PENDING_STATE)
         .and_then(|s| parse_state(s))
-        && cluster.annotations().get(PENDING_OPERATION).map(String::as_str) != written
+        && cluster
+            .annotations()
+            .get(PENDING_OPERATION)
+            .map(String::as_str)
+            != written
     {
         return state;
     }
@@ -492,11 +496,18 @@ async fn promote_customer_secrets(
         let Some(mut secret) = api.get_opt(&name).await? else {
             return Ok(());
         };
-        let promoted =
-            claim::promote_staged_secrets(secret.data.get_or_insert_with(BTreeMap::new), operation_id);
-        let owned = secret.owner_references().iter().any(|o| Some(&o.uid) == cluster.uid().as_ref());
+        let promoted = claim::promote_staged_secrets(
+            secret.data.get_or_insert_with(BTreeMap::new),
+            operation_id,
+        );
+        let owned = secret
+            .owner_references()
+            .iter()
+            .any(|o| Some(&o.uid) == cluster.uid().as_ref());
         if !owned && let Some(o) = owner(cluster) {
-            secret.owner_references_mut().retain(|r| r.controller != Some(true));
+            secret
+                .owner_references_mut()
+                .retain(|r| r.controller != Some(true));
             secret.owner_references_mut().push(o);
         }
         if !promoted && owned {
@@ -666,7 +677,9 @@ async fn read_back(
             Ok(cluster) => {
                 return Ok(cluster.filter(|c| {
                     c.annotations().get(PENDING_OPERATION).map(String::as_str) == Some(operation_id)
-                        || c.status.as_ref().and_then(|s| s.async_operation_id.as_deref())
+                        || c.status
+                            .as_ref()
+                            .and_then(|s| s.async_operation_id.as_deref())
                             == Some(operation_id)
                 }));
             }
@@ -706,7 +719,11 @@ pub async fn complete_claim(
             // Completed (or rolled on) by someone else.
             return Ok(stored);
         }
-        if stored.status.as_ref().and_then(|s| s.async_operation_id.as_deref()) == Some(op.as_str())
+        if stored
+            .status
+            .as_ref()
+            .and_then(|s| s.async_operation_id.as_deref())
+            == Some(op.as_str())
         {
             break;
         }
@@ -767,7 +784,11 @@ async fn release_claim(
     let mut last = None;
     for _ in 0..3 {
         match api
-            .patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch.clone()))
+            .patch(
+                &name,
+                &PatchParams::default(),
+                &Patch::<()>::Json(patch.clone()),
+            )
             .await
         {
             Ok(released) => {

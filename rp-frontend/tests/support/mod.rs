@@ -11,8 +11,8 @@ use std::time::Duration;
 use crds::SecretReference;
 use crds::management::naming::subscription_namespace;
 use crds::management::{
-    AsyncOperation, AsyncOperationStatus, ClusterUniqueKey, OpenShiftCluster, OpenShiftVersion, OpenShiftVersionSpec,
-    ProvisioningState,
+    AsyncOperation, AsyncOperationStatus, ClusterUniqueKey, OpenShiftCluster, OpenShiftVersion,
+    OpenShiftVersionSpec, ProvisioningState,
 };
 use devcluster::{Devcluster, DevclusterConfig};
 use futures::{StreamExt, TryStreamExt};
