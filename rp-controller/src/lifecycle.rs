@@ -64,8 +64,10 @@ pub async fn reconcile(cluster: Arc<OpenShiftCluster>, ctx: Arc<Context>) -> Res
         if status.async_operation_id.as_deref() != Some(op.as_str()) {
             return wait_for_claim(&ctx, &cluster, op).await;
         }
-        // Its status is written and only the release failed: release it now.
-        release_claim(&ctx, &cluster, op).await;
+        // Its status is written and only the release failed: release it before any work, so the
+        // operation never ends (clearing asyncOperationId) under a claim that would restart it.
+        release_claim(&ctx, &cluster, op).await?;
+        return Ok(Action::requeue(Duration::ZERO));
     }
 
     let Some(state) = status.provisioning_state else {
@@ -336,7 +338,10 @@ async fn wait_for_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> 
         }
         Err(e) => return Err(e.into()),
     }
-    release_claim(ctx, cluster, op).await;
+    if let Err(error) = release_claim(ctx, cluster, op).await {
+        // The next reconcile releases it before any work.
+        tracing::warn!(%error, "could not release a stale claim");
+    }
     ctx.claims
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -345,23 +350,16 @@ async fn wait_for_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> 
 }
 
 /// Remove a frontend claim whose status is written, if it still names `op` (a JSON patch guarded
-/// by a `test` op; a failure is only logged: the next reconcile tries again).
-async fn release_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) {
+/// by a `test` op; a failed test means it is gone already).
+async fn release_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> Result<()> {
     let api: Api<OpenShiftCluster> =
         Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
-    let patch = json!([
+    let patch: json_patch::Patch = serde_json::from_value(json!([
         {"op": "test", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-operation", "value": op},
         {"op": "remove", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-operation"},
         {"op": "remove", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-state"},
-    ]);
-    let patch: json_patch::Patch = match serde_json::from_value(patch) {
-        Ok(patch) => patch,
-        Err(error) => {
-            tracing::warn!(%error, "could not build the claim release");
-            return;
-        }
-    };
-    if let Err(error) = api
+    ]))?;
+    match api
         .patch(
             &cluster.name_any(),
             &PatchParams::default(),
@@ -369,7 +367,9 @@ async fn release_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) {
         )
         .await
     {
-        tracing::warn!(%error, "could not release a frontend claim");
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if (400..500).contains(&e.code) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 

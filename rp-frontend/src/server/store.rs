@@ -244,13 +244,6 @@ pub enum KeyClaim {
     Refused,
 }
 
-impl KeyClaim {
-    /// Whether `holder` holds the key now.
-    pub fn holds(&self) -> bool {
-        !matches!(self, KeyClaim::Refused)
-    }
-}
-
 /// Claim the unique key `{kind}-{hash}` for the cluster `holder` (its lowercase ARM id): created if
 /// absent (atomic: the object name is the key), kept if `holder` has it, taken over if its holder
 /// has not used it (no cluster carries `label={hash}`) for [`UNIQUE_KEY_GRACE`].
