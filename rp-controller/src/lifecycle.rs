@@ -373,38 +373,38 @@ async fn release_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> R
     }
 }
 
-/// Move the customer secrets a claim staged onto their keys and give a new cluster's Secret its
-/// owner (idempotent; the frontend does the same when it completes its own claim).
+/// Move the customer secrets a claim staged onto their keys (a `test`-guarded JSON patch: a
+/// failed test means they were promoted already) and give a new cluster's Secret its owner, as
+/// the frontend does when it completes its own claim.
 async fn promote_staged_secrets(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> Result<()> {
     let api: Api<Secret> =
         Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
     let name = actions::customer_secret_name(&cluster.name_any());
-    for _ in 0..5 {
-        let Some(mut secret) = api.get_opt(&name).await? else {
-            return Ok(());
-        };
-        let promoted = crds::management::claim::promote_staged_secrets(
-            secret.data.get_or_insert_with(Default::default),
-            op,
-        );
-        let owned = secret
-            .owner_references()
-            .iter()
-            .any(|o| Some(&o.uid) == cluster.uid().as_ref());
-        if !owned && let Some(owner) = cluster.controller_owner_ref(&()) {
-            secret
-                .owner_references_mut()
-                .retain(|r| r.controller != Some(true));
-            secret.owner_references_mut().push(owner);
-        }
-        if !promoted && owned {
-            return Ok(());
-        }
-        match api.replace(&name, &PostParams::default(), &secret).await {
-            Ok(_) => return Ok(()),
-            Err(e) if is_conflict(&e) => continue,
+    let Some(secret) = api.get_opt(&name).await? else {
+        return Ok(());
+    };
+    if let Some(patch) = crds::management::claim::promotion_patch(
+        secret.data.as_ref().unwrap_or(&Default::default()),
+        op,
+    ) {
+        let patch: json_patch::Patch = serde_json::from_value(patch)?;
+        match api
+            .patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 422 || e.code == 400 => {}
             Err(e) => return Err(e.into()),
         }
+    }
+    let owned = secret
+        .owner_references()
+        .iter()
+        .any(|o| Some(&o.uid) == cluster.uid().as_ref());
+    if !owned && let Some(owner) = cluster.controller_owner_ref(&()) {
+        let patch = json!({"metadata": {"ownerReferences": [owner]}});
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@
 //! that write, and the customer secrets it carries are *staged* in the cluster's customer Secret
 //! under keys of the operation ([`staged_secret_key`]) before it too. Whoever completes the claim
 //! (the writer itself, the next write request, or the controller) promotes the staged values onto
-//! their keys ([`promote_staged_secrets`]), writes the status and removes the annotations; every
+//! their keys ([`promotion_patch`]), writes the status and removes the annotations; every
 //! step is idempotent, so a repaired claim never runs without its secrets, and a racing writer
 //! that lost never touches the secrets the winner runs with.
 
@@ -27,39 +27,41 @@ pub fn staged_secret_key(op: &str, key: &str) -> String {
     format!("{STAGED_PREFIX}{op}.{key}")
 }
 
-/// Move the values operation `op` staged onto their keys; `true` when `data` changed. Values
-/// staged by other operations stay (their writers may still be deciding their race).
-pub fn promote_staged_secrets(data: &mut BTreeMap<String, ByteString>, op: &str) -> bool {
+/// The JSON patch that moves the values operation `op` staged in a Secret's `data` onto their
+/// keys, each guarded by a `test` of the staged value: applied once, whoever applies it (no
+/// resourceVersion needed, so concurrent repairs do not conflict); a failed test means it was
+/// applied already. `None` when `op` staged nothing.
+pub fn promotion_patch(data: &BTreeMap<String, ByteString>, op: &str) -> Option<serde_json::Value> {
     let prefix = format!("{STAGED_PREFIX}{op}.");
-    let staged: Vec<String> = data
+    let mut ops = Vec::new();
+    for (staged, value) in data.iter().filter(|(k, _)| k.starts_with(&prefix)) {
+        let value = serde_json::to_value(value).ok()?;
+        let key = &staged[prefix.len()..];
+        ops.push(
+            serde_json::json!({"op": "test", "path": format!("/data/{staged}"), "value": value}),
+        );
+        ops.push(serde_json::json!({"op": "add", "path": format!("/data/{key}"), "value": value}));
+        ops.push(serde_json::json!({"op": "remove", "path": format!("/data/{staged}")}));
+    }
+    (!ops.is_empty()).then(|| serde_json::Value::Array(ops))
+}
+
+/// The JSON merge patch that drops the values operation `op` staged (its claim lost). `None` when
+/// it staged nothing.
+pub fn unstage_patch(data: &BTreeMap<String, ByteString>, op: &str) -> Option<serde_json::Value> {
+    let prefix = format!("{STAGED_PREFIX}{op}.");
+    let dropped: serde_json::Map<String, serde_json::Value> = data
         .keys()
         .filter(|k| k.starts_with(&prefix))
-        .cloned()
+        .map(|k| (k.clone(), serde_json::Value::Null))
         .collect();
-    for key in &staged {
-        if let Some(value) = data.remove(key) {
-            data.insert(key[prefix.len()..].to_string(), value);
-        }
-    }
-    !staged.is_empty()
-}
-
-/// Drop the values operation `op` staged (its claim lost); `true` when `data` changed.
-pub fn unstage_secrets(data: &mut BTreeMap<String, ByteString>, op: &str) -> bool {
-    let prefix = format!("{STAGED_PREFIX}{op}.");
-    let before = data.len();
-    data.retain(|k, _| !k.starts_with(&prefix));
-    data.len() != before
-}
-
-/// Whether `data` holds anything but staged values.
-pub fn has_promoted_values(data: &BTreeMap<String, ByteString>) -> bool {
-    data.keys().any(|k| !k.starts_with(STAGED_PREFIX))
+    (!dropped.is_empty()).then(|| serde_json::json!({"data": dropped}))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, ByteString> {
         pairs
@@ -69,33 +71,42 @@ mod tests {
     }
 
     #[test]
-    fn promotion_moves_only_the_operations_values_and_is_idempotent() {
-        let mut d = data(&[
+    fn promotion_moves_only_the_operations_values_under_a_test() {
+        let d = data(&[
             ("pullSecret", "old"),
-            ("servicePrincipalClientSecret", "keep"),
             (&staged_secret_key("op1", "pullSecret"), "new"),
             (&staged_secret_key("op2", "pullSecret"), "loser"),
         ]);
-        assert!(promote_staged_secrets(&mut d, "op1"));
+        // "new" in base64.
         assert_eq!(
-            d,
-            data(&[
-                ("pullSecret", "new"),
-                ("servicePrincipalClientSecret", "keep"),
-                (&staged_secret_key("op2", "pullSecret"), "loser"),
-            ])
+            promotion_patch(&d, "op1"),
+            Some(json!([
+                {"op": "test", "path": "/data/pending.op1.pullSecret", "value": "bmV3"},
+                {"op": "add", "path": "/data/pullSecret", "value": "bmV3"},
+                {"op": "remove", "path": "/data/pending.op1.pullSecret"},
+            ]))
         );
-        assert!(!promote_staged_secrets(&mut d, "op1"));
-        assert!(unstage_secrets(&mut d, "op2"));
-        assert!(!unstage_secrets(&mut d, "op2"));
-        assert_eq!(d.len(), 2);
+        assert_eq!(promotion_patch(&d, "op3"), None);
     }
 
     #[test]
-    fn a_secret_of_staged_values_only_has_nothing_promoted() {
-        let mut d = data(&[(&staged_secret_key("op", "pullSecret"), "v")]);
-        assert!(!has_promoted_values(&d));
-        promote_staged_secrets(&mut d, "op");
-        assert!(has_promoted_values(&d));
+    fn unstaging_drops_only_the_operations_values() {
+        let d = data(&[
+            ("pullSecret", "old"),
+            (&staged_secret_key("op1", "pullSecret"), "new"),
+            (
+                &staged_secret_key("op1", "servicePrincipalClientSecret"),
+                "s",
+            ),
+            (&staged_secret_key("op2", "pullSecret"), "other"),
+        ]);
+        assert_eq!(
+            unstage_patch(&d, "op1"),
+            Some(json!({"data": {
+                "pending.op1.pullSecret": null,
+                "pending.op1.servicePrincipalClientSecret": null,
+            }}))
+        );
+        assert_eq!(unstage_patch(&d, "op3"), None);
     }
 }

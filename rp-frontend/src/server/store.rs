@@ -378,23 +378,42 @@ fn owner(cluster: &OpenShiftCluster) -> Option<OwnerReference> {
 /// Stage the secrets a transition carries in the cluster's customer Secret under keys of its
 /// operation (see [`crds::management::claim`]), before the claim: whoever completes the claim
 /// promotes them, so a repaired claim never runs without them, and a writer that loses its race
-/// never touches the values the winner runs with. A new cluster's Secret gets its owner at
-/// promotion (the cluster has no uid before its claim).
+/// never touches the values the winner runs with. Merge patches of keys of its own, so racing
+/// writers do not conflict. A new cluster's Secret gets its owner at promotion (the cluster has
+/// no uid before its claim).
 async fn stage_customer_secrets(
     client: &kube::Client,
     cluster: &OpenShiftCluster,
     operation_id: &str,
     values: &[(&str, Option<String>)],
 ) -> Result<()> {
-    if values.iter().all(|(_, v)| v.is_none()) {
+    let staged: BTreeMap<String, ByteString> = values
+        .iter()
+        .filter_map(|(key, value)| {
+            let value = value.as_ref()?;
+            Some((
+                claim::staged_secret_key(operation_id, key),
+                ByteString(value.clone().into_bytes()),
+            ))
+        })
+        .collect();
+    if staged.is_empty() {
         return Ok(());
     }
     let ns = cluster.namespace().unwrap_or_default();
     let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let name = customer_secret_name(&cluster.name_any());
-    for _ in 0..5 {
-        let existing = api.get_opt(&name).await?;
-        let mut secret = existing.clone().unwrap_or_else(|| Secret {
+    let patch = serde_json::json!({ "data": staged });
+    for _ in 0..3 {
+        match api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+        let secret = Secret {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
                 namespace: Some(ns.clone()),
@@ -403,24 +422,12 @@ async fn stage_customer_secrets(
                 ..Default::default()
             },
             type_: Some("Opaque".into()),
+            data: Some(staged.clone()),
             ..Default::default()
-        });
-        let data = secret.data.get_or_insert_with(BTreeMap::new);
-        for (key, value) in values {
-            if let Some(value) = value {
-                data.insert(
-                    claim::staged_secret_key(operation_id, key),
-                    ByteString(value.clone().into_bytes()),
-                );
-            }
-        }
-        let result = if existing.is_some() {
-            api.replace(&name, &PostParams::default(), &secret).await
-        } else {
-            api.create(&PostParams::default(), &secret).await
         };
-        match result {
+        match api.create(&PostParams::default(), &secret).await {
             Ok(_) => return Ok(()),
+            // Created meanwhile by a racing writer: patch it.
             Err(e) if is_conflict(&e) => continue,
             Err(e) => return Err(e.into()),
         }
@@ -440,31 +447,31 @@ async fn unstage_customer_secrets(
     let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let name = customer_secret_name(&cluster.name_any());
     let result: std::result::Result<(), kube::Error> = async {
-        for _ in 0..5 {
-            let Some(mut secret) = api.get_opt(&name).await? else {
-                return Ok(());
+        let Some(secret) = api.get_opt(&name).await? else {
+            return Ok(());
+        };
+        let Some(patch) = claim::unstage_patch(
+            secret.data.as_ref().unwrap_or(&BTreeMap::new()),
+            operation_id,
+        ) else {
+            return Ok(());
+        };
+        let left = api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+        if left.data.as_ref().is_none_or(|d| d.is_empty()) && left.owner_references().is_empty() {
+            let params = kube::api::DeleteParams {
+                preconditions: Some(kube::api::Preconditions {
+                    resource_version: left.resource_version(),
+                    uid: left.uid(),
+                }),
+                ..Default::default()
             };
-            let data = secret.data.get_or_insert_with(BTreeMap::new);
-            if !claim::unstage_secrets(data, operation_id) {
-                return Ok(());
-            }
-            let result = if data.is_empty() && secret.owner_references().is_empty() {
-                let params = kube::api::DeleteParams {
-                    preconditions: Some(kube::api::Preconditions {
-                        resource_version: secret.resource_version(),
-                        uid: secret.uid(),
-                    }),
-                    ..Default::default()
-                };
-                api.delete(&name, &params).await.map(|_| ())
-            } else {
-                api.replace(&name, &PostParams::default(), &secret)
-                    .await
-                    .map(|_| ())
-            };
-            match result {
-                Err(e) if is_conflict(&e) => continue,
-                other => return other,
+            match api.delete(&name, &params).await {
+                Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+                other => {
+                    other?;
+                }
             }
         }
         Ok(())
@@ -475,8 +482,8 @@ async fn unstage_customer_secrets(
     }
 }
 
-/// Promote the secrets the claiming operation staged (idempotent) and give a new cluster's Secret
-/// its owner.
+/// Promote the secrets the claiming operation staged (a `test`-guarded JSON patch: idempotent,
+/// no conflicts between concurrent repairs) and give a new cluster's Secret its owner.
 async fn promote_customer_secrets(
     client: &kube::Client,
     cluster: &OpenShiftCluster,
@@ -485,34 +492,34 @@ async fn promote_customer_secrets(
     let ns = cluster.namespace().unwrap_or_default();
     let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let name = customer_secret_name(&cluster.name_any());
-    for _ in 0..5 {
-        let Some(mut secret) = api.get_opt(&name).await? else {
-            return Ok(());
-        };
-        let promoted = claim::promote_staged_secrets(
-            secret.data.get_or_insert_with(BTreeMap::new),
-            operation_id,
-        );
-        let owned = secret
-            .owner_references()
-            .iter()
-            .any(|o| Some(&o.uid) == cluster.uid().as_ref());
-        if !owned && let Some(o) = owner(cluster) {
-            secret
-                .owner_references_mut()
-                .retain(|r| r.controller != Some(true));
-            secret.owner_references_mut().push(o);
-        }
-        if !promoted && owned {
-            return Ok(());
-        }
-        match api.replace(&name, &PostParams::default(), &secret).await {
-            Ok(_) => return Ok(()),
-            Err(e) if is_conflict(&e) => continue,
+    let Some(secret) = api.get_opt(&name).await? else {
+        return Ok(());
+    };
+    if let Some(patch) = claim::promotion_patch(
+        secret.data.as_ref().unwrap_or(&BTreeMap::new()),
+        operation_id,
+    ) {
+        let patch: json_patch::Patch = serde_json::from_value(patch)?;
+        match api
+            .patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
+            .await
+        {
+            Ok(_) => {}
+            // A failed test: promoted already.
+            Err(kube::Error::Api(e)) if e.code == 422 || e.code == 400 => {}
             Err(e) => return Err(e.into()),
         }
     }
-    Err(Error::Conflict)
+    let owned = secret
+        .owner_references()
+        .iter()
+        .any(|o| Some(&o.uid) == cluster.uid().as_ref());
+    if !owned && let Some(o) = owner(cluster) {
+        let patch = serde_json::json!({"metadata": {"ownerReferences": [o]}});
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+    }
+    Ok(())
 }
 
 /// Read one key of a Secret in the subscription namespace.
