@@ -43,7 +43,7 @@ pub fn promotion_patch(data: &BTreeMap<String, ByteString>, op: &str) -> Option<
         ops.push(serde_json::json!({"op": "add", "path": format!("/data/{key}"), "value": value}));
         ops.push(serde_json::json!({"op": "remove", "path": format!("/data/{staged}")}));
     }
-    (!ops.is_empty()).then(|| serde_json::Value::Array(ops))
+    (!ops.is_empty()).then_some(serde_json::Value::Array(ops))
 }
 
 /// The JSON merge patch that drops the values operation `op` staged (its claim lost). `None` when

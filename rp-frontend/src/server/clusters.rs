@@ -724,7 +724,7 @@ async fn try_put_or_patch(
     )
     .await
     {
-        store::Claim::Won(stored) => stored,
+        store::Claim::Won(stored) => *stored,
         store::Claim::Lost(e) => {
             store::discard_operation(&state.client, &key.namespace, &op_id).await;
             release_claims(state, &new_claims).await;

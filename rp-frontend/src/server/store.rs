@@ -589,7 +589,7 @@ pub enum Claim {
     /// The claim is written: the transition is committed. The object as completed (status
     /// written, claim released), or as claimed when completing failed: then a repair (the next
     /// write request, or the controller after its grace period) completes it.
-    Won(OpenShiftCluster),
+    Won(Box<OpenShiftCluster>),
     /// The claim was not written: nothing of the transition remains but its operation record,
     /// which the caller deletes. `Kube(409)`: another writer won the race.
     Lost(Error),
@@ -653,10 +653,10 @@ pub async fn transition(
     };
     cache.wrote(&claimed);
     match complete_claim(client, cache, &claimed, rp_version).await {
-        Ok(completed) => Claim::Won(completed),
+        Ok(completed) => Claim::Won(Box::new(completed)),
         Err(error) => {
             tracing::warn!(%error, name, operation_id, "a claimed transition is left for repair");
-            Claim::Won(claimed)
+            Claim::Won(Box::new(claimed))
         }
     }
 }
