@@ -1204,8 +1204,8 @@ async fn remove_secrets(env: &mut StepEnv<'_>) -> StepResult<()> {
     Ok(())
 }
 
-/// Delete: the cluster's unique-key claims (its cluster resource group and client id), so a new
-/// cluster may use them at once. A claim taken over meanwhile is not ours to delete: the delete
+/// Delete: the cluster's unique-key claims (its cluster resource group, client ids and managed
+/// domain label), so a new cluster may use them at once. A claim taken over meanwhile is not ours to delete: the delete
 /// carries the resourceVersion we listed.
 async fn release_unique_keys(env: &mut StepEnv<'_>) -> StepResult<()> {
     use crds::management::ClusterUniqueKey;

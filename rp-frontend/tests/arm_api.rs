@@ -86,7 +86,7 @@ fn body(rg_suffix: &str, client_id: &str) -> Value {
         "location": "eastus",
         "tags": {"a": "1"},
         "properties": {
-            "clusterProfile": {"pullSecret": "{\"auths\":{}}", "domain": "mycluster", "resourceGroupId": format!("/subscriptions/{SUB}/resourceGroups/aro-{rg_suffix}")},
+            "clusterProfile": {"pullSecret": "{\"auths\":{}}", "domain": format!("c{rg_suffix}{}", &client_id[..8]), "resourceGroupId": format!("/subscriptions/{SUB}/resourceGroups/aro-{rg_suffix}")},
             "servicePrincipalProfile": {"clientId": client_id, "clientSecret": "top-secret"},
             "networkProfile": {"podCidr": "10.128.0.0/14", "serviceCidr": "172.30.0.0/16"},
             "masterProfile": {"vmSize": "Standard_D8s_v3", "subnetId": subnet("master")},
