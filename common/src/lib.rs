@@ -1,7 +1,8 @@
 //! Runtime pieces every `aro` component shares: logging setup, graceful shutdown, and the
-//! `/healthz`, `/readyz`, `/metrics` listener.
+//! `/healthz`, `/readyz`, `/metrics` listener, and request timeouts of Kubernetes API clients.
 
 pub mod health;
+pub mod kube_client;
 pub mod shutdown;
 pub mod telemetry;
 

@@ -116,7 +116,10 @@ pub fn config_from_args(args: &FrontendArgs) -> Result<FrontendConfig> {
 /// kubeconfig (or in-cluster configuration).
 pub async fn run(args: FrontendArgs, shutdown: CancellationToken) -> Result<()> {
     let config = config_from_args(&args)?;
-    let client = kube::Client::try_default().await?;
+    let client = aro_common::kube_client::with_request_timeout(
+        kube::Client::try_default().await?,
+        aro_common::kube_client::REQUEST_TIMEOUT,
+    );
     let tls = match (&args.tls_cert, &args.tls_key, &config.auth) {
         (Some(cert), Some(key), _) => Some(tls::server_config(&read(cert)?, &read(key)?)?),
         (_, _, AuthMode::None) => None,
