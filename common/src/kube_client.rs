@@ -151,7 +151,11 @@ mod tests {
         let api = Api::<ConfigMap>::namespaced(client, "default");
 
         for name in ["stalled-head", "stalled-body"] {
-            let error = api.get(name).await.unwrap_err();
+            // Bounded here too, so that a client without the timeout fails instead of hanging.
+            let error = tokio::time::timeout(timeout * 20, api.get(name))
+                .await
+                .unwrap_or_else(|_| panic!("{name}: no timeout"))
+                .unwrap_err();
             assert!(
                 error.to_string().contains("did not answer within"),
                 "{name}: {error}"

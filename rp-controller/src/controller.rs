@@ -216,8 +216,9 @@ pub async fn run_with(options: ControllerOptions, shutdown: CancellationToken) -
     // only after the controllers and the cluster runtime stopped.
     let led = leader::lead(&client, &lease, &shutdown, |leading| {
         let runtime = runtime.clone();
+        let (name, identity) = (lease.name.clone(), lease.identity.clone());
         async move {
-            tracing::info!(lease = lease.name, identity = lease.identity, "leading");
+            tracing::info!(lease = name, identity, "leading");
             run_controllers(options, metrics, leading.client, leading.stop).await;
             tracing::info!("controllers stopped; stopping the cluster runtime");
             runtime.shutdown().await;
