@@ -47,6 +47,11 @@ impl LeaseTiming {
         renew_deadline: Duration,
         retry_period: Duration,
     ) -> Result<Self> {
+        if lease_duration.is_zero() {
+            return Err(Error::LeaderElection(
+                "the lease duration must be positive".into(),
+            ));
+        }
         if retry_period.is_zero() {
             return Err(Error::LeaderElection(
                 "the retry period must be positive".into(),
@@ -619,7 +624,12 @@ mod tests {
         let t = LeaseTiming::for_lease_duration(Duration::from_millis(1500)).unwrap();
         assert!(t.renew_deadline() < t.lease_duration());
         assert_eq!(t.lease_duration_seconds(), 2);
-        assert!(LeaseTiming::for_lease_duration(Duration::ZERO).is_err());
+        assert!(
+            LeaseTiming::for_lease_duration(Duration::ZERO)
+                .unwrap_err()
+                .to_string()
+                .contains("lease duration must be positive")
+        );
     }
 
     #[test]
