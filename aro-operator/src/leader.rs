@@ -454,17 +454,14 @@ where
         .expect("an acquired lease has a renewal time");
     // The renewals run in their own task: the moment the deadline passes `lost` fires, however
     // busy the work keeps this task.
-    let mut renewing = AbortOnDropHandle::new(tokio::spawn(keep_renewing(
-        elector,
-        started,
-        lost.clone(),
-    )));
-    let work = work(Leading {
+    let mut renewing =
+        AbortOnDropHandle::new(tokio::spawn(keep_renewing(elector, started, lost.clone())));
+    // Boxed so that a loss can drop it (and every request it has in flight) right away.
+    let mut work = Box::pin(work(Leading {
         client: fenced(client, lost.clone()),
         stop: stop.clone(),
         lost: lost.clone(),
-    });
-    tokio::pin!(work);
+    }));
     loop {
         tokio::select! {
             biased;
@@ -709,7 +706,10 @@ mod tests {
             while decide(&seen, "candidate", timing.lease_duration, t) != Decision::Acquire {
                 t += Duration::from_millis(100);
             }
-            assert!(stop < t, "leader stops at {stop:?}, candidate takes over at {t:?}");
+            assert!(
+                stop < t,
+                "leader stops at {stop:?}, candidate takes over at {t:?}"
+            );
             assert!(t - stop >= timing.lease_duration - timing.renew_deadline);
         }
     }

@@ -39,7 +39,11 @@ async fn one_leader_at_a_time_and_release_hands_over() {
     let (ra, rb) = tokio::join!(a.try_acquire_or_renew(), b.try_acquire_or_renew());
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     assert!(ra ^ rb, "exactly one leader: a={ra} b={rb}");
-    let (leader, other) = if ra { (&mut a, &mut b) } else { (&mut b, &mut a) };
+    let (leader, other) = if ra {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
 
     assert!(
         leader.try_acquire_or_renew().await.unwrap(),
@@ -168,7 +172,11 @@ fn elector(
     tokio::spawn(async move {
         loop {
             let log = log.clone();
-            match lead(&client, &config, &shutdown, |leading| work(who, leading, log)).await {
+            match lead(&client, &config, &shutdown, |leading| {
+                work(who, leading, log)
+            })
+            .await
+            {
                 Ok(_) => return,
                 Err(error) => eprintln!("{who}: {error}"),
             }
@@ -202,7 +210,11 @@ fn watch_history(client: &kube::Client, history: &History) {
     let cms = Api::<ConfigMap>::namespaced(client.clone(), "default");
     let h = history.clone();
     tokio::spawn(async move {
-        let mut events = leases.watch(&WatchParams::default(), "0").await.unwrap().boxed();
+        let mut events = leases
+            .watch(&WatchParams::default(), "0")
+            .await
+            .unwrap()
+            .boxed();
         while let Some(Ok(event)) = events.next().await {
             if let WatchEvent::Added(l) | WatchEvent::Modified(l) = event {
                 let holder = l.spec.as_ref().and_then(|s| s.holder_identity.clone());
@@ -215,7 +227,11 @@ fn watch_history(client: &kube::Client, history: &History) {
     });
     let h = history.clone();
     tokio::spawn(async move {
-        let mut events = cms.watch(&WatchParams::default(), "0").await.unwrap().boxed();
+        let mut events = cms
+            .watch(&WatchParams::default(), "0")
+            .await
+            .unwrap()
+            .boxed();
         while let Some(Ok(event)) = events.next().await {
             if let WatchEvent::Added(c) | WatchEvent::Modified(c) = event
                 && c.metadata.name.as_deref() == Some("work")
@@ -314,14 +330,16 @@ async fn a_stalled_leader_stops_acting_before_the_standby_takes_over() {
     })
     .await;
     let events = log.events();
-    let again = stopped_a + events[stopped_a..]
-        .iter()
-        .position(|e| *e == Event::Acquired("a"))
-        .expect("a re-acquired");
-    let first_act = stopped_a + events[stopped_a..]
-        .iter()
-        .position(|e| *e == Event::Acted("a"))
-        .unwrap();
+    let again = stopped_a
+        + events[stopped_a..]
+            .iter()
+            .position(|e| *e == Event::Acquired("a"))
+            .expect("a re-acquired");
+    let first_act = stopped_a
+        + events[stopped_a..]
+            .iter()
+            .position(|e| *e == Event::Acted("a"))
+            .unwrap();
     let b_ended = events.iter().position(|e| *e == Event::Ended("b")).unwrap();
     assert!(b_ended < again && again < first_act, "{events:?}");
     stop_a.cancel();

@@ -114,7 +114,10 @@ mod tests {
     async fn stalling_server() -> String {
         let stalled = || async {
             let body = futures::stream::pending::<Result<Vec<u8>, Infallible>>();
-            ([("content-type", "application/json")], Body::from_stream(body))
+            (
+                [("content-type", "application/json")],
+                Body::from_stream(body),
+            )
         };
         let app = Router::new()
             .route(
@@ -134,7 +137,7 @@ mod tests {
             )
             .route(
                 "/api/v1/namespaces/default/configmaps/stalled-head",
-                get(|| std::future::pending::<&'static str>()),
+                get(std::future::pending::<&'static str>),
             );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

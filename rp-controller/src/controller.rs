@@ -230,7 +230,8 @@ pub async fn run_with(options: ControllerOptions, shutdown: CancellationToken) -
         tracing::error!("leadership lost: controllers dropped; stopping the cluster runtime");
         runtime.shutdown().await;
     }
-    led.map(|_| ()).map_err(|e| Error::Leadership(e.to_string()))
+    led.map(|_| ())
+        .map_err(|e| Error::Leadership(e.to_string()))
 }
 
 /// The lifecycle and subscription controllers and the operation-record collector, on `client`,
