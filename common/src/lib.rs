@@ -1,9 +1,11 @@
 //! Runtime pieces every `aro` component shares: logging setup, graceful shutdown, the hardened
-//! serve path every listener uses, the `/healthz`, `/readyz`, `/metrics` listener, owner-only
-//! files for secrets, and the [`Secret`] wrapper of secret values.
+//! serve path every listener uses, the `/healthz`, `/readyz`, `/metrics` listener, request
+//! timeouts of Kubernetes API clients, owner-only files for secrets, and the [`Secret`] wrapper of
+//! secret values.
 
 pub mod fs;
 pub mod health;
+pub mod kube_client;
 pub mod secret;
 pub mod serve;
 pub mod shutdown;

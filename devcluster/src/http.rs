@@ -39,6 +39,8 @@ pub struct Server {
     pub url: String,
     pub metrics: Metrics,
     pub openapi: crate::openapi_cache::OpenApiCache,
+    /// Test-only fault injection (see `faults.rs`); inert unless a test pauses a user.
+    pub faults: crate::faults::Faults,
 }
 
 /// Parsed query string.
@@ -202,6 +204,7 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
         return Err((ApiError::unauthorized(), "unauthenticated", String::new()));
     };
     tracing::trace!(user = %user.name, "authenticated");
+    server.faults.hold(&user.name).await;
     match path.as_str() {
         "/metrics" => {
             return Ok((

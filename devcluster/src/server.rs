@@ -156,6 +156,7 @@ impl Devcluster {
             url: url.clone(),
             metrics: crate::metrics::Metrics::new(),
             openapi: crate::openapi_cache::OpenApiCache::default(),
+            faults: Default::default(),
         });
         let tls = tls_config(&pki)?;
         let tasks = vec![
@@ -235,6 +236,11 @@ impl Devcluster {
             let _ = t.await;
         }
         self.api.store.close().await;
+    }
+
+    /// Test-only fault injection: stall the requests of one user (see [`crate::faults`]).
+    pub fn faults(&self) -> &crate::faults::Faults {
+        &self.server.faults
     }
 
     pub fn shutdown_token(&self) -> CancellationToken {

@@ -355,6 +355,11 @@ impl LocalSystem {
                 (Some(dc), client, path)
             }
         };
+        // A management client, as `aro controller` builds it: every call but watches bounded.
+        let client = aro_common::kube_client::with_request_timeout(
+            client,
+            aro_common::kube_client::REQUEST_TIMEOUT,
+        );
         aro_operator::manifests::apply_crds(&client, &crds::management_crds())
             .await
             .map_err(|e| Error::Config(format!("installing the management CRDs: {e}")))?;
@@ -539,13 +544,13 @@ impl LocalSystem {
             azure,
             runtime: runtime.clone(),
             settings: self.settings.clone(),
-            lease: LeaseConfig {
-                namespace: "default".into(),
-                name: "aro-rp-controller".into(),
-                identity: identity.to_string(),
-                lease_duration: self.config.lease_duration,
-                retry_period: self.config.lease_duration / 3,
-            },
+            lease: LeaseConfig::new(
+                "default",
+                "aro-rp-controller",
+                identity,
+                self.config.lease_duration,
+            )
+            .map_err(|e| Error::Config(e.to_string()))?,
             workers: self.config.workers,
             shard_selector: None,
             health: health.clone(),

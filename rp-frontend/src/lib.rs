@@ -275,7 +275,10 @@ pub async fn start(
 /// Run the frontend until `shutdown` fires, against the management cluster of the ambient
 /// kubeconfig (or in-cluster configuration).
 pub async fn run(args: FrontendArgs, shutdown: CancellationToken) -> Result<()> {
-    let client = kube::Client::try_default().await?;
+    let client = aro_common::kube_client::with_request_timeout(
+        kube::Client::try_default().await?,
+        aro_common::kube_client::REQUEST_TIMEOUT,
+    );
     start(&args, client, shutdown).await?.wait().await;
     Ok(())
 }
