@@ -14,11 +14,19 @@ pub struct Principal {
     /// Application (client) id.
     pub client_id: String,
     /// Client secret accepted by the client credentials grant.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_secret: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "aro_common::secret::serialize_exposed_option"
+    )]
+    pub client_secret: Option<aro_common::Secret>,
     /// Federated token accepted as `client_assertion` (workload identity); opaque, compared as is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub federated_token: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "aro_common::secret::serialize_exposed_option"
+    )]
+    pub federated_token: Option<aro_common::Secret>,
     /// Object id that role assignments name in `principalId`.
     pub object_id: String,
     /// Tenant the principal belongs to; `None` accepts any tenant in the token path.
@@ -249,7 +257,17 @@ pub struct EmulatorConfig {
     pub tenant_id: String,
     /// Serve HTTPS with a generated CA (see `EmulatorHandle::ca_pem`) instead of HTTP.
     pub tls: bool,
+    /// Most access tokens remembered; issuing one more forgets the oldest (which then stops
+    /// working, as if it had expired). Expired tokens are forgotten too.
+    pub max_tokens: usize,
+    /// Most entries of the request log; the oldest drop first.
+    pub max_logged_requests: usize,
 }
+
+/// Default of [`EmulatorConfig::max_tokens`].
+pub const DEFAULT_MAX_TOKENS: usize = 10_000;
+/// Default of [`EmulatorConfig::max_logged_requests`].
+pub const DEFAULT_MAX_LOGGED_REQUESTS: usize = 10_000;
 
 /// Tenant id used when none is configured.
 pub const DEFAULT_TENANT: &str = "00000000-0000-0000-0000-00000000aaaa";
@@ -271,6 +289,8 @@ impl Default for EmulatorConfig {
             subscriptions: Vec::new(),
             tenant_id: DEFAULT_TENANT.into(),
             tls: false,
+            max_tokens: DEFAULT_MAX_TOKENS,
+            max_logged_requests: DEFAULT_MAX_LOGGED_REQUESTS,
         }
     }
 }

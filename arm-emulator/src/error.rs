@@ -43,6 +43,9 @@ pub enum Error {
     /// A fault configuration flag is out of range.
     #[error("invalid fault configuration: {0}")]
     InvalidFaults(String),
+    /// No principal has this client id.
+    #[error("no principal with client id {0}")]
+    UnknownPrincipal(String),
 }
 
 /// An ARM error answer: status plus `{"error":{"code","message","target"}}`.

@@ -22,12 +22,13 @@ mod server;
 mod tls;
 
 pub use config::{
-    EmulatorConfig, FaultConfig, FaultRule, OpType, Principal, ProviderRegistration, Seed,
-    SeedResource,
+    DEFAULT_MAX_LOGGED_REQUESTS, DEFAULT_MAX_TOKENS, EmulatorConfig, FaultConfig, FaultRule,
+    OpType, Principal, ProviderRegistration, Seed, SeedResource,
 };
 pub use error::{ApiError, Error};
 pub use server::{LoggedRequest, LoggedTokenRequest};
 
+use aro_common::serve::{ServeOptions, Transport, serve};
 use engine::{Engine, EngineSettings};
 use server::App;
 use std::net::SocketAddr;
@@ -71,7 +72,11 @@ impl ArmEmulator {
             engine,
             config.principals.clone(),
             config.faults.clone(),
-            config.token_lifetime,
+            server::Limits {
+                token_lifetime: config.token_lifetime,
+                max_tokens: config.max_tokens.max(1),
+                max_logged_requests: config.max_logged_requests.max(1),
+            },
             config.seeds.clone(),
             base_url.clone(),
         ));
@@ -82,14 +87,14 @@ impl ArmEmulator {
         let router = server::router(app.clone());
         let stop = shutdown.clone();
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
-        let task = match tls {
-            Some(t) => tokio::spawn(tls::serve(listener, t.server_config, router, stop)),
-            None => tokio::spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
-                    .await
-            }),
+        let transport = match tls {
+            Some(t) => Transport::Tls(Arc::new(t.server_config)),
+            None => Transport::Plain,
         };
+        let task = tokio::spawn(async move {
+            serve(listener, transport, router, ServeOptions::default(), stop).await;
+            Ok(())
+        });
         tracing::info!(%base_url, "arm-emulator listening");
         Ok(EmulatorHandle {
             base_url,
@@ -128,6 +133,13 @@ impl EmulatorHandle {
             principals: vec![principal],
             ..Default::default()
         })
+    }
+
+    /// Rotates the federated credential of principal `client_id`: from now on the token endpoint
+    /// accepts `assertion` as its `client_assertion` and refuses the previous one (access tokens
+    /// already issued stay valid until they expire, as with Entra ID).
+    pub fn set_federated_token(&self, client_id: &str, assertion: &str) -> Result<(), Error> {
+        self.app.set_federated_token(client_id, assertion)
     }
 
     /// Replaces the fault configuration.
@@ -191,6 +203,12 @@ pub struct ArmEmulatorArgs {
     /// Serve HTTPS with a certificate from a generated CA.
     #[arg(long)]
     pub tls: bool,
+    /// Most access tokens remembered (the oldest are forgotten first).
+    #[arg(long, default_value_t = DEFAULT_MAX_TOKENS)]
+    pub max_tokens: usize,
+    /// Most entries kept in the request log (the oldest drop first).
+    #[arg(long, default_value_t = DEFAULT_MAX_LOGGED_REQUESTS)]
+    pub max_logged_requests: usize,
     /// With --tls: write the CA certificate (PEM) here, for clients to trust.
     #[arg(long, value_name = "FILE", requires = "tls")]
     pub tls_ca_out: Option<PathBuf>,
@@ -261,6 +279,8 @@ impl ArmEmulatorArgs {
             seeds,
             subscriptions: self.subscriptions.clone(),
             tls: self.tls,
+            max_tokens: self.max_tokens,
+            max_logged_requests: self.max_logged_requests,
             ..Default::default()
         })
     }
@@ -270,8 +290,8 @@ impl ArmEmulatorArgs {
 pub async fn run(args: ArmEmulatorArgs, shutdown: CancellationToken) -> Result<(), Error> {
     let handle = ArmEmulator::start(args.to_config()?).await?;
     if let (Some(path), Some(pem)) = (&args.tls_ca_out, &handle.ca_pem) {
-        std::fs::write(path, pem)
-            .map_err(|e| Error::Tls(format!("writing {}: {e}", path.display())))?;
+        aro_common::fs::write_private_file(path, pem.as_bytes())
+            .map_err(|e| Error::Tls(e.to_string()))?;
     }
     println!("arm-emulator listening on {}", handle.base_url);
     shutdown.cancelled().await;

@@ -6,17 +6,19 @@ use crate::engine::{ArmRequest, Caller, Engine, Reply};
 use crate::error::ApiError;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use chrono::{SecondsFormat, Utc};
 use parking_lot::Mutex;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -79,6 +81,89 @@ struct Token {
     expires: Instant,
 }
 
+/// Issued access tokens, bounded: all share one lifetime, so issue order is expiry order and the
+/// front of `order` is always the next to expire (or the oldest to forget when full).
+struct Tokens {
+    by_value: HashMap<String, Token>,
+    order: VecDeque<String>,
+    capacity: usize,
+}
+
+impl Tokens {
+    fn new(capacity: usize) -> Self {
+        Self {
+            by_value: HashMap::new(),
+            order: VecDeque::new(),
+            capacity,
+        }
+    }
+
+    fn insert(&mut self, value: String, token: Token) {
+        let now = Instant::now();
+        while let Some(oldest) = self.order.front() {
+            let expired = self.by_value.get(oldest).is_none_or(|t| t.expires <= now);
+            if !expired && self.order.len() < self.capacity {
+                break;
+            }
+            if let Some(oldest) = self.order.pop_front() {
+                self.by_value.remove(&oldest);
+            }
+        }
+        self.order.push_back(value.clone());
+        self.by_value.insert(value, token);
+    }
+
+    fn get(&self, value: &str) -> Option<&Token> {
+        self.by_value.get(value)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.by_value.len()
+    }
+}
+
+/// The request log, a ring buffer: the oldest entries drop once `capacity` is reached; sequence
+/// numbers keep counting (from 1 after a clear).
+struct RequestLog {
+    entries: VecDeque<LoggedRequest>,
+    next_seq: u64,
+    capacity: usize,
+}
+
+impl RequestLog {
+    fn new(capacity: usize) -> Self {
+        Self {
+            entries: VecDeque::new(),
+            next_seq: 1,
+            capacity,
+        }
+    }
+
+    fn push(&mut self, mut entry: LoggedRequest) -> u64 {
+        entry.seq = self.next_seq;
+        self.next_seq += 1;
+        while self.entries.len() >= self.capacity {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(entry);
+        self.next_seq - 1
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.next_seq = 1;
+    }
+}
+
+/// Bounds and lifetimes of what the emulator remembers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub token_lifetime: Duration,
+    pub max_tokens: usize,
+    pub max_logged_requests: usize,
+}
+
 struct Faults {
     config: FaultConfig,
     rng: StdRng,
@@ -108,9 +193,9 @@ struct FaultDecision {
 pub struct App {
     pub(crate) engine: Mutex<Engine>,
     principals: Mutex<Vec<Principal>>,
-    tokens: Mutex<HashMap<String, Token>>,
+    tokens: Mutex<Tokens>,
     faults: Mutex<Faults>,
-    log: Mutex<Vec<LoggedRequest>>,
+    log: Mutex<RequestLog>,
     token_log: Mutex<(u64, std::collections::VecDeque<LoggedTokenRequest>)>,
     token_lifetime: Duration,
     initial_seeds: Vec<Seed>,
@@ -122,18 +207,18 @@ impl App {
         engine: Engine,
         principals: Vec<Principal>,
         faults: FaultConfig,
-        token_lifetime: Duration,
+        limits: Limits,
         initial_seeds: Vec<Seed>,
         base_url: String,
     ) -> Self {
         Self {
             engine: Mutex::new(engine),
             principals: Mutex::new(principals),
-            tokens: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(Tokens::new(limits.max_tokens)),
             faults: Mutex::new(Faults::new(faults)),
-            log: Mutex::new(Vec::new()),
+            log: Mutex::new(RequestLog::new(limits.max_logged_requests)),
             token_log: Mutex::new((0, std::collections::VecDeque::new())),
-            token_lifetime,
+            token_lifetime: limits.token_lifetime,
             initial_seeds,
             base_url,
         }
@@ -151,6 +236,23 @@ impl App {
         self.engine.lock().apply_seed(seed)
     }
 
+    /// Makes principal `client_id` accept `assertion` (and no longer the previous one) as its
+    /// federated credential.
+    pub fn set_federated_token(
+        &self,
+        client_id: &str,
+        assertion: &str,
+    ) -> Result<(), crate::Error> {
+        let mut principals = self.principals.lock();
+        let principal = principals
+            .iter_mut()
+            .find(|p| p.client_id.eq_ignore_ascii_case(client_id))
+            .ok_or_else(|| crate::Error::UnknownPrincipal(client_id.to_string()))?;
+        principal.federated_token = Some(assertion.into());
+        tracing::info!(client_id, "federated credential rotated");
+        Ok(())
+    }
+
     /// Replaces the fault configuration.
     pub fn set_faults(&self, config: FaultConfig) -> Result<(), crate::Error> {
         config.validate().map_err(crate::Error::InvalidFaults)?;
@@ -165,7 +267,7 @@ impl App {
 
     /// The request log (oldest first).
     pub fn requests(&self) -> Vec<LoggedRequest> {
-        self.log.lock().clone()
+        self.log.lock().entries.iter().cloned().collect()
     }
 
     /// Empties the request log.
@@ -324,6 +426,16 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/readyz", get(|| async { "ok" }))
         .route("/{tenant}/oauth2/v2.0/token", post(token))
         .route("/{tenant}/oauth2/token", post(token))
+        .merge(admin_router())
+        .fallback(arm)
+        .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
+        .with_state(app)
+}
+
+/// The admin API: it rewrites the emulated world and reads what callers sent, so only processes
+/// of this machine (loopback peers) may call it, even when the emulator listens on all addresses.
+fn admin_router() -> Router<Arc<App>> {
+    Router::new()
         .route("/_admin/faults", get(get_faults).put(put_faults))
         .route(
             "/_admin/requests",
@@ -333,9 +445,35 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/_admin/seed", post(post_seed))
         .route("/_admin/reset", post(post_reset))
         .route("/_admin/state", get(get_state))
-        .fallback(arm)
-        .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
-        .with_state(app)
+        .route(
+            "/_admin/principals/{client_id}/federatedToken",
+            put(put_federated_token),
+        )
+        .route_layer(axum::middleware::from_fn(loopback_only))
+}
+
+/// Whether a peer may call the admin API: a loopback address (IPv4-mapped ones too). Without a
+/// known peer the answer is no.
+pub(crate) fn admin_peer_allowed(peer: Option<SocketAddr>) -> bool {
+    peer.is_some_and(|p| p.ip().to_canonical().is_loopback())
+}
+
+async fn loopback_only(request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    if !admin_peer_allowed(peer) {
+        let peer = peer
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "unknown".into());
+        tracing::warn!(%peer, path = request.uri().path(), "admin request from a non-loopback peer refused");
+        return admin_error(
+            StatusCode::FORBIDDEN,
+            format!("the admin API only answers loopback clients; peer {peer} refused"),
+        );
+    }
+    next.run(request).await
 }
 
 // ------------------------------------------------------------------ token endpoint
@@ -447,11 +585,20 @@ fn issue_token(
         );
     }
     let secret_ok = principal.client_secret.is_some()
-        && form.get("client_secret") == principal.client_secret.as_ref();
+        && form.get("client_secret") == principal.client_secret.as_ref().map(|s| s.expose());
     let assertion_ok = principal.federated_token.is_some()
         && form.get("client_assertion_type").map(String::as_str)
             == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-        && form.get("client_assertion") == principal.federated_token.as_ref();
+        && form.get("client_assertion") == principal.federated_token.as_ref().map(|s| s.expose());
+    if !secret_ok && !assertion_ok && form.contains_key("client_assertion") {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            &format!(
+                "AADSTS700213: No matching federated identity record found for presented assertion of app '{client_id}'."
+            ),
+        );
+    }
     if !secret_ok && !assertion_ok {
         return oauth_error(
             StatusCode::UNAUTHORIZED,
@@ -618,10 +765,8 @@ async fn arm(
             response.headers_mut().insert(name, v);
         }
     }
-    let mut log = app.log.lock();
-    let seq = log.len() as u64 + 1;
-    log.push(LoggedRequest {
-        seq,
+    let seq = app.log.lock().push(LoggedRequest {
+        seq: 0,
         time: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
         method: method.to_string(),
         path,
@@ -712,6 +857,217 @@ async fn post_reset(State(app): State<Arc<App>>, Query(q): Query<ResetQuery>) ->
     }
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FederatedTokenBody {
+    federated_token: String,
+}
+
+async fn put_federated_token(
+    State(app): State<Arc<App>>,
+    Path(client_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: FederatedTokenBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return admin_error(
+                StatusCode::BAD_REQUEST,
+                format!("expected {{\"federatedToken\": \"...\"}}: {e}"),
+            );
+        }
+    };
+    if body.federated_token.is_empty() {
+        return admin_error(StatusCode::BAD_REQUEST, "federatedToken is empty".into());
+    }
+    match app.set_federated_token(&client_id, &body.federated_token) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => admin_error(StatusCode::NOT_FOUND, e.to_string()),
+    }
+}
+
 async fn get_state(State(app): State<Arc<App>>) -> Response {
     axum::Json(json!({ "value": app.dump() })).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineSettings;
+    use tower::ServiceExt;
+
+    fn caller() -> Caller {
+        Caller {
+            client_id: "c".into(),
+            object_id: "o".into(),
+            restricted: false,
+        }
+    }
+
+    fn app(limits: Limits) -> Arc<App> {
+        let config = crate::EmulatorConfig::default();
+        Arc::new(App::new(
+            Engine::new(EngineSettings {
+                lro_delay: config.lro_delay,
+                lro_retry_after_secs: 0,
+                locations: config.locations,
+                subscriptions: Vec::new(),
+                tenant_id: config.tenant_id,
+            }),
+            Vec::new(),
+            FaultConfig::default(),
+            limits,
+            Vec::new(),
+            "http://127.0.0.1:1".into(),
+        ))
+    }
+
+    const LIMITS: Limits = Limits {
+        token_lifetime: Duration::from_secs(3600),
+        max_tokens: 3,
+        max_logged_requests: 4,
+    };
+
+    #[test]
+    fn the_token_map_forgets_the_oldest_beyond_its_capacity() {
+        let mut tokens = Tokens::new(3);
+        let later = Instant::now() + Duration::from_secs(3600);
+        for i in 0..10 {
+            tokens.insert(
+                format!("t{i}"),
+                Token {
+                    caller: caller(),
+                    expires: later,
+                },
+            );
+            assert!(tokens.len() <= 3);
+        }
+        assert_eq!(tokens.len(), 3);
+        assert!(tokens.get("t6").is_none());
+        assert!(["t7", "t8", "t9"].iter().all(|t| tokens.get(t).is_some()));
+    }
+
+    #[test]
+    fn expired_tokens_are_forgotten() {
+        let mut tokens = Tokens::new(100);
+        for i in 0..50 {
+            tokens.insert(
+                format!("old{i}"),
+                Token {
+                    caller: caller(),
+                    expires: Instant::now(),
+                },
+            );
+        }
+        tokens.insert(
+            "fresh".into(),
+            Token {
+                caller: caller(),
+                expires: Instant::now() + Duration::from_secs(60),
+            },
+        );
+        assert_eq!(tokens.len(), 1);
+        assert!(tokens.get("fresh").is_some());
+    }
+
+    #[test]
+    fn the_request_log_is_a_ring_buffer() {
+        let app = app(LIMITS);
+        let entry = |path: &str| LoggedRequest {
+            seq: 0,
+            time: String::new(),
+            method: "GET".into(),
+            path: path.into(),
+            query: String::new(),
+            status: 200,
+            processed_status: None,
+            operation: OpType::Read,
+            principal: None,
+            injected: false,
+            duration_ms: 0,
+        };
+        for i in 1..=10 {
+            assert_eq!(app.log.lock().push(entry(&format!("/{i}"))), i);
+        }
+        let seqs: Vec<u64> = app.requests().iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, [7, 8, 9, 10]);
+        assert_eq!(app.requests()[0].path, "/7");
+        app.clear_requests();
+        assert!(app.requests().is_empty());
+        assert_eq!(app.log.lock().push(entry("/again")), 1);
+    }
+
+    #[test]
+    fn only_loopback_peers_are_admins() {
+        let peer = |s: &str| Some(s.parse::<SocketAddr>().unwrap());
+        assert!(admin_peer_allowed(peer("127.0.0.1:5000")));
+        assert!(admin_peer_allowed(peer("127.8.9.10:5000")));
+        assert!(admin_peer_allowed(peer("[::1]:5000")));
+        assert!(admin_peer_allowed(peer("[::ffff:127.0.0.1]:5000")));
+        assert!(!admin_peer_allowed(peer("10.0.0.5:5000")));
+        assert!(!admin_peer_allowed(peer("0.0.0.0:5000")));
+        assert!(!admin_peer_allowed(peer("[::ffff:10.0.0.5]:5000")));
+        assert!(!admin_peer_allowed(peer("[fe80::1]:5000")));
+        assert!(!admin_peer_allowed(None));
+    }
+
+    #[tokio::test]
+    async fn admin_routes_refuse_unknown_and_remote_peers() {
+        let router = router(app(LIMITS));
+        let call = |method: &str, path: &str, peer: Option<&str>| {
+            let mut request = axum::http::Request::builder()
+                .method(method)
+                .uri(path)
+                .body(axum::body::Body::from("{\"federatedToken\": \"x\"}"))
+                .unwrap();
+            if let Some(p) = peer {
+                request
+                    .extensions_mut()
+                    .insert(ConnectInfo(p.parse::<SocketAddr>().unwrap()));
+            }
+            let router = router.clone();
+            async move { router.oneshot(request).await.unwrap().status().as_u16() }
+        };
+        for (method, path) in [
+            ("GET", "/_admin/faults"),
+            ("PUT", "/_admin/faults"),
+            ("GET", "/_admin/requests"),
+            ("DELETE", "/_admin/requests"),
+            ("POST", "/_admin/seed"),
+            ("POST", "/_admin/reset"),
+            ("GET", "/_admin/state"),
+            ("PUT", "/_admin/principals/c/federatedToken"),
+        ] {
+            assert_eq!(
+                call(method, path, None).await,
+                403,
+                "{method} {path} without a peer"
+            );
+            assert_eq!(
+                call(method, path, Some("192.0.2.7:40000")).await,
+                403,
+                "{method} {path} from a remote peer"
+            );
+        }
+        assert_eq!(
+            call("GET", "/_admin/state", Some("127.0.0.1:40000")).await,
+            200
+        );
+        assert_eq!(
+            call("GET", "/_admin/faults", Some("[::1]:40000")).await,
+            200
+        );
+        // The rotation call: unknown principal is a 404, from loopback.
+        assert_eq!(
+            call(
+                "PUT",
+                "/_admin/principals/c/federatedToken",
+                Some("127.0.0.1:1")
+            )
+            .await,
+            404
+        );
+        // Health and the token endpoint do not need a loopback peer.
+        assert_eq!(call("GET", "/healthz", Some("192.0.2.7:40000")).await, 200);
+    }
 }

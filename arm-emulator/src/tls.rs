@@ -1,9 +1,6 @@
-//! Optional HTTPS: a throw-away CA and serving certificate for loopback, and a TLS accept loop.
+//! Optional HTTPS: a throw-away CA and serving certificate for loopback.
 
 use crate::error::Error;
-use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, SanType,
@@ -11,10 +8,6 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::net::IpAddr;
 use std::sync::Arc;
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
-use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
 
 /// A CA (for clients to trust) and a server configuration with a certificate it signed.
 pub struct TlsMaterial {
@@ -77,53 +70,4 @@ pub fn generate(hosts: &[String]) -> Result<TlsMaterial, Error> {
         ca_pem: ca_cert.pem(),
         server_config,
     })
-}
-
-/// Serves `app` over TLS until `shutdown` is cancelled.
-pub async fn serve(
-    listener: TcpListener,
-    config: rustls::ServerConfig,
-    app: Router,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    let acceptor = TlsAcceptor::from(Arc::new(config));
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    continue;
-                }
-            },
-        };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let tls = match acceptor.accept(stream).await {
-                Ok(tls) => tls,
-                Err(error) => {
-                    tracing::debug!(%error, %peer, "TLS handshake failed");
-                    return;
-                }
-            };
-            let service = hyper::service::service_fn(
-                move |request: hyper::Request<hyper::body::Incoming>| {
-                    app.clone().oneshot(request.map(axum::body::Body::new))
-                },
-            );
-            let builder = Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection(TokioIo::new(tls), service);
-            tokio::select! {
-                result = connection => {
-                    if let Err(error) = result {
-                        tracing::debug!(%error, %peer, "connection ended with an error");
-                    }
-                }
-                _ = shutdown.cancelled() => {}
-            }
-        });
-    }
 }

@@ -542,6 +542,203 @@ async fn run_serves_the_demo_until_cancelled() {
     server.await.unwrap().unwrap();
 }
 
+/// A non-loopback IPv4 address of this machine: the source address the kernel picks for an
+/// outside destination (no packet is sent), else the first global address `ip` lists.
+fn non_loopback_address() -> Option<std::net::IpAddr> {
+    for target in ["192.0.2.1:9", "10.255.255.254:9", "8.8.8.8:53"] {
+        if let Ok(socket) = std::net::UdpSocket::bind("0.0.0.0:0")
+            && socket.connect(target).is_ok()
+            && let Ok(local) = socket.local_addr()
+            && !local.ip().is_loopback()
+            && !local.ip().is_unspecified()
+        {
+            return Some(local.ip());
+        }
+    }
+    let out = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "scope", "global"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .and_then(|cidr| cidr.split('/').next()?.parse().ok())
+}
+
+#[tokio::test]
+async fn the_admin_api_answers_only_loopback_peers() {
+    let Some(ip) = non_loopback_address() else {
+        println!("skipped: this machine has no non-loopback IPv4 address");
+        return;
+    };
+    for tls in [false, true] {
+        let emu = ArmEmulator::start(EmulatorConfig {
+            listen: "0.0.0.0:0".parse().unwrap(),
+            seeds: vec![demo::seed()],
+            tls,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let scheme = if tls { "https" } else { "http" };
+        let port = emu.local_addr.port();
+        let client = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .build()
+            .unwrap();
+        let get = |host: String, path: &str| {
+            let request = client.get(format!("{scheme}://{host}:{port}{path}"));
+            async move { request.send().await.unwrap() }
+        };
+        let remote = get(ip.to_string(), "/_admin/state").await;
+        assert_eq!(remote.status(), 403, "tls={tls}: admin from {ip}");
+        let body: Value = remote.json().await.unwrap();
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("loopback"),
+            "{body}"
+        );
+        let rsp = client
+            .put(format!("{scheme}://{ip}:{port}/_admin/faults"))
+            .body("rules: [{errorRate: 1}]")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rsp.status(), 403, "tls={tls}: faults from {ip}");
+        assert!(emu.requests().is_empty() && emu.resources().len() > 1);
+        // The rest of the emulator serves every peer; the admin API serves loopback.
+        assert_eq!(get(ip.to_string(), "/healthz").await.status(), 200);
+        assert_eq!(
+            get("127.0.0.1".into(), "/_admin/state").await.status(),
+            200,
+            "tls={tls}: admin from loopback"
+        );
+        emu.stop().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_federated_credential_refuses_the_old_assertion() {
+    let emu = demo_emulator().await;
+    emu.add_principal(arm_emulator::Principal {
+        client_id: "wi".into(),
+        client_secret: None,
+        federated_token: Some("assertion-1".into()),
+        object_id: "wi-object".into(),
+        tenant_id: None,
+        restricted: false,
+    })
+    .unwrap();
+    let exchange = |assertion: &'static str| {
+        let url = format!("{}/{}/oauth2/v2.0/token", emu.base_url, demo::TENANT);
+        async move {
+            let rsp = reqwest::Client::new()
+                .post(url)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", "wi"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", assertion),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (rsp.status().as_u16(), rsp.json::<Value>().await.unwrap())
+        }
+    };
+    assert_eq!(exchange("assertion-1").await.0, 200);
+    let rsp = reqwest::Client::new()
+        .put(format!(
+            "{}/_admin/principals/wi/federatedToken",
+            emu.base_url
+        ))
+        .json(&json!({"federatedToken": "assertion-2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rsp.status(), 204);
+    let (status, body) = exchange("assertion-1").await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"], "invalid_client");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("AADSTS700213"),
+        "{body}"
+    );
+    assert_eq!(exchange("assertion-2").await.0, 200);
+    // Unknown principals and malformed bodies are 4xx.
+    let rsp = reqwest::Client::new()
+        .put(format!(
+            "{}/_admin/principals/nobody/federatedToken",
+            emu.base_url
+        ))
+        .json(&json!({"federatedToken": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rsp.status(), 404);
+    let rsp = reqwest::Client::new()
+        .put(format!(
+            "{}/_admin/principals/wi/federatedToken",
+            emu.base_url
+        ))
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rsp.status(), 400);
+}
+
+#[tokio::test]
+async fn issued_tokens_and_the_request_log_are_bounded() {
+    let emu = ArmEmulator::start(EmulatorConfig {
+        seeds: vec![demo::seed()],
+        max_tokens: 2,
+        max_logged_requests: 3,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut tokens = Vec::new();
+    for _ in 0..4 {
+        tokens.push(token(&emu.base_url, demo::RP_CLIENT_ID, demo::RP_CLIENT_SECRET).await);
+    }
+    let list = |token: String| {
+        let url = format!(
+            "{}/subscriptions/{}/resourcegroups?api-version=2021-04-01",
+            emu.base_url,
+            demo::SUBSCRIPTION
+        );
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // The two oldest tokens were forgotten; the two newest work.
+    assert_eq!(list(tokens[0].clone()).await, 401);
+    assert_eq!(list(tokens[1].clone()).await, 401);
+    assert_eq!(list(tokens[2].clone()).await, 200);
+    assert_eq!(list(tokens[3].clone()).await, 200);
+    for _ in 0..5 {
+        list(tokens[3].clone()).await;
+    }
+    let seqs: Vec<u64> = emu.requests().iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, [7, 8, 9]);
+}
 /// A DNS record set write or delete with conditional headers.
 async fn conditional(
     arm: &Arm,

@@ -68,9 +68,13 @@ pub struct WorkerValues {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OperatorSecretValues {
     pub create: bool,
-    pub pull_secret: String,
+    /// The ARO registries' pull secret.
+    #[serde(serialize_with = "aro_common::secret::serialize_exposed")]
+    pub pull_secret: aro_common::Secret,
     pub gcs_cert: String,
-    pub gcs_key: String,
+    /// The Geneva logging certificate's private key.
+    #[serde(serialize_with = "aro_common::secret::serialize_exposed")]
+    pub gcs_key: aro_common::Secret,
 }
 
 /// `cluster`. The spec is kept as given (it is rendered verbatim, like the chart's `toYaml`) and
@@ -368,9 +372,9 @@ pub fn render(v: &OperatorDeployValues) -> Vec<Value> {
             "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
             "metadata": {"name": crate::pullsecret::OPERATOR_SECRET_NAME, "namespace": OPERATOR_NAMESPACE, "labels": labels("master")},
             "data": {
-                crate::pullsecret::DOCKER_CONFIG_KEY: b64(&v.operator_secret.pull_secret),
+                crate::pullsecret::DOCKER_CONFIG_KEY: b64(v.operator_secret.pull_secret.expose()),
                 "gcscert.pem": b64(&v.operator_secret.gcs_cert),
-                "gcskey.pem": b64(&v.operator_secret.gcs_key),
+                "gcskey.pem": b64(v.operator_secret.gcs_key.expose()),
             },
         }));
     }

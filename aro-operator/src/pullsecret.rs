@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use aro_common::Secret as AroSecret;
 use crds::operator::Cluster;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -103,30 +104,45 @@ pub fn red_hat_keys(docker_config: &str) -> Vec<String> {
         .collect()
 }
 
-/// What to do with the global pull secret.
+/// What to do with the global pull secret. The docker configs are secrets: `Debug` shows only the
+/// action.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PullSecretAction {
     /// It is as it should be.
     Keep,
     /// Create it (it is missing).
-    Create(String),
+    Create(AroSecret),
     /// Update its docker config in place.
-    Update(String),
+    Update(AroSecret),
     /// Delete and recreate it (it has the wrong type, which cannot be changed in place).
-    Recreate(String),
+    Recreate(AroSecret),
+}
+
+impl PullSecretAction {
+    /// The action's name, for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PullSecretAction::Keep => "keep",
+            PullSecretAction::Create(_) => "create",
+            PullSecretAction::Update(_) => "update",
+            PullSecretAction::Recreate(_) => "recreate",
+        }
+    }
 }
 
 /// What the global pull secret needs, given its type and docker config (None when missing) and the
 /// operator's docker config.
 pub fn plan(existing: Option<(&str, &str)>, operator_config: &str) -> Result<PullSecretAction> {
     match existing {
-        None => Ok(PullSecretAction::Create(merge("", operator_config)?.0)),
+        None => Ok(PullSecretAction::Create(
+            merge("", operator_config)?.0.into(),
+        )),
         Some((type_, config)) => {
             let (merged, changed) = merge(config, operator_config)?;
             if type_ != DOCKER_CONFIG_TYPE {
-                Ok(PullSecretAction::Recreate(merged))
+                Ok(PullSecretAction::Recreate(merged.into()))
             } else if changed {
-                Ok(PullSecretAction::Update(merged))
+                Ok(PullSecretAction::Update(merged.into()))
             } else {
                 Ok(PullSecretAction::Keep)
             }
@@ -198,7 +214,7 @@ pub async fn reconcile(client: &Client, cluster: &Cluster) -> Result<PullSecretA
             PullSecretAction::Create(config) => {
                 user = Some(
                     secrets
-                        .create(&PostParams::default(), &new_pull_secret(config))
+                        .create(&PostParams::default(), &new_pull_secret(config.expose()))
                         .await?,
                 );
             }
@@ -206,7 +222,7 @@ pub async fn reconcile(client: &Client, cluster: &Cluster) -> Result<PullSecretA
                 let current = user.as_ref().expect("Update implies an existing secret");
                 let patch = json!({
                     "metadata": {"resourceVersion": resource_version(current)?},
-                    "data": {DOCKER_CONFIG_KEY: ByteString(config.as_bytes().to_vec())},
+                    "data": {DOCKER_CONFIG_KEY: ByteString(config.expose().as_bytes().to_vec())},
                 });
                 user = Some(
                     secrets
@@ -236,14 +252,15 @@ pub async fn reconcile(client: &Client, cluster: &Cluster) -> Result<PullSecretA
                     Err(e) => return Err(e.into()),
                 }
                 // Keep the customer's labels and annotations on the recreated secret.
-                let mut fresh = new_pull_secret(config);
+                let mut fresh = new_pull_secret(config.expose());
                 fresh.metadata.labels = current.metadata.labels.clone();
                 fresh.metadata.annotations = current.metadata.annotations.clone();
                 user = Some(secrets.create(&PostParams::default(), &fresh).await?);
             }
         }
         if action != PullSecretAction::Keep {
-            tracing::info!(?action, cluster_resource_version = ?cluster.metadata.resource_version, "repaired the global pull secret");
+            // The action's name only: its payload is the merged pull secret.
+            tracing::info!(action = action.kind(), cluster_resource_version = ?cluster.metadata.resource_version, "repaired the global pull secret");
         }
     }
 
@@ -319,6 +336,15 @@ mod tests {
     }
 
     #[test]
+    fn a_planned_action_never_prints_the_pull_secret() {
+        let action = plan(None, ARO).unwrap();
+        let shown = format!("{action:?} {}", action.kind());
+        assert!(!shown.contains("YXJvOnNlY3JldA=="), "{shown}");
+        assert!(!shown.contains("arosvc"), "{shown}");
+        assert_eq!(action.kind(), "create");
+    }
+
+    #[test]
     fn red_hat_keys_lists_present_registries_in_order() {
         let config = r#"{"auths":{"registry.redhat.io":{},"quay.io":{},"cloud.openshift.com":{}}}"#;
         assert_eq!(
@@ -332,7 +358,7 @@ mod tests {
     #[test]
     fn plan_creates_missing_recreates_wrong_type_and_keeps_good() {
         assert!(
-            matches!(plan(None, ARO).unwrap(), PullSecretAction::Create(c) if parse(&c) == parse(ARO))
+            matches!(plan(None, ARO).unwrap(), PullSecretAction::Create(c) if parse(c.expose()) == parse(ARO))
         );
         let good = merge(r#"{"auths":{"quay.io":{}}}"#, ARO).unwrap().0;
         assert_eq!(
@@ -340,11 +366,11 @@ mod tests {
             PullSecretAction::Keep
         );
         match plan(Some(("Opaque", &good)), ARO).unwrap() {
-            PullSecretAction::Recreate(c) => assert_eq!(parse(&c), parse(&good)),
+            PullSecretAction::Recreate(c) => assert_eq!(parse(c.expose()), parse(&good)),
             other => panic!("expected Recreate, got {other:?}"),
         }
         match plan(Some((DOCKER_CONFIG_TYPE, "{corrupt")), ARO).unwrap() {
-            PullSecretAction::Update(c) => assert_eq!(parse(&c), parse(ARO)),
+            PullSecretAction::Update(c) => assert_eq!(parse(c.expose()), parse(ARO)),
             other => panic!("expected Update, got {other:?}"),
         }
     }

@@ -29,13 +29,14 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::conditions::{event, report};
 use crate::kinds::{
     CLUSTER_VERSION, MACHINE, MACHINE_CONFIG, MACHINE_CONFIG_POOL, MACHINE_SET,
     SECURITY_CONTEXT_CONSTRAINTS,
 };
-use crate::leader::{LeaseConfig, acquire, keep_renewing};
+use crate::leader::{self, LeaseConfig};
 use crate::subnets::SubnetsApi;
 use crate::{
     Error, OPERATOR_NAMESPACE, Result, alertwebhook, dnsmasq, genevalogging, machineset,
@@ -82,7 +83,8 @@ pub struct OperatorArgs {
     /// This replica's identity in the lease; default the pod name, else host name and process id.
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
-    /// Seconds a lease stays valid without renewal.
+    /// Seconds a lease stays valid without renewal; the leader stops after two thirds of it
+    /// without a successful renewal, and retries every two fifteenths.
     #[arg(long, default_value_t = 15)]
     pub lease_duration_seconds: u64,
     /// Seconds between periodic full reconciles (Azure state cannot be watched).
@@ -110,22 +112,19 @@ impl OperatorArgs {
         }
     }
 
-    fn lease_config(&self) -> LeaseConfig {
+    fn lease_config(&self) -> Result<LeaseConfig> {
         let identity = self.identity.clone().unwrap_or_else(|| {
             let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "aro-operator".into());
             format!("{host}-{}", std::process::id())
         });
-        let duration = Duration::from_secs(self.lease_duration_seconds.max(2));
-        LeaseConfig {
-            namespace: self.namespace.clone(),
-            name: self
-                .lease_name
+        LeaseConfig::new(
+            self.namespace.clone(),
+            self.lease_name
                 .clone()
                 .unwrap_or_else(|| format!("aro-operator-{}", self.role.as_str())),
             identity,
-            lease_duration: duration,
-            retry_period: duration / 3,
-        }
+            Duration::from_secs(self.lease_duration_seconds),
+        )
     }
 }
 
@@ -376,13 +375,14 @@ where
 }
 
 /// Run a controller's stream in a task of its own that ends after `shutdown` (see
-/// [`aro_common::shutdown::drive_controller`]).
+/// [`aro_common::shutdown::drive_controller`]), or at once when the handle is dropped (leadership
+/// lost: the `run_controllers` future holding it is dropped).
 fn spawn_controller<S, T, E, K>(
     name: &'static str,
     stream: S,
     store: kube::runtime::reflector::Store<K>,
     shutdown: &CancellationToken,
-) -> tokio::task::JoinHandle<()>
+) -> AbortOnDropHandle<()>
 where
     S: Stream<Item = std::result::Result<T, E>> + Send + 'static,
     E: std::fmt::Display,
@@ -390,7 +390,7 @@ where
     K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
 {
     let shutdown = shutdown.clone();
-    tokio::spawn(async move {
+    AbortOnDropHandle::new(tokio::spawn(async move {
         let drained = aro_common::shutdown::drive_controller(
             drain(name, stream),
             &shutdown,
@@ -401,7 +401,7 @@ where
         if drained.is_none() {
             tracing::debug!(controller = name, "controller dropped at shutdown");
         }
-    })
+    }))
 }
 
 async fn drain<S, T, E>(name: &'static str, stream: S)
@@ -689,7 +689,7 @@ pub async fn run_controllers(
     join(tasks, &shutdown).await
 }
 
-async fn join(tasks: Vec<tokio::task::JoinHandle<()>>, shutdown: &CancellationToken) -> Result<()> {
+async fn join(tasks: Vec<AbortOnDropHandle<()>>, shutdown: &CancellationToken) -> Result<()> {
     for task in tasks {
         if let Err(error) = task.await {
             tracing::error!(%error, "controller task panicked");
@@ -753,14 +753,13 @@ pub async fn serve(
         addr: addr.to_string(),
         source,
     })?;
-    let task = tokio::spawn(async move {
-        let result = axum::serve(listener, router)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
-        if let Err(error) = result {
-            tracing::error!(%error, %bound, "operator listener failed");
-        }
-    });
+    let task = tokio::spawn(aro_common::serve::serve(
+        listener,
+        aro_common::serve::Transport::Plain,
+        router,
+        aro_common::serve::ServeOptions::default(),
+        shutdown,
+    ));
     Ok((bound, task))
 }
 
@@ -778,7 +777,10 @@ pub async fn client_from(kubeconfig: Option<&std::path::Path>) -> Result<Client>
             .await
             .map_err(|e| Error::KubeConfig(e.to_string()))?,
     };
-    Client::try_from(config).map_err(Error::from)
+    Ok(aro_common::kube_client::with_request_timeout(
+        Client::try_from(config)?,
+        aro_common::kube_client::REQUEST_TIMEOUT,
+    ))
 }
 
 /// `aro operator`: serve health and the webhook sink, lead, run the role's controllers.
@@ -812,42 +814,28 @@ pub async fn run_with(
     let (bound, listener) = serve(args.listen_address, router(&health), shutdown.clone()).await?;
     tracing::info!(%bound, role = args.role.as_str(), "operator listening");
 
-    let lease = args.lease_config();
+    let lease = args.lease_config()?;
     // Every replica is ready once it can reach the API server; only the leader reconciles.
     client.apiserver_version().await.map_err(Error::from)?;
     health.set_ready(true);
-    if !acquire(&client, &lease, &shutdown).await? {
-        listener.await.ok();
-        return Ok(());
-    }
-
-    let lost = CancellationToken::new();
-    let controllers_stop = CancellationToken::new();
-    let renew = tokio::spawn(keep_renewing(
-        client.clone(),
-        lease.clone(),
-        shutdown.clone(),
-        lost.clone(),
-    ));
-    let stop = controllers_stop.clone();
-    let (sd, ls) = (shutdown.clone(), lost.clone());
-    tokio::spawn(async move {
-        tokio::select! { _ = sd.cancelled() => {}, _ = ls.cancelled() => {} }
-        stop.cancel();
-    });
     let options = ControllerOptions {
         azure,
         resync: Duration::from_secs(args.resync_seconds.max(1)),
         health: health.clone(),
         instance: Some(lease.identity.clone()),
     };
-    let controllers = run_controllers(client, args.role, options, controllers_stop).await;
-    let renewal = renew
-        .await
-        .map_err(|e| Error::LeaderElection(e.to_string()))?;
+    let role = args.role;
+    // The controllers run on the leadership's fenced client; losing the lease drops them (their
+    // tasks are aborted with the `run_controllers` future) before another replica may lead.
+    let led = leader::lead(&client, &lease, &shutdown, |leading| {
+        run_controllers(leading.client, role, options, leading.stop)
+    })
+    .await;
     listener.abort();
-    controllers?;
-    renewal
+    match led? {
+        Some(controllers) => controllers,
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -867,7 +855,7 @@ mod tests {
         assert_eq!(cli.args.role, Role::Master);
         assert_eq!(cli.args.namespace, OPERATOR_NAMESPACE);
         assert_eq!(cli.args.listen_address.port(), 8080);
-        assert_eq!(cli.args.lease_config().name, "aro-operator-master");
+        assert_eq!(cli.args.lease_config().unwrap().name, "aro-operator-master");
         let cli = Cli::try_parse_from([
             "aro-operator",
             "--role",
@@ -879,12 +867,15 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cli.args.role, Role::Worker);
-        let lease = cli.args.lease_config();
+        let lease = cli.args.lease_config().unwrap();
         assert_eq!(
             (lease.name.as_str(), lease.identity.as_str()),
             ("x", "pod-1")
         );
-        assert_eq!(lease.retry_period, Duration::from_secs(5));
+        assert_eq!(lease.timing.retry_period(), Duration::from_secs(2));
+        assert_eq!(lease.timing.renew_deadline(), Duration::from_secs(10));
+        let cli = Cli::try_parse_from(["aro-operator", "--lease-duration-seconds", "0"]).unwrap();
+        assert!(cli.args.lease_config().is_err());
         assert!(Cli::try_parse_from(["aro-operator", "--role", "boss"]).is_err());
     }
 

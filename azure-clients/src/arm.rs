@@ -43,6 +43,36 @@ struct Answer {
     response: azure_core::Response,
 }
 
+/// The header an [`ArmClient`] request carries its bearer token in through the pipeline.
+const PIPELINE_AUTHORIZATION: &str = "x-aro-authorization";
+
+/// The HTTP client under the pipeline: it turns [`PIPELINE_AUTHORIZATION`] into `Authorization`
+/// just before the request goes out. azure_core (0.21) logs every request at DEBUG before handing
+/// it to its HTTP client, and its `Headers` debug output shows the value of `Authorization` (and
+/// redacts every other header): a token under any other name never reaches that log.
+#[derive(Debug)]
+pub(crate) struct WireAuthorization(pub(crate) Arc<dyn azure_core::HttpClient>);
+
+#[async_trait::async_trait]
+impl azure_core::HttpClient for WireAuthorization {
+    async fn execute_request(&self, request: &Request) -> azure_core::Result<azure_core::Response> {
+        let private = azure_core::headers::HeaderName::from_static(PIPELINE_AUTHORIZATION);
+        if request.headers().get_optional_str(&private).is_none() {
+            return self.0.execute_request(request).await;
+        }
+        let mut wire = Request::new(request.url().clone(), *request.method());
+        for (name, value) in request.headers().iter() {
+            if *name == private {
+                wire.insert_header(azure_core::headers::AUTHORIZATION, value.clone());
+            } else {
+                wire.insert_header(name.clone(), value.clone());
+            }
+        }
+        wire.set_body(request.body().clone());
+        self.0.execute_request(&wire).await
+    }
+}
+
 impl ArmClient {
     pub(crate) fn new(
         endpoint: Url,
@@ -102,8 +132,9 @@ impl ArmClient {
         let scopes: Vec<&str> = self.scopes.iter().map(String::as_str).collect();
         let token = self.credential.get_token(&scopes).await?;
         let mut request = Request::new(url, method);
+        // Under a private name until the wire: see [`WireAuthorization`].
         request.insert_header(
-            azure_core::headers::AUTHORIZATION,
+            PIPELINE_AUTHORIZATION,
             format!("Bearer {}", token.token.secret()),
         );
         if let Some(condition) = condition {

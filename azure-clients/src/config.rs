@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::retry::RetrySettings;
+use aro_common::Secret;
 use azure_core::Url;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,13 +20,14 @@ pub enum Credentials {
         /// Application (client) id.
         client_id: String,
         /// The secret.
-        client_secret: String,
+        client_secret: Secret,
     },
     /// Workload identity: a federated token exchanged for an Entra token.
     WorkloadIdentity {
         /// Application (client) id.
         client_id: String,
-        /// File holding the federated token (as projected by Kubernetes).
+        /// File holding the federated token (as projected by Kubernetes); read again at every
+        /// token request, since the kubelet rotates it.
         token_file: PathBuf,
     },
 }
@@ -123,7 +125,7 @@ pub struct AzureArgs {
     pub azure_client_id: Option<String>,
     /// Client secret (prefer the environment variable).
     #[arg(long, env = "AZURE_CLIENT_SECRET", hide_env_values = true)]
-    pub azure_client_secret: Option<String>,
+    pub azure_client_secret: Option<Secret>,
     /// Federated token file for workload identity (used when no client secret is given).
     #[arg(long, env = "AZURE_FEDERATED_TOKEN_FILE")]
     pub azure_federated_token_file: Option<PathBuf>,

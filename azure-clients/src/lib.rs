@@ -9,6 +9,7 @@ mod error;
 pub mod lro;
 mod resource_id;
 pub mod retry;
+mod workload_identity;
 
 pub use arm::{ArmClient, Precondition};
 pub use config::{AzureArgs, AzureConfig, Credentials, PUBLIC_ARM_ENDPOINT, PUBLIC_AUTHORITY_HOST};
@@ -16,6 +17,7 @@ pub use error::{CloudError, Error};
 pub use lro::{OperationState, PendingOperation, Started};
 pub use resource_id::ResourceId;
 pub use retry::{ArmRetryPolicy, RetrySettings};
+pub use workload_identity::FederatedTokenFileCredential;
 
 /// The SDK crates, re-exported so users need no direct dependency on them.
 pub use azure_core;
@@ -28,7 +30,7 @@ pub use azure_mgmt_resources;
 
 use azure_core::auth::TokenCredential;
 use azure_core::{ClientOptions, HttpClient, RetryOptions, TransportOptions, Url};
-use azure_identity::{ClientSecretCredential, WorkloadIdentityCredential};
+use azure_identity::ClientSecretCredential;
 use std::sync::Arc;
 
 /// Factory of Azure clients sharing one credential, retry policy and transport.
@@ -64,29 +66,30 @@ impl AzureClients {
                 config.authority_host.clone(),
                 config.tenant_id.clone(),
                 client_id.clone(),
-                client_secret.clone(),
+                client_secret.expose().clone(),
             )),
             Credentials::WorkloadIdentity {
                 client_id,
                 token_file,
             } => {
-                let token = std::fs::read_to_string(token_file).map_err(|source| {
-                    Error::FederatedToken {
-                        path: token_file.display().to_string(),
-                        source,
-                    }
+                // Fail at start-up when the file is missing; it is read again at every token
+                // request, as the kubelet rotates it.
+                std::fs::metadata(token_file).map_err(|source| Error::FederatedToken {
+                    path: token_file.display().to_string(),
+                    source,
                 })?;
-                Arc::new(WorkloadIdentityCredential::new(
+                Arc::new(FederatedTokenFileCredential::new(
                     http.clone(),
                     config.authority_host.clone(),
                     config.tenant_id.clone(),
                     client_id.clone(),
-                    token.trim().to_string(),
+                    token_file.clone(),
                 ))
             }
         };
+        let transport: Arc<dyn HttpClient> = Arc::new(arm::WireAuthorization(http));
         let mut options =
-            ClientOptions::new(TransportOptions::new(http)).retry(RetryOptions::none());
+            ClientOptions::new(TransportOptions::new(transport)).retry(RetryOptions::none());
         options
             .per_retry_policies_mut()
             .push(Arc::new(ArmRetryPolicy::new(config.retry.clone())));

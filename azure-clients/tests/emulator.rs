@@ -1247,6 +1247,116 @@ async fn workload_identity_federated_token_is_exchanged_at_the_token_endpoint() 
 }
 
 #[tokio::test]
+async fn workload_identity_reads_the_rotated_token_file_at_each_token_request() {
+    // Access tokens that live less than the credential's renewal margin: every call asks the
+    // token endpoint again, as an hour-old process does when its cached token runs out.
+    let emu = ArmEmulator::start(EmulatorConfig {
+        seeds: vec![
+            demo::seed(),
+            Seed {
+                principals: vec![arm_emulator::Principal {
+                    client_id: "wi-client".into(),
+                    client_secret: None,
+                    federated_token: Some("projected-token-1".into()),
+                    object_id: "wi-object".into(),
+                    tenant_id: Some(demo::TENANT.into()),
+                    restricted: false,
+                }],
+                ..Default::default()
+            },
+        ],
+        token_lifetime: Duration::from_secs(5),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "projected-token-1\n").unwrap();
+    let base = Url::parse(&emu.base_url).unwrap();
+    let c = AzureClients::new(AzureConfig::new(
+        base.clone(),
+        base,
+        demo::TENANT,
+        Credentials::WorkloadIdentity {
+            client_id: "wi-client".into(),
+            token_file: token_file.clone(),
+        },
+        SUB,
+    ))
+    .unwrap();
+    let get_group = || async {
+        c.resources()
+            .resource_groups_client()
+            .get(RG, SUB)
+            .await
+            .map_err(Error::from)
+    };
+    assert_eq!(json_of(&get_group().await.unwrap())["name"], RG);
+
+    // The identity provider now expects the next projected token; the file still holds the old.
+    emu.set_federated_token("wi-client", "projected-token-2")
+        .unwrap();
+    let err = get_group().await.unwrap_err();
+    assert!(matches!(err, Error::Credential(_)), "{err}");
+    assert!(err.to_string().contains("AADSTS700213"), "{err}");
+
+    // The kubelet rewrites the file: the same credential object picks it up, no restart.
+    std::fs::write(&token_file, "projected-token-2\n").unwrap();
+    assert_eq!(json_of(&get_group().await.unwrap())["name"], RG);
+    assert_eq!(
+        emu.requests().last().unwrap().principal.as_deref(),
+        Some("wi-object")
+    );
+    let scope = c.config().token_scope();
+    c.credential().get_token(&[scope.as_str()]).await.unwrap();
+
+    // A file that disappears is a clear credential error naming it.
+    std::fs::remove_file(&token_file).unwrap();
+    let err = get_group().await.unwrap_err();
+    assert!(err.to_string().contains("federated token file"), "{err}");
+}
+
+#[tokio::test]
+async fn workload_identity_tokens_are_cached_until_close_to_their_expiry() {
+    let emu = emulator(Some(Seed {
+        principals: vec![arm_emulator::Principal {
+            client_id: "wi-client".into(),
+            client_secret: None,
+            federated_token: Some("projected-token".into()),
+            object_id: "wi-object".into(),
+            tenant_id: Some(demo::TENANT.into()),
+            restricted: false,
+        }],
+        ..Default::default()
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "projected-token").unwrap();
+    let base = Url::parse(&emu.base_url).unwrap();
+    let c = AzureClients::new(AzureConfig::new(
+        base.clone(),
+        base,
+        demo::TENANT,
+        Credentials::WorkloadIdentity {
+            client_id: "wi-client".into(),
+            token_file: token_file.clone(),
+        },
+        SUB,
+    ))
+    .unwrap();
+    let scope = c.config().token_scope();
+    let first = c.credential().get_token(&[scope.as_str()]).await.unwrap();
+    // An hour-long token is reused: the file is not needed again until it nears its expiry.
+    std::fs::remove_file(&token_file).unwrap();
+    let second = c.credential().get_token(&[scope.as_str()]).await.unwrap();
+    assert_eq!(first.token.secret(), second.token.secret());
+    c.credential().clear_cache().await.unwrap();
+    assert!(c.credential().get_token(&[scope.as_str()]).await.is_err());
+}
+
+#[tokio::test]
 async fn https_endpoint_trusted_through_an_extra_ca() {
     let emu = ArmEmulator::start(EmulatorConfig {
         seeds: vec![demo::seed()],

@@ -106,14 +106,13 @@ pub async fn serve(
         source,
     })?;
     let app = health.router();
-    let task = tokio::spawn(async move {
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
-        if let Err(error) = result {
-            tracing::error!(%error, %bound, "health listener failed");
-        }
-    });
+    let task = tokio::spawn(crate::serve::serve(
+        listener,
+        crate::serve::Transport::Plain,
+        app,
+        crate::serve::ServeOptions::default(),
+        shutdown,
+    ));
     Ok((bound, task))
 }
 

@@ -1,9 +1,17 @@
-//! Runtime pieces every `aro` component shares: logging setup, graceful shutdown, and the
-//! `/healthz`, `/readyz`, `/metrics` listener.
+//! Runtime pieces every `aro` component shares: logging setup, graceful shutdown, the hardened
+//! serve path every listener uses, the `/healthz`, `/readyz`, `/metrics` listener, request
+//! timeouts of Kubernetes API clients, owner-only files for secrets, and the [`Secret`] wrapper of
+//! secret values.
 
+pub mod fs;
 pub mod health;
+pub mod kube_client;
+pub mod secret;
+pub mod serve;
 pub mod shutdown;
 pub mod telemetry;
+
+pub use secret::Secret;
 
 /// Errors of the shared runtime pieces.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +32,12 @@ pub enum Error {
         addr: String,
         #[source]
         source: std::io::Error,
+    },
+    /// A private (owner-only) directory or file cannot be created, opened or written.
+    #[error("{}: {reason}", path.display())]
+    PrivatePath {
+        path: std::path::PathBuf,
+        reason: String,
     },
 }
 

@@ -32,7 +32,34 @@ pub struct ArmErrorDetail {
     pub target: Option<String>,
 }
 
+/// Code of the error a customer sees for a failure of the RP itself.
+pub const INTERNAL_SERVER_ERROR: &str = "InternalServerError";
+/// The only message a customer sees for a failure of the RP itself.
+pub const INTERNAL_SERVER_ERROR_MESSAGE: &str = "Internal server error.";
+
 impl ArmError {
+    /// The generic error of a failure of the RP itself (management cluster, cluster runtime or
+    /// installer, the RP's own identity): no internals, which go to logs and the admin view.
+    pub fn internal() -> Self {
+        Self::new(INTERNAL_SERVER_ERROR, INTERNAL_SERVER_ERROR_MESSAGE)
+    }
+
+    /// Whether this is a failure of the RP itself rather than something the customer can act on
+    /// (an invalid subnet, quota, missing permissions on their network all have codes of their
+    /// own): the `InternalServerError` code, or none.
+    pub fn is_internal(&self) -> bool {
+        self.code.is_empty() || self.code == INTERNAL_SERVER_ERROR
+    }
+
+    /// What the customer may see: internal errors become [`ArmError::internal`], others are kept.
+    pub fn for_customer(&self) -> Self {
+        if self.is_internal() {
+            Self::internal()
+        } else {
+            self.clone()
+        }
+    }
+
     /// An error without target or details.
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
@@ -81,4 +108,45 @@ pub struct SystemData {
     /// Last modification time (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_modified_at: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_become_generic_and_customer_errors_stay_specific() {
+        for internal in [
+            ArmError::new(
+                "InternalServerError",
+                "The management cluster answered: connection refused (10.0.0.4:6443)",
+            ),
+            ArmError::new(
+                "InternalServerError",
+                "Cluster runtime: installer exited 3: boom",
+            ),
+            ArmError::new("", "AADSTS7000215: Invalid client secret for app rp"),
+        ] {
+            assert!(internal.is_internal(), "{internal:?}");
+            assert_eq!(internal.for_customer(), ArmError::internal());
+        }
+        assert_eq!(ArmError::internal().code, "InternalServerError");
+        assert_eq!(ArmError::internal().message, "Internal server error.");
+        for customer in [
+            ArmError::new("InvalidLinkedVNet", "The provided subnet is invalid.")
+                .with_target("properties.masterProfile.subnetId"),
+            ArmError::new("ResourceQuotaExceeded", "Quota exceeded for Standard DSv3."),
+            ArmError::new(
+                "InvalidServicePrincipalPermissions",
+                "The cluster service principal does not have Network Contributor on the vnet.",
+            ),
+            ArmError::new(
+                "InvalidServicePrincipalCredentials",
+                "The provided service principal credentials are invalid.",
+            ),
+        ] {
+            assert!(!customer.is_internal(), "{customer:?}");
+            assert_eq!(customer.for_customer(), customer);
+        }
+    }
 }

@@ -234,10 +234,7 @@ impl ScratchDir {
             "devcluster-bench-{}-{nanos}-{tag}",
             std::process::id()
         ));
-        std::fs::create_dir_all(&path).map_err(|source| Error::DataDir {
-            path: path.display().to_string(),
-            source,
-        })?;
+        aro_common::fs::create_private_dir(&path).map_err(Error::PrivateFile)?;
         Ok(ScratchDir(path))
     }
 }

@@ -22,7 +22,7 @@ pub struct Pki {
     pub server_key_pem: String,
     pub admin_cert_pem: String,
     pub admin_key_pem: String,
-    pub admin_token: String,
+    pub admin_token: aro_common::Secret,
 }
 
 impl std::fmt::Debug for Pki {
@@ -40,17 +40,8 @@ fn read_opt(dir: Option<&Path>, name: &str) -> Option<String> {
 }
 
 fn write_private(dir: &Path, name: &str, content: &str) -> Result<(), Error> {
-    let path = dir.join(name);
-    std::fs::write(&path, content).map_err(|source| Error::DataDir {
-        path: path.display().to_string(),
-        source,
-    })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
-    }
-    Ok(())
+    aro_common::fs::write_private_file(&dir.join(name), content.as_bytes())
+        .map_err(Error::PrivateFile)
 }
 
 impl Pki {
@@ -86,7 +77,7 @@ impl Pki {
             server_key_pem: String::new(),
             admin_cert_pem: String::new(),
             admin_key_pem: String::new(),
-            admin_token: String::new(),
+            admin_token: Default::default(),
         };
         (pki.server_cert_pem, pki.server_key_pem) =
             pki.issue(hosts, "devcluster-apiserver", None, true)?;
@@ -102,14 +93,14 @@ impl Pki {
             }
         }
         pki.admin_token = match read_opt(dir, "admin.token") {
-            Some(t) if !t.trim().is_empty() => t.trim().to_string(),
+            Some(t) if !t.trim().is_empty() => t.trim().into(),
             _ => {
                 let bytes: [u8; 32] = rand::random();
                 let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
                 if let Some(d) = dir {
                     write_private(d, "admin.token", &token)?;
                 }
-                token
+                token.into()
             }
         };
         Ok(pki)
@@ -161,7 +152,7 @@ impl Pki {
         format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: {cluster_name}\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: admin\n  user:\n    token: {token}\n- name: admin-cert\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\ncontexts:\n- name: {cluster_name}\n  context:\n    cluster: {cluster_name}\n    user: admin\n- name: {cluster_name}-cert\n  context:\n    cluster: {cluster_name}\n    user: admin-cert\ncurrent-context: {cluster_name}\npreferences: {{}}\n",
             ca = b64(&self.ca_cert_pem),
-            token = self.admin_token,
+            token = self.admin_token.expose(),
             cert = b64(&self.admin_cert_pem),
             key = b64(&self.admin_key_pem),
         )
@@ -218,5 +209,52 @@ mod tests {
         let kubeconfig: serde_yaml::Value =
             serde_yaml::from_str(&a.kubeconfig("https://127.0.0.1:1", "devcluster")).unwrap();
         assert_eq!(kubeconfig["current-context"], "devcluster");
+    }
+
+    #[test]
+    fn a_durable_cluster_keeps_its_data_owner_only_under_a_permissive_umask() {
+        use aro_common::fs::{mode_of, rerun_with_umask};
+        if !rerun_with_umask(
+            "certs::tests::a_durable_cluster_keeps_its_data_owner_only_under_a_permissive_umask",
+            0o000,
+        ) {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("clusters/one");
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let dc = crate::Devcluster::start(crate::DevclusterConfig::durable(&data))
+                .await
+                .unwrap();
+            assert_eq!(
+                dc.kubeconfig_path.as_deref(),
+                Some(&*data.join("kubeconfig"))
+            );
+            dc.stop().await;
+        });
+        for dir in ["clusters", "clusters/one"] {
+            assert_eq!(mode_of(&tmp.path().join(dir)), 0o700, "{dir}");
+        }
+        let mut files: Vec<String> = std::fs::read_dir(&data)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(
+            files,
+            [
+                "admin.crt",
+                "admin.key",
+                "admin.token",
+                "ca.crt",
+                "ca.key",
+                "devcluster.redb",
+                "kubeconfig"
+            ]
+        );
+        for f in &files {
+            assert_eq!(mode_of(&data.join(f)), 0o600, "{f}");
+        }
     }
 }

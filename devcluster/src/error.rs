@@ -14,6 +14,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An owner-only file or directory (keys, token, kubeconfig, database) cannot be made.
+    #[error("data dir: {0}")]
+    PrivateFile(aro_common::Error),
     #[error("storage: {0}")]
     Storage(String),
     #[error("storage: {0} is open in another server (of this or another process)")]

@@ -35,10 +35,12 @@ pub struct PeerIdentity(pub Option<User>);
 /// Everything a request handler needs.
 pub struct Server {
     pub api: Arc<Api>,
-    pub admin_token: String,
+    pub admin_token: aro_common::Secret,
     pub url: String,
     pub metrics: Metrics,
     pub openapi: crate::openapi_cache::OpenApiCache,
+    /// Test-only fault injection (see `faults.rs`); inert unless a test pauses a user.
+    pub faults: crate::faults::Faults,
 }
 
 /// Parsed query string.
@@ -165,10 +167,24 @@ fn authenticate(server: &Server, req: &Request<Body>) -> Option<User> {
         .strip_prefix("Bearer ")
         .or_else(|| auth.strip_prefix("bearer "))?
         .trim();
-    (token == server.admin_token).then(|| User {
+    token_matches(token, server.admin_token.expose()).then(|| User {
         name: "devcluster-admin".into(),
         groups: vec!["system:masters".into()],
     })
+}
+
+/// Whether a presented bearer token is the expected one, in time independent of where they
+/// differ: both are hashed (so lengths and common prefixes do not show) and the digests compared
+/// without an early exit. An empty expected token matches nothing.
+pub fn token_matches(presented: &str, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let a = Sha256::digest(presented.as_bytes());
+    let b = Sha256::digest(expected.as_bytes());
+    let difference = a
+        .iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | std::hint::black_box(x ^ y));
+    std::hint::black_box(difference) == 0 && !expected.is_empty()
 }
 
 async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
@@ -188,6 +204,7 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
         return Err((ApiError::unauthorized(), "unauthenticated", String::new()));
     };
     tracing::trace!(user = %user.name, "authenticated");
+    server.faults.hold(&user.name).await;
     match path.as_str() {
         "/metrics" => {
             return Ok((
@@ -890,4 +907,27 @@ pub fn ensure_object_identity(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::token_matches;
+
+    #[test]
+    fn bearer_tokens_match_only_exactly() {
+        let expected = "dG9rZW4tb2YtdGhlLWFkbWlu";
+        assert!(token_matches(expected, expected));
+        for wrong in [
+            "",
+            "d",
+            "dG9rZW4tb2YtdGhlLWFkbWl",
+            "dG9rZW4tb2YtdGhlLWFkbWlux",
+            "xG9rZW4tb2YtdGhlLWFkbWlu",
+            "DG9RZW4TB2YTDGHLLWFKBWLU",
+        ] {
+            assert!(!token_matches(wrong, expected), "{wrong:?}");
+        }
+        // An unset token authenticates nobody, not even an empty header value.
+        assert!(!token_matches("", ""));
+    }
 }

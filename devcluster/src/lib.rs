@@ -13,6 +13,7 @@ pub mod certs;
 pub mod controllers;
 pub mod discovery;
 pub mod error;
+pub mod faults;
 pub mod hooks;
 pub mod http;
 pub mod managed;

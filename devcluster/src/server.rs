@@ -1,26 +1,23 @@
 //! Starting devcluster: data dir, PKI, storage, the API machinery, and HTTPS serving with
 //! bearer-token and client-certificate authentication over HTTP/1.1 and HTTP/2.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use aro_common::serve::{PeerCertificate, ServeOptions, Transport};
 use axum::body::Body;
 use futures::StreamExt;
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{Api, WriteOptions};
 use crate::certs::{Pki, identity_of};
-use crate::error::Error;
-use crate::http::{PeerIdentity, Server, User};
+use crate::error::{ApiError, Error};
+use crate::http::{PeerIdentity, Query, Server, User};
 use crate::registry::Registry;
 use crate::store::Store;
 
@@ -100,10 +97,7 @@ impl Devcluster {
     /// Start serving; returns once the server accepts connections.
     pub async fn start(config: DevclusterConfig) -> Result<Devcluster, Error> {
         if let Some(dir) = &config.data_dir {
-            std::fs::create_dir_all(dir).map_err(|source| Error::DataDir {
-                path: dir.display().to_string(),
-                source,
-            })?;
+            aro_common::fs::create_private_dir(dir).map_err(Error::PrivateFile)?;
         }
         let listener = TcpListener::bind(config.listen)
             .await
@@ -149,10 +143,8 @@ impl Devcluster {
         let kubeconfig_path = match &config.data_dir {
             Some(dir) => {
                 let path = dir.join("kubeconfig");
-                std::fs::write(&path, &kubeconfig).map_err(|source| Error::DataDir {
-                    path: path.display().to_string(),
-                    source,
-                })?;
+                aro_common::fs::write_private_file(&path, kubeconfig.as_bytes())
+                    .map_err(Error::PrivateFile)?;
                 Some(path)
             }
             None => None,
@@ -164,6 +156,7 @@ impl Devcluster {
             url: url.clone(),
             metrics: crate::metrics::Metrics::new(),
             openapi: crate::openapi_cache::OpenApiCache::default(),
+            faults: Default::default(),
         });
         let tls = tls_config(&pki)?;
         let tasks = vec![
@@ -243,6 +236,11 @@ impl Devcluster {
             let _ = t.await;
         }
         self.api.store.close().await;
+    }
+
+    /// Test-only fault injection: stall the requests of one user (see [`crate::faults`]).
+    pub fn faults(&self) -> &crate::faults::Faults {
+        &self.server.faults
     }
 
     pub fn shutdown_token(&self) -> CancellationToken {
@@ -329,86 +327,68 @@ fn tls_config(pki: &Pki) -> Result<Arc<rustls::ServerConfig>, Error> {
     Ok(Arc::new(config))
 }
 
+/// The serve path's limits for an API server: kube-apiserver's request timeout, with watches
+/// exempt (they run until their own `timeoutSeconds`); no shutdown grace, so a stopped server
+/// holds no storage a successor needs.
+fn serve_options() -> ServeOptions {
+    ServeOptions {
+        request_timeout: Some(REQUEST_TIMEOUT),
+        is_long_running,
+        timeout_response: request_timed_out,
+        shutdown_grace: std::time::Duration::ZERO,
+        ..ServeOptions::default()
+    }
+}
+
+/// kube-apiserver's default `--request-timeout`.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Watches stream for as long as the client asked; they are not cut by the request timeout.
+fn is_long_running(request: &axum::extract::Request) -> bool {
+    request.method() == http::Method::GET && Query::parse(request.uri().query()).flag("watch")
+}
+
+/// What kube-apiserver answers when a request outlives the request timeout.
+fn request_timed_out(_limit: std::time::Duration) -> axum::response::Response {
+    let mut error = ApiError::new(
+        504,
+        "Timeout",
+        "Timeout: request did not complete within the allotted timeout",
+    );
+    error.retry_after_seconds = Some(1);
+    axum::response::IntoResponse::into_response(error)
+}
+
 async fn serve(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     server: Arc<Server>,
     shutdown: CancellationToken,
 ) {
-    let acceptor = TlsAcceptor::from(tls);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    continue;
-                }
-            },
-        };
-        let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
+    // The client certificate was verified against the cluster CA during the handshake; the
+    // identity it names is what the handlers authenticate.
+    let app = axum::Router::new().fallback(move |mut request: axum::extract::Request| {
         let server = server.clone();
-        let stop = shutdown.clone();
-        let connection = async move {
-            let stream = match acceptor.accept(tcp).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-            };
+        async move {
             let identity = PeerIdentity(
-                stream
-                    .get_ref()
-                    .1
-                    .peer_certificates()
-                    .and_then(|certs| certs.first())
-                    .and_then(|c| identity_of(c.as_ref()))
+                request
+                    .extensions()
+                    .get::<PeerCertificate>()
+                    .and_then(|certificate| identity_of(&certificate.0))
                     .map(|(name, groups)| User { name, groups }),
             );
-            let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-                let server = server.clone();
-                req.extensions_mut().insert(identity.clone());
-                async move { Ok::<_, Infallible>(crate::http::handle(server, req.map(Body::new)).await) }
-            });
-            let builder = hyper_util::server::conn::auto::Builder::new(ShutdownExecutor(stop));
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        };
-        // Everything a connection runs (handshake, requests, HTTP/2 streams) ends with the
-        // server, so a stopped server holds no storage a successor needs.
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = connection => {}
-                _ = shutdown.cancelled() => {}
-            }
-        });
-    }
-}
-
-/// Runs what hyper spawns (HTTP/2 streams) until the server shuts down.
-#[derive(Clone)]
-struct ShutdownExecutor(CancellationToken);
-
-impl<F> hyper::rt::Executor<F> for ShutdownExecutor
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    fn execute(&self, future: F) {
-        let shutdown = self.0.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = future => {}
-                _ = shutdown.cancelled() => {}
-            }
-        });
-    }
+            request.extensions_mut().insert(identity);
+            crate::http::handle(server, request).await
+        }
+    });
+    aro_common::serve::serve(
+        listener,
+        Transport::Tls(tls),
+        app,
+        serve_options(),
+        shutdown,
+    )
+    .await
 }
 
 /// `aro devcluster`: serve until `shutdown`.
@@ -431,4 +411,42 @@ pub async fn run(args: DevclusterArgs, shutdown: CancellationToken) -> Result<()
     shutdown.cancelled().await;
     dc.stop().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: &str, uri: &str) -> axum::extract::Request {
+        http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::empty())
+            .unwrap()
+    }
+
+    #[test]
+    fn only_watches_are_exempt_from_the_request_timeout() {
+        for uri in [
+            "/api/v1/namespaces/default/configmaps?watch=true",
+            "/api/v1/pods?watch=1&resourceVersion=5",
+            "/apis/apps/v1/deployments?watch",
+        ] {
+            assert!(is_long_running(&request("GET", uri)), "{uri}");
+        }
+        for (method, uri) in [
+            ("GET", "/api/v1/namespaces/default/configmaps"),
+            ("GET", "/api/v1/pods?watch=false"),
+            ("POST", "/api/v1/namespaces/default/configmaps?watch=true"),
+        ] {
+            assert!(!is_long_running(&request(method, uri)), "{method} {uri}");
+        }
+    }
+
+    #[test]
+    fn a_timed_out_request_gets_a_kubernetes_status() {
+        let response = request_timed_out(REQUEST_TIMEOUT);
+        assert_eq!(response.status(), 504);
+        assert_eq!(response.headers()["retry-after"], "1");
+    }
 }

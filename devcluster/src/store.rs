@@ -251,6 +251,8 @@ impl Store {
     /// A durable store in `dir/devcluster.redb`, loading whatever it already holds.
     pub fn open(dir: &Path) -> Result<Arc<Self>, Error> {
         let path = dir.join("devcluster.redb");
+        // redb creates its file with the umask's mode: make it owner-only first.
+        aro_common::fs::ensure_private_file(&path).map_err(Error::PrivateFile)?;
         let db = redb::Database::create(&path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => {
                 Error::StorageInUse(path.display().to_string())

@@ -141,15 +141,21 @@ impl Arm {
         .await
     }
 
-    /// Admin PATCH of a cluster (maintenance tasks).
+    /// Admin PATCH of a cluster (maintenance tasks): the admin API's route, `/admin` + the id.
     pub async fn admin_patch(&self, name: &str, body: &Value) -> Result<Answer> {
         self.send(
             reqwest::Method::PATCH,
-            &self.cluster_id(name),
+            &format!("/admin{}", self.cluster_id(name)),
             "admin",
             Some(body),
         )
         .await
+    }
+
+    /// Admin GET of a cluster (the internal view SREs see).
+    pub async fn admin_get(&self, name: &str) -> Result<Answer> {
+        self.send(reqwest::Method::GET, &self.cluster_id(name), "admin", None)
+            .await
     }
 
     /// GET a cluster.
@@ -337,7 +343,7 @@ pub fn seed_network_at(
         .seed(&Seed {
             principals: vec![Principal {
                 client_id: client_id.clone(),
-                client_secret: Some(client_secret.clone()),
+                client_secret: Some(client_secret.clone().into()),
                 federated_token: None,
                 object_id,
                 tenant_id: None,

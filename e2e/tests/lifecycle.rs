@@ -350,7 +350,8 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
         "{admin_view}"
     );
 
-    // The cluster holds the unique keys of its resource group and of both client ids it used.
+    // The cluster holds the unique keys of its resource group, of both client ids it used and of
+    // its managed domain label.
     let claims: Api<crds::management::ClusterUniqueKey> = Api::all(system.client.clone());
     let claim_kinds = || async {
         let mut kinds: Vec<String> = claims
@@ -367,7 +368,7 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
     };
     assert_eq!(
         claim_kinds().await,
-        ["clientid", "clientid", "clusterresourcegroup"]
+        ["clientid", "clientid", "clusterresourcegroup", "domain"]
     );
 
     // Delete -> gone; Secrets and unique keys gone; no Azure resource of the cluster left.
@@ -529,5 +530,149 @@ async fn invalid_networks_fail_with_specific_codes() {
     // A failed create can be deleted.
     arm.delete("missing").await.unwrap();
     arm.wait_gone("missing", T).await.unwrap();
+    system.stop().await.unwrap();
+}
+
+/// A frontend that died right after claiming an update (its operation record and staged secrets
+/// written, the claim on the cluster, no status): the controller completes the claim after its
+/// grace period with the staged secrets in place, runs the update and reports it in the record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_controller_completes_a_claim_whose_writer_died_with_its_secrets() {
+    use crds::management::claim::{PENDING_OPERATION, PENDING_STATE, staged_secret_key};
+    use crds::management::{
+        AsyncOperation, AsyncOperationSpec, OpenShiftCluster, ProvisioningState,
+    };
+    use kube::ResourceExt;
+    use kube::api::{Patch, PatchParams, PostParams};
+
+    let system = LocalSystem::start(LocalConfig {
+        settings: Settings {
+            claim_grace: Duration::from_millis(300),
+            ..fast_settings()
+        },
+        lease_duration: Duration::from_secs(3),
+        ..Default::default()
+    })
+    .await
+    .expect("the local system starts");
+    let arm = Arm::new(&system.frontend_url);
+    let created = arm
+        .put("stale", &cluster_body("stale", &demo_network()))
+        .await
+        .unwrap();
+    assert_eq!(created.status, 201, "{}", created.body);
+    let cluster = arm
+        .wait_for_state("stale", &["Succeeded", "Failed"], T)
+        .await
+        .unwrap();
+    assert_eq!(
+        cluster["properties"]["provisioningState"], "Succeeded",
+        "{cluster}"
+    );
+
+    let ns = crds::management::naming::subscription_namespace(&arm.subscription);
+    let clusters: Api<OpenShiftCluster> = Api::namespaced(system.client.clone(), &ns);
+    let stored = clusters
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|c| c.spec.name == "stale")
+        .expect("the cluster object");
+    let object = stored.name_any();
+    let op = uuid::Uuid::new_v4().to_string();
+    // What the frontend writes before its claim: the operation record and the staged secret.
+    let ops: Api<AsyncOperation> = Api::namespaced(system.client.clone(), &ns);
+    let mut record = AsyncOperation::new(
+        &op,
+        AsyncOperationSpec {
+            operation_id: op.clone(),
+            resource_id: stored.spec.resource_id.clone(),
+            cluster_name: object.clone(),
+            subscription_id: stored.spec.subscription_id.clone(),
+            location: stored.spec.location.clone(),
+            initial_status: ProvisioningState::Updating,
+            start_time: "2026-01-01T00:00:00Z".into(),
+            tenant_id: None,
+        },
+    );
+    record.metadata.namespace = Some(ns.clone());
+    ops.create(&PostParams::default(), &record).await.unwrap();
+    let pull_secret = r#"{"auths":{"staged.example.com":{"auth":"c3RhZ2VkOnNlY3JldA=="}}}"#;
+    let secrets: Api<Secret> = Api::namespaced(system.client.clone(), &ns);
+    let customer = format!("{object}-customer");
+    secrets
+        .patch(
+            &customer,
+            &PatchParams::default(),
+            &Patch::Merge(&serde_json::json!({
+                "stringData": {staged_secret_key(&op, "pullSecret"): pull_secret}
+            })),
+        )
+        .await
+        .unwrap();
+    // The claim, and then the writer is gone.
+    clusters
+        .patch(
+            &object,
+            &PatchParams::default(),
+            &Patch::Merge(&serde_json::json!({"metadata": {"annotations": {
+                PENDING_OPERATION: op, PENDING_STATE: "Updating"
+            }}})),
+        )
+        .await
+        .unwrap();
+
+    // Completed: the update runs under the claimed operation and ends Succeeded, and the record
+    // says so.
+    let deadline = std::time::Instant::now() + T;
+    let finished = loop {
+        let record = ops.get(&op).await.unwrap();
+        if record
+            .status
+            .as_ref()
+            .and_then(|s| s.status)
+            .is_some_and(|s| s.is_terminal())
+        {
+            break record;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the claim is never completed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        finished.status.and_then(|s| s.status),
+        Some(ProvisioningState::Succeeded)
+    );
+    let cluster = arm
+        .wait_for_state("stale", &["Succeeded", "Failed"], T)
+        .await
+        .unwrap();
+    assert_eq!(
+        cluster["properties"]["provisioningState"], "Succeeded",
+        "{cluster}"
+    );
+    let stored = clusters.get(&object).await.unwrap();
+    assert!(!stored.annotations().contains_key(PENDING_OPERATION));
+    // The staged secret was promoted before the update ran.
+    let data = secrets
+        .get(&customer)
+        .await
+        .unwrap()
+        .data
+        .unwrap_or_default();
+    assert_eq!(
+        data.get("pullSecret").map(|v| v.0.as_slice()),
+        Some(pull_secret.as_bytes())
+    );
+    assert!(
+        data.keys().all(|k| !k.starts_with("pending.")),
+        "{:?}",
+        data.keys()
+    );
+
     system.stop().await.unwrap();
 }

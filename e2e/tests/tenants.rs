@@ -265,7 +265,7 @@ async fn the_cluster_service_principal_is_validated_in_the_subscriptions_tenant(
     emulator
         .add_principal(Principal {
             client_id: network.client_id.clone(),
-            client_secret: Some(network.client_secret.clone()),
+            client_secret: Some(network.client_secret.clone().into()),
             federated_token: None,
             object_id: format!("00000000-0000-0000-00c2-{:012}", 6 * 64),
             tenant_id: Some(tenant_a.into()),

@@ -3,6 +3,7 @@
 //! replica) converges. A step records what it learnt in the status it is given; the reconciler
 //! writes that status with optimistic concurrency.
 
+use aro_common::Secret as AroSecret;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -123,16 +124,16 @@ impl StepEnv<'_> {
         })
     }
 
-    async fn secret_value(&self, name: &str, key: &str) -> StepResult<Option<String>> {
+    async fn secret_value(&self, name: &str, key: &str) -> StepResult<Option<AroSecret>> {
         let api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), &self.namespace());
         let secret = api.get_opt(name).await.map_err(|e| kube_outcome(&e))?;
         Ok(secret.and_then(|s| s.data).and_then(|d| {
             d.get(key)
-                .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+                .map(|v| AroSecret::new(String::from_utf8_lossy(&v.0).into_owned()))
         }))
     }
 
-    async fn customer_secret(&self, key: &str) -> StepResult<Option<String>> {
+    async fn customer_secret(&self, key: &str) -> StepResult<Option<AroSecret>> {
         self.secret_value(&customer_secret_name(&self.cluster.name_any()), key)
             .await
     }
@@ -338,7 +339,7 @@ fn cluster_sp_clients(
     ctx: &Context,
     tenant_id: &str,
     client_id: &str,
-    secret: &str,
+    secret: &AroSecret,
 ) -> StepResult<AzureClients> {
     let base: &AzureConfig = ctx.azure.config();
     let mut config = AzureConfig::new(
@@ -347,7 +348,7 @@ fn cluster_sp_clients(
         tenant_id,
         Credentials::ClientSecret {
             client_id: client_id.to_string(),
-            client_secret: secret.to_string(),
+            client_secret: secret.clone(),
         },
         base.subscription_id.clone(),
     );
@@ -465,7 +466,7 @@ fn ensure_infra_id(env: &mut StepEnv<'_>) -> StepResult<()> {
 /// are kept when already present).
 async fn upsert_credentials(
     env: &mut StepEnv<'_>,
-    values: Vec<(&str, String)>,
+    values: Vec<(&str, AroSecret)>,
     only_if_absent: bool,
 ) -> StepResult<()> {
     let name = credentials_secret_name(&env.cluster.name_any());
@@ -490,7 +491,7 @@ async fn upsert_credentials(
             if only_if_absent && data.contains_key(*key) {
                 continue;
             }
-            let bytes = ByteString(value.clone().into_bytes());
+            let bytes = ByteString(value.expose().clone().into_bytes());
             if data.get(*key) != Some(&bytes) {
                 data.insert(key.to_string(), bytes);
                 changed = true;
@@ -521,7 +522,7 @@ async fn ensure_ssh_key(env: &mut StepEnv<'_>) -> StepResult<()> {
             format!("Generating the cluster's SSH key failed: {e}"),
         ))
     })?;
-    upsert_credentials(env, vec![(SSH_KEY_KEY, key.serialize_pem())], true).await
+    upsert_credentials(env, vec![(SSH_KEY_KEY, key.serialize_pem().into())], true).await
 }
 
 async fn ensure_resource_group(env: &mut StepEnv<'_>) -> StepResult<()> {
@@ -1017,7 +1018,7 @@ async fn generate_kubeconfigs(env: &mut StepEnv<'_>) -> StepResult<()> {
 }
 
 /// A kubeadmin password like the installer's: 23 characters in four dash-separated groups.
-fn kubeadmin_password() -> String {
+fn kubeadmin_password() -> AroSecret {
     let raw = random_suffix(20);
     format!(
         "{}-{}-{}-{}",
@@ -1035,7 +1036,8 @@ fn kubeadmin_password() -> String {
             c
         }
     })
-    .collect()
+    .collect::<String>()
+    .into()
 }
 
 /// The operator chart values for this cluster.
@@ -1136,7 +1138,7 @@ async fn rotate_credentials(env: &mut StepEnv<'_>) -> StepResult<()> {
         "azure-credentials",
         BTreeMap::from([
             ("azure_client_id".to_string(), sp.client_id),
-            ("azure_client_secret".to_string(), secret),
+            ("azure_client_secret".to_string(), secret.into_exposed()),
             ("azure_resourcegroup".to_string(), resource_group),
             (
                 "azure_region".to_string(),
@@ -1158,7 +1160,7 @@ fn operator_credentials(
     env: &StepEnv<'_>,
     tenant_id: &str,
     client_id: &str,
-    client_secret: &str,
+    client_secret: &AroSecret,
 ) -> BTreeMap<String, String> {
     let azure = env.ctx.azure.config();
     let subscription = parse_resource_group_id(&env.cluster.spec.cluster_profile.resource_group_id)
@@ -1176,7 +1178,10 @@ fn operator_credentials(
         ("AZURE_TENANT_ID".to_string(), tenant_id.to_string()),
         ("AZURE_SUBSCRIPTION_ID".to_string(), subscription),
         ("AZURE_CLIENT_ID".to_string(), client_id.to_string()),
-        ("AZURE_CLIENT_SECRET".to_string(), client_secret.to_string()),
+        (
+            "AZURE_CLIENT_SECRET".to_string(),
+            client_secret.expose().clone(),
+        ),
     ])
 }
 
@@ -1295,8 +1300,8 @@ async fn remove_secrets(env: &mut StepEnv<'_>) -> StepResult<()> {
     Ok(())
 }
 
-/// Delete: the cluster's unique-key claims (its cluster resource group and client id), so a new
-/// cluster may use them at once. A claim taken over meanwhile is not ours to delete: the delete
+/// Delete: the cluster's unique-key claims (its cluster resource group, client ids and managed
+/// domain label), so a new cluster may use them at once. A claim taken over meanwhile is not ours to delete: the delete
 /// carries the resourceVersion we listed.
 async fn release_unique_keys(env: &mut StepEnv<'_>) -> StepResult<()> {
     use crds::management::ClusterUniqueKey;
@@ -1405,8 +1410,8 @@ mod tests {
     #[test]
     fn kubeadmin_passwords_have_the_installer_shape() {
         let p = kubeadmin_password();
-        assert_eq!(p.len(), 23);
-        assert_eq!(p.split('-').count(), 4);
+        assert_eq!(p.expose().len(), 23);
+        assert_eq!(p.expose().split('-').count(), 4);
         assert_ne!(p, kubeadmin_password());
     }
 }

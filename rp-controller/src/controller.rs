@@ -22,7 +22,6 @@ use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::AbortOnDropHandle;
 
 use crate::context::{Context, Metrics, Settings};
 use crate::runtime::{ClusterRuntime, LocalRuntime};
@@ -73,7 +72,8 @@ pub struct ControllerArgs {
     /// This replica's identity in the Lease; default the pod name, else host name and process id.
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
-    /// Seconds a Lease stays valid without renewal.
+    /// Seconds a Lease stays valid without renewal; the leader stops after two thirds of it
+    /// without a successful renewal, and retries every two fifteenths.
     #[arg(long, default_value_t = 15)]
     pub lease_duration_seconds: u64,
     /// Address of `/healthz`, `/readyz` and `/metrics`.
@@ -111,19 +111,18 @@ impl ControllerArgs {
     }
 
     /// The Lease these flags describe.
-    pub fn lease(&self) -> LeaseConfig {
+    pub fn lease(&self) -> Result<LeaseConfig> {
         let identity = self.identity.clone().unwrap_or_else(|| {
             let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "aro-rp-controller".into());
             format!("{host}-{}", std::process::id())
         });
-        let duration = Duration::from_secs(self.lease_duration_seconds.max(2));
-        LeaseConfig {
-            namespace: self.lease_namespace.clone(),
-            name: self.lease_name.clone(),
+        LeaseConfig::new(
+            self.lease_namespace.clone(),
+            self.lease_name.clone(),
             identity,
-            lease_duration: duration,
-            retry_period: duration / 3,
-        }
+            Duration::from_secs(self.lease_duration_seconds),
+        )
+        .map_err(|e| Error::Config(e.to_string()))
     }
 }
 
@@ -162,6 +161,10 @@ pub async fn run(args: ControllerArgs, shutdown: CancellationToken) -> Result<()
         }
         None => kube::Client::try_default().await?,
     };
+    let client = aro_common::kube_client::with_request_timeout(
+        client,
+        aro_common::kube_client::REQUEST_TIMEOUT,
+    );
     let azure = AzureClients::new(args.azure.to_config()?)?;
     let health = Health::new();
     let (bound, _listener) =
@@ -175,7 +178,7 @@ pub async fn run(args: ControllerArgs, shutdown: CancellationToken) -> Result<()
             azure,
             runtime: Arc::new(LocalRuntime::new(args.local_clusters_dir.clone())),
             settings: args.settings(),
-            lease: args.lease(),
+            lease: args.lease()?,
             workers: args.workers,
             shard_selector: args.shard_selector.clone(),
             health,
@@ -206,32 +209,39 @@ pub async fn run_with(options: ControllerOptions, shutdown: CancellationToken) -
     options.health.set_ready(true);
     let metrics = options.health.with_registry(Metrics::register);
     let lease = options.lease.clone();
-    if !leader::acquire(&client, &lease, &shutdown)
-        .await
-        .map_err(|e| Error::Leadership(e.to_string()))?
-    {
-        return Ok(());
-    }
-    tracing::info!(lease = lease.name, identity = lease.identity, "leading");
-    let lost = CancellationToken::new();
-    let stop = CancellationToken::new();
-    // Both helpers end with this future: a controller dropped mid-flight (a crash) must not keep
-    // renewing a lease it no longer acts on.
-    let renew = AbortOnDropHandle::new(tokio::spawn(leader::keep_renewing(
-        client.clone(),
-        lease.clone(),
-        shutdown.clone(),
-        lost.clone(),
-    )));
-    let _stop_on_loss = {
-        let (sd, ls, st) = (shutdown.clone(), lost.clone(), stop.clone());
-        AbortOnDropHandle::new(tokio::spawn(async move {
-            tokio::select! { _ = sd.cancelled() => {}, _ = ls.cancelled() => {} }
-            st.cancel();
-        }))
-    };
-
     let runtime = options.runtime.clone();
+    // The controllers get the leadership's fenced client: once the lease is lost (or cannot be
+    // renewed within the renew deadline) every request they make fails and their futures (with
+    // the steps in flight) are dropped, before another replica may lead. The lease is released
+    // only after the controllers and the cluster runtime stopped.
+    let led = leader::lead(&client, &lease, &shutdown, |leading| {
+        let runtime = runtime.clone();
+        let (name, identity) = (lease.name.clone(), lease.identity.clone());
+        async move {
+            tracing::info!(lease = name, identity, "leading");
+            run_controllers(options, metrics, leading.client, leading.stop).await;
+            tracing::info!("controllers stopped; stopping the cluster runtime");
+            runtime.shutdown().await;
+            tracing::info!("cluster runtime stopped; releasing the lease");
+        }
+    })
+    .await;
+    if led.is_err() {
+        tracing::error!("leadership lost: controllers dropped; stopping the cluster runtime");
+        runtime.shutdown().await;
+    }
+    led.map(|_| ())
+        .map_err(|e| Error::Leadership(e.to_string()))
+}
+
+/// The lifecycle and subscription controllers and the operation-record collector, on `client`,
+/// until `stop`.
+async fn run_controllers(
+    options: ControllerOptions,
+    metrics: Metrics,
+    client: kube::Client,
+    stop: CancellationToken,
+) {
     let ctx = Arc::new(Context::new(
         client.clone(),
         options.azure,
@@ -293,9 +303,4 @@ pub async fn run_with(options: ControllerOptions, shutdown: CancellationToken) -
         stop.clone(),
     );
     tokio::join!(lifecycle_controller, subscription_controller, collector);
-    tracing::info!("controllers stopped; stopping the cluster runtime");
-    runtime.shutdown().await;
-    tracing::info!("cluster runtime stopped; releasing the lease");
-    let renewal = renew.await.map_err(|e| Error::Leadership(e.to_string()))?;
-    renewal.map_err(|e| Error::Leadership(e.to_string()))
 }

@@ -26,10 +26,7 @@ use crate::steps::{self, Decision, Plan};
 use crate::transitions::{self, Ending};
 use crate::{Error, Result, plans};
 
-/// Annotation the frontend sets while its transition's status write is pending.
-pub const PENDING_OPERATION: &str = "rp.aro.openshift.io/pending-operation";
-/// Annotation with the provisioning state of that pending transition.
-pub const PENDING_STATE: &str = "rp.aro.openshift.io/pending-state";
+pub use crds::management::claim::{PENDING_OPERATION, PENDING_STATE};
 
 /// The plan that drives a cluster in a non-terminal state.
 pub fn plan_for(cluster: &OpenShiftCluster, state: ProvisioningState) -> Option<Plan> {
@@ -63,10 +60,14 @@ pub async fn reconcile(cluster: Arc<OpenShiftCluster>, ctx: Arc<Context>) -> Res
 
     // A frontend transition whose status write has not landed yet: wait for it, and finish it
     // ourselves if the frontend died between its two writes.
-    if let Some(op) = cluster.annotations().get(PENDING_OPERATION)
-        && status.async_operation_id.as_deref() != Some(op.as_str())
-    {
-        return wait_for_claim(&ctx, &cluster, op).await;
+    if let Some(op) = cluster.annotations().get(PENDING_OPERATION) {
+        if status.async_operation_id.as_deref() != Some(op.as_str()) {
+            return wait_for_claim(&ctx, &cluster, op).await;
+        }
+        // Its status is written and only the release failed: release it before any work, so the
+        // operation never ends (clearing asyncOperationId) under a claim that would restart it.
+        release_claim(&ctx, &cluster, op).await?;
+        return Ok(Action::requeue(Duration::ZERO));
     }
 
     let Some(state) = status.provisioning_state else {
@@ -119,6 +120,9 @@ pub async fn reconcile(cluster: Arc<OpenShiftCluster>, ctx: Arc<Context>) -> Res
         outcome = outcome_label,
         "step ran"
     );
+    if let steps::Outcome::Retryable { error, .. } = &outcome {
+        tracing::warn!(namespace = ns, name, step = step.name, code = %error.code, message = %error.message, "step failed; retrying");
+    }
 
     let (progress, decision) =
         steps::record(&plan, &progress, outcome, Utc::now(), &ctx.settings.retry)?;
@@ -141,7 +145,14 @@ pub async fn reconcile(cluster: Arc<OpenShiftCluster>, ctx: Arc<Context>) -> Res
             .await
         }
         Decision::Failed(error) => {
-            tracing::info!(namespace = ns, name, step = step.name, code = %error.code, "operation failed");
+            let operation_id = status.async_operation_id.as_deref().unwrap_or_default();
+            if error.is_internal() {
+                // The customer sees only the generic error: the details are here and in
+                // status.internalError.
+                tracing::error!(namespace = ns, name, operation_id, step = step.name, code = %error.code, message = %error.message, "operation failed with an internal error");
+            } else {
+                tracing::info!(namespace = ns, name, operation_id, step = step.name, code = %error.code, "operation failed");
+            }
             finish(
                 &ctx,
                 &cluster,
@@ -314,6 +325,9 @@ async fn wait_for_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> 
     tracing::warn!(name = %key.0, op, "completing a stale frontend claim");
     let api: Api<OpenShiftCluster> =
         Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
+    // The secrets the claim staged land before the status names the operation (the first step
+    // reads them).
+    promote_staged_secrets(ctx, cluster, op).await?;
     let mut status = cluster.status.clone().unwrap_or_default();
     if let Some(old) = status.provisioning_state.filter(|s| s.is_terminal()) {
         status.last_provisioning_state = Some(old);
@@ -334,19 +348,8 @@ async fn wait_for_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> 
         }
         Err(e) => return Err(e.into()),
     }
-    let patch: json_patch::Patch = serde_json::from_value(json!([
-        {"op": "test", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-operation", "value": op},
-        {"op": "remove", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-operation"},
-        {"op": "remove", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-state"},
-    ]))?;
-    if let Err(error) = api
-        .patch(
-            &cluster.name_any(),
-            &PatchParams::default(),
-            &Patch::<()>::Json(patch),
-        )
-        .await
-    {
+    if let Err(error) = release_claim(ctx, cluster, op).await {
+        // The next reconcile releases it before any work.
         tracing::warn!(%error, "could not release a stale claim");
     }
     ctx.claims
@@ -354,6 +357,66 @@ async fn wait_for_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> 
         .unwrap_or_else(|p| p.into_inner())
         .remove(&key);
     Ok(Action::requeue(Duration::ZERO))
+}
+
+/// Remove a frontend claim whose status is written, if it still names `op` (a JSON patch guarded
+/// by a `test` op; a failed test means it is gone already).
+async fn release_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> Result<()> {
+    let api: Api<OpenShiftCluster> =
+        Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
+    let patch: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "test", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-operation", "value": op},
+        {"op": "remove", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-operation"},
+        {"op": "remove", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-state"},
+    ]))?;
+    match api
+        .patch(
+            &cluster.name_any(),
+            &PatchParams::default(),
+            &Patch::<()>::Json(patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if (400..500).contains(&e.code) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Move the customer secrets a claim staged onto their keys (a `test`-guarded JSON patch: a
+/// failed test means they were promoted already) and give a new cluster's Secret its owner, as
+/// the frontend does when it completes its own claim.
+async fn promote_staged_secrets(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> Result<()> {
+    let api: Api<Secret> =
+        Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
+    let name = actions::customer_secret_name(&cluster.name_any());
+    let Some(secret) = api.get_opt(&name).await? else {
+        return Ok(());
+    };
+    if let Some(patch) = crds::management::claim::promotion_patch(
+        secret.data.as_ref().unwrap_or(&Default::default()),
+        op,
+    ) {
+        let patch: json_patch::Patch = serde_json::from_value(patch)?;
+        match api
+            .patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 422 || e.code == 400 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let owned = secret
+        .owner_references()
+        .iter()
+        .any(|o| Some(&o.uid) == cluster.uid().as_ref());
+    if !owned && let Some(owner) = cluster.controller_owner_ref(&()) {
+        let patch = json!({"metadata": {"ownerReferences": [owner]}});
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+    }
+    Ok(())
 }
 
 fn parse_state(value: &str) -> Option<ProvisioningState> {
@@ -399,10 +462,12 @@ async fn resume_terminal(
         .as_ref()
         .and_then(|d| d.get(actions::ADMIN_KUBECONFIG_KEY))
         .map(|v| v.0.clone());
-    if current.is_none() || current.as_deref() == Some(access.admin_kubeconfig.as_bytes()) {
+    if current.is_none() || current.as_deref() == Some(access.admin_kubeconfig.expose().as_bytes())
+    {
         return;
     }
-    let patch = json!({"stringData": {actions::ADMIN_KUBECONFIG_KEY: access.admin_kubeconfig}});
+    let patch =
+        json!({"stringData": {actions::ADMIN_KUBECONFIG_KEY: access.admin_kubeconfig.expose()}});
     if let Err(error) = api
         .patch(
             &credentials.name,

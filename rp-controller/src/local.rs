@@ -104,6 +104,8 @@ pub struct LocalConfig {
     pub lease_duration: Duration,
     /// Resync interval of the local clusters' operators.
     pub operator_resync: Duration,
+    /// Key signing the frontend's `$skipToken`s (random when absent).
+    pub frontend_skip_token_key: Option<aro_common::Secret<Vec<u8>>>,
 }
 
 impl Default for LocalConfig {
@@ -122,6 +124,7 @@ impl Default for LocalConfig {
             start_controller: true,
             lease_duration: Duration::from_secs(15),
             operator_resync: Duration::from_secs(30),
+            frontend_skip_token_key: None,
         }
     }
 }
@@ -183,6 +186,8 @@ pub struct LocalSystem {
     pub certs: Option<FrontendCerts>,
     /// Lifecycle settings in force.
     pub settings: Settings,
+    /// The frontend's readiness and metrics registry.
+    pub frontend_health: Health,
     /// Where local clusters live (`None`: in memory).
     pub clusters_dir: Option<PathBuf>,
     config: LocalConfig,
@@ -198,6 +203,8 @@ const KILL_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct RunningController {
     /// Its runtime (its local clusters).
     pub runtime: Arc<LocalRuntime>,
+    /// Its readiness and metrics registry.
+    pub health: Health,
     token: CancellationToken,
     task: JoinHandle<Result<()>>,
 }
@@ -240,9 +247,13 @@ fn io(context: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |e| Error::Runtime(format!("{context}: {e}"))
 }
 
-/// Self-signed server and client certificates, created once in `dir`.
+fn private(e: aro_common::Error) -> Error {
+    Error::Runtime(e.to_string())
+}
+
+/// Self-signed server and client certificates, created once in `dir` (owner-only: the keys).
 fn ensure_certs(dir: &Path) -> Result<FrontendCerts> {
-    std::fs::create_dir_all(dir).map_err(io("creating the certificate directory"))?;
+    aro_common::fs::create_private_dir(dir).map_err(private)?;
     let certs = FrontendCerts {
         server_cert: dir.join("server.pem"),
         server_key: dir.join("server-key.pem"),
@@ -255,8 +266,10 @@ fn ensure_certs(dir: &Path) -> Result<FrontendCerts> {
         }
         let generated = rcgen::generate_simple_self_signed(names)
             .map_err(|e| Error::Runtime(format!("generating a certificate: {e}")))?;
-        std::fs::write(cert, generated.cert.pem()).map_err(io("writing a certificate"))?;
-        std::fs::write(key, generated.signing_key.serialize_pem()).map_err(io("writing a key"))?;
+        aro_common::fs::write_private_file(cert, generated.cert.pem().as_bytes())
+            .map_err(private)?;
+        aro_common::fs::write_private_file(key, generated.signing_key.serialize_pem().as_bytes())
+            .map_err(private)?;
         Ok(())
     };
     make(
@@ -319,7 +332,7 @@ impl LocalSystem {
     pub async fn start(config: LocalConfig) -> Result<Self> {
         let shutdown = CancellationToken::new();
         if let Some(dir) = &config.data_dir {
-            std::fs::create_dir_all(dir).map_err(io("creating the data directory"))?;
+            aro_common::fs::create_private_dir(dir).map_err(private)?;
         }
 
         // Management cluster.
@@ -342,6 +355,11 @@ impl LocalSystem {
                 (Some(dc), client, path)
             }
         };
+        // A management client, as `aro controller` builds it: every call but watches bounded.
+        let client = aro_common::kube_client::with_request_timeout(
+            client,
+            aro_common::kube_client::REQUEST_TIMEOUT,
+        );
         aro_operator::manifests::apply_crds(&client, &crds::management_crds())
             .await
             .map_err(|e| Error::Config(format!("installing the management CRDs: {e}")))?;
@@ -449,16 +467,18 @@ impl LocalSystem {
         frontend_config.mock_msi_headers = true;
         if let Some(certs) = &certs {
             let fp = fingerprint_of(&certs.client_cert)?;
-            frontend_config.auth = AuthMode::ClientCertificates {
-                arm: [fp.clone()].into(),
-                admin: [fp].into(),
-            };
+            frontend_config.auth = AuthMode::client_certificates([fp.clone()], [fp])
+                .map_err(|e| Error::Config(e.to_string()))?;
         } else if !config.frontend_listen.ip().is_loopback() {
             return Err(Error::Config(
                 "an unauthenticated frontend may only listen on loopback".into(),
             ));
         }
-        let app = Frontend::router(client.clone(), frontend_config);
+        if let Some(key) = &config.frontend_skip_token_key {
+            frontend_config.skip_token_key = key.clone();
+        }
+        let frontend_health = Health::new();
+        let app = Frontend::with_health(client.clone(), frontend_config, frontend_health.clone());
         let listener = tokio::net::TcpListener::bind(config.frontend_listen)
             .await
             .map_err(io("binding the frontend"))?;
@@ -478,9 +498,7 @@ impl LocalSystem {
                 (format!("https://localhost:{}", addr.port()), task)
             }
             None => {
-                let task = tokio::spawn(async move {
-                    let _ = axum_serve(listener, app, stop).await;
-                });
+                let task = tokio::spawn(serve_plain(listener, app, stop));
                 (format!("http://{addr}"), task)
             }
         };
@@ -495,6 +513,7 @@ impl LocalSystem {
             frontend_url,
             certs,
             settings,
+            frontend_health,
             clusters_dir,
             config: config.clone(),
             shutdown,
@@ -519,29 +538,36 @@ impl LocalSystem {
                 .with_subnets(Arc::new(ArmSubnets::new(azure.arm()))),
         );
         let token = self.shutdown.child_token();
+        let health = Health::new();
         let options = ControllerOptions {
             client: self.client.clone(),
             azure,
             runtime: runtime.clone(),
             settings: self.settings.clone(),
-            lease: LeaseConfig {
-                namespace: "default".into(),
-                name: "aro-rp-controller".into(),
-                identity: identity.to_string(),
-                lease_duration: self.config.lease_duration,
-                retry_period: self.config.lease_duration / 3,
-            },
+            lease: LeaseConfig::new(
+                "default",
+                "aro-rp-controller",
+                identity,
+                self.config.lease_duration,
+            )
+            .map_err(|e| Error::Config(e.to_string()))?,
             workers: self.config.workers,
             shard_selector: None,
-            health: Health::new(),
+            health: health.clone(),
             install_crds: false,
         };
         let task = tokio::spawn(run_with(options, token.clone()));
         Ok(RunningController {
             runtime,
+            health,
             token,
             task,
         })
+    }
+
+    /// The metrics registry of the system's own controller, while it has one.
+    pub fn controller_health(&self) -> Option<&Health> {
+        self.controller.as_ref().map(|c| &c.health)
     }
 
     /// The cluster runtime of the system's own controller, while it has one.
@@ -668,14 +694,19 @@ Delete it:
     }
 }
 
-async fn axum_serve(
+async fn serve_plain(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+) {
+    aro_common::serve::serve(
+        listener,
+        aro_common::serve::Transport::Plain,
+        app,
+        aro_common::serve::ServeOptions::default(),
+        shutdown,
+    )
+    .await
 }
 
 /// `aro local`: start everything, print the walkthrough, run until `shutdown`.
@@ -768,5 +799,51 @@ fn local_role_set() -> PlatformWorkloadIdentityRoleSetSpec {
                 &["openshift-azure-operator:aro-operator-master"],
             ),
         ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_data_keys_and_kubeconfigs_are_owner_only_under_a_permissive_umask() {
+        use aro_common::fs::{mode_of, rerun_with_umask};
+        if !rerun_with_umask(
+            "local::tests::local_data_keys_and_kubeconfigs_are_owner_only_under_a_permissive_umask",
+            0o000,
+        ) {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join(".aro/local");
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let system = LocalSystem::start(LocalConfig {
+                data_dir: Some(data.clone()),
+                frontend_tls: true,
+                start_controller: false,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+            system.stop().await.unwrap();
+        });
+        for dir in [
+            ".aro",
+            ".aro/local",
+            ".aro/local/management",
+            ".aro/local/frontend",
+        ] {
+            assert_eq!(mode_of(&tmp.path().join(dir)), 0o700, "{dir}");
+        }
+        for dir in ["management", "frontend"] {
+            for entry in std::fs::read_dir(data.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                assert_eq!(mode_of(&path), 0o600, "{}", path.display());
+            }
+        }
+        assert_eq!(mode_of(&data.join("frontend/server-key.pem")), 0o600);
+        assert_eq!(mode_of(&data.join("management/kubeconfig")), 0o600);
     }
 }

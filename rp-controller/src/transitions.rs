@@ -56,34 +56,41 @@ pub fn succeed(status: &OpenShiftClusterStatus, now: DateTime<Utc>) -> Ending {
             next.provisioning_state = Some(ProvisioningState::Succeeded);
             next.failed_provisioning_state = None;
             next.error = None;
+            next.internal_error = None;
         }
     }
     ending.status = next;
     ending
 }
 
-/// The operation in progress failed with a customer-facing error.
+/// The operation in progress failed. An internal error (management cluster, runtime or installer
+/// output, the RP's own identity) reaches the customer as the generic `InternalServerError`; its
+/// details stay in `status.internalError` (admin view) and the controller's log.
 pub fn fail(status: &OpenShiftClusterStatus, error: ArmError, now: DateTime<Utc>) -> Ending {
     let running = status
         .provisioning_state
         .unwrap_or(ProvisioningState::Creating);
     let mut next = cleared(status);
+    let detail = format!("{}: {}", error.code, error.message);
+    let customer = error.for_customer();
+    next.internal_error = error.is_internal().then(|| detail.clone());
     let mut clear_maintenance_task = false;
     match running {
         ProvisioningState::AdminUpdating => {
             next.provisioning_state = Some(restored_state(status));
-            next.last_admin_update_error = Some(format!("{}: {}", error.code, error.message));
+            // Admin view only: the details, as for SREs.
+            next.last_admin_update_error = Some(detail);
             clear_maintenance_task = true;
         }
         running => {
             next.provisioning_state = Some(ProvisioningState::Failed);
             next.failed_provisioning_state = Some(running);
-            next.error = Some(error.clone());
+            next.error = Some(customer.clone());
         }
     }
     Ending {
         status: next,
-        operation: finished(ProvisioningState::Failed, Some(error), now),
+        operation: finished(ProvisioningState::Failed, Some(customer), now),
         delete_cluster: false,
         clear_maintenance_task,
     }
@@ -193,6 +200,40 @@ mod tests {
             assert_eq!(ending.operation.error, Some(error()));
             assert!(!ending.delete_cluster);
         }
+    }
+
+    #[test]
+    fn internal_failures_reach_the_customer_as_a_generic_error_with_details_for_sres() {
+        // What a failed management-cluster call gives a step after its last attempt.
+        let mut status = kube::core::Status::failure(
+            "etcdserver: request timed out on 10.1.2.3:2379",
+            "InternalError",
+        );
+        status.code = 500;
+        let outcome = crate::actions::kube_outcome(&kube::Error::Api(status.boxed()));
+        let crate::steps::Outcome::Retryable {
+            error: internal, ..
+        } = outcome
+        else {
+            panic!("a kube error is retryable: {outcome:?}");
+        };
+        for state in [Creating, Updating, Deleting] {
+            let ending = fail(&running(state, None), internal.clone(), now());
+            assert_eq!(ending.status.error, Some(ArmError::internal()));
+            assert_eq!(ending.operation.error, Some(ArmError::internal()));
+            let detail = ending.status.internal_error.unwrap();
+            assert!(detail.contains("etcdserver: request timed out"), "{detail}");
+            let shown = serde_json::to_string(&ending.operation).unwrap();
+            assert!(!shown.contains("10.1.2.3"), "{shown}");
+        }
+        // A customer-caused failure stays specific and leaves no internal detail.
+        let ending = fail(&running(Creating, None), error(), now());
+        assert_eq!(ending.operation.error, Some(error()));
+        assert_eq!(ending.status.internal_error, None);
+        // A later success clears the detail.
+        let mut failed = running(Updating, Some(Failed));
+        failed.internal_error = Some("x".into());
+        assert_eq!(succeed(&failed, now()).status.internal_error, None);
     }
 
     #[test]

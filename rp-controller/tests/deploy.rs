@@ -201,7 +201,7 @@ fn check_component(
     d: &Deployment,
     subcommand: &str,
     config: &ConfigMap,
-    listen_port: fn(&Component) -> u16,
+    listen_ports: fn(&Component) -> Vec<u16>,
 ) {
     let name = d.metadata.name.clone().unwrap();
     let spec = d.spec.as_ref().unwrap();
@@ -222,7 +222,7 @@ fn check_component(
     );
     let parsed = Aro::try_parse_from(std::iter::once("aro".to_string()).chain(args.clone()))
         .unwrap_or_else(|e| panic!("{name}: `aro {}` does not parse: {e}", args.join(" ")));
-    let port = listen_port(&parsed.command);
+    let listen = listen_ports(&parsed.command);
     let ports: BTreeMap<String, i32> = c
         .ports
         .as_deref()
@@ -231,9 +231,13 @@ fn check_component(
         .map(|p| (p.name.clone().expect("named port"), p.container_port))
         .collect();
     assert_eq!(
-        ports.values().copied().collect::<Vec<_>>(),
-        vec![i32::from(port)],
-        "{name}: the container port is the port --listen binds"
+        ports.values().copied().collect::<BTreeSet<_>>(),
+        listen
+            .iter()
+            .copied()
+            .map(i32::from)
+            .collect::<BTreeSet<_>>(),
+        "{name}: the container ports are the ports its listeners bind"
     );
 
     let known = env_vars_of(subcommand);
@@ -277,7 +281,7 @@ fn check_component(
         );
         match &get.port {
             IntOrString::String(port) => assert!(ports.contains_key(port), "{name}: {port}"),
-            IntOrString::Int(port) => assert_eq!(*port, i32::from(listen_port(&parsed.command))),
+            IntOrString::Int(port) => assert_eq!(*port, i32::from(listen[0])),
         }
     }
 
@@ -331,7 +335,21 @@ fn deployments_match_the_flags_and_listeners_of_the_code() {
                 );
                 assert!(a.tls_cert.is_some() && a.tls_key.is_some(), "HTTPS");
                 assert!(!a.insecure_no_auth);
-                a.listen.port()
+                assert!(
+                    a.metrics_listen.ip().is_unspecified(),
+                    "Prometheus must reach {}",
+                    a.metrics_listen
+                );
+                assert_ne!(
+                    a.metrics_listen.port(),
+                    a.listen.port(),
+                    "metrics off the ARM port"
+                );
+                assert!(
+                    a.arm_client_certs_file.is_some(),
+                    "reloadable ARM allow-list"
+                );
+                vec![a.listen.port(), a.metrics_listen.port()]
             }
             other => panic!("{other:?}"),
         },
@@ -348,7 +366,7 @@ fn deployments_match_the_flags_and_listeners_of_the_code() {
                     a.listen
                 );
                 assert!(!a.install_crds, "the CRDs come from the kustomization");
-                a.listen.port()
+                vec![a.listen.port()]
             }
             other => panic!("{other:?}"),
         },
@@ -390,6 +408,7 @@ fn deployments_match_the_flags_and_listeners_of_the_code() {
     // Services and PDBs select the pods they are for.
     for (service, deployment_name) in [
         ("aro-rp-frontend", "aro-rp-frontend"),
+        ("aro-rp-frontend-metrics", "aro-rp-frontend"),
         ("aro-rp-controller-metrics", "aro-rp-controller"),
     ] {
         let services: Vec<Service> = typed(&objects, "Service");
@@ -773,6 +792,7 @@ async fn kubectl_apply_k_installs_the_rp_and_is_idempotent() {
     let frontend = services.get("aro-rp-frontend").await.unwrap();
     assert_eq!(frontend.spec.unwrap().ports.unwrap()[0].port, 443);
     services.get("aro-rp-controller-metrics").await.unwrap();
+    services.get("aro-rp-frontend-metrics").await.unwrap();
     roles
         .get("aro-rp-controller-leader-election")
         .await

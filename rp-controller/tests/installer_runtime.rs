@@ -128,7 +128,10 @@ async fn installs_deploys_the_operator_and_destroys() {
 
     let access = rt.ensure_cluster(infra_id, &seed(infra_id)).await.unwrap();
     assert_eq!(access.api_url, devcluster.url);
-    assert_eq!(access.admin_kubeconfig, devcluster.kubeconfig_yaml());
+    assert_eq!(
+        access.admin_kubeconfig.expose(),
+        devcluster.kubeconfig_yaml()
+    );
     assert_eq!(
         invocations(scripts.path()),
         vec![format!(
@@ -143,8 +146,17 @@ async fn installs_deploys_the_operator_and_destroys() {
     );
     let log = std::fs::read_to_string(dir.join(LOG_FILE)).unwrap();
     assert!(log.contains("Install complete!"), "{log}");
+    // The install directory holds the pull secret, kubeconfig and password: owner-only, and
+    // so are the files the runtime writes.
+    assert_eq!(aro_common::fs::mode_of(&dir), 0o700);
+    assert_eq!(aro_common::fs::mode_of(&dir.join(LOG_FILE)), 0o600);
+    assert_eq!(aro_common::fs::mode_of(&dir.join(COMPLETE_MARKER)), 0o600);
     assert_eq!(
-        rt.kubeadmin_password(infra_id).await.unwrap().as_deref(),
+        rt.kubeadmin_password(infra_id)
+            .await
+            .unwrap()
+            .as_ref()
+            .map(|p| p.expose_str()),
         Some("Abcde-Fghij-Klmno-Pqrst")
     );
     let metadata = rt.metadata(infra_id).await.unwrap().unwrap();

@@ -32,7 +32,7 @@ pub enum Error {
     /// TLS configuration is invalid.
     #[error("tls: {0}")]
     Tls(String),
-    /// A start-up flag is invalid.
+    /// A flag or configuration file is invalid.
     #[error("configuration: {0}")]
     Config(String),
     /// Optimistic concurrency gave up after retries.
@@ -82,6 +82,10 @@ impl Error {
     /// `InternalServerError` without internals (those are logged).
     pub fn to_status_and_body(&self) -> (StatusCode, ArmError) {
         match self {
+            // A 5xx is the RP's own failure: never with internals, whatever the message says.
+            Error::Arm { status, error } if status.is_server_error() && error.is_internal() => {
+                (*status, ArmError::internal())
+            }
             Error::Arm { status, error } => (*status, error.clone()),
             Error::Kube(kube::Error::Api(status)) if status.code == 429 => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -97,10 +101,7 @@ impl Error {
                     "The resource is being changed by another request; retry the request.",
                 ),
             ),
-            _ => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ArmError::new("InternalServerError", "Internal server error."),
-            ),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, ArmError::internal()),
         }
     }
 }
@@ -113,4 +114,47 @@ pub fn is_conflict(e: &kube::Error) -> bool {
 /// Whether a kube error is a 404.
 pub fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn management_cluster_failures_answer_a_generic_internal_server_error() {
+        let mut status = kube::core::Status::failure(
+            "etcdserver: leader changed (10.1.2.3:2379)",
+            "InternalError",
+        );
+        status.code = 500;
+        let internal = [
+            Error::Kube(kube::Error::Api(status.boxed())),
+            Error::Json(serde_json::from_str::<serde_json::Value>("{secret").unwrap_err()),
+            Error::Tls("bad key /etc/rp/key.pem".into()),
+            Error::arm(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                "No default OpenShift version is configured.",
+            ),
+        ];
+        for e in internal {
+            let (status, body) = e.to_status_and_body();
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{e}");
+            assert_eq!(body, ArmError::internal(), "{e}");
+        }
+        // Customer errors keep their code, message and target.
+        let customer = Error::arm_target(
+            StatusCode::BAD_REQUEST,
+            "InvalidLinkedVNet",
+            "properties.masterProfile.subnetId",
+            "The provided subnet is invalid.",
+        );
+        let (status, body) = customer.to_status_and_body();
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body.code, "InvalidLinkedVNet");
+        assert_eq!(
+            body.target.as_deref(),
+            Some("properties.masterProfile.subnetId")
+        );
+    }
 }

@@ -7,12 +7,16 @@
 
 pub mod api;
 pub mod error;
+pub mod reload;
 pub mod server;
 pub mod tls;
 
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aro_common::Secret;
 
 use tokio_util::sync::CancellationToken;
 
@@ -53,27 +57,48 @@ pub struct FrontendArgs {
     /// PEM server private key (TLS).
     #[arg(long, env = "ARO_FRONTEND_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
-    /// SHA-256 fingerprints (hex) of ARM client certificates allowed on the customer API.
+    /// SHA-256 fingerprints (64 hex digits, colons allowed) of ARM client certificates allowed
+    /// on the customer API.
     #[arg(
         long = "arm-client-cert-sha256",
         env = "ARO_ARM_CLIENT_CERTS",
         value_delimiter = ','
     )]
     pub arm_client_certs: Vec<String>,
-    /// SHA-256 fingerprints (hex) of SRE client certificates allowed on the admin API.
+    /// SHA-256 fingerprints (64 hex digits, colons allowed) of SRE client certificates allowed
+    /// on the admin API.
     #[arg(
         long = "admin-client-cert-sha256",
         env = "ARO_ADMIN_CLIENT_CERTS",
         value_delimiter = ','
     )]
     pub admin_client_certs: Vec<String>,
+    /// File of further ARM client certificate fingerprints (one or more per line, `#` comments),
+    /// re-read when it changes.
+    #[arg(long, env = "ARO_ARM_CLIENT_CERTS_FILE")]
+    pub arm_client_certs_file: Option<PathBuf>,
+    /// File of further SRE (admin API) client certificate fingerprints, re-read when it changes.
+    #[arg(long, env = "ARO_ADMIN_CLIENT_CERTS_FILE")]
+    pub admin_client_certs_file: Option<PathBuf>,
+    /// How often the allow-list files and the serving certificate and key are checked for
+    /// changes, in milliseconds.
+    #[arg(long, env = "ARO_FRONTEND_RELOAD_INTERVAL_MS", default_value_t = 5000)]
+    pub reload_interval_ms: u64,
+    /// Address of the internal listener of `/metrics` (and `/healthz`, `/readyz`), plain HTTP;
+    /// never the ARM port.
+    #[arg(
+        long,
+        env = "ARO_FRONTEND_METRICS_LISTEN",
+        default_value = "127.0.0.1:8444"
+    )]
+    pub metrics_listen: SocketAddr,
     /// Serve plain HTTP without authentication (loopback listeners only).
     #[arg(long, env = "ARO_FRONTEND_INSECURE_NO_AUTH")]
     pub insecure_no_auth: bool,
     /// Key signing $skipToken paging tokens (hex or text); random per process when absent, which
     /// breaks paging across replicas.
-    #[arg(long, env = "ARO_SKIP_TOKEN_KEY")]
-    pub skip_token_key: Option<String>,
+    #[arg(long, env = "ARO_SKIP_TOKEN_KEY", hide_env_values = true)]
+    pub skip_token_key: Option<Secret>,
 }
 
 fn read(path: &PathBuf) -> Result<Vec<u8>> {
@@ -83,14 +108,20 @@ fn read(path: &PathBuf) -> Result<Vec<u8>> {
     })
 }
 
+/// Where the allow-lists of the flags come from (fingerprints validated: a malformed one is an
+/// error naming the flag and the entry's position).
+pub fn allow_list_sources(args: &FrontendArgs) -> Result<server::auth::AllowListSources> {
+    use server::auth::parse_fingerprint_flag;
+    Ok(server::auth::AllowListSources {
+        arm: parse_fingerprint_flag("--arm-client-cert-sha256", &args.arm_client_certs)?,
+        admin: parse_fingerprint_flag("--admin-client-cert-sha256", &args.admin_client_certs)?,
+        arm_file: args.arm_client_certs_file.clone(),
+        admin_file: args.admin_client_certs_file.clone(),
+    })
+}
+
 /// The frontend configuration the flags describe.
 pub fn config_from_args(args: &FrontendArgs) -> Result<FrontendConfig> {
-    let normalize = |list: &[String]| -> BTreeSet<String> {
-        list.iter()
-            .map(|f| f.replace(':', "").to_lowercase())
-            .filter(|f| !f.is_empty())
-            .collect()
-    };
     let auth = if args.insecure_no_auth {
         if !args.listen.ip().is_loopback() {
             return Err(Error::Tls(format!(
@@ -100,10 +131,13 @@ pub fn config_from_args(args: &FrontendArgs) -> Result<FrontendConfig> {
         }
         AuthMode::None
     } else {
-        AuthMode::ClientCertificates {
-            arm: normalize(&args.arm_client_certs),
-            admin: normalize(&args.admin_client_certs),
-        }
+        let lists = allow_list_sources(args)?.load()?;
+        tracing::info!(
+            arm = lists.arm.len(),
+            admin = lists.admin.len(),
+            "client certificate allow-lists loaded"
+        );
+        AuthMode::ClientCertificates(server::auth::AllowLists::new(lists))
     };
     let identity_host_suffix = args
         .identity_url_host_suffix
@@ -124,11 +158,12 @@ pub fn config_from_args(args: &FrontendArgs) -> Result<FrontendConfig> {
         location: args.location.to_lowercase(),
         parent_domain: args.parent_domain.clone(),
         require_d2s_workers: args.require_d2s_workers,
-        skip_token_key: args
-            .skip_token_key
-            .as_ref()
-            .map(|k| k.as_bytes().to_vec())
-            .unwrap_or_else(|| rand::random::<[u8; 32]>().to_vec()),
+        skip_token_key: Secret::new(
+            args.skip_token_key
+                .as_ref()
+                .map(|k| k.expose().as_bytes().to_vec())
+                .unwrap_or_else(|| rand::random::<[u8; 32]>().to_vec()),
+        ),
         auth,
         rp_version: env!("CARGO_PKG_VERSION").to_string(),
         mock_msi_headers: args.mock_msi_headers,
@@ -136,13 +171,63 @@ pub fn config_from_args(args: &FrontendArgs) -> Result<FrontendConfig> {
     })
 }
 
-/// Run the frontend until `shutdown` fires, against the management cluster of the ambient
-/// kubeconfig (or in-cluster configuration).
-pub async fn run(args: FrontendArgs, shutdown: CancellationToken) -> Result<()> {
-    let config = config_from_args(&args)?;
-    let client = kube::Client::try_default().await?;
+/// A started frontend.
+pub struct Running {
+    /// Address of the ARM listener.
+    pub listen: SocketAddr,
+    /// Address of the internal metrics listener.
+    pub metrics_listen: SocketAddr,
+    /// Readiness and metrics.
+    pub health: aro_common::health::Health,
+    task: tokio::task::JoinHandle<()>,
+    metrics_task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Wait until the listeners stop (after the shutdown token fires).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+        let _ = self.metrics_task.await;
+    }
+}
+
+/// Start `aro frontend` against the management cluster `client`: the ARM listener, the internal
+/// metrics listener and the reloads of the allow-list files and the serving certificate.
+pub async fn start(
+    args: &FrontendArgs,
+    client: kube::Client,
+    shutdown: CancellationToken,
+) -> Result<Running> {
+    let config = config_from_args(args)?;
+    let interval = Duration::from_millis(args.reload_interval_ms.max(10));
     let tls = match (&args.tls_cert, &args.tls_key, &config.auth) {
-        (Some(cert), Some(key), _) => Some(tls::server_config(&read(cert)?, &read(key)?)?),
+        (Some(cert), Some(key), _) => {
+            let serving = Arc::new(tls::ServingCertificate::from_pem(
+                &read(cert)?,
+                &read(key)?,
+            )?);
+            let (cert, key, reloaded) = (cert.clone(), key.clone(), serving.clone());
+            reload::watch(
+                vec![cert.clone(), key.clone()],
+                interval,
+                shutdown.clone(),
+                move || {
+                    // Both files must parse and belong together, else the old pair stays.
+                    let result = read(&cert)
+                        .and_then(|c| Ok((c, read(&key)?)))
+                        .and_then(|(c, k)| reloaded.replace_from_pem(&c, &k));
+                    match result {
+                        Ok(()) => {
+                            tracing::info!(cert = %cert.display(), "serving certificate loaded")
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, "serving certificate not reloaded; keeping the previous one")
+                        }
+                    }
+                },
+            );
+            Some(tls::server_config_with(serving)?)
+        }
         (_, _, AuthMode::None) => None,
         _ => {
             return Err(Error::Tls(
@@ -150,25 +235,74 @@ pub async fn run(args: FrontendArgs, shutdown: CancellationToken) -> Result<()> 
             ));
         }
     };
-    let app = Frontend::router(client, config);
+    if let AuthMode::ClientCertificates(lists) = &config.auth {
+        let sources = allow_list_sources(args)?;
+        let files = sources.files();
+        if !files.is_empty() {
+            let lists = lists.clone();
+            reload::watch(files, interval, shutdown.clone(), move || {
+                match sources.load() {
+                    Ok(loaded) => {
+                        if *lists.current() != loaded {
+                            tracing::info!(
+                                arm = loaded.arm.len(),
+                                admin = loaded.admin.len(),
+                                "client certificate allow-lists reloaded"
+                            );
+                            lists.replace(loaded);
+                        }
+                    }
+                    Err(error) => tracing::error!(
+                        %error,
+                        "client certificate allow-lists not reloaded; keeping the previous ones"
+                    ),
+                }
+            });
+        }
+    }
+    let health = aro_common::health::Health::new();
+    let (metrics_listen, metrics_task) =
+        aro_common::health::serve(args.metrics_listen, health.clone(), shutdown.clone())
+            .await
+            .map_err(|e| Error::Config(format!("--metrics-listen: {e}")))?;
+    let app = Frontend::with_health(client, config, health.clone());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|source| Error::Io {
             context: format!("binding {}", args.listen),
             source,
         })?;
-    tracing::info!(listen = %args.listen, tls = tls.is_some(), "frontend listening");
-    match tls {
-        Some(config) => tls::serve_tls(listener, config, app, shutdown).await,
-        None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                .await
-                .map_err(|source| Error::Io {
-                    context: "serving".into(),
-                    source,
-                })?;
-        }
-    }
+    let listen = listener.local_addr().map_err(|source| Error::Io {
+        context: format!("binding {}", args.listen),
+        source,
+    })?;
+    tracing::info!(%listen, %metrics_listen, tls = tls.is_some(), "frontend listening");
+    let task = match tls {
+        Some(config) => tokio::spawn(tls::serve_tls(listener, config, app, shutdown)),
+        None => tokio::spawn(aro_common::serve::serve(
+            listener,
+            aro_common::serve::Transport::Plain,
+            app,
+            aro_common::serve::ServeOptions::default(),
+            shutdown,
+        )),
+    };
+    Ok(Running {
+        listen,
+        metrics_listen,
+        health,
+        task,
+        metrics_task,
+    })
+}
+
+/// Run the frontend until `shutdown` fires, against the management cluster of the ambient
+/// kubeconfig (or in-cluster configuration).
+pub async fn run(args: FrontendArgs, shutdown: CancellationToken) -> Result<()> {
+    let client = aro_common::kube_client::with_request_timeout(
+        kube::Client::try_default().await?,
+        aro_common::kube_client::REQUEST_TIMEOUT,
+    );
+    start(&args, client, shutdown).await?.wait().await;
     Ok(())
 }

@@ -1,24 +1,22 @@
 //! The HTTPS listener: rustls with optional client certificates (any certificate whose key the
 //! client proves is accepted at the TLS layer; the allow-lists decide per request), each request
-//! carrying its peer certificate as a [`PeerCertificate`] extension.
+//! carrying its peer certificate as a [`aro_common::serve::PeerCertificate`] extension. The
+//! serving certificate is a [`ServingCertificate`], replaced when its files change.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
+use aro_common::serve::{ServeOptions, Transport, serve};
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
 
 use crate::error::{Error, Result};
-use crate::server::PeerCertificate;
 
 #[derive(Debug)]
 struct AnyClientCertificate {
@@ -41,7 +39,9 @@ impl ClientCertVerifier for AnyClientCertificate {
         _intermediates: &[CertificateDer<'_>],
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        // Trust is decided by fingerprint allow-lists per request.
+        // Trust is decided per request (validity, clientAuth usage, fingerprint allow-lists:
+        // server/auth.rs), so a rejected certificate gets a 401 body rather than a failed
+        // handshake, and one that expires mid-connection stops working at its next request.
         Ok(ClientCertVerified::assertion())
     }
     fn verify_tls12_signature(
@@ -65,14 +65,64 @@ impl ClientCertVerifier for AnyClientCertificate {
     }
 }
 
-/// A rustls server configuration from PEM certificate chain and key.
-pub fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<rustls::ServerConfig> {
+/// The serving certificate and key, replaceable while the listener runs (a reload of the files
+/// takes effect at the next handshake; established connections keep theirs).
+#[derive(Debug)]
+pub struct ServingCertificate {
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+fn certified_key(cert_pem: &[u8], key_pem: &[u8]) -> Result<CertifiedKey> {
     let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut &cert_pem[..])
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| Error::Tls(format!("server certificate: {e}")))?;
+    if certs.is_empty() {
+        return Err(Error::Tls("no certificate in the certificate file".into()));
+    }
     let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut &key_pem[..])
         .map_err(|e| Error::Tls(format!("server key: {e}")))?
         .ok_or_else(|| Error::Tls("no private key in the key file".into()))?;
+    CertifiedKey::from_der(certs, key, &rustls::crypto::ring::default_provider())
+        .map_err(|e| Error::Tls(format!("server certificate and key: {e}")))
+}
+
+impl ServingCertificate {
+    /// From a PEM certificate chain and key (which must belong together).
+    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<Self> {
+        Ok(ServingCertificate {
+            current: RwLock::new(Arc::new(certified_key(cert_pem, key_pem)?)),
+        })
+    }
+
+    /// Replace the certificate; on an error the current one stays.
+    pub fn replace_from_pem(&self, cert_pem: &[u8], key_pem: &[u8]) -> Result<()> {
+        let key = Arc::new(certified_key(cert_pem, key_pem)?);
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = key;
+        Ok(())
+    }
+}
+
+impl ResolvesServerCert for ServingCertificate {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .clone(),
+        )
+    }
+}
+
+/// A rustls server configuration from PEM certificate chain and key.
+pub fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<rustls::ServerConfig> {
+    server_config_with(Arc::new(ServingCertificate::from_pem(cert_pem, key_pem)?))
+}
+
+/// A rustls server configuration serving `cert` (which may be replaced later).
+pub fn server_config_with(cert: Arc<ServingCertificate>) -> Result<rustls::ServerConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(AnyClientCertificate {
         algorithms: provider.signature_verification_algorithms,
@@ -81,67 +131,25 @@ pub fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<rustls::ServerCo
         .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
         .map_err(|e| Error::Tls(e.to_string()))?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(certs, key)
-        .map_err(|e| Error::Tls(e.to_string()))?;
+        .with_cert_resolver(cert);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
 
-/// Serve `app` over TLS on `listener` until `shutdown`.
+/// Serve `app` over TLS on `listener` until `shutdown`, on the hardened serve path
+/// ([`aro_common::serve`]) with its production limits.
 pub async fn serve_tls(
     listener: TcpListener,
     config: rustls::ServerConfig,
     app: Router,
     shutdown: CancellationToken,
 ) {
-    let acceptor = TlsAcceptor::from(Arc::new(config));
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, peer): (_, SocketAddr) = match accepted {
-            Ok(a) => a,
-            Err(error) => {
-                tracing::warn!(%error, "accept failed");
-                continue;
-            }
-        };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let tls = match acceptor.accept(stream).await {
-                Ok(tls) => tls,
-                Err(error) => {
-                    tracing::debug!(%error, %peer, "TLS handshake failed");
-                    return;
-                }
-            };
-            let cert = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|c| c.first())
-                .map(|c| PeerCertificate(c.as_ref().to_vec()));
-            let service = hyper::service::service_fn(
-                move |mut request: hyper::Request<hyper::body::Incoming>| {
-                    if let Some(cert) = cert.clone() {
-                        request.extensions_mut().insert(cert);
-                    }
-                    app.clone().oneshot(request.map(axum::body::Body::new))
-                },
-            );
-            let builder = Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection(TokioIo::new(tls), service);
-            tokio::select! {
-                result = connection => {
-                    if let Err(error) = result {
-                        tracing::debug!(%error, %peer, "connection ended with an error");
-                    }
-                }
-                _ = shutdown.cancelled() => {}
-            }
-        });
-    }
+    serve(
+        listener,
+        Transport::Tls(Arc::new(config)),
+        app,
+        ServeOptions::default(),
+        shutdown,
+    )
+    .await
 }

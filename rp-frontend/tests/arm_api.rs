@@ -86,7 +86,7 @@ fn body(rg_suffix: &str, client_id: &str) -> Value {
         "location": "eastus",
         "tags": {"a": "1"},
         "properties": {
-            "clusterProfile": {"pullSecret": "{\"auths\":{}}", "domain": "mycluster", "resourceGroupId": format!("/subscriptions/{SUB}/resourceGroups/aro-{rg_suffix}")},
+            "clusterProfile": {"pullSecret": "{\"auths\":{}}", "domain": format!("c{rg_suffix}{}", &client_id[..8]), "resourceGroupId": format!("/subscriptions/{SUB}/resourceGroups/aro-{rg_suffix}")},
             "servicePrincipalProfile": {"clientId": client_id, "clientSecret": "top-secret"},
             "networkProfile": {"podCidr": "10.128.0.0/14", "serviceCidr": "172.30.0.0/16"},
             "masterProfile": {"vmSize": "Standard_D8s_v3", "subnetId": subnet("master")},
@@ -497,18 +497,14 @@ async fn request_validation_codes() {
             .iter()
             .any(|o| o["name"] == "Microsoft.RedHatOpenShift/register/action")
     );
+    // /metrics is served by the internal metrics listener only (see security_matrix.rs).
     let r = env
         .http
         .get(format!("{}/metrics", env.base))
         .send()
         .await
         .unwrap();
-    assert!(
-        r.text()
-            .await
-            .unwrap()
-            .contains("frontend_http_requests_total")
-    );
+    assert_eq!(r.status(), 404);
     let r = env
         .http
         .get(format!("{}/openapi/2024-08-12-preview", env.base))
@@ -622,10 +618,11 @@ async fn client_certificate_allow_lists_over_tls() {
         .self_signed(&admin_key)
         .unwrap();
     let mut config = FrontendConfig::insecure_for_loopback("eastus");
-    config.auth = rp_frontend::AuthMode::ClientCertificates {
-        arm: [rp_frontend::server::auth::fingerprint(arm_cert.der())].into(),
-        admin: [rp_frontend::server::auth::fingerprint(admin_cert.der())].into(),
-    };
+    config.auth = rp_frontend::AuthMode::client_certificates(
+        [rp_frontend::server::auth::fingerprint(arm_cert.der())],
+        [rp_frontend::server::auth::fingerprint(admin_cert.der())],
+    )
+    .unwrap();
     let app = Frontend::router(client, config);
     let tls = rp_frontend::tls::server_config(
         server_cert.pem().as_bytes(),
@@ -657,7 +654,16 @@ async fn client_certificate_allow_lists_over_tls() {
         addr.port()
     );
     let admin = format!("https://localhost:{}/admin/versions", addr.port());
-    assert_eq!(http(None).get(&ops).send().await.unwrap().status(), 403);
+    let customer = format!(
+        "https://localhost:{}/subscriptions/{SUB}/providers/{NS}/openShiftClusters?api-version=2023-11-22",
+        addr.port()
+    );
+    // The operations list is public; customer routes need ARM's certificate.
+    assert_eq!(http(None).get(&ops).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http(None).get(&customer).send().await.unwrap().status(),
+        401
+    );
     assert_eq!(
         http(Some((&arm_cert, &arm_key)))
             .get(&ops)
@@ -678,7 +684,7 @@ async fn client_certificate_allow_lists_over_tls() {
     );
     assert_eq!(
         http(Some((&admin_cert, &admin_key)))
-            .get(&ops)
+            .get(&customer)
             .send()
             .await
             .unwrap()
@@ -687,7 +693,7 @@ async fn client_certificate_allow_lists_over_tls() {
     );
     // Unknown paths are refused before routing when unauthenticated.
     let unknown = format!("https://localhost:{}/nowhere", addr.port());
-    assert_eq!(http(None).get(&unknown).send().await.unwrap().status(), 403);
+    assert_eq!(http(None).get(&unknown).send().await.unwrap().status(), 401);
     assert_eq!(
         http(Some((&arm_cert, &arm_key)))
             .get(&unknown)

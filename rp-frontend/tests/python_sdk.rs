@@ -69,10 +69,11 @@ async fn python_sdk_drives_the_cluster_lifecycle() {
 
     let pki = pki();
     let mut config = FrontendConfig::insecure_for_loopback("eastus");
-    config.auth = AuthMode::ClientCertificates {
-        arm: [rp_frontend::server::auth::fingerprint(&pki.client_der)].into(),
-        admin: Default::default(),
-    };
+    config.auth = AuthMode::client_certificates(
+        [rp_frontend::server::auth::fingerprint(&pki.client_der)],
+        [],
+    )
+    .unwrap();
     let app = Frontend::router(client.clone(), config);
     let tls =
         rp_frontend::tls::server_config(pki.server_pem.as_bytes(), pki.server_key_pem.as_bytes())

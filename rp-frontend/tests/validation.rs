@@ -267,7 +267,7 @@ fn client_id(n: usize) -> String {
 }
 
 /// A valid service principal create body for every version; `n` makes the cluster resource
-/// group and client id unique (both are unique keys).
+/// group, client id and domain unique (all are unique keys).
 fn sp_body(n: usize) -> Value {
     json!({
         "location": LOCATION,
@@ -275,7 +275,7 @@ fn sp_body(n: usize) -> Value {
         "properties": {
             "clusterProfile": {
                 "pullSecret": "{\"auths\":{}}",
-                "domain": "mycluster",
+                "domain": format!("mycluster{n}"),
                 "resourceGroupId": format!("/subscriptions/{SUB}/resourceGroups/aro-{n}"),
             },
             "servicePrincipalProfile": {"clientId": client_id(n), "clientSecret": "top-secret"},
@@ -594,10 +594,15 @@ fn static_cases() -> Vec<Case> {
             "managed domain <label>.<region>.aroapp.io",
             All,
             |b, _| {
+                // The base body's own label, so the domain stays unique to the request.
+                let label = b["properties"]["clusterProfile"]["domain"].clone();
                 set(
                     b,
                     "properties.clusterProfile.domain",
-                    json!("mycluster.eastus.aroapp.io"),
+                    json!(format!(
+                        "{}.eastus.aroapp.io",
+                        label.as_str().unwrap_or_default()
+                    )),
                 )
             },
             Created,
@@ -2775,26 +2780,29 @@ async fn racing_creates_with_one_key_accept_exactly_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_unique_key_claim_is_taken_over_only_when_stale_and_unused() {
     use crds::management::ClusterUniqueKey;
-    use rp_frontend::server::store::{UNIQUE_KEY_GRACE, claim_unique_key};
+    use rp_frontend::server::store::{KeyClaim, UNIQUE_KEY_GRACE, claim_unique_key};
     let env = start(false).await;
     let label = crds::management::naming::LABEL_CLIENT_ID_HASH;
     let claims: Api<ClusterUniqueKey> = Api::all(env.client.clone());
 
-    assert!(
+    assert!(matches!(
         claim_unique_key(&env.client, "clientid", label, "abc", "/a")
             .await
-            .unwrap()
-    );
+            .unwrap(),
+        KeyClaim::Claimed(..)
+    ));
     // Idempotent for its holder; refused to another while fresh.
-    assert!(
+    assert_eq!(
         claim_unique_key(&env.client, "clientid", label, "abc", "/a")
             .await
-            .unwrap()
+            .unwrap(),
+        KeyClaim::Held
     );
-    assert!(
-        !claim_unique_key(&env.client, "clientid", label, "abc", "/b")
+    assert_eq!(
+        claim_unique_key(&env.client, "clientid", label, "abc", "/b")
             .await
-            .unwrap()
+            .unwrap(),
+        KeyClaim::Refused
     );
 
     // Stale (claimed before the grace period) and used by no cluster: taken over.
@@ -2804,11 +2812,12 @@ async fn a_unique_key_claim_is_taken_over_only_when_stale_and_unused() {
         .replace("clientid-abc", &PostParams::default(), &claim)
         .await
         .unwrap();
-    assert!(
+    assert!(matches!(
         claim_unique_key(&env.client, "clientid", label, "abc", "/b")
             .await
-            .unwrap()
-    );
+            .unwrap(),
+        KeyClaim::Claimed(..)
+    ));
     let claim = claims.get("clientid-abc").await.unwrap();
     assert_eq!(claim.spec.cluster_resource_id, "/b");
     assert_eq!(
@@ -2817,10 +2826,198 @@ async fn a_unique_key_claim_is_taken_over_only_when_stale_and_unused() {
             .get(crds::management::naming::LABEL_RESOURCE_ID_HASH),
         Some(&crds::management::naming::short_hash("/b"))
     );
-    assert!(
-        !claim_unique_key(&env.client, "clientid", label, "abc", "/a")
+    assert_eq!(
+        claim_unique_key(&env.client, "clientid", label, "abc", "/a")
             .await
-            .unwrap()
+            .unwrap(),
+        KeyClaim::Refused
     );
     env.dc.stop().await;
+}
+
+/// Two subscriptions race for one managed domain: exactly one create wins, the other is
+/// `400 DuplicateDomain` and leaves nothing behind (no cluster, Secret, record or claim of its
+/// other keys); once the winner is deleted (and its claims released, as the controller does) the
+/// domain is free again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_creates_from_two_subscriptions_for_one_domain_accept_exactly_one() {
+    use crds::management::naming::subscription_namespace;
+    use crds::management::{AsyncOperation, ClusterUniqueKey, OpenShiftCluster};
+    use k8s_openapi::api::core::v1::Secret;
+    let env = start(true).await;
+    let version = "2023-11-22";
+    let r = env
+        .send(
+            Method::PUT,
+            &format!("/subscriptions/{OTHER_SUB}"),
+            "2.0",
+            Some(&json!({"state": "Registered", "properties": {"tenantId": "tenant"}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.describe());
+    let body_in = |sub: &str, n: usize, domain: &str| {
+        let mut body = sp_body(n);
+        set(&mut body, "properties.clusterProfile.domain", json!(domain));
+        set(
+            &mut body,
+            "properties.clusterProfile.resourceGroupId",
+            json!(format!("/subscriptions/{sub}/resourceGroups/aro-{n}")),
+        );
+        set(
+            &mut body,
+            "properties.masterProfile.subnetId",
+            json!(subnet(sub, "vnet", "master")),
+        );
+        set(
+            &mut body,
+            "properties.workerProfiles.0.subnetId",
+            json!(subnet(sub, "vnet", "worker")),
+        );
+        body
+    };
+    let path_in = |sub: &str, i: usize| {
+        format!(
+            "/subscriptions/{sub}/resourceGroups/rg-domain/providers/{NS}/openShiftClusters/c{i}"
+        )
+    };
+    let holder = |path: &str| path.to_lowercase();
+    let claims: Api<ClusterUniqueKey> = Api::all(env.client.clone());
+    let mut failures = Vec::new();
+    let mut first_round = None;
+    for round in 0..6 {
+        // The label alone or written out in full: one domain.
+        let label = format!("shared{round}");
+        let domains = [label.clone(), format!("{label}.eastus.aroapp.io")];
+        let contenders: Vec<(String, Value)> = [SUB, OTHER_SUB]
+            .iter()
+            .enumerate()
+            .map(|(i, sub)| {
+                (
+                    path_in(sub, round),
+                    body_in(sub, env.next(), &domains[(round + i) % 2]),
+                )
+            })
+            .collect();
+        let answers = futures::future::join_all(
+            contenders
+                .iter()
+                .map(|(path, body)| env.send(Method::PUT, path, version, Some(body))),
+        )
+        .await;
+        let winners: Vec<usize> = (0..2)
+            .filter(|&i| answers[i].status == StatusCode::CREATED)
+            .collect();
+        let [winner] = winners[..] else {
+            failures.push(format!(
+                "round {round}: {:?}",
+                answers.iter().map(Response::describe).collect::<Vec<_>>()
+            ));
+            continue;
+        };
+        let loser = 1 - winner;
+        let refused = &answers[loser];
+        if refused.status != StatusCode::BAD_REQUEST
+            || refused.code() != "DuplicateDomain"
+            || refused.target() != "properties.clusterProfile.domain"
+            || refused.body["error"]["message"]
+                != format!(
+                    "The provided domain '{}' is already in use by a cluster.",
+                    contenders[loser].1["properties"]["clusterProfile"]["domain"]
+                        .as_str()
+                        .unwrap()
+                )
+        {
+            failures.push(format!("round {round}: loser got {}", refused.describe()));
+        }
+        // The loser left nothing behind.
+        let loser_sub = [SUB, OTHER_SUB][loser];
+        let ns = subscription_namespace(loser_sub);
+        let clusters: Api<OpenShiftCluster> = Api::namespaced(env.client.clone(), &ns);
+        let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &ns);
+        let ops: Api<AsyncOperation> = Api::namespaced(env.client.clone(), &ns);
+        let loser_id = holder(&contenders[loser].0);
+        let left_clusters = clusters
+            .list(&Default::default())
+            .await
+            .map(|l| {
+                l.items
+                    .into_iter()
+                    .filter(|c| c.spec.resource_id.to_lowercase() == loser_id)
+                    .count()
+            })
+            .unwrap_or(0);
+        let left_claims: Vec<String> = claims
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|c| c.spec.cluster_resource_id == loser_id)
+            .map(|c| c.spec.kind)
+            .collect();
+        let object =
+            crds::management::naming::cluster_object_name("rg-domain", &format!("c{round}"));
+        let left_secret = secrets
+            .get_opt(&format!("{object}-customer"))
+            .await
+            .unwrap()
+            .is_some();
+        let left_ops = ops
+            .list(&Default::default())
+            .await
+            .map(|l| {
+                l.items
+                    .iter()
+                    .filter(|o| o.spec.cluster_name == object)
+                    .count()
+            })
+            .unwrap_or(0);
+        if left_clusters != 0 || !left_claims.is_empty() || left_secret || left_ops != 0 {
+            failures.push(format!(
+                "round {round}: the loser left clusters {left_clusters:?}, claims {left_claims:?}, secret {left_secret}, records {left_ops}"
+            ));
+        }
+        if first_round.is_none() {
+            first_round = Some((contenders, winner));
+        }
+    }
+
+    // Deleting the winner frees the domain for the loser.
+    if let Some((contenders, winner)) = first_round {
+        let loser = 1 - winner;
+        let deleting = env
+            .send(Method::DELETE, &contenders[winner].0, version, None)
+            .await;
+        assert_eq!(
+            deleting.status,
+            StatusCode::ACCEPTED,
+            "{}",
+            deleting.describe()
+        );
+        let mut gone = false;
+        for _ in 0..500 {
+            let r = env
+                .send(Method::GET, &contenders[winner].0, version, None)
+                .await;
+            if r.status == StatusCode::NOT_FOUND {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(gone, "the winner is never deleted");
+        let again = env
+            .send(
+                Method::PUT,
+                &contenders[loser].0,
+                version,
+                Some(&contenders[loser].1),
+            )
+            .await;
+        if again.status != StatusCode::CREATED {
+            failures.push(format!("after the winner's delete: {}", again.describe()));
+        }
+    }
+    env.dc.stop().await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -1,6 +1,7 @@
 //! Custom resources of the management cluster (API group `rp.aro.openshift.io/v1`).
 
 pub mod asyncoperation;
+pub mod claim;
 pub mod naming;
 pub mod openshiftcluster;
 pub mod openshiftversion;

@@ -17,6 +17,8 @@ pub const LABEL_CLUSTER_RESOURCE_GROUP_HASH: &str =
     "rp.aro.openshift.io/cluster-resource-group-hash";
 /// Label on a cluster: hash of its lowercase service principal client id or identity (uniqueness key).
 pub const LABEL_CLIENT_ID_HASH: &str = "rp.aro.openshift.io/client-id-hash";
+/// Label on a cluster: hash of its managed domain label (uniqueness key; see [`managed_domain_label`]).
+pub const LABEL_DOMAIN_HASH: &str = "rp.aro.openshift.io/domain-hash";
 /// Label on an AsyncOperation: the Kubernetes name of its cluster.
 pub const LABEL_CLUSTER_NAME: &str = "rp.aro.openshift.io/cluster";
 
@@ -72,6 +74,32 @@ pub fn cluster_resource_id(subscription_id: &str, resource_group: &str, name: &s
     )
 }
 
+/// The label of a managed cluster domain, lowercase: the RP's DNS zone serves a managed domain
+/// as `<label>.<location>.<parent domain>`, and a cluster names it by its label alone or written
+/// out in full. `None` for a custom domain (one the customer's own DNS serves).
+pub fn managed_domain_label(
+    domain: &str,
+    location: &str,
+    parent_domain: Option<&str>,
+) -> Option<String> {
+    let domain = domain.to_ascii_lowercase();
+    if domain.is_empty() {
+        return None;
+    }
+    if !domain.contains('.') {
+        return Some(domain);
+    }
+    let suffix = format!(
+        ".{}.{}",
+        location.to_ascii_lowercase(),
+        parent_domain?.to_ascii_lowercase()
+    );
+    domain
+        .strip_suffix(&suffix)
+        .filter(|label| !label.is_empty() && !label.contains('.'))
+        .map(str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +149,31 @@ mod tests {
             subscription_namespace("0F0F0F0F-0000-0000-0000-000000000000"),
             "aro-0f0f0f0f-0000-0000-0000-000000000000"
         );
+    }
+
+    #[test]
+    fn managed_domains_are_keyed_by_their_label() {
+        let parent = Some("aroapp.io");
+        assert_eq!(
+            managed_domain_label("Demo", "eastus", parent).as_deref(),
+            Some("demo")
+        );
+        assert_eq!(
+            managed_domain_label("demo.EastUS.aroapp.io", "eastus", parent).as_deref(),
+            Some("demo")
+        );
+        assert_eq!(
+            managed_domain_label("demo.example.com", "eastus", parent),
+            None
+        );
+        assert_eq!(
+            managed_domain_label("demo.westus.aroapp.io", "eastus", parent),
+            None
+        );
+        assert_eq!(
+            managed_domain_label("demo.eastus.aroapp.io", "eastus", None),
+            None
+        );
+        assert_eq!(managed_domain_label("", "eastus", parent), None);
     }
 }

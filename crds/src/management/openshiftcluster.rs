@@ -485,6 +485,10 @@ pub struct OpenShiftClusterStatus {
     /// Customer-facing error of the last failed operation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ArmError>,
+    /// Details of the last operation's internal failure, for SREs (admin API only); customers see
+    /// only the generic InternalServerError.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal_error: Option<String>,
     /// When the RP accepted the create (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,

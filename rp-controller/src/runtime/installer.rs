@@ -162,13 +162,13 @@ impl InstallerRuntime {
 
     /// The kubeadmin password the installer generated, once the install finished. (The
     /// [`ClusterRuntime`] trait has no way to hand it over; see [`ClusterAccess`].)
-    pub async fn kubeadmin_password(&self, infra_id: &str) -> Result<Option<String>> {
+    pub async fn kubeadmin_password(&self, infra_id: &str) -> Result<Option<aro_common::Secret>> {
         let dir = self.dir_of(infra_id)?;
         if !dir.join(COMPLETE_MARKER).exists() {
             return Ok(None);
         }
         let password = read_file(&dir.join(KUBEADMIN_PASSWORD_FILE)).await?;
-        Ok(Some(password.trim().to_string()))
+        Ok(Some(password.trim().into()))
     }
 
     /// What the installer's `metadata.json` says, when it exists.
@@ -224,11 +224,12 @@ impl InstallerRuntime {
     ) -> Result<()> {
         let log_path = dir.join(LOG_FILE);
         let command = verb.join(" ");
-        let mut log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(|e| io_error("opening", &log_path, e))?;
+        // The installer's output may quote secrets: the log is owner-only.
+        let mut log = aro_common::fs::open_private(
+            &log_path,
+            std::fs::OpenOptions::new().create(true).append(true),
+        )
+        .map_err(private_error)?;
         let start = log.seek(SeekFrom::End(0)).unwrap_or(0);
         writeln!(
             log,
@@ -319,9 +320,10 @@ impl ClusterRuntime for InstallerRuntime {
         }
         if dir.exists() {
             self.clean_up_attempt(&dir).await?;
-        } else {
-            std::fs::create_dir_all(&dir).map_err(|e| io_error("creating", &dir, e))?;
         }
+        // The directory receives the pull secret, the admin kubeconfig and the kubeadmin
+        // password: owner-only (an existing one is checked too).
+        aro_common::fs::create_private_dir(&dir).map_err(private_error)?;
         let yaml = serde_yaml::to_string(&install_config(seed))
             .map_err(|e| Error::Runtime(format!("install-config.yaml: {e}")))?;
         write_private(&dir.join(INSTALL_CONFIG_FILE), yaml.as_bytes())?;
@@ -329,7 +331,7 @@ impl ClusterRuntime for InstallerRuntime {
             &dir,
             &["create", "cluster"],
             &["--log-level", "info"],
-            &pull_secret_fragments(&seed.pull_secret),
+            &pull_secret_fragments(seed.pull_secret.expose()),
         )
         .await?;
         let access = read_access(&dir).await?;
@@ -341,11 +343,11 @@ impl ClusterRuntime for InstallerRuntime {
                 "installed"
             );
         }
-        std::fs::write(
-            dir.join(COMPLETE_MARKER),
-            chrono::Utc::now().to_rfc3339() + "\n",
+        aro_common::fs::write_private_file(
+            &dir.join(COMPLETE_MARKER),
+            (chrono::Utc::now().to_rfc3339() + "\n").as_bytes(),
         )
-        .map_err(|e| io_error("writing", &dir.join(COMPLETE_MARKER), e))?;
+        .map_err(private_error)?;
         self.forget_client(infra_id);
         Ok(access)
     }
@@ -483,7 +485,7 @@ pub fn install_config(seed: &SeedInput) -> Value {
             "cloudName": "AzurePublicCloud",
         }},
         "publish": DEFAULT_PUBLISH,
-        "pullSecret": install_pull_secret(&seed.pull_secret),
+        "pullSecret": install_pull_secret(seed.pull_secret.expose()),
         "fips": false,
     })
 }
@@ -622,7 +624,7 @@ async fn read_access(dir: &Path) -> Result<ClusterAccess> {
     }
     Ok(ClusterAccess {
         api_url: api_url_of(&admin_kubeconfig)?,
-        admin_kubeconfig,
+        admin_kubeconfig: admin_kubeconfig.into(),
     })
 }
 
@@ -668,18 +670,11 @@ async fn read_file(path: &Path) -> Result<String> {
 
 /// Write a file only its owner can read (it holds the pull secret).
 fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).write(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .map_err(|e| io_error("writing", path, e))?;
-    file.write_all(contents)
-        .map_err(|e| io_error("writing", path, e))
+    aro_common::fs::write_private_file(path, contents).map_err(private_error)
+}
+
+fn private_error(e: aro_common::Error) -> Error {
+    Error::Runtime(e.to_string())
 }
 
 fn io_error(what: &str, path: &Path, e: std::io::Error) -> Error {
@@ -706,7 +701,7 @@ mod tests {
             worker_vm_size: "Standard_D4s_v3".into(),
             worker_count: 3,
             worker_disk_size_gb: 128,
-            pull_secret: String::new(),
+            pull_secret: Default::default(),
         }
     }
 

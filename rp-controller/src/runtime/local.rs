@@ -41,7 +41,7 @@ impl LocalCluster {
     fn access(&self) -> ClusterAccess {
         ClusterAccess {
             api_url: self.devcluster.url.clone(),
-            admin_kubeconfig: self.devcluster.kubeconfig_yaml().to_string(),
+            admin_kubeconfig: self.devcluster.kubeconfig_yaml().into(),
         }
     }
 }
@@ -135,8 +135,11 @@ impl LocalRuntime {
             None => Devcluster::start(config).await.map_err(runtime_error)?,
         };
         if let Some(file) = port_file {
-            std::fs::write(&file, devcluster.addr.port().to_string())
-                .map_err(|e| Error::Runtime(format!("writing {}: {e}", file.display())))?;
+            aro_common::fs::write_private_file(
+                &file,
+                devcluster.addr.port().to_string().as_bytes(),
+            )
+            .map_err(|e| Error::Runtime(e.to_string()))?;
         }
         // The controller and the in-process operator call the server's handlers directly: a
         // cluster costs no connections, so hundreds fit in one process's open-file limit. The

@@ -23,7 +23,7 @@ pub struct ClusterAccess {
     /// URL of the cluster's Kubernetes API.
     pub api_url: String,
     /// Admin kubeconfig (a secret: never logged).
-    pub admin_kubeconfig: String,
+    pub admin_kubeconfig: aro_common::Secret,
 }
 
 /// What brings clusters up, keyed by infra id. Every method is idempotent.

@@ -36,7 +36,7 @@ pub struct SeedInput {
     /// Worker OS disk size.
     pub worker_disk_size_gb: i32,
     /// The customer's pull secret (`{"auths":{...}}`), empty for none.
-    pub pull_secret: String,
+    pub pull_secret: aro_common::Secret,
 }
 
 /// Namespaces every OpenShift cluster has that the RP and the operator use.
@@ -207,10 +207,10 @@ pub fn seed_objects(input: &SeedInput) -> Vec<Value> {
         .map(|ns| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
         .collect();
 
-    let pull_secret = if input.pull_secret.trim().is_empty() {
+    let pull_secret = if input.pull_secret.is_blank() {
         r#"{"auths":{}}"#
     } else {
-        input.pull_secret.as_str()
+        input.pull_secret.expose_str()
     };
     objects.push(json!({
         "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
@@ -347,7 +347,7 @@ mod tests {
             worker_vm_size: "Standard_D4s_v3".into(),
             worker_count: workers,
             worker_disk_size_gb: 128,
-            pull_secret: String::new(),
+            pull_secret: Default::default(),
         }
     }
 
@@ -417,7 +417,10 @@ mod tests {
             .find(|s| s["metadata"]["name"] == "pull-secret")
             .unwrap();
         assert_eq!(pull["type"], "kubernetes.io/dockerconfigjson");
-        assert_eq!(decode(&pull["data"][".dockerconfigjson"]), i.pull_secret);
+        assert_eq!(
+            decode(&pull["data"][".dockerconfigjson"]),
+            *i.pull_secret.expose()
+        );
         let am = secrets
             .iter()
             .find(|s| s["metadata"]["name"] == "alertmanager-main")

@@ -2,6 +2,7 @@
 //! `OpenShiftCluster` CRD). External -> internal is applied onto the stored spec and only touches
 //! what the version's [`Features`] know; internal -> external never carries secrets.
 
+use aro_common::Secret;
 use std::collections::BTreeMap;
 
 use crds::management::{
@@ -18,28 +19,12 @@ use super::{Features, LoadBalancerShape};
 pub const RESOURCE_TYPE: &str = "Microsoft.RedHatOpenShift/openShiftClusters";
 
 /// Secrets the customer sent in a body; they go to a Secret, never to the spec.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CustomerSecrets {
     /// `properties.clusterProfile.pullSecret`, when given and non-empty.
-    pub pull_secret: Option<String>,
+    pub pull_secret: Option<Secret>,
     /// `properties.servicePrincipalProfile.clientSecret`, when given and non-empty.
-    pub client_secret: Option<String>,
-}
-
-impl std::fmt::Debug for CustomerSecrets {
-    // Never print secret values, only whether they were given.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CustomerSecrets")
-            .field(
-                "pull_secret",
-                &self.pull_secret.as_ref().map(|_| "<redacted>"),
-            )
-            .field(
-                "client_secret",
-                &self.client_secret.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
+    pub client_secret: Option<Secret>,
 }
 
 /// Parse `Enabled`/`Disabled` (already validated), defaulting to Disabled.
@@ -91,6 +76,10 @@ fn non_empty(value: &Option<String>) -> Option<String> {
     value.as_ref().filter(|v| !v.is_empty()).cloned()
 }
 
+fn non_empty_secret(value: &Option<Secret>) -> Option<Secret> {
+    value.as_ref().filter(|v| !v.expose().is_empty()).cloned()
+}
+
 /// Apply a full external document (a PUT body, or a PATCH merged onto the current document) onto
 /// the stored spec. Fields of the version are replaced (absent ones reset to their default, except
 /// the OpenShift version and secrets, which are kept when omitted); fields the version does not
@@ -109,7 +98,7 @@ pub fn apply(
     let props = cluster.properties.clone().unwrap_or_default();
 
     let cp = props.cluster_profile.unwrap_or_default();
-    secrets.pull_secret = non_empty(&cp.pull_secret);
+    secrets.pull_secret = non_empty_secret(&cp.pull_secret);
     spec.cluster_profile.domain = cp.domain.unwrap_or_default();
     if let Some(version) = non_empty(&cp.version) {
         spec.cluster_profile.version = version;
@@ -120,7 +109,7 @@ pub fn apply(
     }
 
     spec.service_principal_profile = props.service_principal_profile.map(|sp| {
-        secrets.client_secret = non_empty(&sp.client_secret);
+        secrets.client_secret = non_empty_secret(&sp.client_secret);
         ServicePrincipalProfile {
             client_id: sp.client_id.unwrap_or_default(),
         }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use aro_common::Secret;
 use crds::SystemData;
 use serde::{Deserialize, Serialize};
 
@@ -85,8 +86,12 @@ pub struct Properties {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterProfile {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_secret: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "aro_common::secret::serialize_exposed_option"
+    )]
+    pub pull_secret: Option<Secret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,8 +118,12 @@ pub struct ConsoleProfile {
 pub struct ServicePrincipalProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_secret: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "aro_common::secret::serialize_exposed_option"
+    )]
+    pub client_secret: Option<Secret>,
 }
 
 /// `platformWorkloadIdentityProfile`.

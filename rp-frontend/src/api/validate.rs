@@ -363,7 +363,12 @@ pub fn validate(cluster: &ext::Cluster, ctx: &ValidationContext<'_>) -> Vec<ArmE
             ));
         }
         // On create the secret is required; on update an omitted secret keeps the stored one.
-        if ctx.is_create && sp.client_secret.as_deref().unwrap_or_default().is_empty() {
+        if ctx.is_create
+            && sp
+                .client_secret
+                .as_ref()
+                .is_none_or(|s| s.expose().is_empty())
+        {
             errors.push(invalid(
                 "properties.servicePrincipalProfile.clientSecret",
                 "The provided client secret is invalid.".to_string(),
@@ -507,7 +512,10 @@ fn validate_identities(
     }
     let has_sp_credentials = sp.is_some_and(|sp| {
         sp.client_id.as_deref().is_some_and(|c| !c.is_empty())
-            || sp.client_secret.as_deref().is_some_and(|c| !c.is_empty())
+            || sp
+                .client_secret
+                .as_ref()
+                .is_some_and(|c| !c.expose().is_empty())
     });
     match (sp, pwi) {
         (None, None) => errors.push(invalid(
@@ -612,9 +620,9 @@ fn validate_cluster_profile(
     ctx: &ValidationContext<'_>,
 ) {
     if let Some(pull_secret) = &cp.pull_secret
-        && !pull_secret.is_empty()
+        && !pull_secret.expose().is_empty()
     {
-        let ok = serde_json::from_str::<serde_json::Value>(pull_secret)
+        let ok = serde_json::from_str::<serde_json::Value>(pull_secret.expose())
             .ok()
             .and_then(|v| v.get("auths").map(|a| a.is_object()))
             .unwrap_or(false);

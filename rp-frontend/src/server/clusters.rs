@@ -7,8 +7,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use crds::management::naming::{
-    self, LABEL_CLIENT_ID_HASH, LABEL_CLUSTER_RESOURCE_GROUP_HASH, LABEL_RESOURCE_GROUP_HASH,
-    LABEL_RESOURCE_ID_HASH, LABEL_SUBSCRIPTION,
+    self, LABEL_CLIENT_ID_HASH, LABEL_CLUSTER_RESOURCE_GROUP_HASH, LABEL_DOMAIN_HASH,
+    LABEL_RESOURCE_GROUP_HASH, LABEL_RESOURCE_ID_HASH, LABEL_SUBSCRIPTION,
 };
 use crds::management::{
     AsyncOperation, OpenShiftCluster, OpenShiftClusterSpec, ProvisioningState, SubscriptionState,
@@ -185,7 +185,7 @@ pub async fn list(
         .unwrap_or(10);
     let mut params = ListParams::default().labels(&selector).limit(page_size);
     if let Some(token) = ctx.query("$skipToken") {
-        let token = paging::open(&state.config.skip_token_key, token).ok_or_else(|| {
+        let token = paging::open(state.config.skip_token_key.expose(), token).ok_or_else(|| {
             Error::arm_target(
                 StatusCode::BAD_REQUEST,
                 "InvalidParameter",
@@ -214,7 +214,7 @@ pub async fn list(
         }
         q.append_pair(
             "$skipToken",
-            &paging::seal(&state.config.skip_token_key, &c),
+            &paging::seal(state.config.skip_token_key.expose(), &c),
         );
         url.push('?');
         url.push_str(&q.finish());
@@ -290,8 +290,20 @@ pub fn merge_patch(target: &mut Value, patch: &Value, path: &str) {
     }
 }
 
-fn uniqueness_labels(spec: &OpenShiftClusterSpec) -> BTreeMap<String, String> {
+fn uniqueness_labels(
+    spec: &OpenShiftClusterSpec,
+    config: &super::FrontendConfig,
+) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::new();
+    // Only a managed domain is the RP's to share out: its DNS records live in the RP's zone. A
+    // custom domain is served by the customer's DNS; claiming it would let one tenant squat it.
+    if let Some(label) = naming::managed_domain_label(
+        &spec.cluster_profile.domain,
+        &config.location,
+        config.parent_domain.as_deref(),
+    ) {
+        labels.insert(LABEL_DOMAIN_HASH.to_string(), naming::short_hash(&label));
+    }
     if !spec.cluster_profile.resource_group_id.is_empty() {
         labels.insert(
             LABEL_CLUSTER_RESOURCE_GROUP_HASH.to_string(),
@@ -316,58 +328,91 @@ fn uniqueness_labels(spec: &OpenShiftClusterSpec) -> BTreeMap<String, String> {
     labels
 }
 
+/// 400 `DuplicateResourceGroup`, `DuplicateClientID` or `DuplicateDomain` when another cluster
+/// holds one of the keys in `labels`; else the claims this request made (for
+/// [`release_claims`] should the request fail before its cluster uses them).
 async fn check_unique(
     state: &AppState,
     key: &ResourceKey,
+    spec: &OpenShiftClusterSpec,
     labels: &BTreeMap<String, String>,
-) -> Result<()> {
+) -> Result<Vec<(String, String)>> {
     let api: Api<OpenShiftCluster> = Api::all(state.client.clone());
     let holder = naming::cluster_resource_id(&key.subscription, &key.resource_group, &key.name)
         .to_lowercase();
-    for (label, kind, code, target, what) in [
+    let mut made = Vec::new();
+    for (label, kind, code, target, message) in [
         (
             LABEL_CLUSTER_RESOURCE_GROUP_HASH,
             "clusterresourcegroup",
             "DuplicateResourceGroup",
             "properties.clusterProfile.resourceGroupId",
-            "cluster resource group",
+            "The provided cluster resource group is already used by another cluster.".to_string(),
         ),
         (
             LABEL_CLIENT_ID_HASH,
             "clientid",
             "DuplicateClientID",
             "properties.servicePrincipalProfile.clientId",
-            "client ID",
+            "The provided client ID is already used by another cluster.".to_string(),
+        ),
+        (
+            LABEL_DOMAIN_HASH,
+            "domain",
+            "DuplicateDomain",
+            "properties.clusterProfile.domain",
+            format!(
+                "The provided domain '{}' is already in use by a cluster.",
+                spec.cluster_profile.domain
+            ),
         ),
     ] {
         let Some(value) = labels.get(label) else {
             continue;
         };
-        let duplicate = || {
-            Error::arm_target(
-                StatusCode::BAD_REQUEST,
-                code,
-                target,
-                format!("The provided {what} is already used by another cluster."),
-            )
-        };
+        let duplicate =
+            || Error::arm_target(StatusCode::BAD_REQUEST, code, target, message.clone());
         // The clusters that use it now (the common case, and the answer for clusters created
         // before claims existed) ...
-        let others = api
+        let others = match api
             .list(&ListParams::default().labels(&format!("{label}={value}")))
-            .await?;
+            .await
+        {
+            Ok(others) => others,
+            Err(e) => {
+                release_claims(state, &made).await;
+                return Err(e.into());
+            }
+        };
         if others.items.iter().any(|c| {
             !(c.namespace().as_deref() == Some(key.namespace.as_str())
                 && c.name_any() == key.object_name)
         }) {
+            release_claims(state, &made).await;
             return Err(duplicate());
         }
         // ... and the atomic claim, which decides between creates racing with the same key.
-        if !store::claim_unique_key(&state.client, kind, label, value, &holder).await? {
-            return Err(duplicate());
+        match store::claim_unique_key(&state.client, kind, label, value, &holder).await {
+            Ok(store::KeyClaim::Held) => {}
+            Ok(store::KeyClaim::Claimed(name, version)) => made.push((name, version)),
+            Ok(store::KeyClaim::Refused) => {
+                release_claims(state, &made).await;
+                return Err(duplicate());
+            }
+            Err(e) => {
+                release_claims(state, &made).await;
+                return Err(e);
+            }
         }
     }
-    Ok(())
+    Ok(made)
+}
+
+/// Give back the unique keys a failed request claimed, so its failure leaves nothing behind.
+async fn release_claims(state: &AppState, made: &[(String, String)]) {
+    for (name, version) in made {
+        store::release_unique_key(&state.client, name, version).await;
+    }
 }
 
 async fn default_or_enabled_version(state: &AppState, requested: &str) -> Result<String> {
@@ -410,6 +455,11 @@ fn async_headers(
     );
     let api = ctx.query("api-version").unwrap_or_default();
     let mut out = Vec::new();
+    // An admin update answers on `/admin/...`; the operation routes are ARM's and refuse an admin
+    // certificate, so no polling URL is given: SREs follow the update with the admin GET.
+    if api == "admin" {
+        return out;
+    }
     if let Ok(v) = HeaderValue::from_str(&format!("{base}/operationsStatus/{op}?api-version={api}"))
     {
         out.push((header::HeaderName::from_static("azure-asyncoperation"), v));
@@ -627,8 +677,9 @@ async fn try_put_or_patch(
     );
     labels.remove(LABEL_CLIENT_ID_HASH);
     labels.remove(LABEL_CLUSTER_RESOURCE_GROUP_HASH);
-    let unique = uniqueness_labels(&cluster.spec);
-    check_unique(state, key, &unique).await?;
+    labels.remove(LABEL_DOMAIN_HASH);
+    let unique = uniqueness_labels(&cluster.spec, &state.config);
+    let new_claims = check_unique(state, key, &cluster.spec, &unique).await?;
     labels.extend(unique);
     *cluster.labels_mut() = labels;
 
@@ -655,8 +706,15 @@ async fn try_put_or_patch(
         state.clusters.wrote(&stored);
         return Ok(json_response(StatusCode::OK, &admin::render(&stored)));
     }
-    store::ensure_namespace(&state.client, &key.namespace).await?;
-    store::create_operation(&state.client, &key.namespace, op).await?;
+    let recorded = async {
+        store::ensure_namespace(&state.client, &key.namespace).await?;
+        store::create_operation(&state.client, &key.namespace, op).await
+    }
+    .await;
+    if let Err(e) = recorded {
+        release_claims(state, &new_claims).await;
+        return Err(e);
+    }
     let stored = match store::transition(
         &state.client,
         &state.clusters,
@@ -671,11 +729,14 @@ async fn try_put_or_patch(
     )
     .await
     {
-        Ok(stored) => stored,
-        Err(e) => {
+        store::Claim::Won(stored) => *stored,
+        store::Claim::Lost(e) => {
             store::discard_operation(&state.client, &key.namespace, &op_id).await;
+            release_claims(state, &new_claims).await;
             return Err(e);
         }
+        // The record stays: if the claim landed, the transition completes and reports there.
+        store::Claim::Unknown(e) => return Err(e),
     };
     let body = match version {
         Some(v) => render(v, &stored),
@@ -726,18 +787,20 @@ pub async fn delete(state: &AppState, ctx: &Ctx, key: &ResourceKey) -> Result<Re
         )
         .await
         {
-            Ok(_) => {
+            store::Claim::Won(_) => {
                 let headers = async_headers(ctx, key, &op_id, &state.config.location, true);
                 return Ok(with_headers(StatusCode::ACCEPTED.into_response(), headers));
             }
-            Err(Error::Kube(e)) if is_conflict(&e) => {
+            store::Claim::Lost(Error::Kube(e)) if is_conflict(&e) => {
                 store::discard_operation(&state.client, &key.namespace, &op_id).await;
                 continue;
             }
-            Err(e) => {
+            store::Claim::Lost(e) => {
                 store::discard_operation(&state.client, &key.namespace, &op_id).await;
                 return Err(e);
             }
+            // The record stays: if the claim landed, the delete completes and reports there.
+            store::Claim::Unknown(e) => return Err(e),
         }
     }
     Err(Error::Conflict)
@@ -815,9 +878,9 @@ pub async fn credentials(
         ));
     };
     let body = if admin_kubeconfig {
-        json!({"kubeconfig": base64::engine::general_purpose::STANDARD.encode(value)})
+        json!({"kubeconfig": base64::engine::general_purpose::STANDARD.encode(value.expose())})
     } else {
-        json!({"kubeadminUsername": "kubeadmin", "kubeadminPassword": String::from_utf8_lossy(&value)})
+        json!({"kubeadminUsername": "kubeadmin", "kubeadminPassword": String::from_utf8_lossy(value.expose())})
     };
     Ok(json_response(StatusCode::OK, &body))
 }

@@ -1,4 +1,5 @@
-//! Prometheus request metrics by route, method, api-version and status code.
+//! Prometheus request metrics by route template, method, api-version and status code, served on
+//! the internal metrics listener (`--metrics-listen`), never on the ARM port.
 
 use std::time::Duration;
 
@@ -10,12 +11,12 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 /// Labels of a request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    /// Route template (ids replaced by placeholders).
-    pub route: String,
-    /// HTTP method.
-    pub method: String,
-    /// api-version query value.
-    pub api_version: String,
+    /// Route template of the route table (`other` when none matched).
+    pub route: &'static str,
+    /// HTTP method (`other` when not a known one).
+    pub method: &'static str,
+    /// api-version (`none`, a served version, or `other`).
+    pub api_version: &'static str,
     /// HTTP status code.
     pub code: String,
 }
@@ -49,12 +50,20 @@ impl Metrics {
         Metrics { requests, latency }
     }
 
-    /// Record one request.
-    pub fn observe(&self, route: &str, method: &str, api_version: &str, code: u16, took: Duration) {
+    /// Record one request, after routing: every label comes from a fixed set, so no request
+    /// can add a series a scrape would not already expect.
+    pub fn observe(
+        &self,
+        route: &'static str,
+        method: &'static str,
+        api_version: &'static str,
+        code: u16,
+        took: Duration,
+    ) {
         let labels = RequestLabels {
-            route: route.to_string(),
-            method: method.to_string(),
-            api_version: api_version.chars().take(32).collect(),
+            route,
+            method,
+            api_version,
             code: code.to_string(),
         };
         self.requests.get_or_create(&labels).inc();
@@ -64,36 +73,32 @@ impl Metrics {
     }
 }
 
-/// Route template of a path: names and ids replaced by `{}` so labels stay few.
-pub fn route_label(path: &str) -> String {
-    let segments: Vec<String> = path
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(str::to_lowercase)
-        .collect();
-    let mut out = Vec::new();
-    let mut previous = "";
-    for s in &segments {
-        let templated = matches!(
-            previous,
-            "subscriptions"
-                | "resourcegroups"
-                | "openshiftclusters"
-                | "locations"
-                | "operationsstatus"
-                | "operationresults"
-                | "deployments"
-                | "openshiftversions"
-                | "platformworkloadidentityrolesets"
-        );
-        out.push(if templated { "{}" } else { s.as_str() });
-        previous = s;
+/// The `method` label: a known method, else `other`.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
     }
-    // Unknown paths must not create unbounded label values.
-    if out.len() > 12 {
-        return "/other".to_string();
+}
+
+/// The `api_version` label: a version the frontend serves (or `admin`, `2.0`), `none` when
+/// absent, else `other`.
+pub fn api_version_label(api_version: Option<&str>) -> &'static str {
+    match api_version {
+        None => "none",
+        Some("admin") => "admin",
+        Some("2.0") => "2.0",
+        Some(v) => crate::api::ApiVersion::parse(v)
+            .map(crate::api::ApiVersion::as_str)
+            .unwrap_or("other"),
     }
-    format!("/{}", out.join("/"))
 }
 
 #[cfg(test)]
@@ -101,12 +106,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn route_labels_hide_names() {
-        assert_eq!(
-            route_label(
-                "/subscriptions/abc/resourceGroups/RG/providers/Microsoft.RedHatOpenShift/openShiftClusters/x"
-            ),
-            "/subscriptions/{}/resourcegroups/{}/providers/microsoft.redhatopenshift/openshiftclusters/{}"
-        );
+    fn labels_come_from_fixed_sets() {
+        assert_eq!(api_version_label(Some("2023-11-22")), "2023-11-22");
+        assert_eq!(api_version_label(Some("2023-11-23")), "other");
+        assert_eq!(api_version_label(None), "none");
+        let odd = axum::http::Method::from_bytes(b"BREW").unwrap();
+        assert_eq!(method_label(&odd), "other");
+        assert_eq!(method_label(&axum::http::Method::PATCH), "PATCH");
     }
 }

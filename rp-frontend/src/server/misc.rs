@@ -242,7 +242,7 @@ async fn delete_all_clusters(state: &AppState, sub: &str) -> Result<()> {
         let id = op.operation_id.clone();
         let ns = cluster.namespace().unwrap_or_default();
         store::create_operation(&state.client, &ns, op).await?;
-        if let Err(error) = store::transition(
+        match store::transition(
             &state.client,
             &state.clusters,
             cluster,
@@ -253,8 +253,15 @@ async fn delete_all_clusters(state: &AppState, sub: &str) -> Result<()> {
         )
         .await
         {
-            tracing::warn!(%error, "could not start deleting a cluster of a deleted subscription");
-            store::discard_operation(&state.client, &ns, &id).await;
+            store::Claim::Won(_) => {}
+            store::Claim::Lost(error) => {
+                tracing::warn!(%error, "could not start deleting a cluster of a deleted subscription");
+                store::discard_operation(&state.client, &ns, &id).await;
+            }
+            // The record stays with a claim that may have landed.
+            store::Claim::Unknown(error) => {
+                tracing::warn!(%error, "starting to delete a cluster of a deleted subscription: outcome unknown");
+            }
         }
     }
     Ok(())

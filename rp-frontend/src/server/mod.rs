@@ -6,6 +6,7 @@ pub mod clusters;
 pub mod metrics;
 pub mod misc;
 pub mod paging;
+pub mod routes;
 pub mod store;
 pub mod workload_identity;
 
@@ -41,7 +42,7 @@ pub struct FrontendConfig {
     /// Development mode: workers must be Standard_D2s_v3..v5.
     pub require_d2s_workers: bool,
     /// Key that signs `$skipToken`s (tamper-proof paging).
-    pub skip_token_key: Vec<u8>,
+    pub skip_token_key: aro_common::Secret<Vec<u8>>,
     /// Who may call.
     pub auth: AuthMode,
     /// RP version stamped into `createdBy`/`provisionedBy`.
@@ -62,7 +63,7 @@ impl FrontendConfig {
             location: location.to_string(),
             parent_domain: None,
             require_d2s_workers: true,
-            skip_token_key: rand::random::<[u8; 32]>().to_vec(),
+            skip_token_key: aro_common::Secret::new(rand::random::<[u8; 32]>().to_vec()),
             auth: AuthMode::None,
             rp_version: env!("CARGO_PKG_VERSION").to_string(),
             mock_msi_headers: false,
@@ -191,21 +192,103 @@ fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Entry point of every request: the middleware chain, then routing.
+/// The `api-version` query parameter as the request gave it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiVersionParam {
+    /// Not given.
+    Absent,
+    /// Given once, non-empty.
+    One(String),
+    /// Given once, empty.
+    Empty,
+    /// Given more than once (in any letter case): ambiguous.
+    Repeated,
+}
+
+/// The query string, parsed once per request.
+#[derive(Clone, Debug)]
+pub struct Query {
+    /// Every parameter, in order.
+    pub pairs: Vec<(String, String)>,
+    /// The `api-version` parameter.
+    pub api_version: ApiVersionParam,
+}
+
+impl Query {
+    /// Parse a query string.
+    pub fn parse(query: Option<&str>) -> Query {
+        let pairs = query_pairs(query);
+        let mut versions = pairs
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("api-version"));
+        let api_version = match (versions.next(), versions.next()) {
+            (None, _) => ApiVersionParam::Absent,
+            (Some(_), Some(_)) => ApiVersionParam::Repeated,
+            (Some((_, v)), None) if v.is_empty() => ApiVersionParam::Empty,
+            (Some((_, v)), None) => ApiVersionParam::One(v.clone()),
+        };
+        Query { pairs, api_version }
+    }
+
+    /// The single api-version, if one was given.
+    pub fn api_version(&self) -> Option<&str> {
+        match &self.api_version {
+            ApiVersionParam::One(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// 400 InvalidApiVersionParameter for an empty or repeated api-version.
+    pub fn check(&self) -> Result<()> {
+        let message = match self.api_version {
+            ApiVersionParam::Absent | ApiVersionParam::One(_) => return Ok(()),
+            ApiVersionParam::Empty => {
+                "The api-version query parameter is empty; give exactly one supported api-version."
+            }
+            ApiVersionParam::Repeated => {
+                "The api-version query parameter is given more than once; give exactly one."
+            }
+        };
+        Err(Error::arm(
+            StatusCode::BAD_REQUEST,
+            "InvalidApiVersionParameter",
+            message,
+        ))
+    }
+}
+
+/// Entry point of every request: routing (path only), authentication, the middleware chain,
+/// dispatch, then metrics, the request log and the audit log.
 async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let started = Instant::now();
     let request_id = request_id();
     let method = request.method().clone();
     let headers = request.headers().clone();
     let path = request.uri().path().to_string();
-    let api_version = query_pairs(request.uri().query())
-        .into_iter()
-        .find(|(k, _)| k == "api-version")
-        .map(|(_, v)| v)
-        .unwrap_or_default();
-    let route = metrics::route_label(&path);
+    let (segments, lower) = routes::split_path(&path);
+    let route = routes::match_route(&lower);
+    let query = Query::parse(request.uri().query());
+    let now = chrono::Utc::now().timestamp();
+    let caller = auth::Caller::identify(
+        &state.config.auth,
+        request.extensions().get::<PeerCertificate>(),
+        now,
+    );
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_else(|| "unknown".to_string());
 
-    let inner = std::panic::AssertUnwindSafe(handle(state.clone(), request, request_id.clone()));
+    let routed = Routed {
+        route,
+        segments,
+        lower,
+        query: query.clone(),
+        caller: caller.clone(),
+    };
+    let inner =
+        std::panic::AssertUnwindSafe(handle(state.clone(), request, routed, request_id.clone()));
     let mut response = match inner.catch_unwind().await {
         Ok(response) => response,
         Err(_) => {
@@ -234,43 +317,86 @@ async fn entry(State(state): State<Arc<AppState>>, request: Request) -> Response
     }
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    state
-        .metrics
-        .observe(&route, method.as_str(), &api_version, status, elapsed);
+    let api_version = metrics::api_version_label(query.api_version());
+    state.metrics.observe(
+        route.template,
+        metrics::method_label(&method),
+        api_version,
+        status,
+        elapsed,
+    );
     let header_str = |name: &str| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
+            .map(log_safe)
             .unwrap_or_default()
-            .to_string()
     };
     tracing::info!(
         request_id,
         correlation_id = header_str("x-ms-correlation-request-id"),
         client_request_id = header_str("x-ms-client-request-id"),
-        method = %method,
-        route,
+        method = metrics::method_label(&method),
+        route = route.template,
         api_version,
         status,
         latency_ms = elapsed.as_millis() as u64,
         "request"
     );
-    if matches!(
+    let write = matches!(
         method,
         Method::PUT | Method::PATCH | Method::DELETE | Method::POST
-    ) && status < 300
-    {
+    );
+    if write || status == 401 || status == 403 {
+        let outcome = match status {
+            200..=399 => "succeeded",
+            401 => "unauthenticated",
+            403 => "forbidden",
+            400..=499 => "rejected",
+            _ => "failed",
+        };
+        // Who tried what and how it ended; never the body.
         tracing::info!(
             target: "audit",
             request_id,
             correlation_id = header_str("x-ms-correlation-request-id"),
-            method = %method,
-            path,
+            method = %log_safe(method.as_str()),
+            route = route.template,
+            path = %log_safe(&path),
             status,
+            outcome,
+            identity = caller.identity(),
+            reason = caller.rejection.map(auth::Rejection::as_str).unwrap_or_default(),
+            cert_sha256 = caller.fingerprint.as_deref().unwrap_or_default(),
+            cert_subject = %caller.subject.as_deref().map(log_safe).unwrap_or_default(),
+            principal_name = header_str("x-ms-client-principal-name"),
+            principal_id = header_str("x-ms-client-principal-id"),
+            object_id = header_str("x-ms-client-object-id"),
+            tenant_id = header_str("x-ms-client-tenant-id"),
+            peer,
             "audit"
         );
     }
     response
+}
+
+/// A caller-controlled value fit for a log line: at most 512 characters, control characters
+/// replaced (no forged lines in plain-text logs).
+fn log_safe(value: &str) -> String {
+    value
+        .chars()
+        .take(512)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+/// What the entry found before dispatch.
+struct Routed {
+    route: &'static routes::Route,
+    segments: Vec<String>,
+    lower: Vec<String>,
+    query: Query,
+    caller: auth::Caller,
 }
 
 fn httpdate(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -303,51 +429,103 @@ pub fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Respo
         .into_response()
 }
 
-async fn handle(state: Arc<AppState>, request: Request, request_id: String) -> Response {
-    match handle_inner(state, request, request_id).await {
+async fn handle(
+    state: Arc<AppState>,
+    request: Request,
+    routed: Routed,
+    request_id: String,
+) -> Response {
+    use tracing::Instrument;
+    // Every log of the request, such as the details of an internal error the customer sees only
+    // as `InternalServerError`, carries its request id.
+    let span = tracing::error_span!("request", request_id = %request_id);
+    match handle_inner(state, request, routed, request_id)
+        .instrument(span.clone())
+        .await
+    {
         Ok(response) => response,
-        Err(e) => error_response(&e),
+        Err(e) => span.in_scope(|| error_response(&e)),
     }
+}
+
+fn unsupported_api_version(lower: &[String], version: &str) -> Error {
+    Error::arm(
+        StatusCode::BAD_REQUEST,
+        "InvalidResourceType",
+        format!(
+            "The resource type '{}' could not be found in the namespace '{NAMESPACE}' for api version '{version}'.",
+            lower
+                .get(6)
+                .map(String::as_str)
+                .unwrap_or("openshiftclusters")
+        ),
+    )
 }
 
 async fn handle_inner(
     state: Arc<AppState>,
     request: Request,
+    routed: Routed,
     request_id: String,
 ) -> Result<Response> {
-    let (parts, body) = request.into_parts();
-    let path = parts.uri.path().to_string();
-    let lower_path = path.to_lowercase();
+    use routes::RouteId;
+    let Routed {
+        route,
+        mut segments,
+        mut lower,
+        query,
+        caller,
+    } = routed;
+    let (mut parts, body) = request.into_parts();
 
-    // Health, metrics and OpenAPI documents need no authentication.
-    match lower_path.as_str() {
-        "/healthz" | "/livez" | "/healthz/ready" | "/readyz" | "/metrics" => {
-            let req = Request::from_parts(parts, Body::empty());
-            let router = state.health.router();
-            return Ok(tower::ServiceExt::oneshot(router, rewrite_health(req))
-                .await
-                .unwrap_or_else(|never| match never {}));
+    // Health needs no authentication (the load balancer probes it on this port).
+    let health_path = match route.id {
+        RouteId::Healthz => Some("/healthz"),
+        RouteId::Livez => Some("/livez"),
+        RouteId::Readyz | RouteId::HealthzReady => Some("/readyz"),
+        _ => None,
+    };
+    if let Some(health_path) = health_path {
+        parts.uri = http::Uri::from_static(health_path);
+        let req = Request::from_parts(parts, Body::empty());
+        return Ok(tower::ServiceExt::oneshot(state.health.router(), req)
+            .await
+            .unwrap_or_else(|never| match never {}));
+    }
+
+    // Authorization by the matched route's audience only; before anything that could tell an
+    // unauthenticated client whether a path exists.
+    caller.authorize(route.audience)?;
+    query.check()?;
+    if route.id == RouteId::Other {
+        return Err(not_found_path(&segments));
+    }
+    // `admin` is the admin audience's api-version: on ARM routes it is an unsupported version,
+    // on admin routes nothing else is accepted.
+    match (route.audience, query.api_version()) {
+        (auth::Audience::Arm, Some("admin")) => {
+            return Err(unsupported_api_version(&lower, "admin"));
+        }
+        (auth::Audience::Admin, Some(v)) if v != "admin" => {
+            return Err(unsupported_api_version(&lower, v));
         }
         _ => {}
     }
+    let mut query_pairs = query.pairs;
+    if route.id == RouteId::AdminCluster {
+        // The admin view of a cluster: the cluster handlers see the ARM path and
+        // `api-version=admin`.
+        segments.remove(0);
+        lower.remove(0);
+        if query.api_version == ApiVersionParam::Absent {
+            query_pairs.push(("api-version".into(), "admin".into()));
+        }
+    }
 
-    let segments: Vec<String> = path
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(percent_decode)
-        .collect();
-    let lower: Vec<String> = segments.iter().map(|s| s.to_lowercase()).collect();
-    let query = query_pairs(parts.uri.query());
-    let is_admin = lower.first().is_some_and(|s| s == "admin")
-        || query
-            .iter()
-            .any(|(k, v)| k == "api-version" && v == "admin");
-
-    if lower.first().is_some_and(|s| s == "openapi") {
+    if matches!(route.id, RouteId::OpenApi | RouteId::OpenApiIndex) {
         return misc::openapi(&lower);
     }
 
-    auth::authorize(&state.config.auth, &parts.extensions, is_admin)?;
     workload_identity::check_identity_headers(&parts.headers, &state.config.identity_host_suffix)?;
 
     // Body: size cap, content type, JSON for writes.
@@ -409,57 +587,27 @@ async fn handle_inner(
         method: parts.method,
         segments,
         lower,
-        query,
+        query: query_pairs,
         headers: parts.headers,
         body,
         base_url,
         referer,
         request_id,
     };
-    route(&state, &ctx).await
-}
-
-fn rewrite_health(mut req: Request) -> Request {
-    if req.uri().path().eq_ignore_ascii_case("/healthz/ready") {
-        *req.uri_mut() = http::Uri::from_static("/readyz");
-    }
-    req
-}
-
-fn percent_decode(s: &str) -> String {
-    percent_decode_str(s)
-}
-
-fn percent_decode_str(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push(h * 16 + l);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
+    dispatch(&state, &ctx, route.id).await
 }
 
 fn not_found(ctx: &Ctx) -> Error {
+    not_found_path(&ctx.segments)
+}
+
+fn not_found_path(segments: &[String]) -> Error {
     Error::arm(
         StatusCode::NOT_FOUND,
         "NotFound",
         format!(
             "The requested path '/{}' could not be found.",
-            ctx.segments.join("/")
+            segments.join("/")
         ),
     )
 }
@@ -515,70 +663,55 @@ fn check_operation_id(id: &str) -> Result<()> {
     Ok(())
 }
 
-async fn route(state: &AppState, ctx: &Ctx) -> Result<Response> {
+/// Dispatch a routed, authorized request onto its handler (the route table decided the shape
+/// of the path; the handlers' own checks validate its values).
+async fn dispatch(state: &AppState, ctx: &Ctx, id: routes::RouteId) -> Result<Response> {
+    use routes::RouteId::*;
     let l: Vec<&str> = ctx.lower.iter().map(String::as_str).collect();
     let m = &ctx.method;
-    match l.as_slice() {
-        ["providers", "microsoft.redhatopenshift", "operations"] if m == Method::GET => {
-            misc::operations(ctx)
+    match id {
+        Operations if m == Method::GET => misc::operations(ctx),
+        Subscription if m == Method::PUT || m == Method::GET => {
+            check_subscription_id(l[1])?;
+            misc::subscription(state, ctx, l[1]).await
         }
-        ["subscriptions", sub] if m == Method::PUT || m == Method::GET => {
-            check_subscription_id(sub)?;
-            misc::subscription(state, ctx, sub).await
-        }
-        [
-            "subscriptions",
-            sub,
-            "providers",
-            _,
-            "locations",
-            loc,
-            rest @ ..,
-        ] => {
+        OperationStatus | OperationResult | Versions | Version | RoleSets | RoleSet
+            if m == Method::GET =>
+        {
+            let sub = l[1];
             check_subscription_id(sub)?;
             check_namespace_and_type(ctx, 3)?;
-            check_location(state, loc)?;
-            match (rest, m) {
-                (["operationsstatus", id], &Method::GET) => {
-                    check_operation_id(id)?;
-                    clusters::operation_status(state, ctx, sub, id).await
+            check_location(state, l[5])?;
+            match id {
+                OperationStatus => {
+                    check_operation_id(l[7])?;
+                    clusters::operation_status(state, ctx, sub, l[7]).await
                 }
-                (["operationresults", id], &Method::GET) => {
-                    check_operation_id(id)?;
-                    clusters::operation_result(state, ctx, sub, id).await
+                OperationResult => {
+                    check_operation_id(l[7])?;
+                    clusters::operation_result(state, ctx, sub, l[7]).await
                 }
-                (["openshiftversions"], &Method::GET) => {
-                    misc::versions(state, ctx, sub, None).await
-                }
-                (["openshiftversions", v], &Method::GET) => {
-                    misc::versions(state, ctx, sub, Some(v)).await
-                }
-                (["platformworkloadidentityrolesets"], &Method::GET) => {
-                    misc::role_sets(state, ctx, sub, None).await
-                }
-                (["platformworkloadidentityrolesets", v], &Method::GET) => {
-                    misc::role_sets(state, ctx, sub, Some(v)).await
-                }
-                _ => Err(not_found(ctx)),
+                Versions => misc::versions(state, ctx, sub, None).await,
+                Version => misc::versions(state, ctx, sub, Some(l[7])).await,
+                RoleSets => misc::role_sets(state, ctx, sub, None).await,
+                _ => misc::role_sets(state, ctx, sub, Some(l[7])).await,
             }
         }
-        ["subscriptions", sub, "providers", _, type_] if m == Method::GET => {
-            check_subscription_id(sub)?;
+        SubscriptionClusters if m == Method::GET => {
+            check_subscription_id(l[1])?;
             check_namespace_and_type(ctx, 3)?;
-            check_type(ctx, type_, 4)?;
-            clusters::list(state, ctx, sub, None).await
+            check_type(ctx, l[4], 4)?;
+            clusters::list(state, ctx, l[1], None).await
         }
-        [
-            "subscriptions",
-            sub,
-            "resourcegroups",
-            rg,
-            "providers",
-            _,
-            rest @ ..,
-        ] => {
+        Preflight
+        | ResourceGroupClusters
+        | Cluster
+        | ListCredentials
+        | ListAdminCredentials
+        | AdminCluster => {
+            let sub = l[1];
             check_subscription_id(sub)?;
-            if !valid_group_name(rg) {
+            if !valid_group_name(l[3]) {
                 return Err(Error::arm(
                     StatusCode::BAD_REQUEST,
                     "ResourceGroupNotFound",
@@ -586,15 +719,15 @@ async fn route(state: &AppState, ctx: &Ctx) -> Result<Response> {
                 ));
             }
             check_namespace_and_type(ctx, 5)?;
-            match rest {
-                ["deployments", _, "preflight"] if m == Method::POST => misc::preflight(state, ctx),
-                [type_] if m == Method::GET => {
-                    check_type(ctx, type_, 6)?;
+            match id {
+                Preflight if m == Method::POST => misc::preflight(state, ctx),
+                ResourceGroupClusters if m == Method::GET => {
+                    check_type(ctx, l[6], 6)?;
                     clusters::list(state, ctx, sub, Some(&ctx.segments[3])).await
                 }
-                [type_, name, action @ ..] => {
-                    check_type(ctx, type_, 6)?;
-                    if !valid_group_name(name) {
+                Cluster | ListCredentials | ListAdminCredentials | AdminCluster => {
+                    check_type(ctx, l[6], 6)?;
+                    if !valid_group_name(l[7]) {
                         // 400 like the reference's request validation (a valid name that does
                         // not exist is a 404).
                         return Err(Error::arm(
@@ -606,17 +739,23 @@ async fn route(state: &AppState, ctx: &Ctx) -> Result<Response> {
                             ),
                         ));
                     }
-                    let id = clusters::ResourceKey::from_ctx(ctx);
-                    match (action, m) {
-                        ([], &Method::GET) => clusters::get(state, ctx, &id).await,
-                        ([], &Method::PUT) => clusters::put_or_patch(state, ctx, &id, false).await,
-                        ([], &Method::PATCH) => clusters::put_or_patch(state, ctx, &id, true).await,
-                        ([], &Method::DELETE) => clusters::delete(state, ctx, &id).await,
-                        (["listcredentials"], &Method::POST) => {
-                            clusters::credentials(state, ctx, &id, false).await
+                    let key = clusters::ResourceKey::from_ctx(ctx);
+                    match (id, m) {
+                        (Cluster | AdminCluster, &Method::GET) => {
+                            clusters::get(state, ctx, &key).await
                         }
-                        (["listadmincredentials"], &Method::POST) => {
-                            clusters::credentials(state, ctx, &id, true).await
+                        (Cluster | AdminCluster, &Method::PUT) => {
+                            clusters::put_or_patch(state, ctx, &key, false).await
+                        }
+                        (Cluster | AdminCluster, &Method::PATCH) => {
+                            clusters::put_or_patch(state, ctx, &key, true).await
+                        }
+                        (Cluster, &Method::DELETE) => clusters::delete(state, ctx, &key).await,
+                        (ListCredentials, &Method::POST) => {
+                            clusters::credentials(state, ctx, &key, false).await
+                        }
+                        (ListAdminCredentials, &Method::POST) => {
+                            clusters::credentials(state, ctx, &key, true).await
                         }
                         _ => Err(not_found(ctx)),
                     }
@@ -624,7 +763,9 @@ async fn route(state: &AppState, ctx: &Ctx) -> Result<Response> {
                 _ => Err(not_found(ctx)),
             }
         }
-        ["admin", ..] => misc::admin(state, ctx).await,
+        AdminVersions | AdminRoleSets | AdminClusters | AdminProviderClusters => {
+            misc::admin(state, ctx).await
+        }
         _ => Err(not_found(ctx)),
     }
 }
@@ -656,10 +797,36 @@ mod tests {
     }
 
     #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode_str("a%20b"), "a b");
-        assert_eq!(percent_decode_str("bad%zz"), "bad%zz");
-        assert_eq!(percent_decode_str("end%2"), "end%2");
+    fn api_version_is_given_at_most_once() {
+        let q = |s: &str| Query::parse(Some(s)).api_version;
+        assert_eq!(
+            q("api-version=2023-11-22"),
+            ApiVersionParam::One("2023-11-22".into())
+        );
+        assert_eq!(q("a=b"), ApiVersionParam::Absent);
+        assert_eq!(q("api-version="), ApiVersionParam::Empty);
+        assert_eq!(q("api-version"), ApiVersionParam::Empty);
+        for repeated in [
+            "api-version=2023-11-22&api-version=admin",
+            "api-version=admin&api-version=admin",
+            "api-version=2023-11-22&API-Version=admin",
+            "api-version=2023-11-22&api%2Dversion=admin",
+        ] {
+            assert_eq!(q(repeated), ApiVersionParam::Repeated, "{repeated}");
+            let e = Query::parse(Some(repeated)).check().unwrap_err();
+            let (status, body) = e.to_status_and_body();
+            assert_eq!(
+                (status.as_u16(), body.code.as_str()),
+                (400, "InvalidApiVersionParameter")
+            );
+        }
+        assert!(Query::parse(None).check().is_ok());
+    }
+
+    #[test]
+    fn log_values_stay_on_one_line() {
+        assert_eq!(log_safe("a\nb\r\u{1b}"), "a?b??");
+        assert_eq!(log_safe(&"x".repeat(600)).len(), 512);
     }
 
     #[test]

@@ -3,15 +3,18 @@
 //!
 //! A transition (PUT, PATCH, DELETE, admin update) is claimed atomically with the spec write: the
 //! main object gets the annotations `pending-operation`/`pending-state` under a resourceVersion
-//! precondition, so two racing requests cannot both win. The status write (provisioningState,
-//! asyncOperationId) follows, then the annotations are removed. While the annotations exist the
-//! cluster counts as in the pending state, so a GET right after a PUT sees the PUT.
+//! precondition, so two racing requests cannot both win. Its operation record and staged secrets
+//! are written before the claim; once the claim is written the transition is committed and only
+//! completes (promote the secrets, write the status, release the claim: [`complete_claim`]),
+//! never rolls back. While the claim's status is unwritten the cluster counts as in the pending
+//! state, so a GET right after a PUT sees the PUT. The protocol: [`crds::management::claim`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::Utc;
+use crds::management::claim;
 use crds::management::naming::{
     self, LABEL_CLUSTER_NAME, LABEL_RESOURCE_ID_HASH, LABEL_SUBSCRIPTION,
 };
@@ -32,10 +35,7 @@ use tokio_util::task::AbortOnDropHandle;
 
 use crate::error::{Error, Result, is_conflict};
 
-/// Annotation: id of the operation that claimed the cluster and whose status write is pending.
-pub const PENDING_OPERATION: &str = "rp.aro.openshift.io/pending-operation";
-/// Annotation: provisioning state of that operation.
-pub const PENDING_STATE: &str = "rp.aro.openshift.io/pending-state";
+pub use crds::management::claim::{PENDING_OPERATION, PENDING_STATE};
 /// Key of the pull secret in the customer Secret.
 pub const PULL_SECRET_KEY: &str = "pullSecret";
 /// Key of the service principal secret in the customer Secret.
@@ -59,10 +59,20 @@ pub fn parse_state(value: &str) -> Option<ProvisioningState> {
 
 /// The provisioning state a cluster is in, counting a claimed-but-unwritten transition.
 pub fn effective_state(cluster: &OpenShiftCluster) -> ProvisioningState {
+    let written = cluster
+        .status
+        .as_ref()
+        .and_then(|s| s.async_operation_id.as_deref());
+    // A claim whose status is written (only its release failed) no longer decides the state.
     if let Some(state) = cluster
         .annotations()
         .get(PENDING_STATE)
         .and_then(|s| parse_state(s))
+        && cluster
+            .annotations()
+            .get(PENDING_OPERATION)
+            .map(String::as_str)
+            != written
     {
         return state;
     }
@@ -222,17 +232,28 @@ impl RevisionTracker {
 /// claimant's create to finish writing its cluster.
 pub const UNIQUE_KEY_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
+/// The answer of [`claim_unique_key`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyClaim {
+    /// `holder` held the key already.
+    Held,
+    /// `holder` has just claimed it (created, or taken over): the claim object's name and
+    /// resourceVersion, for [`release_unique_key`] if the request fails before its cluster uses it.
+    Claimed(String, String),
+    /// Another cluster holds it.
+    Refused,
+}
+
 /// Claim the unique key `{kind}-{hash}` for the cluster `holder` (its lowercase ARM id): created if
 /// absent (atomic: the object name is the key), kept if `holder` has it, taken over if its holder
-/// has not used it (no cluster carries `label={hash}`) for [`UNIQUE_KEY_GRACE`]. `false`: another
-/// cluster holds it.
+/// has not used it (no cluster carries `label={hash}`) for [`UNIQUE_KEY_GRACE`].
 pub async fn claim_unique_key(
     client: &kube::Client,
     kind: &str,
     label: &str,
     hash: &str,
     holder: &str,
-) -> Result<bool> {
+) -> Result<KeyClaim> {
     let api: Api<ClusterUniqueKey> = Api::all(client.clone());
     let name = format!("{kind}-{hash}");
     // The holder in the spec and in the label the controller releases claims by.
@@ -254,18 +275,23 @@ pub async fn claim_unique_key(
             let mut claim = ClusterUniqueKey::new(&name, ClusterUniqueKeySpec::default());
             hold(&mut claim, spec);
             match api.create(&PostParams::default(), &claim).await {
-                Ok(_) => return Ok(true),
+                Ok(created) => {
+                    return Ok(KeyClaim::Claimed(
+                        name,
+                        created.resource_version().unwrap_or_default(),
+                    ));
+                }
                 Err(e) if is_conflict(&e) => continue,
                 Err(e) => return Err(e.into()),
             }
         };
         if existing.spec.cluster_resource_id == holder {
-            return Ok(true);
+            return Ok(KeyClaim::Held);
         }
         let recent = chrono::DateTime::parse_from_rfc3339(&existing.spec.claimed_at)
             .is_ok_and(|t| now.signed_duration_since(t) < UNIQUE_KEY_GRACE);
         if recent {
-            return Ok(false);
+            return Ok(KeyClaim::Refused);
         }
         let clusters: Api<OpenShiftCluster> = Api::all(client.clone());
         let users = clusters
@@ -276,17 +302,42 @@ pub async fn claim_unique_key(
             .iter()
             .any(|c| c.spec.resource_id.to_lowercase() != holder)
         {
-            return Ok(false);
+            return Ok(KeyClaim::Refused);
         }
         hold(&mut existing, spec);
         match api.replace(&name, &PostParams::default(), &existing).await {
-            Ok(_) => return Ok(true),
+            Ok(taken) => {
+                return Ok(KeyClaim::Claimed(
+                    name,
+                    taken.resource_version().unwrap_or_default(),
+                ));
+            }
             Err(e) if is_conflict(&e) => continue,
             Err(e) => return Err(e.into()),
         }
     }
     Err(Error::Conflict)
 }
+
+/// Delete a claim this request made (see [`KeyClaim::Claimed`]) when the request fails before
+/// its cluster uses the key; a claim changed since is left alone. Best effort: a claim left
+/// behind is taken over once stale and unused.
+pub async fn release_unique_key(client: &kube::Client, name: &str, resource_version: &str) {
+    let api: Api<ClusterUniqueKey> = Api::all(client.clone());
+    let params = kube::api::DeleteParams {
+        preconditions: Some(kube::api::Preconditions {
+            resource_version: Some(resource_version.to_string()),
+            uid: None,
+        }),
+        ..Default::default()
+    };
+    match api.delete(name, &params).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+        Err(error) => tracing::warn!(%error, name, "could not release a unique key claim"),
+    }
+}
+
 /// Every OpenShift version the RP knows (enabled or not).
 pub async fn openshift_versions(client: &kube::Client) -> Result<Vec<OpenShiftVersionSpec>> {
     let api: Api<OpenShiftVersion> = Api::all(client.clone());
@@ -324,21 +375,45 @@ fn owner(cluster: &OpenShiftCluster) -> Option<OwnerReference> {
     cluster.controller_owner_ref(&())
 }
 
-/// Store the given secrets in the cluster's customer Secret, keeping keys not given.
-pub async fn store_customer_secrets(
+/// Stage the secrets a transition carries in the cluster's customer Secret under keys of its
+/// operation (see [`crds::management::claim`]), before the claim: whoever completes the claim
+/// promotes them, so a repaired claim never runs without them, and a writer that loses its race
+/// never touches the values the winner runs with. Merge patches of keys of its own, so racing
+/// writers do not conflict. A new cluster's Secret gets its owner at promotion (the cluster has
+/// no uid before its claim).
+async fn stage_customer_secrets(
     client: &kube::Client,
     cluster: &OpenShiftCluster,
-    values: &[(&str, Option<String>)],
+    operation_id: &str,
+    values: &[(&str, Option<aro_common::Secret>)],
 ) -> Result<()> {
-    if values.iter().all(|(_, v)| v.is_none()) {
+    let staged: BTreeMap<String, ByteString> = values
+        .iter()
+        .filter_map(|(key, value)| {
+            let value = value.as_ref()?;
+            Some((
+                claim::staged_secret_key(operation_id, key),
+                ByteString(value.expose().clone().into_bytes()),
+            ))
+        })
+        .collect();
+    if staged.is_empty() {
         return Ok(());
     }
     let ns = cluster.namespace().unwrap_or_default();
     let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let name = customer_secret_name(&cluster.name_any());
-    for _ in 0..5 {
-        let existing = api.get_opt(&name).await?;
-        let mut secret = existing.clone().unwrap_or_else(|| Secret {
+    let patch = serde_json::json!({ "data": staged });
+    for _ in 0..3 {
+        match api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+        let secret = Secret {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
                 namespace: Some(ns.clone()),
@@ -347,26 +422,104 @@ pub async fn store_customer_secrets(
                 ..Default::default()
             },
             type_: Some("Opaque".into()),
+            data: Some(staged.clone()),
             ..Default::default()
-        });
-        let data = secret.data.get_or_insert_with(BTreeMap::new);
-        for (key, value) in values {
-            if let Some(value) = value {
-                data.insert(key.to_string(), ByteString(value.clone().into_bytes()));
-            }
-        }
-        let result = if existing.is_some() {
-            api.replace(&name, &PostParams::default(), &secret).await
-        } else {
-            api.create(&PostParams::default(), &secret).await
         };
-        match result {
+        match api.create(&PostParams::default(), &secret).await {
             Ok(_) => return Ok(()),
+            // Created meanwhile by a racing writer: patch it.
             Err(e) if is_conflict(&e) => continue,
             Err(e) => return Err(e.into()),
         }
     }
     Err(Error::Conflict)
+}
+
+/// Drop what a transition that did not claim the cluster staged (best effort: staged values are
+/// never promoted without their claim). A Secret left with nothing and no owner (a create that
+/// lost) is deleted.
+async fn unstage_customer_secrets(
+    client: &kube::Client,
+    cluster: &OpenShiftCluster,
+    operation_id: &str,
+) {
+    let ns = cluster.namespace().unwrap_or_default();
+    let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let name = customer_secret_name(&cluster.name_any());
+    let result: std::result::Result<(), kube::Error> = async {
+        let Some(secret) = api.get_opt(&name).await? else {
+            return Ok(());
+        };
+        let Some(patch) = claim::unstage_patch(
+            secret.data.as_ref().unwrap_or(&BTreeMap::new()),
+            operation_id,
+        ) else {
+            return Ok(());
+        };
+        let left = api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+        if left.data.as_ref().is_none_or(|d| d.is_empty()) && left.owner_references().is_empty() {
+            let params = kube::api::DeleteParams {
+                preconditions: Some(kube::api::Preconditions {
+                    resource_version: left.resource_version(),
+                    uid: left.uid(),
+                }),
+                ..Default::default()
+            };
+            match api.delete(&name, &params).await {
+                Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+                other => {
+                    other?;
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(error) = result {
+        tracing::warn!(%error, name, "could not drop the secrets of a transition that lost");
+    }
+}
+
+/// Promote the secrets the claiming operation staged (a `test`-guarded JSON patch: idempotent,
+/// no conflicts between concurrent repairs) and give a new cluster's Secret its owner.
+async fn promote_customer_secrets(
+    client: &kube::Client,
+    cluster: &OpenShiftCluster,
+    operation_id: &str,
+) -> Result<()> {
+    let ns = cluster.namespace().unwrap_or_default();
+    let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let name = customer_secret_name(&cluster.name_any());
+    let Some(secret) = api.get_opt(&name).await? else {
+        return Ok(());
+    };
+    if let Some(patch) = claim::promotion_patch(
+        secret.data.as_ref().unwrap_or(&BTreeMap::new()),
+        operation_id,
+    ) {
+        let patch: json_patch::Patch = serde_json::from_value(patch)?;
+        match api
+            .patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
+            .await
+        {
+            Ok(_) => {}
+            // A failed test: promoted already.
+            Err(kube::Error::Api(e)) if e.code == 422 || e.code == 400 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let owned = secret
+        .owner_references()
+        .iter()
+        .any(|o| Some(&o.uid) == cluster.uid().as_ref());
+    if !owned && let Some(o) = owner(cluster) {
+        let patch = serde_json::json!({"metadata": {"ownerReferences": [o]}});
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+    }
+    Ok(())
 }
 
 /// Read one key of a Secret in the subscription namespace.
@@ -375,13 +528,13 @@ pub async fn read_secret_key(
     namespace: &str,
     name: &str,
     key: &str,
-) -> Result<Option<Vec<u8>>> {
+) -> Result<Option<aro_common::Secret<Vec<u8>>>> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     Ok(api
         .get_opt(name)
         .await?
         .and_then(|s| s.data)
-        .and_then(|d| d.get(key).map(|v| v.0.clone())))
+        .and_then(|d| d.get(key).map(|v| aro_common::Secret::new(v.0.clone()))))
 }
 
 /// Create an async operation record.
@@ -430,9 +583,30 @@ pub fn operation_spec(
     }
 }
 
+/// How a transition's claim write ended.
+#[derive(Debug)]
+pub enum Claim {
+    /// The claim is written: the transition is committed. The object as completed (status
+    /// written, claim released), or as claimed when completing failed: then a repair (the next
+    /// write request, or the controller after its grace period) completes it.
+    Won(Box<OpenShiftCluster>),
+    /// The claim was not written: nothing of the transition remains but its operation record,
+    /// which the caller deletes. `Kube(409)`: another writer won the race.
+    Lost(Error),
+    /// The claim write failed and reading the cluster back failed too, so whether it landed is
+    /// unknown: the operation record and staged secrets must stay, as a claim that landed
+    /// completes with them.
+    Unknown(Error),
+}
+
+/// Tries of each completion write (status, claim release) against transport errors and
+/// conflicts before a repair is left to finish.
+const COMPLETION_TRIES: usize = 10;
+
 /// Claim and write a transition. `cluster` is the desired object: for an update it carries the
-/// resourceVersion it was read at (the precondition); without one it is created. Returns the
-/// stored object with its new status, or `Err(Kube(409))` when another writer won the race.
+/// resourceVersion it was read at (the precondition); without one it is created. The operation
+/// record must exist already: once the claim is written, the transition completes (here or by a
+/// repair) and that record reports it.
 pub async fn transition(
     client: &kube::Client,
     cache: &ClusterCache,
@@ -440,43 +614,130 @@ pub async fn transition(
     state: ProvisioningState,
     operation_id: &str,
     rp_version: &str,
-    secrets: &[(&str, Option<String>)],
-) -> Result<OpenShiftCluster> {
+    secrets: &[(&str, Option<aro_common::Secret>)],
+) -> Claim {
     let ns = cluster.namespace().unwrap_or_default();
     let api: Api<OpenShiftCluster> = Api::namespaced(client.clone(), &ns);
     let name = cluster.name_any();
+    if let Err(error) = stage_customer_secrets(client, &cluster, operation_id, secrets).await {
+        unstage_customer_secrets(client, &cluster, operation_id).await;
+        return Claim::Lost(error);
+    }
     let annotations = cluster.annotations_mut();
     annotations.insert(PENDING_OPERATION.into(), operation_id.into());
     annotations.insert(PENDING_STATE.into(), state.as_str().into());
-    let previous_status = cluster.status.clone().unwrap_or_default();
-    let is_create = cluster.metadata.resource_version.is_none();
-    let mut stored = if is_create {
-        api.create(&PostParams::default(), &cluster).await?
+    let written = if cluster.metadata.resource_version.is_none() {
+        api.create(&PostParams::default(), &cluster).await
     } else {
-        api.replace(&name, &PostParams::default(), &cluster).await?
+        api.replace(&name, &PostParams::default(), &cluster).await
     };
-    cache.wrote(&stored);
+    let claimed = match written {
+        Ok(claimed) => claimed,
+        // Refused by the API server: nothing was written.
+        Err(kube::Error::Api(e)) if (400..500).contains(&e.code) => {
+            unstage_customer_secrets(client, &cluster, operation_id).await;
+            return Claim::Lost(kube::Error::Api(e).into());
+        }
+        // A transport or server error: the write may have landed; the cluster says.
+        Err(error) => match read_back(&api, &name, operation_id).await {
+            Ok(Some(claimed)) => claimed,
+            Ok(None) => {
+                unstage_customer_secrets(client, &cluster, operation_id).await;
+                return Claim::Lost(error.into());
+            }
+            Err(read_error) => {
+                tracing::warn!(%error, %read_error, name, operation_id, "a claim write failed and its outcome is unknown");
+                return Claim::Unknown(error.into());
+            }
+        },
+    };
+    cache.wrote(&claimed);
+    match complete_claim(client, cache, &claimed, rp_version).await {
+        Ok(completed) => Claim::Won(Box::new(completed)),
+        Err(error) => {
+            tracing::warn!(%error, name, operation_id, "a claimed transition is left for repair");
+            Claim::Won(Box::new(claimed))
+        }
+    }
+}
+
+/// The cluster if it carries the claim of `operation_id` (or its completion); `None` if it does
+/// not; an error if it cannot be read.
+async fn read_back(
+    api: &Api<OpenShiftCluster>,
+    name: &str,
+    operation_id: &str,
+) -> std::result::Result<Option<OpenShiftCluster>, kube::Error> {
+    let mut last = None;
+    for attempt in 0..3u64 {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+        }
+        match api.get_opt(name).await {
+            Ok(cluster) => {
+                return Ok(cluster.filter(|c| {
+                    c.annotations().get(PENDING_OPERATION).map(String::as_str) == Some(operation_id)
+                        || c.status
+                            .as_ref()
+                            .and_then(|s| s.async_operation_id.as_deref())
+                            == Some(operation_id)
+                }));
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.expect("at least one read"))
+}
+
+/// Complete a claimed transition, idempotently: promote its staged secrets, write its state into
+/// the status, release the claim. Whoever finds a claim may run this (its writer, the next write
+/// request; the controller does the same after a grace period). Returns the cluster as left.
+pub async fn complete_claim(
+    client: &kube::Client,
+    cache: &ClusterCache,
+    cluster: &OpenShiftCluster,
+    rp_version: &str,
+) -> Result<OpenShiftCluster> {
+    let annotations = cluster.annotations();
+    let (Some(op), Some(state)) = (
+        annotations.get(PENDING_OPERATION).cloned(),
+        annotations.get(PENDING_STATE).and_then(|s| parse_state(s)),
+    ) else {
+        return Ok(cluster.clone());
+    };
+    let ns = cluster.namespace().unwrap_or_default();
+    let api: Api<OpenShiftCluster> = Api::namespaced(client.clone(), &ns);
+    let name = cluster.name_any();
     // The secrets land before the status names the operation: the controller starts work only
     // then, and its first step reads them.
-    store_customer_secrets(client, &stored, secrets).await?;
+    promote_customer_secrets(client, cluster, &op).await?;
 
-    // The claim is ours; write the status, retrying conflicts with the controller.
-    for _ in 0..10 {
-        let mut status = stored
+    let mut stored = cluster.clone();
+    let mut tries = 0;
+    loop {
+        if stored.annotations().get(PENDING_OPERATION) != Some(&op) {
+            // Completed (or rolled on) by someone else.
+            return Ok(stored);
+        }
+        if stored
             .status
-            .clone()
-            .unwrap_or_else(|| previous_status.clone());
-        let old_state = status.provisioning_state;
-        if let Some(old) = old_state.filter(|s| s.is_terminal()) {
+            .as_ref()
+            .and_then(|s| s.async_operation_id.as_deref())
+            == Some(op.as_str())
+        {
+            break;
+        }
+        let mut status = stored.status.clone().unwrap_or_default();
+        if let Some(old) = status.provisioning_state.filter(|s| s.is_terminal()) {
             status.last_provisioning_state = Some(old);
         }
         status.provisioning_state = Some(state);
-        status.async_operation_id = Some(operation_id.to_string());
+        status.async_operation_id = Some(op.clone());
         status.failed_provisioning_state = None;
         if state != ProvisioningState::AdminUpdating {
             status.error = None;
         }
-        if is_create {
+        if state == ProvisioningState::Creating {
             status
                 .created_at
                 .get_or_insert_with(|| Utc::now().to_rfc3339());
@@ -484,9 +745,11 @@ pub async fn transition(
                 .created_by
                 .get_or_insert_with(|| rp_version.to_string());
         }
-        stored.status = Some(status);
+        let mut desired = stored.clone();
+        desired.status = Some(status);
+        tries += 1;
         match api
-            .replace_status(&name, &PostParams::default(), &stored)
+            .replace_status(&name, &PostParams::default(), &desired)
             .await
         {
             Ok(written) => {
@@ -494,66 +757,61 @@ pub async fn transition(
                 stored = written;
                 break;
             }
-            Err(e) if is_conflict(&e) => {
-                stored = api.get(&name).await?;
-                if stored
-                    .annotations()
-                    .get(PENDING_OPERATION)
-                    .map(String::as_str)
-                    != Some(operation_id)
-                {
-                    return Err(Error::Conflict);
-                }
-            }
-            Err(e) => return Err(e.into()),
+            Err(e) if tries >= COMPLETION_TRIES => return Err(e.into()),
+            // A conflict (the controller, another repair) or a failed write: read and redo.
+            Err(_) => match api.get_opt(&name).await? {
+                Some(current) => stored = current,
+                None => return Ok(stored),
+            },
         }
     }
-    // Release the claim only if it is still ours.
-    let patch = serde_json::json!([
-        {"op": "test", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-operation", "value": operation_id},
-        {"op": "remove", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-operation"},
-        {"op": "remove", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-state"},
-    ]);
-    let patch: json_patch::Patch = serde_json::from_value(patch)?;
-    match api
-        .patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
-        .await
-    {
-        Ok(released) => {
-            cache.wrote(&released);
-            Ok(released)
-        }
-        Err(error) => {
-            tracing::warn!(%error, name, "could not release the operation claim");
-            Ok(stored)
-        }
-    }
+    release_claim(&api, cache, &stored, &op).await
 }
 
-/// Finish a transition whose status write never happened (the writer died between its two
-/// writes): write the pending state into the status and release the claim.
+/// Remove the claim annotations if they still name `op` (a JSON patch guarded by a `test` op).
+async fn release_claim(
+    api: &Api<OpenShiftCluster>,
+    cache: &ClusterCache,
+    stored: &OpenShiftCluster,
+    op: &str,
+) -> Result<OpenShiftCluster> {
+    let name = stored.name_any();
+    let patch: json_patch::Patch = serde_json::from_value(serde_json::json!([
+        {"op": "test", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-operation", "value": op},
+        {"op": "remove", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-operation"},
+        {"op": "remove", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-state"},
+    ]))?;
+    let mut last = None;
+    for _ in 0..3 {
+        match api
+            .patch(
+                &name,
+                &PatchParams::default(),
+                &Patch::<()>::Json(patch.clone()),
+            )
+            .await
+        {
+            Ok(released) => {
+                cache.wrote(&released);
+                return Ok(released);
+            }
+            // The test op failed: released already.
+            Err(kube::Error::Api(e)) if (400..500).contains(&e.code) => return Ok(stored.clone()),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.expect("at least one try").into())
+}
+
+/// Finish a transition whose writer did not (it died, or its completion writes failed): see
+/// [`complete_claim`].
 pub async fn repair_claim(
     client: &kube::Client,
     cache: &ClusterCache,
     cluster: &OpenShiftCluster,
     rp_version: &str,
 ) -> Result<()> {
-    let annotations = cluster.annotations();
-    let (Some(op), Some(state)) = (
-        annotations.get(PENDING_OPERATION),
-        annotations.get(PENDING_STATE).and_then(|s| parse_state(s)),
-    ) else {
-        return Ok(());
-    };
-    if cluster
-        .status
-        .as_ref()
-        .and_then(|s| s.async_operation_id.as_deref())
-        == Some(op.as_str())
-    {
-        return Ok(());
-    }
-    transition(client, cache, cluster.clone(), state, op, rp_version, &[])
+    complete_claim(client, cache, cluster, rp_version)
         .await
         .map(|_| ())
 }

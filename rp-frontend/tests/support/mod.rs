@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod faults;
 pub mod swagger;
 
 use std::time::Duration;
@@ -10,8 +11,8 @@ use std::time::Duration;
 use crds::SecretReference;
 use crds::management::naming::subscription_namespace;
 use crds::management::{
-    AsyncOperation, AsyncOperationStatus, OpenShiftCluster, OpenShiftVersion, OpenShiftVersionSpec,
-    ProvisioningState,
+    AsyncOperation, AsyncOperationStatus, ClusterUniqueKey, OpenShiftCluster, OpenShiftVersion,
+    OpenShiftVersionSpec, ProvisioningState,
 };
 use devcluster::{Devcluster, DevclusterConfig};
 use futures::{StreamExt, TryStreamExt};
@@ -99,8 +100,8 @@ pub async fn register_subscription(http: &reqwest::Client, base: &str) {
 
 /// Stand-in for rp-controller: watches every OpenShiftCluster and, once the frontend's claim is
 /// released, finishes the operation the way the controller does: Creating/Updating/AdminUpdating
-/// end Succeeded with a credentials Secret, Deleting ends with the object gone and the
-/// AsyncOperation marked resourceDeleted.
+/// end Succeeded with a credentials Secret, Deleting ends with the object gone, its unique keys
+/// released and the AsyncOperation marked resourceDeleted.
 pub fn spawn_controller_stand_in(client: kube::Client) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let api: Api<OpenShiftCluster> = Api::all(client.clone());
@@ -198,6 +199,14 @@ async fn finish_operation(client: &kube::Client, cluster: &OpenShiftCluster) -> 
     ops.replace_status(&op_id, &PostParams::default(), &op)
         .await?;
     if deleted {
+        // The controller's releaseUniqueKeys: the cluster's unique keys are free again.
+        let holder = cluster.spec.resource_id.to_lowercase();
+        let keys: Api<ClusterUniqueKey> = Api::all(client.clone());
+        for key in keys.list(&ListParams::default()).await?.items {
+            if key.spec.cluster_resource_id == holder {
+                keys.delete(&key.name_any(), &Default::default()).await?;
+            }
+        }
         clusters.delete(&name, &Default::default()).await?;
     }
     Ok(())
