@@ -3,6 +3,7 @@
 //! acting before a standby takes over.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -102,11 +103,19 @@ impl Log {
     }
 }
 
+/// Every write gets a number when it is issued, so the server's history tells a write issued
+/// before its leader stopped (in flight during the stall: it may still land, as on a real network)
+/// from one issued after (which the fence must prevent).
+static ISSUED: AtomicU64 = AtomicU64::new(0);
+/// `ISSUED` at the moment each elector's `lost` token fired.
+static ISSUED_AT_STOP: Mutex<BTreeMap<&'static str, u64>> = Mutex::new(BTreeMap::new());
+
 async fn write(client: &kube::Client, writer: &str, n: u64) -> bool {
     let cms = Api::<ConfigMap>::namespaced(client.clone(), "default");
+    let issued = ISSUED.fetch_add(1, Ordering::SeqCst) + 1;
     let body = serde_json::json!({
         "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "work"},
-        "data": {"writer": writer, "n": n.to_string()}
+        "data": {"writer": writer, "n": n.to_string(), "issued": issued.to_string()}
     });
     cms.patch(
         "work",
@@ -125,6 +134,10 @@ async fn work(who: &'static str, leading: Leading, log: Log) {
     let stopped = log.clone();
     tokio::spawn(async move {
         lost.cancelled().await;
+        ISSUED_AT_STOP
+            .lock()
+            .unwrap()
+            .insert(who, ISSUED.load(Ordering::SeqCst));
         stopped.push(Event::Stopped(who));
     });
     let (stray_client, stray_log, stray_stop, stray_lost) = (
@@ -236,10 +249,12 @@ fn watch_history(client: &kube::Client, history: &History) {
             if let WatchEvent::Added(c) | WatchEvent::Modified(c) = event
                 && c.metadata.name.as_deref() == Some("work")
             {
-                let writer = c.data.and_then(|d| d.get("writer").cloned());
+                let data = c.data.unwrap_or_default();
+                let writer = data.get("writer").cloned().unwrap_or_default();
+                let issued = data.get("issued").cloned().unwrap_or_default();
                 h.record(
                     c.metadata.resource_version.as_ref(),
-                    format!("writer={}", writer.unwrap_or_default()),
+                    format!("writer={writer} issued={issued}"),
                 );
             }
         }
@@ -346,7 +361,16 @@ async fn a_stalled_leader_stops_acting_before_the_standby_takes_over() {
     a.await.unwrap();
 
     // The server agrees: between b's acquisition and a's re-acquisition, every write to `work`
-    // is b's, and b wrote nothing after a re-acquired.
+    // is b's, or one of a's issued before a stopped (sent into the stall; a write already sent
+    // cannot be recalled, which is what the lease - renew deadline margin is for); b wrote
+    // nothing after a re-acquired.
+    let a_stopped_at = ISSUED_AT_STOP.lock().unwrap()["a"];
+    let issued = |what: &str| -> u64 {
+        what.rsplit("issued=")
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(u64::MAX)
+    };
     let entries = history.entries();
     let takeover = entries
         .iter()
@@ -359,20 +383,20 @@ async fn a_stalled_leader_stops_acting_before_the_standby_takes_over() {
             .expect("a's re-acquisition is in the history");
     for (rv, what) in &entries[takeover..reacquired] {
         assert!(
-            what != "writer=a",
-            "a wrote at revision {rv} while b led: {entries:?}"
+            !what.starts_with("writer=a ") || issued(what) <= a_stopped_at,
+            "a wrote at revision {rv} while b led, issued after it stopped (at {a_stopped_at}): {entries:?}"
         );
     }
     for (rv, what) in &entries[reacquired..] {
         assert!(
-            what != "writer=b",
+            !what.starts_with("writer=b "),
             "b wrote at revision {rv} after a re-acquired: {entries:?}"
         );
     }
     assert!(
         entries[takeover..reacquired]
             .iter()
-            .any(|(_, w)| w == "writer=b")
+            .any(|(_, w)| w.starts_with("writer=b "))
     );
     dc.stop().await;
 }

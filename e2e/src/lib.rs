@@ -154,8 +154,13 @@ impl Arm {
 
     /// Admin GET of a cluster (the internal view SREs see).
     pub async fn admin_get(&self, name: &str) -> Result<Answer> {
-        self.send(reqwest::Method::GET, &self.cluster_id(name), "admin", None)
-            .await
+        self.send(
+            reqwest::Method::GET,
+            &format!("/admin{}", self.cluster_id(name)),
+            "admin",
+            None,
+        )
+        .await
     }
 
     /// GET a cluster.

@@ -58,6 +58,20 @@ async fn cluster_error(system: &LocalSystem, arm: &Arm, name: &str) -> crds::Arm
         .unwrap_or_else(|| panic!("{name} has no error"))
 }
 
+/// The detail of an internal failure, kept for SREs (`status.internalError`).
+async fn internal_error(system: &LocalSystem, arm: &Arm, name: &str) -> String {
+    let ns = crds::management::naming::subscription_namespace(&arm.subscription);
+    let api: Api<crds::management::OpenShiftCluster> = Api::namespaced(system.client.clone(), &ns);
+    api.list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|c| c.spec.name == name)
+        .and_then(|c| c.status?.internal_error)
+        .unwrap_or_else(|| panic!("{name} has no internal error"))
+}
+
 fn seed(system: &LocalSystem, resources: Vec<SeedResource>) {
     system
         .emulator
@@ -219,10 +233,13 @@ async fn an_rp_private_endpoint_of_another_cluster_is_neither_adopted_nor_delete
         cluster["properties"]["provisioningState"], "Failed",
         "{cluster}"
     );
+    // An RP-side failure: the customer sees the generic error, SREs the detail.
     let error = cluster_error(&system, &arm, "second").await;
+    assert_eq!(error.message, "Internal server error.", "{error:?}");
+    let detail = internal_error(&system, &arm, "second").await;
     assert!(
-        error.message.contains("private endpoint") && !error.message.contains("first"),
-        "{error:?}"
+        detail.contains("private endpoint") && !detail.contains("first"),
+        "{detail}"
     );
     assert_eq!(resource(&system, &squatter_id).unwrap(), squatter);
 
