@@ -327,7 +327,13 @@ async fn wait_for_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> 
         Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
     // The secrets the claim staged land before the status names the operation (the first step
     // reads them).
-    promote_staged_secrets(ctx, cluster, op).await?;
+    crds::management::claim::promote_staged_secrets(
+        &ctx.client,
+        cluster,
+        &actions::customer_secret_name(&cluster.name_any()),
+        op,
+    )
+    .await?;
     let mut status = cluster.status.clone().unwrap_or_default();
     if let Some(old) = status.provisioning_state.filter(|s| s.is_terminal()) {
         status.last_provisioning_state = Some(old);
@@ -381,42 +387,6 @@ async fn release_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> R
         Err(kube::Error::Api(e)) if (400..500).contains(&e.code) => Ok(()),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Move the customer secrets a claim staged onto their keys (a `test`-guarded JSON patch: a
-/// failed test means they were promoted already) and give a new cluster's Secret its owner, as
-/// the frontend does when it completes its own claim.
-async fn promote_staged_secrets(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> Result<()> {
-    let api: Api<Secret> =
-        Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
-    let name = actions::customer_secret_name(&cluster.name_any());
-    let Some(secret) = api.get_opt(&name).await? else {
-        return Ok(());
-    };
-    if let Some(patch) = crds::management::claim::promotion_patch(
-        secret.data.as_ref().unwrap_or(&Default::default()),
-        op,
-    ) {
-        let patch: json_patch::Patch = serde_json::from_value(patch)?;
-        match api
-            .patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
-            .await
-        {
-            Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 422 || e.code == 400 => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let owned = secret
-        .owner_references()
-        .iter()
-        .any(|o| Some(&o.uid) == cluster.uid().as_ref());
-    if !owned && let Some(owner) = cluster.controller_owner_ref(&()) {
-        let patch = json!({"metadata": {"ownerReferences": [owner]}});
-        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
-    }
-    Ok(())
 }
 
 fn parse_state(value: &str) -> Option<ProvisioningState> {

@@ -15,6 +15,54 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
 
+/// Promote the customer secrets operation `op` staged in the Secret `secret_name` (in the
+/// cluster's namespace) with [`promotion_patch`], and give a new cluster's Secret its owner (the
+/// cluster has no uid before its claim). Idempotent: a failed `test` means they were promoted
+/// already. The one completion path of the frontend (its own claim) and the controller (a claim
+/// whose writer died).
+pub async fn promote_staged_secrets(
+    client: &kube::Client,
+    cluster: &super::OpenShiftCluster,
+    secret_name: &str,
+    op: &str,
+) -> Result<(), kube::Error> {
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::{Api, Patch, PatchParams};
+    use kube::{Resource, ResourceExt};
+
+    let api: Api<Secret> =
+        Api::namespaced(client.clone(), &cluster.namespace().unwrap_or_default());
+    let Some(secret) = api.get_opt(secret_name).await? else {
+        return Ok(());
+    };
+    if let Some(patch) = promotion_patch(secret.data.as_ref().unwrap_or(&BTreeMap::new()), op) {
+        let patch = serde_json::from_value(patch).map_err(kube::Error::SerdeError)?;
+        match api
+            .patch(
+                secret_name,
+                &PatchParams::default(),
+                &Patch::<()>::Json(patch),
+            )
+            .await
+        {
+            Ok(_) => {}
+            // A failed test: promoted already.
+            Err(kube::Error::Api(e)) if e.code == 422 || e.code == 400 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let owned = secret
+        .owner_references()
+        .iter()
+        .any(|o| Some(&o.uid) == cluster.uid().as_ref());
+    if !owned && let Some(owner) = cluster.controller_owner_ref(&()) {
+        let patch = serde_json::json!({"metadata": {"ownerReferences": [owner]}});
+        api.patch(secret_name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+    }
+    Ok(())
+}
+
 /// Annotation: id of the operation that claimed the cluster and whose status write is pending.
 pub const PENDING_OPERATION: &str = "rp.aro.openshift.io/pending-operation";
 /// Annotation: provisioning state of that operation.

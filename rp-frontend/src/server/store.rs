@@ -482,46 +482,6 @@ async fn unstage_customer_secrets(
     }
 }
 
-/// Promote the secrets the claiming operation staged (a `test`-guarded JSON patch: idempotent,
-/// no conflicts between concurrent repairs) and give a new cluster's Secret its owner.
-async fn promote_customer_secrets(
-    client: &kube::Client,
-    cluster: &OpenShiftCluster,
-    operation_id: &str,
-) -> Result<()> {
-    let ns = cluster.namespace().unwrap_or_default();
-    let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    let name = customer_secret_name(&cluster.name_any());
-    let Some(secret) = api.get_opt(&name).await? else {
-        return Ok(());
-    };
-    if let Some(patch) = claim::promotion_patch(
-        secret.data.as_ref().unwrap_or(&BTreeMap::new()),
-        operation_id,
-    ) {
-        let patch: json_patch::Patch = serde_json::from_value(patch)?;
-        match api
-            .patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
-            .await
-        {
-            Ok(_) => {}
-            // A failed test: promoted already.
-            Err(kube::Error::Api(e)) if e.code == 422 || e.code == 400 => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let owned = secret
-        .owner_references()
-        .iter()
-        .any(|o| Some(&o.uid) == cluster.uid().as_ref());
-    if !owned && let Some(o) = owner(cluster) {
-        let patch = serde_json::json!({"metadata": {"ownerReferences": [o]}});
-        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
-    }
-    Ok(())
-}
-
 /// Read one key of a Secret in the subscription namespace.
 pub async fn read_secret_key(
     client: &kube::Client,
@@ -710,7 +670,13 @@ pub async fn complete_claim(
     let name = cluster.name_any();
     // The secrets land before the status names the operation: the controller starts work only
     // then, and its first step reads them.
-    promote_customer_secrets(client, cluster, &op).await?;
+    claim::promote_staged_secrets(
+        client,
+        cluster,
+        &customer_secret_name(&cluster.name_any()),
+        &op,
+    )
+    .await?;
 
     let mut stored = cluster.clone();
     let mut tries = 0;
