@@ -173,6 +173,32 @@ fn runtime_outcome(e: &crate::Error) -> Outcome {
     }
 }
 
+/// The outcome of a step on the RP's own Azure resources (its DNS zone, its private endpoint),
+/// which act with the RP's identity: an Azure error there (`AuthorizationFailed` naming the RP's
+/// principal, a limit of the RP's subscription) is the RP's failure, not the customer's, so it
+/// becomes an internal error (the customer sees `InternalServerError`, SREs the detail).
+/// `DuplicateDomain` is the customer's to act on and stays.
+fn rp_side(result: StepResult<()>) -> StepResult<()> {
+    let internal = |e: ArmError| {
+        if e.is_internal() || e.code == "DuplicateDomain" {
+            e
+        } else {
+            ArmError::new(
+                "InternalServerError",
+                format!("On the RP's own resources: {}: {}", e.code, e.message),
+            )
+        }
+    };
+    result.map_err(|outcome| match outcome {
+        Outcome::Failed(e) => Outcome::Failed(internal(e)),
+        Outcome::Retryable { error, retry_after } => Outcome::Retryable {
+            error: internal(error),
+            retry_after,
+        },
+        other => other,
+    })
+}
+
 /// Run the named step.
 pub async fn run(step: &str, env: &mut StepEnv<'_>) -> Outcome {
     let result = match step {
@@ -183,10 +209,10 @@ pub async fn run(step: &str, env: &mut StepEnv<'_>) -> Outcome {
         "ensureNetworkSecurityGroup" => ensure_nsg(env).await,
         "ensureLoadBalancers" | "reconcileLoadBalancerProfile" => ensure_load_balancers(env).await,
         "ensurePrivateLink" => ensure_private_link(env).await,
-        "createAPIServerPrivateEndpoint" => access::create_private_endpoint(env).await,
+        "createAPIServerPrivateEndpoint" => rp_side(access::create_private_endpoint(env).await),
         "ensureRoleAssignments" => access::ensure_role_assignments(env).await,
         "attachNSGs" => attach_nsgs(env).await,
-        "createDNS" => create_dns(env).await,
+        "createDNS" => rp_side(create_dns(env).await),
         "runInstaller" => run_installer(env).await,
         "apiServersReady" => api_servers_ready(env).await,
         "generateKubeconfigs" | "renewCertificates" => generate_kubeconfigs(env).await,
@@ -197,8 +223,8 @@ pub async fn run(step: &str, env: &mut StepEnv<'_>) -> Outcome {
         "rotateCredentials" => rotate_credentials(env).await,
         "removeBootstrap" | "finishInstallation" | "updateMaintenanceState" => Ok(()),
         "updateClusterData" | "updateProvisionedBy" => update_cluster_data(env),
-        "removeDNS" => remove_dns(env).await,
-        "removePrivateEndpoint" => access::remove_private_endpoint(env).await,
+        "removeDNS" => rp_side(remove_dns(env).await),
+        "removePrivateEndpoint" => rp_side(access::remove_private_endpoint(env).await),
         "removeRoleAssignments" => access::remove_role_assignments(env).await,
         "deleteClusterRuntime" => delete_runtime(env).await,
         "detachNSGs" => detach_nsgs(env).await,
@@ -1346,6 +1372,36 @@ pub fn decode_kubeconfig(b64: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn azure_errors_on_the_rps_own_resources_are_internal_and_duplicate_domains_stay() {
+        let denied = ArmError::new(
+            "AuthorizationFailed",
+            "The client 'rp-principal' does not have authorization to perform action on the zone.",
+        );
+        let Err(Outcome::Failed(e)) = rp_side(Err(Outcome::Failed(denied))) else {
+            panic!("still a failure");
+        };
+        assert!(e.is_internal(), "{e:?}");
+        assert_eq!(e.for_customer(), ArmError::internal());
+        assert!(
+            e.message.contains("rp-principal"),
+            "SREs keep the detail: {e:?}"
+        );
+        let Err(Outcome::Retryable { error, .. }) = rp_side(Err(Outcome::Retryable {
+            error: ArmError::new("Conflict", "busy"),
+            retry_after: None,
+        })) else {
+            panic!("still retryable");
+        };
+        assert!(error.is_internal(), "{error:?}");
+        let duplicate = duplicate_domain("demo.eastus.aroapp.io");
+        assert!(matches!(
+            rp_side(Err(Outcome::Failed(duplicate.clone()))),
+            Err(Outcome::Failed(e)) if e == duplicate
+        ));
+        assert!(rp_side(Ok(())).is_ok());
+    }
 
     #[test]
     fn resource_group_ids_parse_case_insensitively() {
