@@ -51,6 +51,9 @@ pub struct LocalArgs {
     /// Serve the frontend over plain HTTP without authentication (loopback only).
     #[arg(long)]
     pub insecure_no_auth: bool,
+    /// Address of the frontend's metrics listener (plain HTTP, `/metrics`; never on the ARM port).
+    #[arg(long, default_value = "127.0.0.1:8444")]
+    pub frontend_metrics_listen: SocketAddr,
     /// Address of the arm-emulator (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub arm_emulator_listen: SocketAddr,
@@ -106,6 +109,9 @@ pub struct LocalConfig {
     pub operator_resync: Duration,
     /// Key signing the frontend's `$skipToken`s (random when absent).
     pub frontend_skip_token_key: Option<aro_common::Secret<Vec<u8>>>,
+    /// Address of the frontend's metrics listener (`None`: no listener; the registry is still
+    /// in [`LocalSystem::frontend_health`]).
+    pub frontend_metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for LocalConfig {
@@ -125,6 +131,7 @@ impl Default for LocalConfig {
             lease_duration: Duration::from_secs(15),
             operator_resync: Duration::from_secs(30),
             frontend_skip_token_key: None,
+            frontend_metrics_listen: None,
         }
     }
 }
@@ -136,6 +143,7 @@ impl LocalConfig {
             data_dir: (!args.in_memory).then(|| args.data_dir.clone()),
             frontend_listen: args.frontend_listen,
             frontend_tls: !args.insecure_no_auth,
+            frontend_metrics_listen: Some(args.frontend_metrics_listen),
             management_kubeconfig: args.kubeconfig.clone(),
             azure: if args.real_azure {
                 Some(args.azure.to_config()?)
@@ -188,6 +196,8 @@ pub struct LocalSystem {
     pub settings: Settings,
     /// The frontend's readiness and metrics registry.
     pub frontend_health: Health,
+    /// URL of the frontend's metrics, when a listener serves them.
+    pub frontend_metrics_url: Option<String>,
     /// Where local clusters live (`None`: in memory).
     pub clusters_dir: Option<PathBuf>,
     config: LocalConfig,
@@ -479,6 +489,18 @@ impl LocalSystem {
         }
         let frontend_health = Health::new();
         let app = Frontend::with_health(client.clone(), frontend_config, frontend_health.clone());
+        let frontend_metrics_url = match config.frontend_metrics_listen {
+            Some(addr) => {
+                let (bound, _task) =
+                    aro_common::health::serve(addr, frontend_health.clone(), shutdown.clone())
+                        .await
+                        .map_err(|e| {
+                            Error::Config(format!("the frontend's metrics listener: {e}"))
+                        })?;
+                Some(format!("http://{bound}/metrics"))
+            }
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(config.frontend_listen)
             .await
             .map_err(io("binding the frontend"))?;
@@ -514,6 +536,7 @@ impl LocalSystem {
             certs,
             settings,
             frontend_health,
+            frontend_metrics_url,
             clusters_dir,
             config: config.clone(),
             shutdown,
@@ -652,6 +675,7 @@ impl LocalSystem {
             r#"aro local is running.
 
   ARM frontend:        {base}
+  frontend metrics:    {metrics}
   arm-emulator:        {arm}
   management cluster:  {mgmt}
   kubeconfig:          {kubeconfig}
@@ -690,6 +714,10 @@ Delete it:
                 .as_ref()
                 .map(|d| d.display().to_string())
                 .unwrap_or_else(|| "(in memory)".into()),
+            metrics = self
+                .frontend_metrics_url
+                .as_deref()
+                .unwrap_or("(not served)"),
         )
     }
 }
@@ -845,5 +873,34 @@ mod tests {
         }
         assert_eq!(mode_of(&data.join("frontend/server-key.pem")), 0o600);
         assert_eq!(mode_of(&data.join("management/kubeconfig")), 0o600);
+    }
+
+    #[tokio::test]
+    async fn the_frontends_metrics_are_served_on_their_own_listener() {
+        let system = LocalSystem::start(LocalConfig {
+            start_controller: false,
+            frontend_metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let client = reqwest::Client::new();
+        // One request through the frontend, then its series on the metrics listener.
+        let operations = format!(
+            "{}/providers/Microsoft.RedHatOpenShift/operations?api-version=2023-11-22",
+            system.frontend_url
+        );
+        assert_eq!(client.get(&operations).send().await.unwrap().status(), 200);
+        let url = system.frontend_metrics_url.clone().unwrap();
+        assert!(system.banner().contains(&url));
+        let metrics = client.get(&url).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("frontend_http_requests"), "{metrics}");
+        let on_arm_port = client
+            .get(format!("{}/metrics", system.frontend_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(on_arm_port.status(), 404);
+        system.stop().await.unwrap();
     }
 }
