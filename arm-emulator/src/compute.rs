@@ -25,7 +25,8 @@ const fn size(name: &'static str, family: &'static str, vcpus: u64, memory_gb: u
     }
 }
 
-/// Sizes ARO uses for masters and workers (reference section 3), plus a few small ones.
+/// Sizes ARO uses for masters and workers (the sizes static validation accepts,
+/// `rp-frontend/src/api/validate.rs`), plus a few small ones.
 pub const VM_SIZES: &[VmSize] = &[
     size("Standard_D2s_v3", "standardDSv3Family", 2, 8),
     size("Standard_D4s_v3", "standardDSv3Family", 4, 16),

@@ -1,7 +1,7 @@
 //! alertwebhook: the `null` and `Default` receivers of Alertmanager (Secret
 //! openshift-monitoring/alertmanager-main, key `alertmanager.yaml`) send to the operator's webhook
 //! sink, so alerts routed there are swallowed instead of piling up. Writes only on change; reports no
-//! conditions (reference 6.3).
+//! conditions (ARO-RP's pkg/operator/controllers).
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
-//! Internet checker (reference 6.3 "checkers", the one also running on workers): probes the URLs of
-//! `spec.internetChecker.urls` from the operator's pod and reports `InternetReachableFromMaster` or
-//! `InternetReachableFromWorker` on the Cluster. It is what the worker deployment runs, since the
-//! answer depends on the node's network path.
+//! Internet checker (ARO-RP's pkg/operator/controllers/checkers, the one also running on
+//! workers): probes the URLs of `spec.internetChecker.urls` from the operator's pod and reports
+//! `InternetReachableFromMaster` or `InternetReachableFromWorker` on the Cluster. It is what the
+//! worker deployment runs, since the answer depends on the node's network path.
 
 use std::time::Duration;
 

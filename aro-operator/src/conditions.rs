@@ -1,6 +1,6 @@
 //! Conditions, status and events on the `Cluster` singleton.
 //!
-//! Controllers built on the reference's base helper report `<Name>ControllerAvailable`,
+//! Controllers built on ARO-RP's base helper report `<Name>ControllerAvailable`,
 //! `<Name>ControllerProgressing` and `<Name>ControllerDegraded`: a successful reconcile clears them
 //! (Available=True, Progressing=False, Degraded=False); a failed one sets Degraded=True with the
 //! error text and leaves the other two as they were.

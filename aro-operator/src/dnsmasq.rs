@@ -2,7 +2,7 @@
 //! role label `machineconfiguration.openshift.io/role: <pool>`) whose Ignition 3.2.0 config runs
 //! dnsmasq on the nodes: `api` and `api-int` resolve to the API server's internal IP, `*.apps` to the
 //! ingress IP, the gateway domains to the gateway private endpoint; everything else goes to the
-//! DHCP-provided resolvers (reference 6.3).
+//! DHCP-provided resolvers (ARO-RP's pkg/operator/controllers).
 //!
 //! A changed MachineConfig reboots every node of its pool, so an existing MachineConfig is only
 //! rewritten when `aro.forcereconciliation` is on or while the cluster upgrades anyway; otherwise
@@ -20,7 +20,7 @@ use crate::apply::is_subset;
 use crate::kinds::{CLUSTER_VERSION, MACHINE_CONFIG, MACHINE_CONFIG_POOL};
 use crate::{Error, FIELD_MANAGER, Result};
 
-/// Name in conditions: `DnsmasqClusterController*` (the reference's cluster-level reconciler).
+/// Name in conditions: `DnsmasqClusterController*` (ARO-RP's cluster-level reconciler).
 pub const NAME: &str = "DnsmasqCluster";
 /// Flag gating the controller.
 pub const FLAG_ENABLED: &str = "aro.dnsmasq.enabled";

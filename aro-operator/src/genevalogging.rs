@@ -1,7 +1,7 @@
-//! genevalogging: the cluster's log shipping to Geneva (reference 6.3). Namespace
-//! `openshift-azure-logging` with service account `geneva`, SCC `privileged-genevalogging`, the
-//! fluent-bit configuration, the Geneva client certificates and the logging DaemonSet, all kept equal
-//! to the desired spec and owned by the Cluster.
+//! genevalogging: the cluster's log shipping to Geneva (ARO-RP's pkg/operator/controllers).
+//! Namespace `openshift-azure-logging` with service account `geneva`, SCC
+//! `privileged-genevalogging`, the fluent-bit configuration, the Geneva client certificates and the
+//! logging DaemonSet, all kept equal to the desired spec and owned by the Cluster.
 //!
 //! Form chosen: the mdsd form (DaemonSet `mdsd` running fluent-bit and mdsd, ConfigMap
 //! `fluent-config`, Secret `certificates`). The newer OTel form (DaemonSets
@@ -53,7 +53,7 @@ pub fn owner_reference(cluster: &Cluster) -> Value {
     })
 }
 
-/// A privileged SCC named `name` granted to service account `namespace/sa` (the reference copies
+/// A privileged SCC named `name` granted to service account `namespace/sa` (ARO-RP copies
 /// OpenShift's `privileged` SCC this way).
 pub fn privileged_scc(name: &str, namespace: &str, sa: &str, owner: &Value) -> Value {
     json!({

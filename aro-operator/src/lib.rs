@@ -1,6 +1,7 @@
-//! The in-cluster ARO operator (reference section 6): the controllers that keep an OpenShift cluster
-//! in the shape ARO supports, their runtime (leader election, health, metrics, the Alertmanager
-//! webhook sink) and the manifests that deploy it (the same objects as `charts/aro-operator`).
+//! The in-cluster ARO operator (ARO-RP's pkg/operator): the controllers that keep an OpenShift
+//! cluster in the shape ARO supports, their runtime (leader election, health, metrics, the
+//! Alertmanager webhook sink) and the manifests that deploy it (the same objects as
+//! `charts/aro-operator`).
 //!
 //! Every controller module has the same shape: a pure function from the objects it observed to the
 //! objects (or changes) it wants, unit-tested without a server, and a thin async `apply` step that

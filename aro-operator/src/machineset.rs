@@ -1,7 +1,7 @@
 //! machineset: the worker MachineSets (openshift-machine-api) keep at least two replicas in total.
 //! When a MachineSet changes and the total is below two, that MachineSet is raised by the shortfall.
 //! Nothing is done while any worker MachineSet is a custom one (its name lacks the infra id), as in
-//! the reference (6.3).
+//! ARO-RP's pkg/operator/controllers.
 
 use crds::operator::Cluster;
 use kube::Client;

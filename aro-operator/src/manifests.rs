@@ -396,7 +396,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
     crds::operator_crds()
 }
 
-/// How long [`deploy`] waits for a CRD to be established (as the reference's deployer does).
+/// How long [`deploy`] waits for a CRD to be established (as ARO-RP's deployer does).
 pub const CRD_ESTABLISHED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Whether a CRD (as JSON) reports `Established=True`.

@@ -2,7 +2,8 @@
 //! `.dockerconfigjson`) are merged into the global pull secret openshift-config/pull-secret when
 //! `aro.pullsecret.managed` is on; customer registries are kept, the secret is recreated when it is
 //! missing or of the wrong type, and invalid JSON is replaced. `status.redHatKeysPresent` lists the
-//! Red Hat registries the global pull secret has credentials for (reference 6.3).
+//! Red Hat registries the global pull secret has credentials for (ARO-RP's
+//! pkg/operator/controllers).
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,6 @@
 //! routefix: on OpenShift versions with the SDN MTU-probing bug (before 4.6.37, and 4.7 before
 //! 4.7.18) a DaemonSet drops spoofed ICMP "fragmentation needed" packets; on every other version its
-//! namespace and ClusterRoleBinding are removed (reference 6.3).
+//! namespace and ClusterRoleBinding are removed (ARO-RP's pkg/operator/controllers).
 
 use crds::operator::Cluster;
 use kube::Client;

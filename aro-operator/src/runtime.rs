@@ -678,7 +678,7 @@ pub async fn run_controllers(
         MACHINE_SET.api_resource(),
     )
     // One MachineSet at a time: concurrent reconciles of two MachineSets would each see the same
-    // shortfall and both scale up (the reference's controller-runtime default is one, too).
+    // shortfall and both scale up (ARO-RP's controller-runtime default is one, too).
     .with_config(kube::runtime::controller::Config::default().concurrency(1));
     let store = controller.store();
     let stream = controller

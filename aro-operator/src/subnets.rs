@@ -2,7 +2,7 @@
 //! MachineSets' provider specs) carry the cluster's network security group, and, when the cluster has
 //! no gateway domains, the service endpoints Microsoft.ContainerRegistry and Microsoft.Storage
 //! (locations `*`). A repair stamps the Cluster with `aro.openshift.io/lastSubnetReconcileTimestamp`.
-//! Subnets that no longer exist are skipped (reference 6.3).
+//! Subnets that no longer exist are skipped (ARO-RP's pkg/operator/controllers).
 //!
 //! Azure is reached through [`SubnetsApi`], the adapter boundary to the Azure network API: the lead
 //! implements it over the `azure-clients` crate (GET and PUT of

@@ -73,7 +73,7 @@ async fn pullsecret_merges_repairs_recreates_and_stops_when_disabled() {
     assert_eq!(keys, ["registry.redhat.io"]);
 
     // Corrupt: invalid JSON is dropped, the ARO key comes back (customer keys cannot be recovered
-    // from garbage; the reference drops them too).
+    // from garbage; ARO-RP drops them too).
     write_pull_secret(&env, "{corrupt").await;
     wait_until("the corrupt pull secret to be replaced", || async {
         let a = auths(&docker_config(&pull_secret(&env).await?));

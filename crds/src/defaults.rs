@@ -1,4 +1,5 @@
-//! Defaults of the internal model (reference section 2.3), applied on every accepted PUT and PATCH.
+//! Defaults of the internal model (ARO-RP's pkg/api defaults), applied on every accepted PUT and
+//! PATCH.
 
 use crate::management::{
     LoadBalancerProfile, MaintenanceTask, ManagedOutboundIps, OpenShiftClusterSpec, OutboundType,

@@ -1,4 +1,4 @@
-//! The internal model: serde round trips and the defaults of reference section 2.3.
+//! The internal model: serde round trips and the defaults of ARO-RP's pkg/api.
 
 use crds::management::*;
 use crds::operator::{Cluster, ClusterSpec, default_operator_flags};

@@ -4,12 +4,13 @@
 //! Pure logic (unit-tested without any server):
 //! * [`steps`]: the step engine: plans of actions and waits, attempts, backoff honouring Retry-After,
 //!   wait timeouts with customer-facing messages, resumable progress.
-//! * [`transitions`]: the provisioning state machine of reference section 5.1 and the async operation
-//!   outcome written when an operation ends.
+//! * [`transitions`]: the provisioning state machine of ARO-RP's pkg/backend and the async
+//!   operation outcome written when an operation ends.
 //! * [`plans`]: the named steps of install, update, admin update (per maintenance task) and delete.
 //! * [`infra`]: names and desired ARM bodies of the resources an install creates, and DNS names.
 //! * [`runtime`]: cluster runtimes; so far the objects the local runtime seeds into a new cluster.
-//! * [`validation`]: dynamic validation of the customer's network and permissions (reference section 4).
+//! * [`validation`]: dynamic validation of the customer's network and permissions (ARO-RP's
+//!   pkg/validate).
 //!
 //! Against servers: [`actions`] (what each step does through ARM and the cluster runtime),
 //! [`lifecycle`] and [`subscriptions`] (the reconcilers), [`controller`] (`aro controller`: leader

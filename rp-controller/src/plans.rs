@@ -1,6 +1,6 @@
 //! The plans of the four lifecycle operations: which named steps run, in which order, and how long
-//! each wait may take (reference sections 5.3 and 5.4, reduced to what this RP does). Step names are
-//! recorded in status, so a released name must never change meaning.
+//! each wait may take (ARO-RP's pkg/cluster install, update and delete steps, reduced to what this
+//! RP does). Step names are recorded in status, so a released name must never change meaning.
 
 use std::time::Duration;
 

@@ -1,6 +1,7 @@
-//! Subscription lifecycle (reference section 5.6): when ARM reports a subscription Deleted, every
-//! cluster of it is deleted. Terminal clusters move to Deleting (with an operation record, as the
-//! frontend does); busy ones are retried later; the subscription's status counts what remains.
+//! Subscription lifecycle (ARO-RP's pkg/backend subscription handling): when ARM reports a
+//! subscription Deleted, every cluster of it is deleted. Terminal clusters move to Deleting (with
+//! an operation record, as the frontend does); busy ones are retried later; the subscription's
+//! status counts what remains.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! How an operation ends (reference section 5.1): the cluster's new provisioning state and the
+//! How an operation ends (ARO-RP's pkg/backend): the cluster's new provisioning state and the
 //! outcome written to its async operation record.
 //!
 //! * Creating / Updating: Succeeded, or Failed with failedProvisioningState = the operation.

@@ -1,7 +1,8 @@
 //! Validation over real HTTP, in every API version the frontend serves: each static validation
-//! rule (reference section 3) answers 400 with its ARM code and the JSON path of the field as that
-//! version spells it, immutability on update (PropertyChangeNotAllowed), the request validation
-//! codes of section 1.1 and which routes each version serves.
+//! rule (ARO-RP's static validators, pkg/api/*/openshiftcluster_validatestatic.go) answers 400 with
+//! its ARM code and the JSON path of the field as that version spells it, immutability on update
+//! (PropertyChangeNotAllowed), the request validation codes of section 1.1 and which routes each
+//! version serves.
 //!
 //! Every test is table-driven and collects all mismatches before failing, so one run shows every
 //! problem. Each test function uses one in-process devcluster for all its cases.
@@ -2236,7 +2237,7 @@ async fn request_validation_codes_in_every_version() {
                 "InvalidResourceType",
             ),
             (
-                // 400, not 404: request validation (reference 1.1, Go's middleware/validate.go).
+                // 400, not 404: request validation (ARO-RP's pkg/frontend/middleware/validate.go).
                 "resource name ends with a dot",
                 Method::GET,
                 cluster_path("rg", "bad.name."),

@@ -1,4 +1,4 @@
-//! Default operator flags (reference section 6.2).
+//! Default operator flags (ARO-RP's pkg/operator/flags.go).
 
 use std::collections::BTreeMap;
 

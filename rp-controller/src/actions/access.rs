@@ -1,7 +1,7 @@
 //! The cluster service principal's access (its object id and its role on the cluster resource
 //! group) and the RP's private endpoint into the cluster: created at install, refreshed by an
-//! update, removed at delete (reference 5.3 deployBaseResourceTemplate's RBAC and
-//! createAPIServerPrivateEndpoint, 5.4 delete).
+//! update, removed at delete (ARO-RP's pkg/cluster: deployBaseResourceTemplate's RBAC and
+//! createAPIServerPrivateEndpoint at install, their removal at delete).
 
 use serde_json::{Value, json};
 

@@ -47,7 +47,7 @@ pub const LOG_FILE: &str = ".openshift_install.log";
 /// Written by this runtime once `create cluster` succeeded and its outputs were read.
 pub const COMPLETE_MARKER: &str = ".aro-install-complete";
 
-/// How long an install may run by default (the reference's runInstaller bound).
+/// How long an install may run by default (ARO-RP's runInstaller bound).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// Lines of installer output an error carries.
 const ERROR_TAIL_LINES: usize = 20;
@@ -61,7 +61,7 @@ const API_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_POD_CIDR: &str = "10.128.0.0/14";
 /// Default service network.
 pub const DEFAULT_SERVICE_CIDR: &str = "172.30.0.0/16";
-/// The machine network is a placeholder, as in the reference: ARO's machines live in the
+/// The machine network is a placeholder, as in ARO-RP: ARO's machines live in the
 /// customer's subnets, which the install config names.
 pub const MACHINE_CIDR: &str = "127.0.0.0/8";
 /// Per-node pod subnet size.
@@ -74,7 +74,7 @@ pub const DEFAULT_PUBLISH: &str = "External";
 pub const NETWORK_TYPE: &str = "OVNKubernetes";
 /// Control plane machines.
 pub const MASTER_REPLICAS: u32 = 3;
-/// Control plane OS disk size, as the reference sets it.
+/// Control plane OS disk size, as ARO-RP sets it.
 pub const MASTER_DISK_SIZE_GB: i32 = 1024;
 /// Availability zones of both machine pools.
 pub const ZONES: [&str; 3] = ["1", "2", "3"];
@@ -490,7 +490,7 @@ pub fn install_config(seed: &SeedInput) -> Value {
     })
 }
 
-/// The customer's pull secret without `cloud.openshift.com` (as the reference does: no telemetry
+/// The customer's pull secret without `cloud.openshift.com` (as ARO-RP does: no telemetry
 /// registration at install), `{"auths":{}}` when there is none.
 fn install_pull_secret(pull_secret: &str) -> String {
     if pull_secret.trim().is_empty() {

@@ -1,4 +1,4 @@
-//! Dynamic validation (reference section 4): checks of the customer's Azure resources that static
+//! Dynamic validation (ARO-RP's pkg/validate): checks of the customer's Azure resources that static
 //! validation cannot do, run at the start of install and update. Everything here is pure: callers
 //! fetch the virtual network and the permissions through the Azure client layer and pass them in,
 //! so the rules are unit-tested without Azure.

@@ -1,4 +1,4 @@
-//! Network checks (reference section 4): the linked virtual network exists in the cluster's
+//! Network checks (ARO-RP's pkg/validate): the linked virtual network exists in the cluster's
 //! region, the cluster subnets exist, are provisioned, big enough (/27 or larger), carry the right
 //! network security group, and no two of master subnet, worker subnets, pod CIDR and service CIDR
 //! overlap.

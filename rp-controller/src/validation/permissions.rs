@@ -59,8 +59,8 @@ pub enum LinkedResource {
 }
 
 impl LinkedResource {
-    /// Actions a principal needs. The RP's own identity needs less than the cluster's (reference
-    /// section 4: vnet read; route table join/read; NAT gateway join).
+    /// Actions a principal needs. The RP's own identity needs less than the cluster's (ARO-RP's
+    /// pkg/validate: vnet read; route table join/read; NAT gateway join).
     pub fn required_actions(self, principal: Principal) -> &'static [&'static str] {
         match (self, principal) {
             (Self::VirtualNetwork, Principal::ResourceProvider) => {

@@ -45,7 +45,7 @@ const TASKS: &[(&str, MaintenanceTask)] = &[
     ),
 ];
 
-/// Apply an admin PATCH onto the spec. An empty task means Everything (reference 2.3).
+/// Apply an admin PATCH onto the spec. An empty task means Everything (as ARO-RP's admin update).
 pub fn apply(update: &AdminUpdate, spec: &mut OpenShiftClusterSpec) -> Result<(), ArmErrorDetail> {
     let p = &update.properties;
     spec.maintenance_task = match p.maintenance_task.as_deref() {

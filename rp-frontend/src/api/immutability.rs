@@ -27,7 +27,7 @@ const CASE_INSENSITIVE: &[&str] = &[
     "name",
     "type",
     "location",
-    // Stored lowercased at creation (reference 1.3 step 7).
+    // Stored lowercased at creation (as ARO-RP's pkg/frontend PUT/PATCH handler).
     "properties.clusterProfile.resourceGroupId",
 ];
 

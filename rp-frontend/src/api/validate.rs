@@ -1,6 +1,6 @@
-//! Static validation of a cluster document (reference section 3): every rule reports an ARM error
-//! code and the JSON path of the field in the caller's API version; all violations are returned
-//! together.
+//! Static validation of a cluster document (as ARO-RP's `openshiftcluster_validatestatic.go` of
+//! each API version): every rule reports an ARM error code and the JSON path of the field in the
+//! caller's API version; all violations are returned together.
 
 use std::net::Ipv4Addr;
 use std::sync::LazyLock;

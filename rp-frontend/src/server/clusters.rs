@@ -235,7 +235,7 @@ fn request_not_allowed(state: ProvisioningState) -> Error {
     )
 }
 
-/// Refuse writes while the cluster is busy (reference 1.3 step 3).
+/// Refuse writes while the cluster is busy (as ARO-RP's pkg/frontend PUT/PATCH handler).
 fn check_writable(cluster: &OpenShiftCluster) -> Result<()> {
     let state = store::effective_state(cluster);
     if !state.is_terminal() {
@@ -567,7 +567,8 @@ async fn try_put_or_patch(
             };
             let mut doc = doc;
             // A create without a version gets the default one first: rules that depend on the
-            // version (VM sizes) judge the version the cluster will run (reference 1.3 step 5).
+            // version (VM sizes) judge the version the cluster will run (as ARO-RP's pkg/frontend
+            // PUT/PATCH handler).
             let requested_version = doc
                 .properties
                 .as_ref()

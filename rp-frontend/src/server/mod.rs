@@ -728,7 +728,7 @@ async fn dispatch(state: &AppState, ctx: &Ctx, id: routes::RouteId) -> Result<Re
                 Cluster | ListCredentials | ListAdminCredentials | AdminCluster => {
                     check_type(ctx, l[6], 6)?;
                     if !valid_group_name(l[7]) {
-                        // 400 like the reference's request validation (a valid name that does
+                        // 400 like ARO-RP's request validation (a valid name that does
                         // not exist is a 404).
                         return Err(Error::arm(
                             StatusCode::BAD_REQUEST,
