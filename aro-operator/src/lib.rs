@@ -83,11 +83,8 @@ impl Error {
 
     /// Whether this is a Kubernetes 409 Conflict (stale resourceVersion).
     pub fn is_conflict(&self) -> bool {
-        matches!(self, Error::Kube(kube::Error::Api(status)) if status.code == 409)
+        matches!(self, Error::Kube(e) if aro_common::kube_client::is_conflict(e))
     }
 }
 
-/// Whether a kube error is a 404 Not Found.
-pub(crate) fn is_not_found(error: &kube::Error) -> bool {
-    matches!(error, kube::Error::Api(status) if status.code == 404)
-}
+pub(crate) use aro_common::kube_client::is_not_found;

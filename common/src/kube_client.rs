@@ -15,6 +15,17 @@ use kube::Client;
 use tokio::time::{Instant, Sleep};
 use tower::BoxError;
 
+/// Whether a kube error is a 409 Conflict: a resourceVersion precondition failed, or the object
+/// already exists.
+pub fn is_conflict(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 409)
+}
+
+/// Whether a kube error is a 404 Not Found.
+pub fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
 /// Timeout of management API calls (kube-apiserver's own request timeout is 60 s; a call that
 /// takes half of that is better retried).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

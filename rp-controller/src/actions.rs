@@ -37,26 +37,10 @@ use crate::validation::{
     self, LinkedResource, NetworkFacts, Permission, Principal, Subnet, VirtualNetwork,
 };
 
-/// Key of the pull secret in the customer Secret (written by the frontend).
-pub const PULL_SECRET_KEY: &str = "pullSecret";
-/// Key of the service principal secret in the customer Secret (written by the frontend).
-pub const CLIENT_SECRET_KEY: &str = "servicePrincipalClientSecret";
-/// Key of the kubeadmin password in the credentials Secret (read by listCredentials).
-pub const KUBEADMIN_PASSWORD_KEY: &str = "kubeadminPassword";
-/// Key of the admin kubeconfig in the credentials Secret (read by listAdminCredentials).
-pub const ADMIN_KUBECONFIG_KEY: &str = "adminKubeconfig";
-/// Key of the cluster's SSH private key in the credentials Secret.
-pub const SSH_KEY_KEY: &str = "sshPrivateKey";
-
-/// Name of a cluster's customer Secret (pull secret, service principal secret).
-pub fn customer_secret_name(object_name: &str) -> String {
-    format!("{object_name}-customer")
-}
-
-/// Name of a cluster's credentials Secret (kubeadmin password, admin kubeconfig, SSH key).
-pub fn credentials_secret_name(object_name: &str) -> String {
-    format!("{object_name}-credentials")
-}
+pub use crds::management::protocol::{
+    ADMIN_KUBECONFIG_KEY, CLIENT_SECRET_KEY, KUBEADMIN_PASSWORD_KEY, PULL_SECRET_KEY, SSH_KEY_KEY,
+    credentials_secret_name, customer_secret_name,
+};
 
 /// What a step works on.
 pub struct StepEnv<'a> {

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aro_common::kube_client::{is_conflict, is_not_found};
 use chrono::Utc;
 use crds::management::{
     AsyncOperation, AsyncOperationStatus, OpenShiftCluster, OpenShiftClusterStatus,
@@ -39,14 +40,6 @@ pub fn plan_for(cluster: &OpenShiftCluster, state: ProvisioningState) -> Option<
         ProvisioningState::Deleting => Some(plans::delete()),
         _ => None,
     }
-}
-
-fn is_conflict(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 409)
-}
-
-fn is_not_found(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
 /// Reconcile one cluster.
@@ -390,18 +383,7 @@ async fn release_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> R
 }
 
 fn parse_state(value: &str) -> Option<ProvisioningState> {
-    use ProvisioningState::*;
-    [
-        Creating,
-        Updating,
-        AdminUpdating,
-        Deleting,
-        Succeeded,
-        Failed,
-        Canceled,
-    ]
-    .into_iter()
-    .find(|s| s.as_str() == value)
+    value.parse().ok()
 }
 
 /// A terminal cluster this process has not seen yet: restart its runtime (a durable local cluster

@@ -106,15 +106,7 @@ impl Error {
     }
 }
 
-/// Whether a kube error is a 409 Conflict (resourceVersion precondition failed) or AlreadyExists.
-pub fn is_conflict(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 409)
-}
-
-/// Whether a kube error is a 404.
-pub fn is_not_found(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 404)
-}
+pub use aro_common::kube_client::{is_conflict, is_not_found};
 
 #[cfg(test)]
 mod tests {

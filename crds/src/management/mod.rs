@@ -5,6 +5,7 @@ pub mod claim;
 pub mod naming;
 pub mod openshiftcluster;
 pub mod openshiftversion;
+pub mod protocol;
 pub mod roleset;
 pub mod subscription;
 pub mod uniquekey;

@@ -403,6 +403,39 @@ impl std::fmt::Display for ProvisioningState {
     }
 }
 
+/// A string that is no provisioning state's ARM spelling.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownProvisioningState(pub String);
+
+impl std::fmt::Display for UnknownProvisioningState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown provisioning state {:?}", self.0)
+    }
+}
+
+impl std::error::Error for UnknownProvisioningState {}
+
+impl std::str::FromStr for ProvisioningState {
+    type Err = UnknownProvisioningState;
+
+    /// The ARM spelling, exactly (as the pending-state annotation records it).
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        use ProvisioningState::*;
+        [
+            Creating,
+            Updating,
+            AdminUpdating,
+            Deleting,
+            Succeeded,
+            Failed,
+            Canceled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+        .ok_or_else(|| UnknownProvisioningState(value.to_string()))
+    }
+}
+
 /// An SRE maintenance task requested through the admin API.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum MaintenanceTask {

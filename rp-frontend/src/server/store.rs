@@ -36,25 +36,11 @@ use tokio_util::task::AbortOnDropHandle;
 use crate::error::{Error, Result, is_conflict};
 
 pub use crds::management::claim::{PENDING_OPERATION, PENDING_STATE};
-/// Key of the pull secret in the customer Secret.
-pub const PULL_SECRET_KEY: &str = "pullSecret";
-/// Key of the service principal secret in the customer Secret.
-pub const CLIENT_SECRET_KEY: &str = "servicePrincipalClientSecret";
+pub use crds::management::protocol::{CLIENT_SECRET_KEY, PULL_SECRET_KEY, customer_secret_name};
 
 /// Parse a provisioning state name.
 pub fn parse_state(value: &str) -> Option<ProvisioningState> {
-    use ProvisioningState::*;
-    [
-        Creating,
-        Updating,
-        AdminUpdating,
-        Deleting,
-        Succeeded,
-        Failed,
-        Canceled,
-    ]
-    .into_iter()
-    .find(|s| s.as_str() == value)
+    value.parse().ok()
 }
 
 /// The provisioning state a cluster is in, counting a claimed-but-unwritten transition.
@@ -364,11 +350,6 @@ pub async fn subscription_state(
         .get_opt(&subscription.to_lowercase())
         .await?
         .map(|s| s.spec.state))
-}
-
-/// Name of a cluster's customer Secret.
-pub fn customer_secret_name(object_name: &str) -> String {
-    format!("{object_name}-customer")
 }
 
 fn owner(cluster: &OpenShiftCluster) -> Option<OwnerReference> {
