@@ -125,13 +125,32 @@ impl Tokens {
 
 /// The request log, a ring buffer: the oldest entries drop once `capacity` is reached; sequence
 /// numbers keep counting (from 1 after a clear).
-struct RequestLog {
-    entries: VecDeque<LoggedRequest>,
+/// A bounded log (ring buffer) whose entries are numbered from 1: the request log and the token
+/// request log. The oldest entries are dropped first; numbers keep counting.
+struct SeqLog<T> {
+    entries: VecDeque<T>,
     next_seq: u64,
     capacity: usize,
 }
 
-impl RequestLog {
+/// An entry of a [`SeqLog`]: it carries its own sequence number.
+trait Sequenced {
+    fn set_seq(&mut self, seq: u64);
+}
+
+impl Sequenced for LoggedRequest {
+    fn set_seq(&mut self, seq: u64) {
+        self.seq = seq;
+    }
+}
+
+impl Sequenced for LoggedTokenRequest {
+    fn set_seq(&mut self, seq: u64) {
+        self.seq = seq;
+    }
+}
+
+impl<T: Sequenced> SeqLog<T> {
     fn new(capacity: usize) -> Self {
         Self {
             entries: VecDeque::new(),
@@ -140,8 +159,8 @@ impl RequestLog {
         }
     }
 
-    fn push(&mut self, mut entry: LoggedRequest) -> u64 {
-        entry.seq = self.next_seq;
+    fn push(&mut self, mut entry: T) -> u64 {
+        entry.set_seq(self.next_seq);
         self.next_seq += 1;
         while self.entries.len() >= self.capacity {
             self.entries.pop_front();
@@ -195,8 +214,8 @@ pub struct App {
     principals: Mutex<Vec<Principal>>,
     tokens: Mutex<Tokens>,
     faults: Mutex<Faults>,
-    log: Mutex<RequestLog>,
-    token_log: Mutex<(u64, std::collections::VecDeque<LoggedTokenRequest>)>,
+    log: Mutex<SeqLog<LoggedRequest>>,
+    token_log: Mutex<SeqLog<LoggedTokenRequest>>,
     token_lifetime: Duration,
     initial_seeds: Vec<Seed>,
     pub(crate) base_url: String,
@@ -216,8 +235,8 @@ impl App {
             principals: Mutex::new(principals),
             tokens: Mutex::new(Tokens::new(limits.max_tokens)),
             faults: Mutex::new(Faults::new(faults)),
-            log: Mutex::new(RequestLog::new(limits.max_logged_requests)),
-            token_log: Mutex::new((0, std::collections::VecDeque::new())),
+            log: Mutex::new(SeqLog::new(limits.max_logged_requests)),
+            token_log: Mutex::new(SeqLog::new(TOKEN_LOG_CAPACITY)),
             token_lifetime: limits.token_lifetime,
             initial_seeds,
             base_url,
@@ -277,18 +296,12 @@ impl App {
 
     /// The token request log (oldest first; the last [`TOKEN_LOG_CAPACITY`] requests).
     pub fn token_requests(&self) -> Vec<LoggedTokenRequest> {
-        self.token_log.lock().1.iter().cloned().collect()
+        self.token_log.lock().entries.iter().cloned().collect()
     }
 
     fn log_token_request(&self, tenant: &str, client_id: &str, status: u16, error: Option<&str>) {
-        let mut log = self.token_log.lock();
-        log.0 += 1;
-        let seq = log.0;
-        if log.1.len() >= TOKEN_LOG_CAPACITY {
-            log.1.pop_front();
-        }
-        log.1.push_back(LoggedTokenRequest {
-            seq,
+        self.token_log.lock().push(LoggedTokenRequest {
+            seq: 0,
             time: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
             tenant: tenant.to_string(),
             client_id: client_id.to_string(),

@@ -520,7 +520,13 @@ impl LocalSystem {
                 (format!("https://localhost:{}", addr.port()), task)
             }
             None => {
-                let task = tokio::spawn(serve_plain(listener, app, stop));
+                let task = tokio::spawn(aro_common::serve::serve(
+                    listener,
+                    aro_common::serve::Transport::Plain,
+                    app,
+                    aro_common::serve::ServeOptions::default(),
+                    stop,
+                ));
                 (format!("http://{addr}"), task)
             }
         };
@@ -720,21 +726,6 @@ Delete it:
                 .unwrap_or("(not served)"),
         )
     }
-}
-
-async fn serve_plain(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    shutdown: CancellationToken,
-) {
-    aro_common::serve::serve(
-        listener,
-        aro_common::serve::Transport::Plain,
-        app,
-        aro_common::serve::ServeOptions::default(),
-        shutdown,
-    )
-    .await
 }
 
 /// `aro local`: start everything, print the walkthrough, run until `shutdown`.

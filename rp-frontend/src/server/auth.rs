@@ -15,7 +15,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use axum::http::StatusCode;
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
@@ -23,12 +22,7 @@ use crate::error::{Error, Result};
 pub use aro_common::serve::PeerCertificate;
 
 /// Lowercase hex SHA-256 of DER bytes.
-pub fn fingerprint(der: &[u8]) -> String {
-    Sha256::digest(der)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+pub use aro_common::serve::fingerprint;
 
 /// A fingerprint as the allow-lists store it (64 lowercase hex digits), from any spelling with
 /// colons and either case; `None` if it is not a SHA-256 fingerprint.

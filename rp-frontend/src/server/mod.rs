@@ -153,16 +153,7 @@ impl Ctx {
     /// unsupported, as ARO-RP answers).
     pub fn api_version(&self) -> Result<ApiVersion> {
         let raw = self.query("api-version").unwrap_or_default();
-        ApiVersion::parse(raw).ok_or_else(|| {
-            Error::arm(
-                StatusCode::BAD_REQUEST,
-                "InvalidResourceType",
-                format!(
-                    "The resource type '{}' could not be found in the namespace '{NAMESPACE}' for api version '{raw}'.",
-                    self.lower.get(6).map(String::as_str).unwrap_or("openshiftclusters")
-                ),
-            )
-        })
+        ApiVersion::parse(raw).ok_or_else(|| unsupported_api_version(&self.lower, raw))
     }
 
     /// The body parsed as JSON, 400 InvalidRequestContent when malformed.
@@ -448,6 +439,7 @@ async fn handle(
     }
 }
 
+/// 400 InvalidResourceType for an api-version the route does not serve (as ARO-RP answers).
 fn unsupported_api_version(lower: &[String], version: &str) -> Error {
     Error::arm(
         StatusCode::BAD_REQUEST,

@@ -156,15 +156,6 @@ pub fn record_identity_headers(
     Ok(())
 }
 
-/// Whether `value` is a GUID in the hyphenated form ARM sends (`8-4-4-4-12` hex digits).
-pub fn is_guid(value: &str) -> bool {
-    value.len() == GUID_LEN
-        && value.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
-        })
-}
-
 /// Why `url` is not a managed identity URL under `host_suffix`, if it is not one: https, a host
 /// that is a subdomain of the suffix, no user info, the default port.
 fn identity_url_problem(url: &str, host_suffix: &str) -> Option<&'static str> {
@@ -239,7 +230,7 @@ pub fn check_identity_headers(headers: &HeaderMap, host_suffix: &str) -> Result<
                     format!("the identity URL {why} (https://*.{host_suffix})"),
                 ));
             }
-        } else if !is_guid(value) {
+        } else if !crate::api::validate::is_uuid(value) {
             return Err(invalid(name, "a tenant id must be a GUID".into()));
         }
     }
