@@ -430,3 +430,17 @@ pub fn cluster_resources(emulator: &EmulatorHandle, name: &str) -> Vec<String> {
         .filter_map(|r| r["id"].as_str().map(str::to_string))
         .collect()
 }
+
+/// Lifecycle settings for tests: polls at most every 200 ms and quick retries, so a lifecycle
+/// takes seconds.
+pub fn fast_settings() -> rp_controller::context::Settings {
+    rp_controller::context::Settings {
+        max_poll_interval: Duration::from_millis(200),
+        retry: rp_controller::steps::RetryPolicy {
+            max_attempts: 10,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+        },
+        ..Default::default()
+    }
+}

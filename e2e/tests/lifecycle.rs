@@ -11,25 +11,12 @@ use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use rp_controller::context::Settings;
 use rp_controller::local::{LocalConfig, LocalSystem};
-use rp_controller::steps::RetryPolicy;
 
 const T: Duration = Duration::from_secs(60);
 
-pub fn fast_settings() -> Settings {
-    Settings {
-        max_poll_interval: Duration::from_millis(200),
-        retry: RetryPolicy {
-            max_attempts: 10,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(2),
-        },
-        ..Default::default()
-    }
-}
-
 async fn system() -> LocalSystem {
     LocalSystem::start(LocalConfig {
-        settings: fast_settings(),
+        settings: e2e::fast_settings(),
         lease_duration: Duration::from_secs(3),
         ..Default::default()
     })
@@ -548,7 +535,7 @@ async fn the_controller_completes_a_claim_whose_writer_died_with_its_secrets() {
     let system = LocalSystem::start(LocalConfig {
         settings: Settings {
             claim_grace: Duration::from_millis(300),
-            ..fast_settings()
+            ..e2e::fast_settings()
         },
         lease_duration: Duration::from_secs(3),
         ..Default::default()

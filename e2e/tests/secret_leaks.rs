@@ -22,9 +22,7 @@ use e2e::{Arm, Network, cluster_body};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
 use kube::core::ApiResource;
-use rp_controller::context::Settings;
 use rp_controller::local::{LocalConfig, LocalSystem};
-use rp_controller::steps::RetryPolicy;
 use serde_json::{Value, json};
 use tracing_subscriber::filter::LevelFilter;
 
@@ -101,18 +99,6 @@ fn assert_no_leak(place: &str, text: &str, needles: &[Needle]) {
                 );
             }
         }
-    }
-}
-
-fn settings() -> Settings {
-    Settings {
-        max_poll_interval: Duration::from_millis(200),
-        retry: RetryPolicy {
-            max_attempts: 10,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(2),
-        },
-        ..Default::default()
     }
 }
 
@@ -213,7 +199,7 @@ async fn wait_ended(arm: &Arm, name: &str) -> Value {
 async fn no_secret_reaches_logs_statuses_errors_metrics_or_the_arm_request_log() {
     let logs = logs::capture(LevelFilter::DEBUG);
     let system = LocalSystem::start(LocalConfig {
-        settings: settings(),
+        settings: e2e::fast_settings(),
         lease_duration: Duration::from_secs(3),
         operator_resync: Duration::from_secs(1),
         frontend_skip_token_key: Some(aro_common::Secret::new(SKIP_TOKEN_KEY.as_bytes().to_vec())),

@@ -8,24 +8,14 @@ use arm_emulator::{Principal, Seed, SeedResource, demo};
 use e2e::{Arm, cluster_body, seed_network};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use rp_controller::actions::{OWNER_TAG, private_endpoint_name};
-use rp_controller::context::Settings;
 use rp_controller::local::{LocalConfig, LocalSystem};
-use rp_controller::steps::RetryPolicy;
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(60);
 
 async fn system() -> LocalSystem {
     LocalSystem::start(LocalConfig {
-        settings: Settings {
-            max_poll_interval: Duration::from_millis(200),
-            retry: RetryPolicy {
-                max_attempts: 10,
-                initial_backoff: Duration::from_millis(100),
-                max_backoff: Duration::from_secs(2),
-            },
-            ..Default::default()
-        },
+        settings: e2e::fast_settings(),
         lease_duration: Duration::from_secs(3),
         ..Default::default()
     })
