@@ -7,15 +7,14 @@ mod arm;
 mod config;
 mod error;
 pub mod lro;
-mod resource_id;
 pub mod retry;
 mod workload_identity;
 
 pub use arm::{ArmClient, Precondition};
+pub use aro_common::ResourceId;
 pub use config::{AzureArgs, AzureConfig, Credentials, PUBLIC_ARM_ENDPOINT, PUBLIC_AUTHORITY_HOST};
 pub use error::{CloudError, Error};
 pub use lro::{OperationState, PendingOperation, Started};
-pub use resource_id::ResourceId;
 pub use retry::{ArmRetryPolicy, RetrySettings};
 pub use workload_identity::FederatedTokenFileCredential;
 

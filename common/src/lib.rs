@@ -1,16 +1,18 @@
 //! Runtime pieces every `aro` component shares: logging setup, graceful shutdown, the hardened
 //! serve path every listener uses, the `/healthz`, `/readyz`, `/metrics` listener, request
 //! timeouts of Kubernetes API clients, owner-only files for secrets, and the [`Secret`] wrapper of
-//! secret values.
+//! secret values, and the parser of ARM resource ids.
 
 pub mod fs;
 pub mod health;
 pub mod kube_client;
+pub mod resource_id;
 pub mod secret;
 pub mod serve;
 pub mod shutdown;
 pub mod telemetry;
 
+pub use resource_id::ResourceId;
 pub use secret::Secret;
 
 /// Errors of the shared runtime pieces.
@@ -33,6 +35,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A string is not an ARM resource id.
+    #[error("'{0}' is not an ARM resource id")]
+    InvalidResourceId(String),
     /// A private (owner-only) directory or file cannot be created, opened or written.
     #[error("{}: {reason}", path.display())]
     PrivatePath {

@@ -1,6 +1,7 @@
-//! ARM resource ids, split into what the SDK clients take as arguments.
+//! ARM resource ids, split into their parts: the one parser of ids for every crate (the RP's
+//! validation and actions, the operator's subnet checks, the SDK clients' arguments).
 
-use crate::error::Error;
+use crate::Error;
 
 /// A parsed ARM resource id: `/subscriptions/{s}/resourceGroups/{g}/providers/{ns}/{type}/{name}[/{type}/{name}]*`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,7 +20,7 @@ pub struct ResourceId {
 impl ResourceId {
     /// Parses an id (case preserved; segment keywords matched case-insensitively).
     pub fn parse(id: &str) -> Result<Self, Error> {
-        let invalid = || Error::InvalidConfig(format!("'{id}' is not an ARM resource id"));
+        let invalid = || Error::InvalidResourceId(id.to_string());
         let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
         if parts.len() < 8
             || !parts[0].eq_ignore_ascii_case("subscriptions")
