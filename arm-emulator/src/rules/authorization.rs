@@ -211,3 +211,65 @@ fn built_in_role_definitions(
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::path::{Route, parse};
+    use crate::request::Caller;
+    use crate::resources::Resources;
+    use crate::rules::Capacity;
+    use crate::rules::testing::store;
+    use serde_json::json;
+
+    const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+
+    fn prepare(resources: &Resources, id: &str, body: &mut Value) -> Result<(), ApiError> {
+        let Ok(Route::Provider(path)) = parse(id) else {
+            panic!("{id}")
+        };
+        let (caller, capacity) = (Caller::system(), Capacity::default());
+        let cx = Context {
+            resources,
+            caller: &caller,
+            capacity: &capacity,
+        };
+        let resource_type = path.resource_type();
+        let put = Put {
+            path: &path,
+            id,
+            resource_type: &resource_type,
+            existing: None,
+            location: None,
+        };
+        Authorization.prepare_put(&cx, &put, body).map(|_| ())
+    }
+
+    #[test]
+    fn role_assignments_name_a_known_role_once_per_principal_and_scope() {
+        let scope = "/subscriptions/s/resourceGroups/rg";
+        let id = |n: &str| format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{n}");
+        let body = |role: &str| json!({"properties": {"roleDefinitionId": format!("/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/{role}"), "principalId": "p1"}});
+        let empty = store(&[]);
+        let mut first = body(READER);
+        prepare(&empty, &id("a"), &mut first).unwrap();
+        assert_eq!(first["properties"]["scope"], json!(scope));
+        assert_eq!(
+            first["properties"]["principalType"],
+            json!("ServicePrincipal")
+        );
+
+        let e = prepare(&empty, &id("b"), &mut body("no-such-role")).unwrap_err();
+        assert_eq!(e.code, "RoleDefinitionDoesNotExist");
+
+        let existing = store(&[(
+            &id("a"),
+            "Microsoft.Authorization/roleAssignments",
+            first["properties"].clone(),
+        )]);
+        let e = prepare(&existing, &id("b"), &mut body(READER)).unwrap_err();
+        assert_eq!(e.code, "RoleAssignmentExists");
+        // Writing the same assignment again is no duplicate.
+        assert!(prepare(&existing, &id("a"), &mut body(READER)).is_ok());
+    }
+}

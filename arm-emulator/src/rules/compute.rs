@@ -414,6 +414,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn power_actions_of_virtual_machines() {
+        let power = |action: &str| Compute.action(VIRTUAL_MACHINE, action);
+        assert_eq!(
+            power("restart"),
+            Some(PowerChange {
+                transient: "starting",
+                target: "running"
+            })
+        );
+        assert_eq!(power("deallocate").map(|p| p.target), Some("deallocated"));
+        assert_eq!(power("poweroff").map(|p| p.transient), Some("stopping"));
+        assert_eq!(power("capture"), None);
+        assert_eq!(Compute.action("microsoft.compute/disks", "start"), None);
+    }
+
+    #[test]
     fn restrictions_show_on_the_sku() {
         let r = vec![SkuRestriction {
             name: "Standard_D8s_v3".into(),

@@ -57,3 +57,36 @@ impl ProviderRules for Dns {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::path::{Route, parse};
+
+    #[test]
+    fn public_zones_get_name_servers_and_record_sets_do_not() {
+        let zone =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/dnszones/example.com";
+        for (id, servers) in [(zone.to_string(), true), (format!("{zone}/A/www"), false)] {
+            let Ok(Route::Provider(path)) = parse(&id) else {
+                panic!("{id}")
+            };
+            let resource_type = path.resource_type();
+            let put = Put {
+                path: &path,
+                id: &id,
+                resource_type: &resource_type,
+                existing: None,
+                location: None,
+            };
+            let mut stored = json!({"properties": {}});
+            Dns.complete(&put, &mut stored);
+            assert_eq!(
+                stored["properties"]["nameServers"].is_array(),
+                servers,
+                "{id}"
+            );
+            assert!(!Dns.traits(&resource_type.to_ascii_lowercase()).long_running);
+        }
+    }
+}

@@ -277,6 +277,38 @@ pub fn render(resources: &Resources, k: &str, expand_instance_view: bool) -> Opt
     Some(body)
 }
 
+/// Builders for the rules' unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::path::key;
+    use serde_json::json;
+
+    /// A resource table holding `(id, type, properties)`.
+    pub fn store(resources: &[(&str, &str, Value)]) -> Resources {
+        let mut store = Resources::default();
+        for (id, kind, properties) in resources {
+            store.insert(
+                key(id),
+                Resource {
+                    id: id.to_string(),
+                    body: json!({"id": id, "type": kind, "properties": properties}),
+                    power_state: None,
+                },
+            );
+        }
+        store
+    }
+
+    /// A caller limited by (here: no) role assignments.
+    pub fn restricted() -> Caller {
+        Caller {
+            restricted: true,
+            ..Caller::system()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -510,7 +510,88 @@ pub fn default_subnet_policies(body: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::request::Caller;
+    use crate::rules::Capacity;
+    use crate::rules::testing::{restricted, store};
+
+    const VNET: &str =
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v";
+    const NSG: &str =
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nsg";
+
+    fn context<'a>(resources: &'a Resources, caller: &'a Caller) -> Context<'a> {
+        static CAPACITY: std::sync::LazyLock<Capacity> =
+            std::sync::LazyLock::new(Capacity::default);
+        Context {
+            resources,
+            caller,
+            capacity: &CAPACITY,
+        }
+    }
+
+    fn linking(id: &str) -> Value {
+        json!({"properties": {"networkSecurityGroup": {"id": id}}})
+    }
+
+    #[test]
+    fn links_must_name_existing_resources_and_joinable_ones_need_join() {
+        let resources = store(&[(NSG, "Microsoft.Network/networkSecurityGroups", json!({}))]);
+        let (system, limited) = (Caller::system(), restricted());
+        let cx = context(&resources, &system);
+        assert!(check_links(&cx, "w", "/x", &linking(NSG)).is_ok());
+        let missing = NSG.replace("/nsg", "/missing");
+        let e = check_links(&cx, "w", "/x", &linking(&missing)).unwrap_err();
+        assert_eq!(e.code, "InvalidResourceReference");
+        // Only full resource ids in a resource group are checked.
+        for unchecked in [
+            missing.trim_start_matches('/'),
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups",
+            "/subscriptions/s/resourceGroups/rg",
+        ] {
+            assert!(
+                check_links(&cx, "w", "/x", &linking(unchecked)).is_ok(),
+                "{unchecked}"
+            );
+        }
+        let e = check_links(&context(&resources, &limited), "w", "/x", &linking(NSG)).unwrap_err();
+        assert_eq!(e.code, "LinkedAuthorizationFailed");
+        assert!(
+            e.message
+                .contains("'Microsoft.Network/networkSecurityGroups/join/action'"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn linked_resources_cannot_be_deleted_and_show_their_subnets() {
+        let subnet = format!("{VNET}/subnets/a");
+        let resources = store(&[
+            (VNET, "Microsoft.Network/virtualNetworks", json!({})),
+            (
+                &subnet,
+                "Microsoft.Network/virtualNetworks/subnets",
+                json!({"networkSecurityGroup": {"id": NSG}}),
+            ),
+            (NSG, "Microsoft.Network/networkSecurityGroups", json!({})),
+        ]);
+        let system = Caller::system();
+        let cx = context(&resources, &system);
+        let e = Network
+            .check_delete(&cx, "microsoft.network/networksecuritygroups", NSG)
+            .unwrap_err();
+        assert_eq!(e.code, "InUseNetworkSecurityGroupCannotBeDeleted");
+        assert!(
+            e.message
+                .starts_with("Network security group nsg is in use by")
+        );
+        // The VNet and its subnet are not linked from outside.
+        assert!(Network.check_delete(&cx, VIRTUAL_NETWORK, VNET).is_ok());
+        let nsg = cx.render(&key(NSG), false).unwrap();
+        assert_eq!(nsg["properties"]["subnets"], json!([{"id": subnet}]));
+        let vnet = cx.render(&key(VNET), false).unwrap();
+        assert_eq!(vnet["properties"]["subnets"][0]["id"], json!(subnet));
+    }
 
     fn nets(list: &[&str]) -> Vec<IpNet> {
         list.iter().map(|s| s.parse().unwrap()).collect()
