@@ -137,7 +137,7 @@ impl Reply {
         Self::json(200, json!({ "value": items }))
     }
 
-    /// A resource's etag is also sent as the `ETag` header (RPC: ETag).
+    /// A resource's etag is also sent as the `ETag` header, as ARM does.
     pub fn with_etag(mut self) -> Self {
         if let Some(tag) = self
             .body

@@ -415,7 +415,7 @@ fn precondition_failed(message: String) -> ApiError {
     ApiError::new(412, "PreconditionFailed", message)
 }
 
-/// ARM's conditional requests (RPC: ETag): a PUT with `If-None-Match: *` only creates; an
+/// ARM's conditional requests: a PUT with `If-None-Match: *` only creates; an
 /// `If-Match` PUT, PATCH or DELETE applies only to the resource whose etag it names (`*`: any
 /// existing one). A DELETE of an absent resource stays 204 and a PATCH of one 404 (answered by
 /// the caller).
