@@ -35,7 +35,7 @@ impl Engine {
             .map(|(_, types)| {
                 types
                     .iter()
-                    .map(|t| json!({"resourceType": t, "locations": self.settings.locations, "apiVersions": ["2024-03-01", "2022-04-01"]}))
+                    .map(|t| json!({"resourceType": t, "locations": self.capacity.locations, "apiVersions": ["2024-03-01", "2022-04-01"]}))
                     .collect()
             })
             .unwrap_or_default();
