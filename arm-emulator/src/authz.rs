@@ -1,7 +1,19 @@
-//! Role-based access: built-in role definitions and Azure's action matching.
+//! Role-based access: built-in role definitions, Azure's action matching, and the permissions a
+//! caller holds at a scope from the stored role assignments. The engine authorizes every request
+//! with it; the Microsoft.Authorization provider's own resources behave as `rules::authorization`
+//! says.
 
+use crate::error::ApiError;
+use crate::path::{is_within, last_segment};
+use crate::request::Caller;
+use crate::resources::Resources;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+/// Type key of role assignments.
+pub(crate) const ROLE_ASSIGNMENT: &str = "microsoft.authorization/roleassignments";
+/// Type key of (custom) role definitions.
+pub(crate) const ROLE_DEFINITION: &str = "microsoft.authorization/roledefinitions";
 
 /// One entry of a role definition's `permissions` (and of the `permissions` API).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +167,97 @@ pub fn allowed(permissions: &[Permission], action: &str) -> bool {
         p.actions.iter().any(|a| action_matches(a, action))
             && !p.not_actions.iter().any(|n| action_matches(n, action))
     })
+}
+
+/// The permissions `caller` holds at `scope`: everything when unrestricted, otherwise those of the
+/// roles assigned to it at the scope or above.
+pub(crate) fn permissions(resources: &Resources, caller: &Caller, scope: &str) -> Vec<Permission> {
+    if !caller.restricted {
+        return vec![Permission {
+            actions: vec!["*".into()],
+            ..Default::default()
+        }];
+    }
+    let mut out = Vec::new();
+    for (_, r) in resources.of_type(ROLE_ASSIGNMENT) {
+        let props = &r.body["properties"];
+        let principal = props["principalId"].as_str().unwrap_or_default();
+        let assignment_scope = props["scope"].as_str().unwrap_or_default();
+        if !principal.eq_ignore_ascii_case(&caller.object_id) || !is_within(scope, assignment_scope)
+        {
+            continue;
+        }
+        let role = props["roleDefinitionId"].as_str().unwrap_or_default();
+        out.extend(role_permissions(resources, role));
+    }
+    out
+}
+
+fn role_permissions(resources: &Resources, role_definition_id: &str) -> Vec<Permission> {
+    let guid = last_segment(role_definition_id);
+    if let Some((_, def)) = resources
+        .of_type(ROLE_DEFINITION)
+        .find(|(_, r)| last_segment(&r.id).eq_ignore_ascii_case(guid))
+    {
+        return definition_permissions(&def.body);
+    }
+    built_in(guid)
+        .map(|r| vec![built_in_permissions(r)])
+        .unwrap_or_default()
+}
+
+/// Whether a role definition (built-in or stored) with this id's GUID exists.
+pub(crate) fn role_exists(resources: &Resources, role_definition_id: &str) -> bool {
+    let guid = last_segment(role_definition_id);
+    built_in(guid).is_some()
+        || resources
+            .of_type(ROLE_DEFINITION)
+            .any(|(_, r)| last_segment(&r.id).eq_ignore_ascii_case(guid))
+}
+
+/// 403 AuthorizationFailed unless `caller` may perform `action` at `scope`.
+pub(crate) fn authorize(
+    resources: &Resources,
+    caller: &Caller,
+    action: &str,
+    scope: &str,
+) -> Result<(), ApiError> {
+    if allowed(&permissions(resources, caller, scope), action) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            403,
+            "AuthorizationFailed",
+            format!(
+                "The client '{}' with object id '{}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.",
+                caller.client_id, caller.object_id
+            ),
+        ))
+    }
+}
+
+/// 403 LinkedAuthorizationFailed unless `caller`, writing `id` with `write_action`, may also
+/// perform `join_action` on the `linked` resource its body refers to.
+pub(crate) fn authorize_linked(
+    resources: &Resources,
+    caller: &Caller,
+    write_action: &str,
+    id: &str,
+    join_action: &str,
+    linked: &str,
+) -> Result<(), ApiError> {
+    if allowed(&permissions(resources, caller, linked), join_action) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            403,
+            "LinkedAuthorizationFailed",
+            format!(
+                "The client '{}' with object id '{}' has permission to perform action '{write_action}' on scope '{id}'; however, it does not have permission to perform action(s) '{join_action}' on the linked scope(s) '{linked}' (respectively) or the linked scope(s) are invalid.",
+                caller.client_id, caller.object_id
+            ),
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
 //! Configuration: principals, fault injection, seeds and the emulator's settings.
 
-use crate::compute::SkuRestriction;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -201,6 +200,26 @@ pub struct ProviderRegistration {
     pub namespace: String,
     /// `Registered`, `NotRegistered`, `Registering` or `Unregistering`.
     pub registration_state: String,
+}
+
+/// A restriction on a SKU, as seeded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SkuRestriction {
+    /// SKU name, e.g. `Standard_D8s_v3`.
+    pub name: String,
+    /// Location the restriction applies to.
+    pub location: String,
+    /// Zones restricted (a `Zone` restriction); empty means the whole location.
+    #[serde(default)]
+    pub zones: Vec<String>,
+    /// Azure's reason code.
+    #[serde(default = "default_reason")]
+    pub reason_code: String,
+}
+
+fn default_reason() -> String {
+    "NotAvailableForSubscription".into()
 }
 
 /// A seed document (JSON or YAML): principals, resources in creation order, provider states,

@@ -1,5 +1,6 @@
 //! Errors: the crate's error enum and the ARM error answers the emulator sends.
 
+use crate::path::ProviderPath;
 use serde_json::{Value, json};
 
 /// Failures starting or configuring the emulator.
@@ -115,6 +116,21 @@ impl ApiError {
             format!(
                 "The Resource '{resource_type}/{name}'{under} was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix"
             ),
+        )
+    }
+
+    /// 404 ResourceNotFound for the instance made of the first `len` segments of a provider path.
+    pub fn not_found_at(path: &ProviderPath, len: usize) -> Self {
+        let name: Vec<&str> = path.segments[..len]
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .map(String::as_str)
+            .collect();
+        Self::resource_not_found(
+            &path.type_of(len),
+            &name.join("/"),
+            path.scope.resource_group.as_deref(),
         )
     }
 }

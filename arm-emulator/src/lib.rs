@@ -8,18 +8,27 @@
 //!
 //! In-process use: [`ArmEmulator::start`] returns a handle with the base URL. Standalone use:
 //! [`run`] with [`ArmEmulatorArgs`] (the `aro arm-emulator` subcommand).
+//!
+//! Layers, each using only those before it: `path`, `error`, `config` and `request` (URL shapes,
+//! errors, settings, one request and its reply); `resources` (the indexed resource table); `authz`
+//! (role-based access over the stored role assignments); `rules` (what each resource provider
+//! does beyond generic ARM, one file per provider); `engine` (the ARM state machine: request
+//! dispatch, resource groups, provider registration, generic resources, long-running
+//! operations); `server` (HTTP, tokens, faults, admin API).
 
 pub mod authz;
-pub mod compute;
 pub mod config;
 pub mod demo;
 mod engine;
 mod error;
-pub mod network;
 pub mod path;
+mod request;
 mod resources;
+mod rules;
 mod server;
 mod tls;
+
+pub use rules::{compute, network};
 
 pub use config::{
     DEFAULT_MAX_LOGGED_REQUESTS, DEFAULT_MAX_TOKENS, EmulatorConfig, FaultConfig, FaultRule,

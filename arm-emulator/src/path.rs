@@ -1,4 +1,5 @@
-//! ARM URL shapes: what a request path addresses.
+//! ARM URL shapes: what a request path addresses, the keys ids are matched by, and locations as
+//! ARM normalises them.
 //!
 //! ARM resource ids are `{scope}/providers/{namespace}/{type}/{name}[/{type}/{name}]*` where the scope
 //! is a subscription, a resource group or (for extension resources such as role assignments) any
@@ -91,6 +92,11 @@ impl ProviderPath {
     /// Lowercased namespace.
     pub fn ns(&self) -> String {
         self.namespace.to_ascii_lowercase()
+    }
+
+    /// Whether the path hangs directly off a subscription (not a group or a resource).
+    pub fn at_subscription(&self) -> bool {
+        self.scope.resource_group.is_none() && !self.scope.is_resource
     }
 }
 
@@ -237,6 +243,15 @@ pub fn is_within(inner: &str, outer: &str) -> bool {
     inner.len() >= outer.len()
         && inner[..outer.len()].eq_ignore_ascii_case(outer)
         && (inner.len() == outer.len() || inner[outer.len()] == b'/')
+}
+
+/// Normalises a location the way ARM does ("East US" -> "eastus").
+pub fn normalize_location(location: &str) -> String {
+    location
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase()
 }
 
 /// Last path segment of an id.

@@ -2,11 +2,83 @@
 //! resources or a hundred thousand: resources by type, the resources within an id (a range of the
 //! sorted keys), and who references whom (`{"id": ...}` links in bodies).
 
-use crate::engine::Resource;
-use crate::network;
-use crate::path::key;
+use crate::error::ApiError;
+use crate::path::{self, ProviderPath, is_within, key, normalize_location};
+use serde::Serialize;
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::{Deref, DerefMut};
+
+/// A stored resource.
+#[derive(Clone, Debug, Serialize)]
+pub struct Resource {
+    /// Id with the casing of the last write.
+    pub id: String,
+    /// Stored body (computed fields are added when rendering).
+    pub body: Value,
+    /// Power state (`running`, `deallocated`, ...) of the resources that have one (virtual
+    /// machines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub power_state: Option<String>,
+}
+
+impl Resource {
+    /// The lowercase resource type, the key rules and indexes use.
+    pub fn type_lower(&self) -> String {
+        self.body["type"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    }
+
+    /// `properties.provisioningState` (`Succeeded` when absent).
+    pub fn provisioning_state(&self) -> &str {
+        self.body
+            .pointer("/properties/provisioningState")
+            .and_then(Value::as_str)
+            .unwrap_or("Succeeded")
+    }
+
+    /// The normalised location, if the resource has one.
+    pub fn location(&self) -> Option<String> {
+        self.body["location"].as_str().map(normalize_location)
+    }
+}
+
+/// A new weak etag.
+pub fn new_etag() -> String {
+    format!("W/\"{}\"", uuid::Uuid::new_v4())
+}
+
+/// Every `{"id": ...}` reference inside a body (not the body's own top-level id).
+pub fn references(body: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(obj) = body.as_object() {
+        for (k, v) in obj {
+            if k != "id" {
+                collect_refs(v, &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            if let Some(id) = map.get("id").and_then(Value::as_str) {
+                out.push(id.to_string());
+            }
+            for (k, child) in map {
+                if k != "id" {
+                    collect_refs(child, out);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| collect_refs(i, out)),
+        _ => {}
+    }
+}
 
 /// Resources by key (the lowercase id), with their indexes.
 #[derive(Default)]
@@ -27,15 +99,15 @@ struct IndexEntry {
 }
 
 fn index_entry(resource: &Resource) -> IndexEntry {
-    let mut references: Vec<String> = network::references(&resource.body)
+    let mut links: Vec<String> = references(&resource.body)
         .iter()
         .map(|id| key(id))
         .collect();
-    references.sort();
-    references.dedup();
+    links.sort();
+    links.dedup();
     IndexEntry {
         type_key: resource.type_lower(),
-        references,
+        references: links,
     }
 }
 
@@ -166,6 +238,40 @@ impl Resources {
     pub fn referrers<'a>(&'a self, target: &str) -> impl Iterator<Item = &'a String> {
         self.referrers.get(target).into_iter().flatten()
     }
+
+    /// Ids of the resources (outside `target`) that link to `target` with an `{"id": ...}`
+    /// reference.
+    pub fn linked_from(&self, target: &str) -> Vec<String> {
+        let target = key(target);
+        self.referrers(&target)
+            .filter(|k| !is_within(k, &target))
+            .filter_map(|k| self.get(k))
+            .map(|r| r.id.clone())
+            .collect()
+    }
+
+    /// Whether resource group `name` exists in subscription `sub`.
+    pub fn group_exists(&self, sub: &str, name: &str) -> bool {
+        self.contains_key(&key(&path::resource_group_id(sub, name)))
+    }
+
+    /// 404 unless the scope of a provider path (its resource group, or the resource an extension
+    /// resource hangs off) exists.
+    pub fn scope_exists(&self, path: &ProviderPath) -> Result<(), ApiError> {
+        if let Some(rg) = &path.scope.resource_group
+            && !self.group_exists(&path.scope.subscription, rg)
+        {
+            return Err(ApiError::group_not_found(rg));
+        }
+        if path.scope.is_resource && !self.contains_key(&key(&path.scope.path)) {
+            return Err(ApiError::new(
+                404,
+                "ResourceNotFound",
+                format!("The Resource '{}' was not found.", path.scope.path),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A resource being changed in place; dropping it re-indexes the resource.
@@ -294,6 +400,15 @@ mod tests {
         store.remove(&key(&subnet));
         assert_eq!(store.referrers(&key(nsg)).count(), 0);
         assert!(store.referrers.is_empty() && store.references.is_empty());
+    }
+
+    #[test]
+    fn references_skip_own_id() {
+        let body = json!({"id": "self", "properties": {"networkSecurityGroup": {"id": "nsg"},
+            "ipConfigurations": [{"id": "self/ipc", "properties": {"subnet": {"id": "sub"}}}]}});
+        let mut refs = references(&body);
+        refs.sort();
+        assert_eq!(refs, vec!["nsg", "self/ipc", "sub"]);
     }
 
     #[test]

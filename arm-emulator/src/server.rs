@@ -2,8 +2,9 @@
 //! and the admin API.
 
 use crate::config::{FaultConfig, OpType, Principal, Seed};
-use crate::engine::{ArmRequest, Caller, Engine, Reply};
+use crate::engine::Engine;
 use crate::error::ApiError;
+use crate::request::{ArmRequest, Caller, Reply};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, Request, State};

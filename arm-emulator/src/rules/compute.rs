@@ -1,8 +1,200 @@
-//! Compute catalog: VM sizes, resource SKUs with restrictions, and quota usages.
+//! Microsoft.Compute: the VM size catalog, resource SKUs with their seeded restrictions, quota
+//! usages, and virtual machines (size, restriction and quota checks on PUT, a `vmId`, power
+//! states driven by the power actions, the instance view).
 
-use serde::{Deserialize, Serialize};
+use super::network::check_links;
+use super::{Children, Context, PowerChange, ProviderRules, Put, TypeTraits};
+pub use crate::config::SkuRestriction;
+use crate::error::ApiError;
+use crate::path::{ProviderPath, is_within, key, normalize_location};
+use crate::request::{ArmRequest, Reply, filter_location};
+use http::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+
+const VIRTUAL_MACHINE: &str = "microsoft.compute/virtualmachines";
+
+/// The rules of Microsoft.Compute.
+pub(crate) struct Compute;
+
+impl ProviderRules for Compute {
+    fn traits(&self, type_lower: &str) -> TypeTraits {
+        TypeTraits {
+            initial_power_state: (type_lower == VIRTUAL_MACHINE).then_some("starting"),
+            ..TypeTraits::default()
+        }
+    }
+
+    fn prepare_put(
+        &self,
+        cx: &Context<'_>,
+        put: &Put<'_>,
+        body: &mut Value,
+    ) -> Result<Children, ApiError> {
+        if put.resource_type.eq_ignore_ascii_case(VIRTUAL_MACHINE) {
+            check_vm(cx, put, body)?;
+        }
+        check_links(cx, &put.write_action(), put.id, body)?;
+        Ok(Children::default())
+    }
+
+    fn complete(&self, put: &Put<'_>, stored: &mut Value) {
+        if put.resource_type.eq_ignore_ascii_case(VIRTUAL_MACHINE) {
+            let vm_id = put
+                .existing
+                .and_then(|e| e.body.pointer("/properties/vmId").cloned())
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string().into());
+            stored["properties"]["vmId"] = vm_id;
+        }
+    }
+
+    fn action(&self, type_lower: &str, action_lower: &str) -> Option<PowerChange> {
+        if type_lower != VIRTUAL_MACHINE {
+            return None;
+        }
+        let (transient, target) = match action_lower {
+            "start" | "restart" | "redeploy" | "reimage" => ("starting", "running"),
+            "deallocate" => ("deallocating", "deallocated"),
+            "poweroff" => ("stopping", "stopped"),
+            _ => return None,
+        };
+        Some(PowerChange { transient, target })
+    }
+
+    fn render(
+        &self,
+        _resources: &crate::resources::Resources,
+        _key: &str,
+        resource: &crate::resources::Resource,
+        body: &mut Value,
+        expand_instance_view: bool,
+    ) {
+        if expand_instance_view && resource.type_lower() == VIRTUAL_MACHINE {
+            body["properties"]["instanceView"] =
+                instance_view(resource.power_state.as_deref().unwrap_or("running"));
+        }
+    }
+
+    fn route(
+        &self,
+        cx: &Context<'_>,
+        req: &ArmRequest<'_>,
+        pp: &ProviderPath,
+    ) -> Option<Result<Reply, ApiError>> {
+        let types = pp.type_names();
+        if pp.at_subscription() && pp.segments.len() == 1 && types == ["skus"] {
+            return Some(skus(cx, req, pp));
+        }
+        // `…/virtualMachines/{vm}/instanceView`
+        if *req.method == Method::GET
+            && pp.segments.len() == 3
+            && types == ["virtualmachines", "instanceview"]
+        {
+            return Some(vm_instance_view(cx, pp));
+        }
+        None
+    }
+
+    fn usages(&self, cx: &Context<'_>, subscription: &str, location: &str) -> Option<Vec<Value>> {
+        let vms = vm_sizes_in(cx, subscription, location, "");
+        Some(compute_usages(
+            subscription,
+            location,
+            &vms,
+            &cx.capacity.quotas,
+        ))
+    }
+}
+
+fn skus(cx: &Context<'_>, req: &ArmRequest<'_>, pp: &ProviderPath) -> Result<Reply, ApiError> {
+    req.only(&[Method::GET])?;
+    cx.authorize("Microsoft.Compute/skus/read", &pp.scope.path)?;
+    let filter = req.query("$filter").and_then(filter_location);
+    Ok(Reply::list(resource_skus(
+        &cx.capacity.locations,
+        &cx.capacity.sku_restrictions,
+        filter.as_deref(),
+    )))
+}
+
+fn vm_instance_view(cx: &Context<'_>, pp: &ProviderPath) -> Result<Reply, ApiError> {
+    let vm = pp.id_of(pp.segments.len() - 1);
+    cx.authorize("Microsoft.Compute/virtualMachines/instanceView/read", &vm)?;
+    let r = cx
+        .resources
+        .get(&key(&vm))
+        .ok_or_else(|| ApiError::not_found_at(pp, pp.segments.len() - 1))?;
+    Ok(Reply::json(
+        200,
+        instance_view(r.power_state.as_deref().unwrap_or("running")),
+    ))
+}
+
+/// The sizes of the VMs in a subscription and location, but the one with id `except`.
+fn vm_sizes_in(cx: &Context<'_>, sub: &str, location: &str, except: &str) -> Vec<String> {
+    let except = key(except);
+    let subscription = key(&format!("/subscriptions/{sub}"));
+    cx.resources
+        .of_type(VIRTUAL_MACHINE)
+        .filter(|(k, r)| {
+            **k != except
+                && is_within(k, &subscription)
+                && r.location().as_deref() == Some(normalize_location(location).as_str())
+        })
+        .filter_map(|(_, r)| {
+            r.body
+                .pointer("/properties/hardwareProfile/vmSize")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// A VM's size must exist, be available in the location and, for a new VM, fit the quotas.
+fn check_vm(cx: &Context<'_>, put: &Put<'_>, body: &Value) -> Result<(), ApiError> {
+    let location = put.location.unwrap_or("eastus");
+    let size_name = body
+        .pointer("/properties/hardwareProfile/vmSize")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "InvalidParameter",
+                "Required parameter 'hardwareProfile.vmSize' is missing (null).",
+            )
+            .with_target("hardwareProfile.vmSize")
+        })?;
+    let size = vm_size(size_name).ok_or_else(|| {
+        ApiError::bad_request(
+            "InvalidParameter",
+            format!("The value {size_name} provided for the VM size is not valid."),
+        )
+        .with_target("vmSize")
+    })?;
+    if location_restricted(&cx.capacity.sku_restrictions, size.name, location) {
+        return Err(ApiError::new(
+            409,
+            "SkuNotAvailable",
+            format!(
+                "The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: {}' is currently not available in location '{location}'. Please try another size or deploy to a different location or different zone.",
+                size.name
+            ),
+        ));
+    }
+    if put.existing.is_none() {
+        let existing = vm_sizes_in(cx, &put.path.scope.subscription, location, put.id);
+        if let Some((name, current, limit)) = quota_exceeded(&existing, size, &cx.capacity.quotas) {
+            return Err(ApiError::new(
+                409,
+                "OperationNotAllowed",
+                format!(
+                    "Operation could not be completed as it results in exceeding approved {name} quota. Location: {location}, Current Limit: {limit}, Current Usage: {current}, Additional Required: {}.",
+                    size.vcpus
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// A VM size the emulator offers.
 pub struct VmSize {
@@ -53,35 +245,6 @@ pub const VM_SIZES: &[VmSize] = &[
 /// The size with this name (case-insensitive).
 pub fn vm_size(name: &str) -> Option<&'static VmSize> {
     VM_SIZES.iter().find(|s| s.name.eq_ignore_ascii_case(name))
-}
-
-/// A restriction on a SKU, as seeded.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SkuRestriction {
-    /// SKU name, e.g. `Standard_D8s_v3`.
-    pub name: String,
-    /// Location the restriction applies to.
-    pub location: String,
-    /// Zones restricted (a `Zone` restriction); empty means the whole location.
-    #[serde(default)]
-    pub zones: Vec<String>,
-    /// Azure's reason code.
-    #[serde(default = "default_reason")]
-    pub reason_code: String,
-}
-
-fn default_reason() -> String {
-    "NotAvailableForSubscription".into()
-}
-
-/// Normalises a location the way ARM does ("East US" -> "eastus").
-pub fn normalize_location(location: &str) -> String {
-    location
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_ascii_lowercase()
 }
 
 /// Whether a size is restricted for the whole location.
@@ -191,28 +354,6 @@ fn localized(name: &str) -> String {
     }
 }
 
-/// Network usages for a location (public IP quota is what the RP checks).
-pub fn network_usages(
-    subscription: &str,
-    location: &str,
-    public_ips: u64,
-    quotas: &BTreeMap<String, u64>,
-) -> Vec<Value> {
-    let loc = normalize_location(location);
-    ["PublicIPAddresses", "StandardSkuPublicIpAddresses"]
-        .into_iter()
-        .map(|name| {
-            json!({
-                "id": format!("/subscriptions/{subscription}/providers/Microsoft.Network/locations/{loc}/usages/{name}"),
-                "unit": "Count",
-                "currentValue": public_ips,
-                "limit": quotas.get(name).copied().unwrap_or(1000),
-                "name": {"value": name, "localizedValue": name},
-            })
-        })
-        .collect()
-}
-
 /// Quota check for a new VM: the first usage that would exceed its limit, as (name, current, limit).
 pub fn quota_exceeded(
     existing: &[String],
@@ -273,12 +414,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn power_actions_of_virtual_machines() {
+        let power = |action: &str| Compute.action(VIRTUAL_MACHINE, action);
+        assert_eq!(
+            power("restart"),
+            Some(PowerChange {
+                transient: "starting",
+                target: "running"
+            })
+        );
+        assert_eq!(power("deallocate").map(|p| p.target), Some("deallocated"));
+        assert_eq!(power("poweroff").map(|p| p.transient), Some("stopping"));
+        assert_eq!(power("capture"), None);
+        assert_eq!(Compute.action("microsoft.compute/disks", "start"), None);
+    }
+
+    #[test]
     fn restrictions_show_on_the_sku() {
         let r = vec![SkuRestriction {
             name: "Standard_D8s_v3".into(),
             location: "East US".into(),
             zones: vec![],
-            reason_code: default_reason(),
+            reason_code: "NotAvailableForSubscription".into(),
         }];
         let skus = resource_skus(&["eastus".into(), "westus".into()], &r, Some("eastus"));
         assert_eq!(skus.len(), VM_SIZES.len());
