@@ -1,180 +1,28 @@
-//! The whole system on one machine (`aro local`, and the harness of the e2e tests): devcluster as
-//! the management cluster, arm-emulator seeded with the demo VNet, rp-frontend on loopback and
-//! rp-controller with the local cluster runtime, all in this process. Each piece can be replaced by
-//! a real one: a management cluster by kubeconfig, Azure by endpoint and credentials.
+//! The composition of `aro local`: the management cluster (embedded devcluster or a kubeconfig),
+//! Azure (the arm-emulator with the demo VNet, or real Azure), the frontend and controller replicas
+//! with the local cluster runtime; and their orderly stop.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use arm_emulator::{ArmEmulator, EmulatorConfig, EmulatorHandle, FaultConfig, demo};
+use arm_emulator::{ArmEmulator, EmulatorConfig, EmulatorHandle, demo};
 use aro_common::health::Health;
+use aro_common::leader::LeaseConfig;
 use aro_operator::azure::ArmSubnets;
-use aro_operator::leader::LeaseConfig;
-use azure_clients::{AzureArgs, AzureClients, AzureConfig, Credentials};
-use crds::management::{
-    OpenShiftVersion, OpenShiftVersionSpec, PlatformWorkloadIdentityRole,
-    PlatformWorkloadIdentityRoleSet, PlatformWorkloadIdentityRoleSetSpec, Subscription,
-    SubscriptionSpec,
-};
+use azure_clients::{AzureClients, AzureConfig, Credentials};
 use devcluster::{Devcluster, DevclusterConfig};
-use kube::api::{Api, PostParams};
+use rp_controller::cluster_runtime::{ClusterRuntime, LocalRuntime};
+use rp_controller::context::Settings;
+use rp_controller::controller::{ControllerOptions, run_with};
 use rp_frontend::{AuthMode, Frontend, FrontendConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::context::Settings;
-use crate::controller::{ControllerOptions, run_with};
-use crate::runtime::{ClusterRuntime, LocalRuntime};
-use crate::{Error, Result};
-
-/// The OpenShift version local mode offers (and makes the default).
-pub const LOCAL_VERSION: &str = "4.15.35";
-/// Parent domain of local clusters.
-pub const LOCAL_PARENT_DOMAIN: &str = "aro.local";
-/// Region of local mode.
-pub const LOCAL_LOCATION: &str = "eastus";
-
-/// Flags of `aro local`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct LocalArgs {
-    /// Data directory (management cluster database, clusters, certificates).
-    #[arg(long, env = "ARO_LOCAL_DATA_DIR", default_value = ".aro/local")]
-    pub data_dir: PathBuf,
-    /// Keep everything in memory (nothing survives the process).
-    #[arg(long)]
-    pub in_memory: bool,
-    /// Address of the ARM frontend (HTTPS with client certificates).
-    #[arg(long, default_value = "127.0.0.1:8443")]
-    pub frontend_listen: SocketAddr,
-    /// Serve the frontend over plain HTTP without authentication (loopback only).
-    #[arg(long)]
-    pub insecure_no_auth: bool,
-    /// Address of the frontend's metrics listener (plain HTTP, `/metrics`; never on the ARM port).
-    #[arg(long, default_value = "127.0.0.1:8444")]
-    pub frontend_metrics_listen: SocketAddr,
-    /// Address of the arm-emulator (port 0: any free port).
-    #[arg(long, default_value = "127.0.0.1:0")]
-    pub arm_emulator_listen: SocketAddr,
-    /// How long the emulator's long-running operations take, in milliseconds.
-    #[arg(long, default_value_t = 200)]
-    pub lro_delay_ms: u64,
-    /// Use this management cluster instead of an embedded devcluster.
-    #[arg(long)]
-    pub kubeconfig: Option<PathBuf>,
-    /// Use real Azure (the --azure-* flags) instead of the arm-emulator.
-    #[arg(long)]
-    pub real_azure: bool,
-    /// Real Azure endpoint and identity (with --real-azure).
-    #[command(flatten)]
-    pub azure: AzureArgs,
-    /// Clusters reconciled concurrently.
-    #[arg(long, default_value_t = 32)]
-    pub workers: u16,
-    /// How often each local cluster's operator reconciles without a change to react to, in
-    /// seconds (Azure drift, such as a subnet's detached NSG, is repaired then).
-    #[arg(long, default_value_t = 30)]
-    pub operator_resync_secs: u64,
-}
-
-/// What to start.
-#[derive(Clone, Debug)]
-pub struct LocalConfig {
-    /// Durable data directory; `None` keeps everything in memory.
-    pub data_dir: Option<PathBuf>,
-    /// Frontend address.
-    pub frontend_listen: SocketAddr,
-    /// Serve the frontend over TLS with client certificates (else plain HTTP, no auth).
-    pub frontend_tls: bool,
-    /// A real management cluster instead of the embedded devcluster.
-    pub management_kubeconfig: Option<PathBuf>,
-    /// Real Azure instead of the emulator.
-    pub azure: Option<AzureConfig>,
-    /// Emulator address.
-    pub emulator_listen: SocketAddr,
-    /// Emulator long-running operation delay.
-    pub lro_delay: Duration,
-    /// Emulator faults at start.
-    pub faults: FaultConfig,
-    /// Lifecycle settings (DNS and domain are filled in).
-    pub settings: Settings,
-    /// Controller workers.
-    pub workers: u16,
-    /// Start the controller (tests of several replicas start their own).
-    pub start_controller: bool,
-    /// Lease duration of the controller.
-    pub lease_duration: Duration,
-    /// Resync interval of the local clusters' operators.
-    pub operator_resync: Duration,
-    /// Key signing the frontend's `$skipToken`s (random when absent).
-    pub frontend_skip_token_key: Option<aro_common::Secret<Vec<u8>>>,
-    /// Address of the frontend's metrics listener (`None`: no listener; the registry is still
-    /// in [`LocalSystem::frontend_health`]).
-    pub frontend_metrics_listen: Option<SocketAddr>,
-}
-
-impl Default for LocalConfig {
-    fn default() -> Self {
-        Self {
-            data_dir: None,
-            frontend_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            frontend_tls: false,
-            management_kubeconfig: None,
-            azure: None,
-            emulator_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            lro_delay: Duration::ZERO,
-            faults: FaultConfig::default(),
-            settings: Settings::default(),
-            workers: 32,
-            start_controller: true,
-            lease_duration: Duration::from_secs(15),
-            operator_resync: Duration::from_secs(30),
-            frontend_skip_token_key: None,
-            frontend_metrics_listen: None,
-        }
-    }
-}
-
-impl LocalConfig {
-    /// The configuration `aro local` flags describe.
-    pub fn from_args(args: &LocalArgs) -> Result<Self> {
-        Ok(Self {
-            data_dir: (!args.in_memory).then(|| args.data_dir.clone()),
-            frontend_listen: args.frontend_listen,
-            frontend_tls: !args.insecure_no_auth,
-            frontend_metrics_listen: Some(args.frontend_metrics_listen),
-            management_kubeconfig: args.kubeconfig.clone(),
-            azure: if args.real_azure {
-                Some(args.azure.to_config()?)
-            } else {
-                None
-            },
-            emulator_listen: args.arm_emulator_listen,
-            lro_delay: Duration::from_millis(args.lro_delay_ms),
-            workers: args.workers,
-            operator_resync: Duration::from_secs(args.operator_resync_secs.max(1)),
-            settings: Settings {
-                max_poll_interval: Duration::from_secs(2),
-                ..Default::default()
-            },
-            ..Default::default()
-        })
-    }
-}
-
-/// Paths of the frontend's certificates.
-#[derive(Clone, Debug)]
-pub struct FrontendCerts {
-    /// Server certificate (also its own CA: self-signed).
-    pub server_cert: PathBuf,
-    /// Server key.
-    pub server_key: PathBuf,
-    /// Client certificate allowed on the customer and admin APIs.
-    pub client_cert: PathBuf,
-    /// Client key.
-    pub client_key: PathBuf,
-}
+use crate::args::LocalConfig;
+use crate::certs::{FrontendCerts, ensure_certs, fingerprint_of};
+use crate::seed::seed_management_cluster;
+use crate::{Error, LOCAL_LOCATION, LOCAL_PARENT_DOMAIN, Result, io, private};
 
 /// The running system.
 pub struct LocalSystem {
@@ -200,7 +48,7 @@ pub struct LocalSystem {
     pub frontend_metrics_url: Option<String>,
     /// Where local clusters live (`None`: in memory).
     pub clusters_dir: Option<PathBuf>,
-    config: LocalConfig,
+    pub(crate) config: LocalConfig,
     shutdown: CancellationToken,
     frontend: JoinHandle<()>,
     controller: Option<RunningController>,
@@ -216,7 +64,7 @@ pub struct RunningController {
     /// Its readiness and metrics registry.
     pub health: Health,
     token: CancellationToken,
-    task: JoinHandle<Result<()>>,
+    task: JoinHandle<rp_controller::Result<()>>,
 }
 
 impl RunningController {
@@ -225,7 +73,8 @@ impl RunningController {
         self.token.cancel();
         self.task
             .await
-            .map_err(|e| Error::Runtime(format!("controller task: {e}")))?
+            .map_err(|e| Error::System(format!("controller task: {e}")))??;
+        Ok(())
     }
 
     /// Stop abruptly, as a crash would: the task is dropped at its current await point (the lease
@@ -253,69 +102,6 @@ impl RunningController {
     }
 }
 
-fn io(context: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |e| Error::Runtime(format!("{context}: {e}"))
-}
-
-fn private(e: aro_common::Error) -> Error {
-    Error::Runtime(e.to_string())
-}
-
-/// Self-signed server and client certificates, created once in `dir` (owner-only: the keys).
-fn ensure_certs(dir: &Path) -> Result<FrontendCerts> {
-    aro_common::fs::create_private_dir(dir).map_err(private)?;
-    let certs = FrontendCerts {
-        server_cert: dir.join("server.pem"),
-        server_key: dir.join("server-key.pem"),
-        client_cert: dir.join("client.pem"),
-        client_key: dir.join("client-key.pem"),
-    };
-    let make = |names: Vec<String>, cert: &Path, key: &Path| -> Result<()> {
-        if cert.exists() && key.exists() {
-            return Ok(());
-        }
-        let generated = rcgen::generate_simple_self_signed(names)
-            .map_err(|e| Error::Runtime(format!("generating a certificate: {e}")))?;
-        aro_common::fs::write_private_file(cert, generated.cert.pem().as_bytes())
-            .map_err(private)?;
-        aro_common::fs::write_private_file(key, generated.signing_key.serialize_pem().as_bytes())
-            .map_err(private)?;
-        Ok(())
-    };
-    make(
-        vec!["localhost".into(), "127.0.0.1".into()],
-        &certs.server_cert,
-        &certs.server_key,
-    )?;
-    make(
-        vec!["arm-client".into()],
-        &certs.client_cert,
-        &certs.client_key,
-    )?;
-    Ok(certs)
-}
-
-fn fingerprint_of(pem_path: &Path) -> Result<String> {
-    let pem = std::fs::read(pem_path).map_err(io("reading the client certificate"))?;
-    let der = rustls_pemfile_first_cert(&pem)?;
-    Ok(rp_frontend::server::auth::fingerprint(&der))
-}
-
-fn rustls_pemfile_first_cert(pem: &[u8]) -> Result<Vec<u8>> {
-    // PEM body between the markers, base64-decoded.
-    use base64::Engine;
-    let text = String::from_utf8_lossy(pem);
-    let body: String = text
-        .lines()
-        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE-----"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----END CERTIFICATE-----"))
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(body.trim())
-        .map_err(|e| Error::Runtime(format!("client certificate PEM: {e}")))
-}
-
 async fn kube_client(kubeconfig: &Path) -> Result<kube::Client> {
     let kc = kube::config::Kubeconfig::read_from(kubeconfig)
         .map_err(|e| Error::Config(format!("{}: {e}", kubeconfig.display())))?;
@@ -323,18 +109,6 @@ async fn kube_client(kubeconfig: &Path) -> Result<kube::Client> {
         .await
         .map_err(|e| Error::Config(format!("{}: {e}", kubeconfig.display())))?;
     Ok(kube::Client::try_from(config)?)
-}
-
-/// Create `object` unless an object of that name exists.
-async fn create_absent<K>(api: &Api<K>, object: &K) -> Result<()>
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
-{
-    match api.create(&PostParams::default(), object).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
-        Err(e) => Err(e.into()),
-    }
 }
 
 impl LocalSystem {
@@ -356,11 +130,11 @@ impl LocalSystem {
                 dc_config.name = "aro-local".into();
                 let dc = Devcluster::start(dc_config)
                     .await
-                    .map_err(|e| Error::Runtime(format!("management devcluster: {e}")))?;
+                    .map_err(|e| Error::System(format!("management devcluster: {e}")))?;
                 let client = dc
                     .client()
                     .await
-                    .map_err(|e| Error::Runtime(format!("management devcluster: {e}")))?;
+                    .map_err(|e| Error::System(format!("management devcluster: {e}")))?;
                 let path = dc.kubeconfig_path.clone();
                 (Some(dc), client, path)
             }
@@ -370,9 +144,13 @@ impl LocalSystem {
             client,
             aro_common::kube_client::REQUEST_TIMEOUT,
         );
-        aro_operator::manifests::apply_crds(&client, &crds::management_crds())
-            .await
-            .map_err(|e| Error::Config(format!("installing the management CRDs: {e}")))?;
+        aro_common::crd::apply_crds(
+            &client,
+            &crds::management_crds(),
+            rp_controller::controller::CRD_FIELD_MANAGER,
+        )
+        .await
+        .map_err(|e| Error::Config(format!("installing the management CRDs: {e}")))?;
 
         // Azure.
         let (emulator, azure) = match &config.azure {
@@ -387,7 +165,7 @@ impl LocalSystem {
                     ..Default::default()
                 })
                 .await
-                .map_err(|e| Error::Runtime(format!("arm-emulator: {e}")))?;
+                .map_err(|e| Error::System(format!("arm-emulator: {e}")))?;
                 let url = azure_clients::azure_core::Url::parse(&emulator.base_url)
                     .map_err(|e| Error::Config(e.to_string()))?;
                 let mut azure = AzureConfig::new(
@@ -418,45 +196,8 @@ impl LocalSystem {
         if config.azure.is_none() && settings.rp_private_endpoint_subnet_id.is_empty() {
             settings.rp_private_endpoint_subnet_id = demo::rp_private_endpoint_subnet_id();
         }
-
         // What ARM and an SRE would have set up: a registered subscription and a default version.
-        let subs: Api<Subscription> = Api::all(client.clone());
-        create_absent(
-            &subs,
-            &Subscription::new(
-                demo::SUBSCRIPTION,
-                SubscriptionSpec {
-                    tenant_id: Some(demo::TENANT.into()),
-                    ..Default::default()
-                },
-            ),
-        )
-        .await?;
-        let versions: Api<OpenShiftVersion> = Api::all(client.clone());
-        create_absent(
-            &versions,
-            &OpenShiftVersion::new(
-                LOCAL_VERSION,
-                OpenShiftVersionSpec {
-                    version: LOCAL_VERSION.into(),
-                    open_shift_pullspec: format!(
-                        "quay.io/openshift-release-dev/ocp-release:{LOCAL_VERSION}-x86_64"
-                    ),
-                    installer_pullspec: format!("arosvc.azurecr.io/aro-installer:{LOCAL_VERSION}"),
-                    enabled: true,
-                    default: true,
-                },
-            ),
-        )
-        .await?;
-
-        let role_sets: Api<PlatformWorkloadIdentityRoleSet> = Api::all(client.clone());
-        let role_set = local_role_set();
-        create_absent(
-            &role_sets,
-            &PlatformWorkloadIdentityRoleSet::new(&role_set.open_shift_version, role_set.clone()),
-        )
-        .await?;
+        seed_management_cluster(&client).await?;
 
         // Frontend.
         let certs = match (&config.data_dir, config.frontend_tls) {
@@ -642,194 +383,19 @@ impl LocalSystem {
         tracing::info!("stopped");
         Ok(())
     }
-
-    /// The ready-to-paste walkthrough `aro local` prints.
-    pub fn banner(&self) -> String {
-        let sub = demo::SUBSCRIPTION;
-        let base = &self.frontend_url;
-        let cluster = format!(
-            "/subscriptions/{sub}/resourceGroups/demo-rg/providers/Microsoft.RedHatOpenShift/openShiftClusters/demo"
-        );
-        let curl = match &self.certs {
-            Some(c) => format!(
-                "curl -sS --cacert {} --cert {} --key {}",
-                c.server_cert.display(),
-                c.client_cert.display(),
-                c.client_key.display()
-            ),
-            None => "curl -sS".to_string(),
-        };
-        let kubeconfig = self
-            .kubeconfig_path
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "(in memory)".into());
-        let arm = self
-            .emulator
-            .as_ref()
-            .map(|e| e.base_url.clone())
-            .unwrap_or_else(|| self.azure.arm_endpoint.to_string());
-        let api = "api-version=2023-11-22";
-        let body = format!(
-            r#"{{"location":"{LOCAL_LOCATION}","properties":{{"clusterProfile":{{"domain":"demo","resourceGroupId":"/subscriptions/{sub}/resourceGroups/aro-demo","pullSecret":"{{\"auths\":{{}}}}"}},"servicePrincipalProfile":{{"clientId":"{cid}","clientSecret":"{secret}"}},"networkProfile":{{"podCidr":"10.128.0.0/14","serviceCidr":"172.30.0.0/16"}},"masterProfile":{{"vmSize":"Standard_D8s_v3","subnetId":"{master}"}},"workerProfiles":[{{"name":"worker","vmSize":"Standard_D4s_v3","diskSizeGB":128,"subnetId":"{worker}","count":3}}],"apiserverProfile":{{"visibility":"Public"}},"ingressProfiles":[{{"name":"default","visibility":"Public"}}]}}}}"#,
-            cid = demo::CLUSTER_CLIENT_ID,
-            secret = demo::CLUSTER_CLIENT_SECRET,
-            master = demo::subnet_id("master"),
-            worker = demo::subnet_id("worker"),
-        );
-        format!(
-            r#"aro local is running.
-
-  ARM frontend:        {base}
-  frontend metrics:    {metrics}
-  arm-emulator:        {arm}
-  management cluster:  {mgmt}
-  kubeconfig:          {kubeconfig}
-  data dir:            {data}
-
-Create a cluster in the demo VNet:
-
-  {curl} -X PUT -H 'Content-Type: application/json' \
-    '{base}{cluster}?{api}' \
-    -d '{body}'
-
-Watch it (provisioningState goes Creating -> Succeeded):
-
-  {curl} '{base}{cluster}?{api}' | grep -o '"provisioningState":"[A-Za-z]*"'
-  kubectl --kubeconfig {kubeconfig} get openshiftclusters -A -o wide
-
-Get its credentials and use them:
-
-  {curl} -X POST '{base}{cluster}/listCredentials?{api}'
-  {curl} -X POST '{base}{cluster}/listAdminCredentials?{api}' \
-    | sed -e 's/.*"kubeconfig":"\([^"]*\)".*/\1/' | base64 -d > demo.kubeconfig
-  kubectl --kubeconfig demo.kubeconfig get nodes,clusterversion
-
-Delete it:
-
-  {curl} -X DELETE '{base}{cluster}?{api}'
-"#,
-            mgmt = self
-                .devcluster
-                .as_ref()
-                .map(|d| d.url.clone())
-                .unwrap_or_else(|| "(from --kubeconfig)".into()),
-            data = self
-                .config
-                .data_dir
-                .as_ref()
-                .map(|d| d.display().to_string())
-                .unwrap_or_else(|| "(in memory)".into()),
-            metrics = self
-                .frontend_metrics_url
-                .as_deref()
-                .unwrap_or("(not served)"),
-        )
-    }
-}
-
-/// `aro local`: start everything, print the walkthrough, run until `shutdown`.
-pub async fn run(args: LocalArgs, shutdown: CancellationToken) -> Result<()> {
-    let system = LocalSystem::start(LocalConfig::from_args(&args)?).await?;
-    println!("{}", system.banner());
-    system.run_until(shutdown).await
-}
-
-/// The platform workload identity role set of the local OpenShift minor version: the operators
-/// and built-in roles ARO publishes for 4.15, so workload identity clusters can be created locally.
-fn local_role_set() -> PlatformWorkloadIdentityRoleSetSpec {
-    let minor: String = LOCAL_VERSION
-        .splitn(3, '.')
-        .take(2)
-        .collect::<Vec<_>>()
-        .join(".");
-    let role =
-        |operator: &str, name: &str, guid: &str, accounts: &[&str]| PlatformWorkloadIdentityRole {
-            operator_name: operator.into(),
-            role_definition_name: format!("Azure Red Hat OpenShift {name} Role"),
-            role_definition_id: format!(
-                "/providers/Microsoft.Authorization/roleDefinitions/{guid}"
-            ),
-            service_accounts: accounts
-                .iter()
-                .map(|a| format!("system:serviceaccount:{a}"))
-                .collect(),
-            secret_location: None,
-        };
-    PlatformWorkloadIdentityRoleSetSpec {
-        open_shift_version: minor,
-        platform_workload_identity_roles: vec![
-            role(
-                "CloudControllerManager",
-                "Cloud Controller Manager",
-                "a1f96423-95ce-4224-ab27-4e3dc72facd4",
-                &["openshift-cloud-controller-manager:cloud-controller-manager"],
-            ),
-            role(
-                "ClusterIngressOperator",
-                "Cluster Ingress Operator",
-                "0336e1d3-7a87-462b-b6db-342b63f7802c",
-                &["openshift-ingress-operator:ingress-operator"],
-            ),
-            role(
-                "MachineApiOperator",
-                "Machine API Operator",
-                "0358943c-7e01-48ba-8889-02cc51d78637",
-                &["openshift-machine-api:machine-api-operator"],
-            ),
-            role(
-                "StorageOperator",
-                "Storage Operator",
-                "5b7237c5-45e1-49d6-bc18-a1f62f400748",
-                &[
-                    "openshift-cluster-csi-drivers:azure-disk-csi-driver-operator",
-                    "openshift-cluster-csi-drivers:azure-disk-csi-driver-controller-sa",
-                ],
-            ),
-            role(
-                "NetworkOperator",
-                "Network Operator",
-                "be7a6435-15ae-4171-8f30-4a343eff9e8f",
-                &["openshift-cloud-network-config-controller:cloud-network-config-controller"],
-            ),
-            role(
-                "ImageRegistryOperator",
-                "Image Registry Operator",
-                "8b32b316-c2f5-4ddf-b05b-83dacd2d08b5",
-                &[
-                    "openshift-image-registry:cluster-image-registry-operator",
-                    "openshift-image-registry:registry",
-                ],
-            ),
-            role(
-                "AzureFilesStorageOperator",
-                "Azure Files Storage Operator",
-                "0d7aedc0-15fd-4a67-a412-efad370c947e",
-                &[
-                    "openshift-cluster-csi-drivers:azure-file-csi-driver-operator",
-                    "openshift-cluster-csi-drivers:azure-file-csi-driver-controller-sa",
-                    "openshift-cluster-csi-drivers:azure-file-csi-driver-node-sa",
-                ],
-            ),
-            role(
-                "ServiceOperator",
-                "Service Operator",
-                "4436bae4-7702-4c84-919b-c4069ff25ee2",
-                &["openshift-azure-operator:aro-operator-master"],
-            ),
-        ],
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
+
     use super::*;
 
     #[test]
     fn local_data_keys_and_kubeconfigs_are_owner_only_under_a_permissive_umask() {
         use aro_common::fs::{mode_of, rerun_with_umask};
         if !rerun_with_umask(
-            "local::tests::local_data_keys_and_kubeconfigs_are_owner_only_under_a_permissive_umask",
+            "system::tests::local_data_keys_and_kubeconfigs_are_owner_only_under_a_permissive_umask",
             0o000,
         ) {
             return;
