@@ -1,7 +1,8 @@
-//! The operator process: `aro operator --role master|worker`. It builds a Kubernetes client, serves
-//! `/healthz`, `/readyz`, `/metrics` and the Alertmanager webhook sink on one listener (:8080, the
-//! port the alertwebhook controller points Alertmanager at), takes the role's leader-election lease
-//! and runs the role's controllers with kube-runtime until shutdown or loss of leadership.
+//! The operator's controller manager, the operator process (`aro operator --role master|worker`):
+//! it builds a Kubernetes client, serves `/healthz`, `/readyz`, `/metrics` and the Alertmanager
+//! webhook sink on one listener (:8080, the port the alertwebhook controller points Alertmanager
+//! at), takes the role's leader-election lease and runs the role's controllers with kube-runtime
+//! until shutdown or loss of leadership.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -14,7 +14,6 @@ use crate::{LOCAL_VERSION, Result};
 
 /// Create the seed objects that do not exist yet (existing ones are left as they are).
 pub async fn seed_management_cluster(client: &kube::Client) -> Result<()> {
-    // What ARM and an SRE would have set up: a registered subscription and a default version.
     let subs: Api<Subscription> = Api::all(client.clone());
     create_absent(
         &subs,
@@ -62,7 +61,7 @@ where
 {
     match api.create(&PostParams::default(), object).await {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) if aro_common::kube_client::is_conflict(&e) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
