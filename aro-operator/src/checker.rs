@@ -10,7 +10,7 @@ use kube::Client;
 
 use crate::Result;
 use crate::conditions::{merge_conditions, now_rfc3339, update_status};
-use crate::runtime::Role;
+use crate::role::Role;
 
 /// Flag gating the checkers.
 pub const FLAG_ENABLED: &str = "aro.checker.enabled";

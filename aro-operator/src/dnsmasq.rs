@@ -16,9 +16,9 @@ use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::apply::is_subset;
 use crate::kinds::{CLUSTER_VERSION, MACHINE_CONFIG, MACHINE_CONFIG_POOL};
 use crate::{Error, FIELD_MANAGER, Result};
+use aro_common::drift::is_subset;
 
 /// Name in conditions: `DnsmasqClusterController*` (ARO-RP's cluster-level reconciler).
 pub const NAME: &str = "DnsmasqCluster";

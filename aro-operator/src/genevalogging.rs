@@ -281,7 +281,8 @@ pub async fn reconcile(client: &Client, cluster: &Cluster) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apply::{is_subset, object_id};
+    use crate::apply::object_id;
+    use aro_common::drift::is_subset;
 
     fn cluster() -> Cluster {
         let mut c = Cluster::new("cluster", Default::default());

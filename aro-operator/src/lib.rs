@@ -1,5 +1,5 @@
 //! The in-cluster ARO operator (ARO-RP's pkg/operator): the controllers that keep an OpenShift
-//! cluster in the shape ARO supports, their runtime (leader election, health, metrics, the
+//! cluster in the shape ARO supports, their manager (leader election, health, metrics, the
 //! Alertmanager webhook sink) and the manifests that deploy it (the same objects as
 //! `charts/aro-operator`).
 //!
@@ -15,15 +15,16 @@ pub mod conditions;
 pub mod dnsmasq;
 pub mod genevalogging;
 pub mod kinds;
-pub mod leader;
 pub mod machineset;
+pub mod manager;
 pub mod manifests;
 pub mod pullsecret;
+pub mod role;
 pub mod routefix;
-pub mod runtime;
 pub mod subnets;
 
-pub use runtime::{OperatorArgs, Role, run, run_controllers};
+pub use manager::{OperatorArgs, run, run_controllers};
+pub use role::Role;
 
 /// Namespace the operator runs in.
 pub const OPERATOR_NAMESPACE: &str = "openshift-azure-operator";
@@ -67,6 +68,25 @@ pub enum Error {
     /// A controller stopped unexpectedly.
     #[error("controller {0} stopped unexpectedly")]
     ControllerStopped(&'static str),
+    /// Another failure of a shared Kubernetes helper.
+    #[error(transparent)]
+    Common(aro_common::Error),
+}
+
+/// The shared helpers' errors as the operator's own kinds (a kube error stays a kube error, so
+/// [`Error::is_conflict`] sees it).
+impl From<aro_common::Error> for Error {
+    fn from(error: aro_common::Error) -> Self {
+        match error {
+            aro_common::Error::Kube(e) => Error::Kube(e),
+            aro_common::Error::Serialization(e) => Error::Serialization(e),
+            aro_common::Error::LeaderElection(message) => Error::LeaderElection(message),
+            e @ aro_common::Error::CrdNotEstablished { .. } => {
+                Error::invalid("manifests", e.to_string())
+            }
+            other => Error::Common(other),
+        }
+    }
 }
 
 /// Result with the operator's error.

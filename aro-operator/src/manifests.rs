@@ -396,72 +396,18 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
     crds::operator_crds()
 }
 
-/// How long [`deploy`] waits for a CRD to be established (as ARO-RP's deployer does).
-pub const CRD_ESTABLISHED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Whether a CRD (as JSON) reports `Established=True`.
-pub fn crd_established(crd: &Value) -> bool {
-    crd["status"]["conditions"].as_array().is_some_and(|c| {
-        c.iter()
-            .any(|c| c["type"] == "Established" && c["status"] == "True")
-    })
-}
-
-/// Create or repair `crds` with server-side apply and wait until each is established. Returns how
-/// many were written.
-pub async fn apply_crds(client: &kube::Client, crds: &[CustomResourceDefinition]) -> Result<usize> {
-    let mut written = 0;
-    let crd_kind = crate::kinds::lookup("apiextensions.k8s.io/v1", "CustomResourceDefinition")
-        .expect("CustomResourceDefinition is a known kind");
-    let crd_api = crate::apply::dynamic_api(client, &crd_kind, None);
-    for crd in crds {
-        let mut desired = serde_json::to_value(crd)?;
-        desired["apiVersion"] = json!("apiextensions.k8s.io/v1");
-        desired["kind"] = json!("CustomResourceDefinition");
-        if crate::apply::ensure(client, &desired).await? {
-            written += 1;
-        }
-        let name = crd.metadata.name.clone().unwrap_or_default();
-        let deadline = tokio::time::Instant::now() + CRD_ESTABLISHED_TIMEOUT;
-        loop {
-            let current = serde_json::to_value(crd_api.get(&name).await?)?;
-            if crd_established(&current) {
-                break;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(Error::invalid(
-                    "manifests",
-                    format!("CRD {name} was not established within {CRD_ESTABLISHED_TIMEOUT:?}"),
-                ));
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-    }
-    Ok(written)
-}
-
 /// Deploy the operator the way `helm install` of the chart would, without Helm: the CRDs first
 /// (waiting until each is established), then every rendered object, each created or repaired with
 /// server-side apply and written only when it differs. Returns how many objects were written.
 /// This is what the RP runs at install and OperatorUpdate, and the local cluster runtime too.
 pub async fn deploy(client: &kube::Client, values: &OperatorDeployValues) -> Result<usize> {
-    let written = apply_crds(client, &crds()).await?;
+    let written = aro_common::crd::apply_crds(client, &crds(), crate::FIELD_MANAGER).await?;
     Ok(written + crate::apply::ensure_all(client, &render(values)).await?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn established_crds_are_recognised() {
-        assert!(crd_established(&json!({"status": {"conditions": [
-            {"type": "NamesAccepted", "status": "True"}, {"type": "Established", "status": "True"}]}})));
-        assert!(!crd_established(
-            &json!({"status": {"conditions": [{"type": "Established", "status": "False"}]}})
-        ));
-        assert!(!crd_established(&json!({})));
-    }
 
     #[test]
     fn defaults_come_from_the_chart_and_its_flags_are_the_rp_defaults() {

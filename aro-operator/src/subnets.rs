@@ -8,6 +8,7 @@
 //! implements it over the `azure-clients` crate (GET and PUT of
 //! `Microsoft.Network/virtualNetworks/subnets`). Everything else here is pure and unit-tested.
 
+use aro_common::ResourceId;
 use crds::operator::{Cluster, SINGLETON_NAME};
 use futures::future::BoxFuture;
 use kube::Client;
@@ -85,13 +86,9 @@ pub trait SubnetsApi: Send + Sync {
     fn update<'a>(&'a self, id: &'a str, change: &'a SubnetChange) -> BoxFuture<'a, Result<()>>;
 }
 
-/// The subscription of an ARM id (`/subscriptions/<sub>/...`).
-pub fn subscription_of(arm_id: &str) -> Option<&str> {
-    let mut parts = arm_id.split('/').filter(|p| !p.is_empty());
-    match (parts.next(), parts.next()) {
-        (Some(s), Some(sub)) if s.eq_ignore_ascii_case("subscriptions") => Some(sub),
-        _ => None,
-    }
+/// The subscription of a resource's ARM id (`/subscriptions/<sub>/resourceGroups/...`).
+pub fn subscription_of(arm_id: &str) -> Option<String> {
+    ResourceId::parse(arm_id).ok().map(|id| id.subscription)
 }
 
 /// The ARM id of the NSG every machine subnet of `cluster` must carry: `<infraID>-nsg` in the
@@ -250,7 +247,7 @@ pub async fn reconcile(
 
     let mut applied = Vec::new();
     let mut errors = Vec::new();
-    for subnet in machine_subnets(subscription, &masters, &workers)? {
+    for subnet in machine_subnets(&subscription, &masters, &workers)? {
         let outcome: Result<Option<SubnetChange>> = async {
             let Some(current) = azure.get(&subnet.resource_id).await? else {
                 tracing::info!(subnet = %subnet.resource_id, "subnet not found, skipping");
@@ -350,12 +347,19 @@ mod tests {
 
     #[test]
     fn subscription_is_read_from_arm_ids() {
+        let cluster = "/providers/Microsoft.RedHatOpenShift/openShiftClusters/demo";
         assert_eq!(
-            subscription_of("/subscriptions/abc/resourceGroups/x"),
+            subscription_of(&format!("/subscriptions/abc/resourceGroups/x{cluster}")).as_deref(),
             Some("abc")
         );
-        assert_eq!(subscription_of("/SUBSCRIPTIONS/abc"), Some("abc"));
-        assert_eq!(subscription_of("/resourceGroups/x"), None);
+        assert_eq!(
+            subscription_of(&format!("/SUBSCRIPTIONS/abc/resourceGroups/x{cluster}")).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            subscription_of(&format!("/resourceGroups/x{cluster}")),
+            None
+        );
         assert_eq!(subscription_of(""), None);
     }
 

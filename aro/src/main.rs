@@ -30,13 +30,13 @@ enum Command {
     /// Run rp-frontend, the ARM resource provider API for Microsoft.RedHatOpenShift.
     Frontend(rp_frontend::FrontendArgs),
     /// Run aro-operator, the in-cluster operator (master or worker role).
-    Operator(aro_operator::runtime::OperatorArgs),
+    Operator(aro_operator::OperatorArgs),
     /// Run rp-controller, the controllers that drive every OpenShiftCluster of the management
     /// cluster to a terminal provisioning state (install, update, admin update, delete).
     Controller(rp_controller::ControllerArgs),
     /// Run the whole system on this machine: devcluster (management cluster), arm-emulator with a
     /// demo VNet, rp-frontend and rp-controller with local clusters; prints a walkthrough.
-    Local(rp_controller::local::LocalArgs),
+    Local(aro_local::LocalArgs),
 }
 
 /// `aro devcluster [flags]` serves; `aro devcluster bench [flags]` benchmarks.
@@ -82,9 +82,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::ArmEmulator(args) => arm_emulator::run(args, shutdown).await?,
         Command::Frontend(args) => rp_frontend::run(args, shutdown).await?,
-        Command::Operator(args) => aro_operator::runtime::run(args, shutdown).await?,
+        Command::Operator(args) => aro_operator::run(args, shutdown).await?,
         Command::Controller(args) => rp_controller::run(args, shutdown).await?,
-        Command::Local(args) => rp_controller::local::run(args, shutdown).await?,
+        Command::Local(args) => aro_local::run(args, shutdown).await?,
     }
     Ok(())
 }

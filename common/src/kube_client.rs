@@ -1,4 +1,7 @@
-//! Timeouts of Kubernetes API clients. kube-rs sets none by default (its `read_timeout` works per
+//! Kubernetes API clients: their error predicates ([`is_conflict`], [`is_not_found`]), the
+//! readiness of a controller's store ([`store_ready`]) and their timeouts.
+//!
+//! Timeouts: kube-rs sets none by default (its `read_timeout` works per
 //! socket read and would also cut quiet watches): a management call to a stalled API server would
 //! wait forever, holding a reconcile (or a leader) hostage. [`with_request_timeout`] bounds every
 //! request but watches: the response and its whole body must arrive within the timeout. A watch
@@ -24,6 +27,14 @@ pub fn is_conflict(e: &kube::Error) -> bool {
 /// Whether a kube error is a 404 Not Found.
 pub fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+/// Whether a controller's store finished its first list (only then can reconciles run).
+pub fn store_ready<K: kube::Resource + Clone>(store: &kube::runtime::reflector::Store<K>) -> bool
+where
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    futures::FutureExt::now_or_never(store.wait_until_ready()).is_some()
 }
 
 /// Timeout of management API calls (kube-apiserver's own request timeout is 60 s; a call that
@@ -108,6 +119,16 @@ mod tests {
     use kube::api::{Api, WatchParams};
 
     use super::*;
+
+    #[test]
+    fn a_store_is_ready_once_its_first_list_is_done() {
+        let (store, mut writer) = kube::runtime::reflector::store::<ConfigMap>();
+        assert!(!store_ready(&store));
+        writer.apply_watcher_event(&kube::runtime::watcher::Event::Init);
+        assert!(!store_ready(&store), "a list in progress is not ready");
+        writer.apply_watcher_event(&kube::runtime::watcher::Event::InitDone);
+        assert!(store_ready(&store));
+    }
 
     #[test]
     fn watches_and_follows_are_streams() {

@@ -1,11 +1,17 @@
 //! Runtime pieces every `aro` component shares: logging setup, graceful shutdown, the hardened
-//! serve path every listener uses, the `/healthz`, `/readyz`, `/metrics` listener, request
-//! timeouts of Kubernetes API clients, owner-only files for secrets, and the [`Secret`] wrapper of
-//! secret values, and the parser of ARM resource ids.
+//! serve path every listener uses, the `/healthz`, `/readyz`, `/metrics` listener, owner-only
+//! files for secrets, the [`Secret`] wrapper of secret values and the parser of ARM resource ids;
+//! and the Kubernetes helpers of the RP and the operator: request timeouts and error predicates of
+//! API clients ([`kube_client`]), leader election on a Lease ([`leader`]), controller store
+//! readiness ([`kube_client::store_ready`]), CRD installation ([`crd`]) and the drift comparison
+//! that decides whether an object must be written ([`drift`]).
 
+pub mod crd;
+pub mod drift;
 pub mod fs;
 pub mod health;
 pub mod kube_client;
+pub mod leader;
 pub mod resource_id;
 pub mod secret;
 pub mod serve;
@@ -43,6 +49,21 @@ pub enum Error {
     PrivatePath {
         path: std::path::PathBuf,
         reason: String,
+    },
+    /// A Kubernetes API call failed.
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// An object could not be converted to or from JSON.
+    #[error("serialization: {0}")]
+    Serialization(#[from] serde_json::Error),
+    /// Leader election could not proceed (lease lost, invalid timing or API unusable).
+    #[error("leader election: {0}")]
+    LeaderElection(String),
+    /// A CRD was written but the API server did not establish it in time.
+    #[error("CRD {name} was not established within {timeout:?}")]
+    CrdNotEstablished {
+        name: String,
+        timeout: std::time::Duration,
     },
 }
 

@@ -1,5 +1,5 @@
 //! End-to-end tests of the whole system: devcluster, arm-emulator, rp-frontend and rp-controller
-//! started in-process ([`rp_controller::local::LocalSystem`]) and driven over HTTP like ARM.
+//! started in-process ([`aro_local::LocalSystem`]) and driven over HTTP like ARM.
 //!
 //! This library holds the ARM-side client the tests use ([`Arm`]), request bodies, and helpers that
 //! seed the emulator with per-cluster networks (two clusters may not share subnets).

@@ -7,9 +7,9 @@ mod logs;
 
 use std::time::Duration;
 
+use aro_local::{LocalConfig, LocalSystem};
 use e2e::{Arm, cluster_body, demo_network};
 use rp_controller::context::Settings;
-use rp_controller::local::{LocalConfig, LocalSystem};
 use rp_controller::steps::RetryPolicy;
 use serde_json::json;
 use tracing_subscriber::filter::LevelFilter;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use aro_local::{LocalConfig, LocalSystem};
 use base64::Engine;
 use e2e::{Arm, cluster_body, cluster_resources, demo_network, seed_network};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -10,7 +11,6 @@ use k8s_openapi::api::core::v1::{Node, Secret};
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use rp_controller::context::Settings;
-use rp_controller::local::{LocalConfig, LocalSystem};
 
 const T: Duration = Duration::from_secs(60);
 

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use aro_local::{LocalConfig, LocalSystem};
 use azure_clients::AzureClients;
 use base64::Engine;
 use e2e::{Arm, cluster_body, seed_network};
@@ -11,7 +12,6 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use rp_controller::local::{LocalConfig, LocalSystem};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(60);

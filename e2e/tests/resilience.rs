@@ -5,11 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use arm_emulator::{EmulatorHandle, FaultConfig, FaultRule};
+use aro_local::{LocalConfig, LocalSystem, RunningController};
 use crds::management::{AsyncOperation, OpenShiftCluster, ProvisioningState, naming};
 use e2e::{Arm, Network, cluster_body, seed_network};
 use kube::api::{Api, ListParams};
 use rp_controller::context::Settings;
-use rp_controller::local::{LocalConfig, LocalSystem, RunningController};
 use rp_controller::steps::RetryPolicy;
 
 const T: Duration = Duration::from_secs(120);

@@ -17,12 +17,12 @@ mod logs;
 use std::time::Duration;
 
 use arm_emulator::{Principal, Seed, SeedResource, demo};
+use aro_local::{LocalConfig, LocalSystem};
 use base64::Engine;
 use e2e::{Arm, Network, cluster_body};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DynamicObject, ListParams, PostParams};
 use kube::core::ApiResource;
-use rp_controller::local::{LocalConfig, LocalSystem};
 use serde_json::{Value, json};
 use tracing_subscriber::filter::LevelFilter;
 

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use arm_emulator::{Principal, Seed, SeedResource, demo};
+use aro_local::{LocalConfig, LocalSystem};
 use e2e::{Arm, cluster_body, seed_network};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use rp_controller::actions::{OWNER_TAG, private_endpoint_name};
-use rp_controller::local::{LocalConfig, LocalSystem};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(60);
@@ -86,7 +86,7 @@ async fn a_domain_held_by_another_subscriptions_cluster_is_neither_overwritten_n
     let zone = format!(
         "{}/providers/Microsoft.Network/dnszones/eastus.{}",
         system.settings.dns_resource_group_id,
-        rp_controller::local::LOCAL_PARENT_DOMAIN
+        aro_local::LOCAL_PARENT_DOMAIN
     );
     let record = |name: &str, ip: &str| SeedResource {
         id: format!("{zone}/A/{name}"),

@@ -29,9 +29,9 @@ pub use access::{
 };
 
 use crate::azure::{self, AUTHORIZATION_API, DNS_API, NETWORK_API, RESOURCES_API, StepResult};
+use crate::cluster_runtime::SeedInput;
 use crate::context::Context;
 use crate::infra::{self, InfraNames};
-use crate::runtime::SeedInput;
 use crate::steps::Outcome;
 use crate::validation::{
     self, LinkedResource, NetworkFacts, Permission, Principal, Subnet, VirtualNetwork,

@@ -9,7 +9,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 
-use crate::runtime::ClusterRuntime;
+use crate::cluster_runtime::ClusterRuntime;
 use crate::steps::RetryPolicy;
 
 /// Settings of the lifecycle controllers.

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aro_common::health::Health;
+use aro_common::kube_client::store_ready;
+use aro_common::leader::{self, LeaseConfig};
 use aro_common::shutdown::drive_controller;
-use aro_operator::leader::{self, LeaseConfig};
-use aro_operator::runtime::store_ready;
 use azure_clients::{AzureArgs, AzureClients};
 use crds::management::{OpenShiftCluster, Subscription};
 use futures::StreamExt;
@@ -23,8 +23,8 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster_runtime::ClusterRuntime;
 use crate::context::{Context, Metrics, Settings};
-use crate::runtime::{ClusterRuntime, LocalRuntime};
 use crate::steps::RetryPolicy;
 use crate::{Error, Result, gc, lifecycle, subscriptions};
 
@@ -148,7 +148,8 @@ pub struct ControllerOptions {
     pub install_crds: bool,
 }
 
-/// `aro controller`.
+/// `aro controller`: the clusters run on the local cluster runtime.
+#[cfg(feature = "local-runtime")]
 pub async fn run(args: ControllerArgs, shutdown: CancellationToken) -> Result<()> {
     let client = match &args.kubeconfig {
         Some(path) => {
@@ -176,7 +177,9 @@ pub async fn run(args: ControllerArgs, shutdown: CancellationToken) -> Result<()
         ControllerOptions {
             client,
             azure,
-            runtime: Arc::new(LocalRuntime::new(args.local_clusters_dir.clone())),
+            runtime: Arc::new(crate::cluster_runtime::LocalRuntime::new(
+                args.local_clusters_dir.clone(),
+            )),
             settings: args.settings(),
             lease: args.lease()?,
             workers: args.workers,
@@ -188,6 +191,10 @@ pub async fn run(args: ControllerArgs, shutdown: CancellationToken) -> Result<()
     )
     .await
 }
+
+/// Field manager of the management CRDs: the one they were always applied with (a new one would
+/// move their ownership).
+pub const CRD_FIELD_MANAGER: &str = aro_operator::FIELD_MANAGER;
 
 /// How long in-flight reconciles may take to finish once the controller is asked to stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -201,7 +208,7 @@ fn error_policy<K>(_: Arc<K>, error: &Error, _: Arc<Context>) -> Action {
 pub async fn run_with(options: ControllerOptions, shutdown: CancellationToken) -> Result<()> {
     let client = options.client.clone();
     if options.install_crds {
-        aro_operator::manifests::apply_crds(&client, &crds::management_crds())
+        aro_common::crd::apply_crds(&client, &crds::management_crds(), CRD_FIELD_MANAGER)
             .await
             .map_err(|e| Error::Config(format!("installing the management CRDs: {e}")))?;
     }

@@ -8,14 +8,17 @@
 //!   operation outcome written when an operation ends.
 //! * [`plans`]: the named steps of install, update, admin update (per maintenance task) and delete.
 //! * [`infra`]: names and desired ARM bodies of the resources an install creates, and DNS names.
-//! * [`runtime`]: cluster runtimes; so far the objects the local runtime seeds into a new cluster.
+//! * [`cluster_runtime`]: what brings clusters up; pure parts: the objects a fresh cluster exposes
+//!   and the installer's inputs and outputs.
 //! * [`validation`]: dynamic validation of the customer's network and permissions (ARO-RP's
 //!   pkg/validate).
 //!
 //! Against servers: [`actions`] (what each step does through ARM and the cluster runtime),
 //! [`lifecycle`] and [`subscriptions`] (the reconcilers), [`controller`] (`aro controller`: leader
-//! election, sharding, health), [`gc`] (expired operation records), [`runtime`] (the `local` and
-//! `installer` cluster runtimes) and [`local`] (`aro local`, the whole system in one process).
+//! election, sharding, health), [`gc`] (expired operation records) and [`cluster_runtime`] (the
+//! `installer` cluster runtime, and with the `local-runtime` feature the `local` one, which runs
+//! each cluster as an embedded devcluster). `aro local`, the whole system in one process, is the
+//! aro-local crate.
 
 // Errors carry kube and ARM error bodies and are built once per failed call: their size does not
 // matter, boxing them everywhere would.
@@ -23,20 +26,21 @@
 
 pub mod actions;
 pub mod azure;
+pub mod cluster_runtime;
 pub mod context;
 pub mod controller;
 pub mod gc;
 pub mod infra;
 pub mod lifecycle;
-pub mod local;
 pub mod plans;
-pub mod runtime;
 pub mod steps;
 pub mod subscriptions;
 pub mod transitions;
 pub mod validation;
 
-pub use controller::{ControllerArgs, ControllerOptions, run, run_with};
+#[cfg(feature = "local-runtime")]
+pub use controller::run;
+pub use controller::{ControllerArgs, ControllerOptions, run_with};
 
 /// Errors of rp-controller.
 #[derive(Debug, thiserror::Error)]

@@ -12,8 +12,10 @@ use devcluster::{Devcluster, DevclusterConfig};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::ApiResource;
-use rp_controller::runtime::installer::{COMPLETE_MARKER, INSTALL_CONFIG_FILE, LOG_FILE};
-use rp_controller::runtime::{ClusterRuntime, InstallerConfig, InstallerRuntime, SeedInput};
+use rp_controller::cluster_runtime::installer::{COMPLETE_MARKER, INSTALL_CONFIG_FILE, LOG_FILE};
+use rp_controller::cluster_runtime::{
+    ClusterRuntime, InstallerConfig, InstallerRuntime, SeedInput,
+};
 use serde_json::json;
 
 const PULL_SECRET: &str = r#"{"auths":{"quay.io":{"auth":"c3VwZXItc2VjcmV0LXRva2Vu"}}}"#;

@@ -7,10 +7,12 @@
 use std::future::Future;
 use std::time::Duration;
 
+use aro_common::crd::apply_crds;
 use aro_common::health::Health;
+use aro_operator::Role;
 use aro_operator::kinds::{self, Kind};
-use aro_operator::manifests::{OperatorDeployValues, apply_crds, deploy};
-use aro_operator::runtime::{ControllerOptions, Role, run_controllers};
+use aro_operator::manager::{ControllerOptions, run_controllers};
+use aro_operator::manifests::{OperatorDeployValues, deploy};
 use crds::operator::{Cluster, SINGLETON_NAME};
 use devcluster::{Devcluster, DevclusterConfig};
 use kube::Client;
@@ -160,7 +162,13 @@ impl Env {
             .await
             .unwrap();
         let client = dc.client().await.unwrap();
-        apply_crds(&client, &kinds::openshift_crds()).await.unwrap();
+        apply_crds(
+            &client,
+            &kinds::openshift_crds(),
+            aro_operator::FIELD_MANAGER,
+        )
+        .await
+        .unwrap();
         deploy(&client, &values()).await.unwrap();
         seed(&client, version).await;
         Env {

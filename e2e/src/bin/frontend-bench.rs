@@ -112,7 +112,7 @@ where
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let duration = Duration::from_secs(args.duration_secs.max(1));
-    let system = rp_controller::local::LocalSystem::start(rp_controller::local::LocalConfig {
+    let system = aro_local::LocalSystem::start(aro_local::LocalConfig {
         start_controller: false,
         ..Default::default()
     })

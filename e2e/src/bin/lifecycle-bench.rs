@@ -13,11 +13,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aro_local::{LocalConfig, LocalSystem};
 use clap::Parser;
 use crds::management::{OpenShiftCluster, ProvisioningState};
 use e2e::{Arm, cluster_body, seed_network_at};
 use kube::api::{Api, ListParams};
-use rp_controller::local::{LocalConfig, LocalSystem};
 use tokio::sync::Semaphore;
 
 /// Create N clusters at once in local mode and measure how the system copes.

@@ -356,7 +356,7 @@ impl Elector {
                 }
                 Ok(true)
             }
-            Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+            Err(e) if crate::kube_client::is_conflict(&e) => Ok(false),
             Err(e) => Err(e.into()),
         }
     }

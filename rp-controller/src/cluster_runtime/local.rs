@@ -162,7 +162,7 @@ impl LocalRuntime {
         }
         let token = cluster.devcluster.shutdown_token().child_token();
         let client = cluster.client.clone();
-        let options = aro_operator::runtime::ControllerOptions {
+        let options = aro_operator::manager::ControllerOptions {
             resync: self.operator_resync,
             azure: self.subnets.clone(),
             ..Default::default()
@@ -292,9 +292,13 @@ impl ClusterRuntime for LocalRuntime {
         }
         let cluster = guard.as_ref().expect("just started");
         let objects = seed_objects(seed);
-        aro_operator::manifests::apply_crds(&cluster.client, &openshift_crds(&objects))
-            .await
-            .map_err(runtime_error)?;
+        aro_common::crd::apply_crds(
+            &cluster.client,
+            &openshift_crds(&objects),
+            aro_operator::FIELD_MANAGER,
+        )
+        .await
+        .map_err(runtime_error)?;
         apply_seed(&cluster.client, &objects).await?;
         Ok(cluster.access())
     }

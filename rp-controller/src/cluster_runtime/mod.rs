@@ -1,11 +1,13 @@
 //! Cluster runtimes: the pluggable step that brings an OpenShift cluster up, behind one interface.
 //!
-//! * [`local`]: a devcluster per cluster, seeded with [`seed`] objects, the operator in-process.
+//! * `local` (feature `local-runtime`): a devcluster per cluster, seeded with [`seed`] objects, the
+//!   operator in-process.
 //! * [`installer`]: the production runtime: runs the OpenShift installer binary the way Hive does
 //!   (install-config.yaml in; metadata.json, kubeconfig and kubeadmin password out) and deploys the
 //!   operator into the installed cluster through its API.
 
 pub mod installer;
+#[cfg(feature = "local-runtime")]
 pub mod local;
 pub mod seed;
 
@@ -14,6 +16,7 @@ use async_trait::async_trait;
 
 use crate::Result;
 pub use installer::{InstallerConfig, InstallerRuntime};
+#[cfg(feature = "local-runtime")]
 pub use local::LocalRuntime;
 pub use seed::SeedInput;
 

@@ -1,7 +1,8 @@
-//! The operator process: `aro operator --role master|worker`. It builds a Kubernetes client, serves
-//! `/healthz`, `/readyz`, `/metrics` and the Alertmanager webhook sink on one listener (:8080, the
-//! port the alertwebhook controller points Alertmanager at), takes the role's leader-election lease
-//! and runs the role's controllers with kube-runtime until shutdown or loss of leadership.
+//! The operator's controller manager, the operator process (`aro operator --role master|worker`):
+//! it builds a Kubernetes client, serves `/healthz`, `/readyz`, `/metrics` and the Alertmanager
+//! webhook sink on one listener (:8080, the port the alertwebhook controller points Alertmanager
+//! at), takes the role's leader-election lease and runs the role's controllers with kube-runtime
+//! until shutdown or loss of leadership.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,6 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aro_common::health::Health;
+use aro_common::kube_client::store_ready;
+use aro_common::leader::{self, LeaseConfig};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -36,31 +39,12 @@ use crate::kinds::{
     CLUSTER_VERSION, MACHINE, MACHINE_CONFIG, MACHINE_CONFIG_POOL, MACHINE_SET,
     SECURITY_CONTEXT_CONSTRAINTS,
 };
-use crate::leader::{self, LeaseConfig};
+use crate::role::Role;
 use crate::subnets::SubnetsApi;
 use crate::{
     Error, OPERATOR_NAMESPACE, Result, alertwebhook, dnsmasq, genevalogging, machineset,
     pullsecret, routefix, subnets,
 };
-
-/// Which of the two operator deployments this process is.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// All cluster-level controllers and the Alertmanager webhook sink.
-    Master,
-    /// The node-local side: the internet checker from a worker node.
-    Worker,
-}
-
-impl Role {
-    /// `master` or `worker`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Master => "master",
-            Role::Worker => "worker",
-        }
-    }
-}
 
 /// Flags of `aro operator`.
 #[derive(clap::Args, Clone, Debug)]
@@ -125,6 +109,7 @@ impl OperatorArgs {
             identity,
             Duration::from_secs(self.lease_duration_seconds),
         )
+        .map_err(Error::from)
     }
 }
 
@@ -365,14 +350,6 @@ fn to_singleton<K>(_: K) -> Option<ObjectRef<Cluster>> {
 
 /// How long the operator's in-flight reconciles may take to finish once it is asked to stop.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Whether a controller's store finished its first list (only then can reconciles run).
-pub fn store_ready<K: kube::Resource + Clone>(store: &kube::runtime::reflector::Store<K>) -> bool
-where
-    K::DynamicType: Eq + std::hash::Hash + Clone,
-{
-    future::FutureExt::now_or_never(store.wait_until_ready()).is_some()
-}
 
 /// Run a controller's stream in a task of its own that ends after `shutdown` (see
 /// [`aro_common::shutdown::drive_controller`]), or at once when the handle is dropped (leadership

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aro_operator::leader::{Elector, Leading, LeaseConfig, LeaseTiming, lead};
+use aro_common::leader::{Elector, Leading, LeaseConfig, LeaseTiming, lead};
 use devcluster::{Devcluster, DevclusterConfig};
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;

@@ -1,0 +1,463 @@
+//! The composition of `aro local`: the management cluster (embedded devcluster or a kubeconfig),
+//! Azure (the arm-emulator with the demo VNet, or real Azure), the frontend and controller replicas
+//! with the local cluster runtime; and their orderly stop.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arm_emulator::{ArmEmulator, EmulatorConfig, EmulatorHandle, demo};
+use aro_common::health::Health;
+use aro_common::leader::LeaseConfig;
+use aro_operator::azure::ArmSubnets;
+use azure_clients::{AzureClients, AzureConfig, Credentials};
+use devcluster::{Devcluster, DevclusterConfig};
+use rp_controller::cluster_runtime::{ClusterRuntime, LocalRuntime};
+use rp_controller::context::Settings;
+use rp_controller::controller::{ControllerOptions, run_with};
+use rp_frontend::{AuthMode, Frontend, FrontendConfig};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::args::LocalConfig;
+use crate::certs::{FrontendCerts, ensure_certs, fingerprint_of};
+use crate::seed::seed_management_cluster;
+use crate::{Error, LOCAL_LOCATION, LOCAL_PARENT_DOMAIN, Result, io, private};
+
+/// The running system.
+pub struct LocalSystem {
+    /// Embedded management cluster, if used.
+    pub devcluster: Option<Devcluster>,
+    /// Management cluster client.
+    pub client: kube::Client,
+    /// Kubeconfig file of the management cluster, when on disk.
+    pub kubeconfig_path: Option<PathBuf>,
+    /// Embedded ARM endpoint, if used.
+    pub emulator: Option<EmulatorHandle>,
+    /// Azure configuration of the RP identity.
+    pub azure: AzureConfig,
+    /// Frontend base URL.
+    pub frontend_url: String,
+    /// Frontend certificates (TLS mode).
+    pub certs: Option<FrontendCerts>,
+    /// Lifecycle settings in force.
+    pub settings: Settings,
+    /// The frontend's readiness and metrics registry.
+    pub frontend_health: Health,
+    /// URL of the frontend's metrics, when a listener serves them.
+    pub frontend_metrics_url: Option<String>,
+    /// Where local clusters live (`None`: in memory).
+    pub clusters_dir: Option<PathBuf>,
+    pub(crate) config: LocalConfig,
+    shutdown: CancellationToken,
+    frontend: JoinHandle<()>,
+    controller: Option<RunningController>,
+}
+
+/// How long [`RunningController::kill`] waits for the killed controller's clusters to stop.
+const KILL_STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A controller replica started by [`LocalSystem::start_controller`].
+pub struct RunningController {
+    /// Its runtime (its local clusters).
+    pub runtime: Arc<LocalRuntime>,
+    /// Its readiness and metrics registry.
+    pub health: Health,
+    token: CancellationToken,
+    task: JoinHandle<rp_controller::Result<()>>,
+}
+
+impl RunningController {
+    /// Stop gracefully (lease released, clusters stopped).
+    pub async fn stop(self) -> Result<()> {
+        self.token.cancel();
+        self.task
+            .await
+            .map_err(|e| Error::System(format!("controller task: {e}")))??;
+        Ok(())
+    }
+
+    /// Stop abruptly, as a crash would: the task is dropped at its current await point (the lease
+    /// is not released), then the clusters it ran are stopped so a new replica can open them.
+    pub async fn kill(self) {
+        self.task.abort();
+        // An aborted task ends at its next await; one that does not is blocked in a thread.
+        if tokio::time::timeout(KILL_STOP_TIMEOUT, self.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the killed controller's task did not end in time");
+        }
+        if tokio::time::timeout(KILL_STOP_TIMEOUT, self.runtime.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the killed controller's clusters did not stop in time");
+        }
+    }
+
+    /// Whether the controller task ended.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+}
+
+async fn kube_client(kubeconfig: &Path) -> Result<kube::Client> {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig)
+        .map_err(|e| Error::Config(format!("{}: {e}", kubeconfig.display())))?;
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .map_err(|e| Error::Config(format!("{}: {e}", kubeconfig.display())))?;
+    Ok(kube::Client::try_from(config)?)
+}
+
+impl LocalSystem {
+    /// Start every piece.
+    pub async fn start(config: LocalConfig) -> Result<Self> {
+        let shutdown = CancellationToken::new();
+        if let Some(dir) = &config.data_dir {
+            aro_common::fs::create_private_dir(dir).map_err(private)?;
+        }
+
+        // Management cluster.
+        let (devcluster, client, kubeconfig_path) = match &config.management_kubeconfig {
+            Some(path) => (None, kube_client(path).await?, Some(path.clone())),
+            None => {
+                let mut dc_config = match &config.data_dir {
+                    Some(dir) => DevclusterConfig::durable(dir.join("management")),
+                    None => DevclusterConfig::in_memory(),
+                };
+                dc_config.name = "aro-local".into();
+                let dc = Devcluster::start(dc_config)
+                    .await
+                    .map_err(|e| Error::System(format!("management devcluster: {e}")))?;
+                let client = dc
+                    .client()
+                    .await
+                    .map_err(|e| Error::System(format!("management devcluster: {e}")))?;
+                let path = dc.kubeconfig_path.clone();
+                (Some(dc), client, path)
+            }
+        };
+        // A management client, as `aro controller` builds it: every call but watches bounded.
+        let client = aro_common::kube_client::with_request_timeout(
+            client,
+            aro_common::kube_client::REQUEST_TIMEOUT,
+        );
+        aro_common::crd::apply_crds(
+            &client,
+            &crds::management_crds(),
+            rp_controller::controller::CRD_FIELD_MANAGER,
+        )
+        .await
+        .map_err(|e| Error::Config(format!("installing the management CRDs: {e}")))?;
+
+        // Azure.
+        let (emulator, azure) = match &config.azure {
+            Some(azure) => (None, azure.clone()),
+            None => {
+                let emulator = ArmEmulator::start(EmulatorConfig {
+                    listen: config.emulator_listen,
+                    lro_delay: config.lro_delay,
+                    lro_retry_after_secs: 0,
+                    faults: config.faults.clone(),
+                    seeds: vec![demo::seed()],
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| Error::System(format!("arm-emulator: {e}")))?;
+                let url = azure_clients::azure_core::Url::parse(&emulator.base_url)
+                    .map_err(|e| Error::Config(e.to_string()))?;
+                let mut azure = AzureConfig::new(
+                    url.clone(),
+                    url,
+                    demo::TENANT,
+                    Credentials::ClientSecret {
+                        client_id: demo::RP_CLIENT_ID.into(),
+                        client_secret: demo::RP_CLIENT_SECRET.into(),
+                    },
+                    demo::SUBSCRIPTION,
+                );
+                azure.retry.base_delay = Duration::from_millis(50);
+                azure.retry.max_delay = Duration::from_secs(1);
+                (Some(emulator), azure)
+            }
+        };
+
+        let mut settings = config.settings.clone();
+        settings.parent_domain = LOCAL_PARENT_DOMAIN.into();
+        if settings.dns_resource_group_id.is_empty() {
+            settings.dns_resource_group_id = format!(
+                "/subscriptions/{}/resourceGroups/aro-rp-dns",
+                azure.subscription_id
+            );
+        }
+        settings.dns_location = LOCAL_LOCATION.into();
+        if config.azure.is_none() && settings.rp_private_endpoint_subnet_id.is_empty() {
+            settings.rp_private_endpoint_subnet_id = demo::rp_private_endpoint_subnet_id();
+        }
+        // What ARM and an SRE would have set up: a registered subscription and a default version.
+        seed_management_cluster(&client).await?;
+
+        // Frontend.
+        let certs = match (&config.data_dir, config.frontend_tls) {
+            (Some(dir), true) => Some(ensure_certs(&dir.join("frontend"))?),
+            (None, true) => {
+                return Err(Error::Config(
+                    "a TLS frontend needs a data directory for its certificates".into(),
+                ));
+            }
+            _ => None,
+        };
+        let mut frontend_config = FrontendConfig::insecure_for_loopback(LOCAL_LOCATION);
+        frontend_config.parent_domain = Some(LOCAL_PARENT_DOMAIN.into());
+        // Local clusters cost nothing: validate worker sizes like production, not like ARO's
+        // development mode (which only allows D2s workers to save money).
+        frontend_config.require_d2s_workers = false;
+        // No ARM in front: fill in its managed identity headers for workload identity creates.
+        frontend_config.mock_msi_headers = true;
+        if let Some(certs) = &certs {
+            let fp = fingerprint_of(&certs.client_cert)?;
+            frontend_config.auth = AuthMode::client_certificates([fp.clone()], [fp])
+                .map_err(|e| Error::Config(e.to_string()))?;
+        } else if !config.frontend_listen.ip().is_loopback() {
+            return Err(Error::Config(
+                "an unauthenticated frontend may only listen on loopback".into(),
+            ));
+        }
+        if let Some(key) = &config.frontend_skip_token_key {
+            frontend_config.skip_token_key = key.clone();
+        }
+        let frontend_health = Health::new();
+        let app = Frontend::with_health(client.clone(), frontend_config, frontend_health.clone());
+        let frontend_metrics_url = match config.frontend_metrics_listen {
+            Some(addr) => {
+                let (bound, _task) =
+                    aro_common::health::serve(addr, frontend_health.clone(), shutdown.clone())
+                        .await
+                        .map_err(|e| {
+                            Error::Config(format!("the frontend's metrics listener: {e}"))
+                        })?;
+                Some(format!("http://{bound}/metrics"))
+            }
+            None => None,
+        };
+        let listener = tokio::net::TcpListener::bind(config.frontend_listen)
+            .await
+            .map_err(io("binding the frontend"))?;
+        let addr = listener.local_addr().map_err(io("frontend address"))?;
+        let stop = shutdown.clone();
+        let (frontend_url, frontend) = match &certs {
+            Some(certs) => {
+                let read = |p: &Path| std::fs::read(p).map_err(io("reading a certificate"));
+                let tls = rp_frontend::tls::server_config(
+                    &read(&certs.server_cert)?,
+                    &read(&certs.server_key)?,
+                )
+                .map_err(|e| Error::Config(e.to_string()))?;
+                let task = tokio::spawn(async move {
+                    rp_frontend::tls::serve_tls(listener, tls, app, stop).await
+                });
+                (format!("https://localhost:{}", addr.port()), task)
+            }
+            None => {
+                let task = tokio::spawn(aro_common::serve::serve(
+                    listener,
+                    aro_common::serve::Transport::Plain,
+                    app,
+                    aro_common::serve::ServeOptions::default(),
+                    stop,
+                ));
+                (format!("http://{addr}"), task)
+            }
+        };
+
+        let clusters_dir = config.data_dir.as_ref().map(|d| d.join("clusters"));
+        let mut system = Self {
+            devcluster,
+            client,
+            kubeconfig_path,
+            emulator,
+            azure,
+            frontend_url,
+            certs,
+            settings,
+            frontend_health,
+            frontend_metrics_url,
+            clusters_dir,
+            config: config.clone(),
+            shutdown,
+            frontend,
+            controller: None,
+        };
+        if config.start_controller {
+            let controller = system.start_controller("local-0")?;
+            system.controller = Some(controller);
+        }
+        Ok(system)
+    }
+
+    /// Start a controller replica with this identity (it leads once the Lease is free).
+    pub fn start_controller(&self, identity: &str) -> Result<RunningController> {
+        let azure = AzureClients::new(self.azure.clone())?;
+        // The clusters' operators repair subnets with the RP's identity (a real cluster uses its
+        // own service principal or workload identity).
+        let runtime = Arc::new(
+            LocalRuntime::new(self.clusters_dir.clone())
+                .with_operator_resync(self.config.operator_resync)
+                .with_subnets(Arc::new(ArmSubnets::new(azure.arm()))),
+        );
+        let token = self.shutdown.child_token();
+        let health = Health::new();
+        let options = ControllerOptions {
+            client: self.client.clone(),
+            azure,
+            runtime: runtime.clone(),
+            settings: self.settings.clone(),
+            lease: LeaseConfig::new(
+                "default",
+                "aro-rp-controller",
+                identity,
+                self.config.lease_duration,
+            )
+            .map_err(|e| Error::Config(e.to_string()))?,
+            workers: self.config.workers,
+            shard_selector: None,
+            health: health.clone(),
+            install_crds: false,
+        };
+        let task = tokio::spawn(run_with(options, token.clone()));
+        Ok(RunningController {
+            runtime,
+            health,
+            token,
+            task,
+        })
+    }
+
+    /// The metrics registry of the system's own controller, while it has one.
+    pub fn controller_health(&self) -> Option<&Health> {
+        self.controller.as_ref().map(|c| &c.health)
+    }
+
+    /// The cluster runtime of the system's own controller, while it has one.
+    pub fn controller_runtime(&self) -> Option<&Arc<LocalRuntime>> {
+        self.controller.as_ref().map(|c| &c.runtime)
+    }
+
+    /// The controller started with the system, taken out (to kill or replace it).
+    pub fn take_controller(&mut self) -> Option<RunningController> {
+        self.controller.take()
+    }
+
+    /// Install a controller as the system's own (stopped with the system).
+    pub fn set_controller(&mut self, controller: RunningController) {
+        self.controller = Some(controller);
+    }
+
+    /// Wait until `shutdown` fires, then stop.
+    pub async fn run_until(self, shutdown: CancellationToken) -> Result<()> {
+        shutdown.cancelled().await;
+        self.stop().await
+    }
+
+    /// Stop every piece.
+    pub async fn stop(mut self) -> Result<()> {
+        if let Some(controller) = self.controller.take() {
+            tracing::info!("stopping the controller");
+            if let Err(error) = controller.stop().await {
+                tracing::warn!(%error, "controller stopped with an error");
+            }
+        }
+        tracing::info!("stopping the frontend");
+        self.shutdown.cancel();
+        let _ = self.frontend.await;
+        if let Some(emulator) = self.emulator.take() {
+            tracing::info!("stopping the arm-emulator");
+            let _ = emulator.stop().await;
+        }
+        if let Some(dc) = self.devcluster.take() {
+            tracing::info!("stopping the management devcluster");
+            dc.stop().await;
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use super::*;
+
+    #[test]
+    fn local_data_keys_and_kubeconfigs_are_owner_only_under_a_permissive_umask() {
+        use aro_common::fs::{mode_of, rerun_with_umask};
+        if !rerun_with_umask(
+            "system::tests::local_data_keys_and_kubeconfigs_are_owner_only_under_a_permissive_umask",
+            0o000,
+        ) {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join(".aro/local");
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let system = LocalSystem::start(LocalConfig {
+                data_dir: Some(data.clone()),
+                frontend_tls: true,
+                start_controller: false,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+            system.stop().await.unwrap();
+        });
+        for dir in [
+            ".aro",
+            ".aro/local",
+            ".aro/local/management",
+            ".aro/local/frontend",
+        ] {
+            assert_eq!(mode_of(&tmp.path().join(dir)), 0o700, "{dir}");
+        }
+        for dir in ["management", "frontend"] {
+            for entry in std::fs::read_dir(data.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                assert_eq!(mode_of(&path), 0o600, "{}", path.display());
+            }
+        }
+        assert_eq!(mode_of(&data.join("frontend/server-key.pem")), 0o600);
+        assert_eq!(mode_of(&data.join("management/kubeconfig")), 0o600);
+    }
+
+    #[tokio::test]
+    async fn the_frontends_metrics_are_served_on_their_own_listener() {
+        let system = LocalSystem::start(LocalConfig {
+            start_controller: false,
+            frontend_metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let client = reqwest::Client::new();
+        // One request through the frontend, then its series on the metrics listener.
+        let operations = format!(
+            "{}/providers/Microsoft.RedHatOpenShift/operations?api-version=2023-11-22",
+            system.frontend_url
+        );
+        assert_eq!(client.get(&operations).send().await.unwrap().status(), 200);
+        let url = system.frontend_metrics_url.clone().unwrap();
+        assert!(system.banner().contains(&url));
+        let metrics = client.get(&url).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("frontend_http_requests"), "{metrics}");
+        let on_arm_port = client
+            .get(format!("{}/metrics", system.frontend_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(on_arm_port.status(), 404);
+        system.stop().await.unwrap();
+    }
+}
