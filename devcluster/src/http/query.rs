@@ -37,6 +37,8 @@ impl Query {
     }
 }
 
+/// The options of a create, update or patch; the field manager defaults to the User-Agent up to
+/// its first `/`.
 pub(super) fn write_options(query: &Query, headers: &HeaderMap) -> Result<WriteOptions, ApiError> {
     let dry_run = match query.get("dryRun") {
         None => false,
@@ -87,6 +89,7 @@ pub(super) fn write_options(query: &Query, headers: &HeaderMap) -> Result<WriteO
     })
 }
 
+/// The options of a delete or deletecollection: the body's `DeleteOptions`, then the query's.
 pub(super) fn delete_options(
     query: &Query,
     headers: &HeaderMap,

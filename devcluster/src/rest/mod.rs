@@ -1,8 +1,8 @@
 //! REST semantics: create, get, update, patch, delete of built-in and custom resources, with
 //! kube-apiserver's metadata rules and errors. The HTTP layer parses requests into these calls;
 //! nothing here reads a request or builds a response. A write goes through admission (kind,
-//! apiVersion, namespace, typed decoding, the schema steps), the metadata rules, managed fields, the store, and its
-//! after-write step (serving the resources of a written CRD).
+//! apiVersion, namespace, typed decoding, the schema steps), the metadata rules, managed fields,
+//! the store, and its after-write step (serving the resources of a written CRD).
 
 mod crds;
 mod delete;
