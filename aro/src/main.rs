@@ -23,7 +23,7 @@ enum Command {
     Crds(crds_cmd::CrdsArgs),
     /// Run devcluster, an embedded Kubernetes-API-compatible server (HTTPS, durable storage in
     /// its data dir, a kubeconfig for kubectl and kube clients).
-    Devcluster(DevclusterCommand),
+    Devcluster(devcluster::DevclusterArgs),
     /// Run arm-emulator, an embedded Azure Resource Manager endpoint (resource groups, network,
     /// compute, authorization, AAD-style tokens, long-running operations, fault injection).
     ArmEmulator(arm_emulator::ArmEmulatorArgs),
@@ -37,23 +37,6 @@ enum Command {
     /// Run the whole system on this machine: devcluster (management cluster), arm-emulator with a
     /// demo VNet, rp-frontend and rp-controller with local clusters; prints a walkthrough.
     Local(aro_local::LocalArgs),
-}
-
-/// `aro devcluster [flags]` serves; `aro devcluster bench [flags]` benchmarks.
-#[derive(clap::Args, Debug)]
-#[command(args_conflicts_with_subcommands = true)]
-struct DevclusterCommand {
-    #[command(flatten)]
-    serve: devcluster::DevclusterArgs,
-    #[command(subcommand)]
-    tool: Option<DevclusterTool>,
-}
-
-#[derive(Subcommand, Debug)]
-enum DevclusterTool {
-    /// Measure an in-process devcluster through real HTTPS clients: create, get, update, list and
-    /// watch-delivery throughput and latency, and RSS with many small objects.
-    Bench(devcluster::bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -73,13 +56,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
     let shutdown = aro_common::shutdown::on_signal();
     match command {
         Command::Crds(_) => unreachable!("handled without a runtime"),
-        Command::Devcluster(DevclusterCommand {
-            tool: Some(DevclusterTool::Bench(args)),
-            ..
-        }) => devcluster::bench::run(args).await?,
-        Command::Devcluster(DevclusterCommand { serve, tool: None }) => {
-            devcluster::run(serve, shutdown).await?
-        }
+        Command::Devcluster(args) => devcluster::run(args, shutdown).await?,
         Command::ArmEmulator(args) => arm_emulator::run(args, shutdown).await?,
         Command::Frontend(args) => rp_frontend::run(args, shutdown).await?,
         Command::Operator(args) => aro_operator::run(args, shutdown).await?,

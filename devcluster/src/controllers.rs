@@ -1,4 +1,4 @@
-//! The API server's own machinery: CRD registration and status, CRD cleanup on deletion,
+//! The API server's own machinery: CRD establishment (status), CRD cleanup on deletion,
 //! namespace deletion, and ownerReference garbage collection (background, foreground, orphan).
 //! It runs in-process and writes through the same REST layer as clients.
 
@@ -10,50 +10,29 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{
-    Api, DeleteOptions, FINALIZER_CRD_CLEANUP, FINALIZER_FOREGROUND, FINALIZER_ORPHAN,
-    NAMESPACE_FINALIZER, Propagation,
-};
 use crate::registry::{ResourceType, crd_resource_types};
-use crate::store::{Event, EventType, Stored};
+use crate::rest::{
+    CRD_PREFIX, DeleteOptions, FINALIZER_CRD_CLEANUP, FINALIZER_FOREGROUND, FINALIZER_ORPHAN,
+    NAMESPACE_FINALIZER, Propagation, Rest,
+};
+use crate::storage::{Event, EventType, Stored};
 
-const CRD_PREFIX: &str = "apiextensions.k8s.io/customresourcedefinitions/";
 const NAMESPACE_PREFIX: &str = "/namespaces/";
 
-/// Serve (or stop serving) the resources of a CRD object right away.
-pub fn register_crd(api: &Api, crd: &Value) {
-    let name = crd["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    match serde_json::from_value::<CustomResourceDefinition>(crd.clone()) {
-        Ok(typed) => api.registry.set_crd(&name, crd_resource_types(&typed)),
-        Err(e) => tracing::warn!(crd = %name, error = %e, "cannot serve CRD"),
-    }
-}
-
-/// Register every stored CRD (at startup).
-pub fn register_all_crds(api: &Api) {
-    let (crds, _, _) = api.store.list(CRD_PREFIX, None, |_| true, None);
-    for crd in crds {
-        register_crd(api, &crd.value());
-    }
-}
-
 /// Run the controllers until `shutdown`.
-pub async fn run(api: Arc<Api>, shutdown: CancellationToken) {
+pub async fn run(rest: Arc<Rest>, shutdown: CancellationToken) {
     loop {
-        let mut sub = match api.store.subscribe(None) {
+        let mut sub = match rest.store.subscribe(None) {
             Ok(s) => s,
             Err(_) => return,
         };
         // A full pass first, then event by event; after falling behind, start over.
-        full_pass(&api).await;
+        full_pass(&rest).await;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 e = sub.live.recv() => match e {
-                    Ok(e) => on_event(&api, &e).await,
+                    Ok(e) => on_event(&rest, &e).await,
                     Err(RecvError::Lagged(_)) => break,
                     Err(RecvError::Closed) => return,
                 },
@@ -62,41 +41,41 @@ pub async fn run(api: Arc<Api>, shutdown: CancellationToken) {
     }
 }
 
-async fn full_pass(api: &Api) {
-    let (all, _, _) = api.store.list("", None, |_| true, None);
+async fn full_pass(rest: &Rest) {
+    let (all, _, _) = rest.store.list("", None, |_| true, None);
     for s in all {
-        reconcile_object(api, &s).await;
+        reconcile_object(rest, &s).await;
     }
 }
 
-async fn on_event(api: &Api, e: &Event) {
+async fn on_event(rest: &Rest, e: &Event) {
     match e.kind {
-        EventType::Added | EventType::Modified => reconcile_object(api, &e.object).await,
+        EventType::Added | EventType::Modified => reconcile_object(rest, &e.object).await,
         EventType::Deleted => {
             if e.object.key.starts_with(CRD_PREFIX) {
-                api.registry.set_crd(&e.object.name, Vec::new());
+                rest.registry.set_crd(&e.object.name, Vec::new());
             }
             // Dependents of the deleted object.
-            for dep in api.store.dependents_of(&e.object.uid) {
-                collect_dependent(api, &dep).await;
+            for dep in rest.store.dependents_of(&e.object.uid) {
+                collect_dependent(rest, &dep).await;
             }
             // Owners waiting in foreground deletion for this dependent.
             for owner_uid in &e.object.owner_uids {
-                if let Some(owner) = api.store.get_by_uid(owner_uid) {
-                    reconcile_object(api, &owner).await;
+                if let Some(owner) = rest.store.get_by_uid(owner_uid) {
+                    reconcile_object(rest, &owner).await;
                 }
             }
             // A namespace waiting for its content.
             if !e.object.namespace.is_empty()
-                && let Some(ns) = api
+                && let Some(ns) = rest
                     .store
                     .get(&format!("{NAMESPACE_PREFIX}/{}", e.object.namespace))
             {
-                reconcile_object(api, &ns).await;
+                reconcile_object(rest, &ns).await;
             }
             // A deleting CRD waiting for its objects. It is no longer in the registry (it stops
             // being served as soon as it is deleted), so look it up among the stored CRDs.
-            let (crds, _, _) = api.store.list(CRD_PREFIX, None, |_| true, None);
+            let (crds, _, _) = rest.store.list(CRD_PREFIX, None, |_| true, None);
             for crd in crds {
                 let v = crd.value();
                 let prefix = format!(
@@ -107,31 +86,31 @@ async fn on_event(api: &Api, e: &Event) {
                 if v["metadata"]["deletionTimestamp"].is_string()
                     && e.object.key.starts_with(&prefix)
                 {
-                    reconcile_object(api, &crd).await;
+                    reconcile_object(rest, &crd).await;
                 }
             }
         }
     }
 }
 
-fn rt_of(api: &Api, s: &Stored) -> Option<Arc<ResourceType>> {
+fn rt_of(rest: &Rest, s: &Stored) -> Option<Arc<ResourceType>> {
     let mut parts = s.key.splitn(3, '/');
     let group = parts.next()?;
     let plural = parts.next()?;
-    api.registry.find_any_version(group, plural)
+    rest.registry.find_any_version(group, plural)
 }
 
-async fn reconcile_object(api: &Api, s: &Stored) {
-    let Some(rt) = rt_of(api, s) else { return };
+async fn reconcile_object(rest: &Rest, s: &Stored) {
+    let Some(rt) = rt_of(rest, s) else { return };
     let obj = s.value();
     let deleting = obj["metadata"]["deletionTimestamp"].is_string();
     if s.key.starts_with(CRD_PREFIX) {
-        reconcile_crd(api, &rt, &obj, deleting).await;
+        reconcile_crd(rest, &rt, &obj, deleting).await;
     } else if s.key.starts_with(NAMESPACE_PREFIX) && deleting {
-        finish_namespace(api, &rt, &obj).await;
+        finish_namespace(rest, &rt, &obj).await;
     }
     if !s.owner_uids.is_empty() {
-        collect_dependent(api, s).await;
+        collect_dependent(rest, s).await;
     }
     if deleting {
         let fins: Vec<String> = obj["metadata"]["finalizers"]
@@ -143,24 +122,24 @@ async fn reconcile_object(api: &Api, s: &Stored) {
             })
             .unwrap_or_default();
         if fins.iter().any(|f| f == FINALIZER_ORPHAN) {
-            for dep in api.store.dependents_of(&s.uid) {
-                orphan(api, &dep, &s.uid).await;
+            for dep in rest.store.dependents_of(&s.uid) {
+                orphan(rest, &dep, &s.uid).await;
             }
-            remove_finalizer(api, &rt, s, FINALIZER_ORPHAN).await;
+            remove_finalizer(rest, &rt, s, FINALIZER_ORPHAN).await;
         } else if fins.iter().any(|f| f == FINALIZER_FOREGROUND) {
-            let deps = api.store.dependents_of(&s.uid);
+            let deps = rest.store.dependents_of(&s.uid);
             if deps.is_empty() {
-                remove_finalizer(api, &rt, s, FINALIZER_FOREGROUND).await;
+                remove_finalizer(rest, &rt, s, FINALIZER_FOREGROUND).await;
             } else {
                 for dep in deps {
                     if dep.value()["metadata"]["deletionTimestamp"].is_null()
-                        && let Some(drt) = rt_of(api, &dep)
+                        && let Some(drt) = rt_of(rest, &dep)
                     {
                         let opts = DeleteOptions {
                             propagation: Some(Propagation::Foreground),
                             ..Default::default()
                         };
-                        let _ = api.delete(&drt, &dep.namespace, &dep.name, &opts).await;
+                        let _ = rest.delete(&drt, &dep.namespace, &dep.name, &opts).await;
                     }
                 }
             }
@@ -168,8 +147,8 @@ async fn reconcile_object(api: &Api, s: &Stored) {
     }
 }
 
-async fn remove_finalizer(api: &Api, rt: &ResourceType, s: &Stored, finalizer: &str) {
-    let result = api
+async fn remove_finalizer(rest: &Rest, rt: &ResourceType, s: &Stored, finalizer: &str) {
+    let result = rest
         .modify(rt, &s.namespace, &s.name, None, |obj| {
             let Some(fins) = obj["metadata"]["finalizers"].as_array_mut() else {
                 return false;
@@ -184,9 +163,9 @@ async fn remove_finalizer(api: &Api, rt: &ResourceType, s: &Stored, finalizer: &
     }
 }
 
-async fn orphan(api: &Api, dep: &Stored, owner_uid: &str) {
-    let Some(rt) = rt_of(api, dep) else { return };
-    let result = api
+async fn orphan(rest: &Rest, dep: &Stored, owner_uid: &str) {
+    let Some(rt) = rt_of(rest, dep) else { return };
+    let result = rest
         .modify(&rt, &dep.namespace, &dep.name, None, |obj| {
             let Some(refs) = obj["metadata"]["ownerReferences"].as_array_mut() else {
                 return false;
@@ -208,12 +187,12 @@ async fn orphan(api: &Api, dep: &Stored, owner_uid: &str) {
 }
 
 /// Delete a dependent whose owners are all gone; drop references to missing owners otherwise.
-async fn collect_dependent(api: &Api, dep: &Stored) {
+async fn collect_dependent(rest: &Rest, dep: &Stored) {
     let missing: Vec<String> = dep
         .owner_uids
         .iter()
         .filter(|uid| {
-            api.store.get_by_uid(uid).is_none_or(|owner| {
+            rest.store.get_by_uid(uid).is_none_or(|owner| {
                 // An owner in foreground deletion counts as gone for its dependents.
                 let v = owner.value();
                 v["metadata"]["deletionTimestamp"].is_string()
@@ -227,7 +206,7 @@ async fn collect_dependent(api: &Api, dep: &Stored) {
     if missing.is_empty() {
         return;
     }
-    let Some(rt) = rt_of(api, dep) else { return };
+    let Some(rt) = rt_of(rest, dep) else { return };
     if missing.len() == dep.owner_uids.len() {
         let obj = dep.value();
         if obj["metadata"]["deletionTimestamp"].is_string() {
@@ -235,7 +214,7 @@ async fn collect_dependent(api: &Api, dep: &Stored) {
         }
         let foreground = missing
             .iter()
-            .any(|uid| api.store.get_by_uid(uid).is_some());
+            .any(|uid| rest.store.get_by_uid(uid).is_some());
         let opts = DeleteOptions {
             propagation: Some(if foreground {
                 Propagation::Foreground
@@ -245,7 +224,7 @@ async fn collect_dependent(api: &Api, dep: &Stored) {
             precondition_uid: Some(dep.uid.clone()),
             ..Default::default()
         };
-        match api.delete(&rt, &dep.namespace, &dep.name, &opts).await {
+        match rest.delete(&rt, &dep.namespace, &dep.name, &opts).await {
             Ok(_) => tracing::debug!(key = %dep.key, "garbage collected"),
             Err(e) if e.code == 404 || e.code == 409 => {}
             Err(e) => tracing::warn!(key = %dep.key, error = %e, "garbage collection failed"),
@@ -253,12 +232,12 @@ async fn collect_dependent(api: &Api, dep: &Stored) {
     } else {
         let gone: BTreeSet<String> = missing
             .into_iter()
-            .filter(|uid| api.store.get_by_uid(uid).is_none())
+            .filter(|uid| rest.store.get_by_uid(uid).is_none())
             .collect();
         if gone.is_empty() {
             return;
         }
-        let _ = api
+        let _ = rest
             .modify(&rt, &dep.namespace, &dep.name, None, |obj| {
                 let Some(refs) = obj["metadata"]["ownerReferences"].as_array_mut() else {
                     return false;
@@ -271,7 +250,7 @@ async fn collect_dependent(api: &Api, dep: &Stored) {
     }
 }
 
-async fn finish_namespace(api: &Api, rt: &ResourceType, ns: &Value) {
+async fn finish_namespace(rest: &Rest, rt: &ResourceType, ns: &Value) {
     let name = ns["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
@@ -279,14 +258,14 @@ async fn finish_namespace(api: &Api, rt: &ResourceType, ns: &Value) {
     let mut remaining = 0;
     let types: Vec<Arc<ResourceType>> = {
         let mut seen = BTreeSet::new();
-        api.registry
+        rest.registry
             .all()
             .into_iter()
             .filter(|r| r.namespaced && seen.insert(r.key_prefix()))
             .collect()
     };
     for t in types {
-        let (items, _, _) = api
+        let (items, _, _) = rest
             .store
             .list(&t.list_prefix(Some(&name)), None, |_| true, None);
         for item in items {
@@ -296,7 +275,7 @@ async fn finish_namespace(api: &Api, rt: &ResourceType, ns: &Value) {
                     propagation: Some(Propagation::Background),
                     ..Default::default()
                 };
-                if let Err(e) = api.delete(&t, &name, &item.name, &opts).await
+                if let Err(e) = rest.delete(&t, &name, &item.name, &opts).await
                     && e.code != 404
                 {
                     tracing::warn!(key = %item.key, error = %e, "namespace cleanup");
@@ -304,7 +283,7 @@ async fn finish_namespace(api: &Api, rt: &ResourceType, ns: &Value) {
             }
         }
     }
-    let (left, _, _) = api.store.list(
+    let (left, _, _) = rest.store.list(
         "",
         None,
         |s| s.namespace == name && !s.key.starts_with(NAMESPACE_PREFIX),
@@ -317,7 +296,7 @@ async fn finish_namespace(api: &Api, rt: &ResourceType, ns: &Value) {
         .as_array()
         .is_some_and(|f| f.iter().any(|x| x == NAMESPACE_FINALIZER));
     if has_spec_finalizer {
-        let result = api
+        let result = rest
             .modify(rt, "", &name, Some("finalize"), |obj| {
                 if let Some(f) = obj["spec"]["finalizers"].as_array_mut() {
                     f.retain(|x| x != NAMESPACE_FINALIZER);
@@ -331,21 +310,21 @@ async fn finish_namespace(api: &Api, rt: &ResourceType, ns: &Value) {
     }
 }
 
-async fn reconcile_crd(api: &Api, rt: &ResourceType, crd: &Value, deleting: bool) {
+async fn reconcile_crd(rest: &Rest, rt: &ResourceType, crd: &Value, deleting: bool) {
     let name = crd["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     if deleting {
-        api.registry.set_crd(&name, Vec::new());
+        rest.registry.set_crd(&name, Vec::new());
         // Delete every object of the CRD, then release it.
         let group = crd["spec"]["group"].as_str().unwrap_or_default();
         let plural = crd["spec"]["names"]["plural"].as_str().unwrap_or_default();
         let prefix = format!("{group}/{plural}/");
-        let (items, _, _) = api.store.list(&prefix, None, |_| true, None);
+        let (items, _, _) = rest.store.list(&prefix, None, |_| true, None);
         if items.is_empty() {
-            if let Some(s) = api.store.get(&rt.key("", &name)) {
-                remove_finalizer(api, rt, &s, FINALIZER_CRD_CLEANUP).await;
+            if let Some(s) = rest.store.get(&rt.key("", &name)) {
+                remove_finalizer(rest, rt, &s, FINALIZER_CRD_CLEANUP).await;
             }
             return;
         }
@@ -357,22 +336,22 @@ async fn reconcile_crd(api: &Api, rt: &ResourceType, crd: &Value, deleting: bool
         for item in items {
             if item.value()["metadata"]["deletionTimestamp"].is_null() {
                 let opts = DeleteOptions::default();
-                let _ = api
+                let _ = rest
                     .delete(&item_rt, &item.namespace, &item.name, &opts)
                     .await;
             }
         }
         // Objects without finalizers are gone now: release the CRD without waiting for an
         // event about them.
-        let (left, _, _) = api.store.list(&prefix, None, |_| true, Some(1));
+        let (left, _, _) = rest.store.list(&prefix, None, |_| true, Some(1));
         if left.is_empty()
-            && let Some(s) = api.store.get(&rt.key("", &name))
+            && let Some(s) = rest.store.get(&rt.key("", &name))
         {
-            remove_finalizer(api, rt, &s, FINALIZER_CRD_CLEANUP).await;
+            remove_finalizer(rest, rt, &s, FINALIZER_CRD_CLEANUP).await;
         }
         return;
     }
-    register_crd(api, crd);
+    rest.register_crd(crd);
     let names = crd["spec"]["names"].clone();
     let stored_versions: Vec<Value> = crd["spec"]["versions"]
         .as_array()
@@ -392,7 +371,7 @@ async fn reconcile_crd(api: &Api, rt: &ResourceType, crd: &Value, deleting: bool
         return;
     }
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let result = api
+    let result = rest
         .modify(rt, "", &name, Some("status"), |obj| {
             let mut versions: Vec<Value> = obj["status"]["storedVersions"].as_array().cloned().unwrap_or_default();
             for v in &stored_versions {

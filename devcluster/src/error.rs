@@ -8,12 +8,6 @@ use serde_json::{Value, json};
 /// Errors starting or running devcluster.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("data dir {path}: {source}")]
-    DataDir {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
     /// An owner-only file or directory (keys, token, kubeconfig, database) cannot be made.
     #[error("data dir: {0}")]
     PrivateFile(aro_common::Error),
@@ -31,8 +25,6 @@ pub enum Error {
     },
     #[error("kubeconfig: {0}")]
     Kubeconfig(String),
-    #[error("benchmark: {0}")]
-    Bench(String),
 }
 
 impl From<redb::Error> for Error {

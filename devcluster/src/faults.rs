@@ -2,19 +2,16 @@
 //! if the API server (or the network to it) hung for that client only. Tests use it to prove that
 //! a leader whose API calls stall steps down before a standby takes over.
 //!
-//! Only reachable in-process, through [`Devcluster::faults`] (no HTTP endpoint, no flag): a
-//! devcluster started by `aro devcluster` has no way to turn it on. Users are the authenticated
+//! Only reachable in-process, through [`crate::Devcluster::faults`] (no HTTP endpoint, no flag):
+//! a devcluster started by `aro devcluster` has no way to turn it on. Users are the authenticated
 //! names (the client certificate's CN; `devcluster-admin` for the admin token), so a test gives
-//! each client its own identity with [`Devcluster::client_as`].
+//! each client its own identity with [`crate::Devcluster::client_as`].
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::watch;
-
-use crate::error::Error;
-use crate::server::Devcluster;
 
 /// The paused users of one server. Cheap to clone (a handle).
 #[derive(Clone)]
@@ -74,32 +71,6 @@ struct Held(Arc<AtomicUsize>);
 impl Drop for Held {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl Devcluster {
-    /// A kube client authenticated as `user` in `groups` by a client certificate of the cluster
-    /// CA (every authenticated user is an administrator here).
-    pub async fn client_as(&self, user: &str, groups: &[&str]) -> Result<kube::Client, Error> {
-        use base64::Engine;
-        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
-        let (cert, key) = self.pki.issue_client(user, groups)?;
-        let yaml = format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\nusers:\n- name: u\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n",
-            url = self.url,
-            ca = b64(&self.pki.ca_cert_pem),
-            cert = b64(&cert),
-            key = b64(&key),
-        );
-        let kubeconfig = kube::config::Kubeconfig::from_yaml(&yaml)
-            .map_err(|e| Error::Kubeconfig(e.to_string()))?;
-        let config = kube::Config::from_custom_kubeconfig(
-            kubeconfig,
-            &kube::config::KubeConfigOptions::default(),
-        )
-        .await
-        .map_err(|e| Error::Kubeconfig(e.to_string()))?;
-        kube::Client::try_from(config).map_err(|e| Error::Kubeconfig(e.to_string()))
     }
 }
 

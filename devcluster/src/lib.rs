@@ -2,33 +2,29 @@
 //! local mode and in tests, and the API of each locally "installed" cluster. Like envtest it runs
 //! no pods, but it does run the API server's own machinery: CRD establishment, namespace
 //! cleanup and garbage collection.
+//!
+//! Layers, each using only those before it: `storage` (objects, revisions, watch
+//! events) <- `registry` (the served resources) <- `rest` (REST semantics: create, update, patch,
+//! delete, names, managed fields, schema steps, CRD registration after a write) <- `controllers`
+//! (the API machinery, writing through `rest`) and `http` (routing, query, list, watch, the patch
+//! handler, tables, protobuf) <- `server` (start, TLS, `aro devcluster`). The patch and schema
+//! libraries are the `devcluster-patch` and `devcluster-schema` crates.
 
 // ApiError is the response of a failed request and is built once per request: its size does not
 // matter, boxing it everywhere would.
 #![allow(clippy::result_large_err)]
 
-pub mod api;
-pub mod bench;
-pub mod certs;
-pub mod controllers;
-pub mod discovery;
-pub mod error;
-pub mod faults;
-pub mod hooks;
-pub mod http;
-pub mod managed;
-pub mod metrics;
-pub mod openapi_cache;
-pub mod patch;
-pub mod patching;
-pub mod protobuf;
-pub mod registry;
-pub mod schema;
-pub mod selectors;
-pub mod server;
-pub mod store;
-pub mod table;
-pub mod watch;
+mod certs;
+mod controllers;
+mod error;
+mod faults;
+mod http;
+mod registry;
+mod rest;
+mod selectors;
+mod server;
+mod storage;
 
-pub use error::{ApiError, Error};
+pub use error::Error;
+pub use faults::Faults;
 pub use server::{Devcluster, DevclusterArgs, DevclusterConfig, run};

@@ -21,7 +21,7 @@ pub struct ScaleSpec {
 pub struct BuiltinType {
     /// Decode into the typed object and encode back: drops unknown fields, rejects wrong types.
     pub normalize: fn(Value) -> Result<Value, String>,
-    /// Its OpenAPI schema (k8s-openapi's schemars output, see [`crate::schema::builtin_schema`]).
+    /// Its OpenAPI schema (k8s-openapi's schemars output, see [`devcluster_schema::builtin_schema`]).
     pub schema: fn() -> Value,
 }
 
@@ -34,12 +34,11 @@ impl std::fmt::Debug for BuiltinType {
 /// One served version of a CustomResourceDefinition.
 #[derive(Debug, Clone)]
 pub struct CrdVersion {
-    pub crd_name: String,
     pub schema: Option<apiext::JSONSchemaProps>,
     pub printer_columns: Vec<apiext::CustomResourceColumnDefinition>,
     pub storage: bool,
     /// The compiled schema used for pruning, defaulting and validation.
-    pub compiled: Arc<crate::schema::CrdSchema>,
+    pub compiled: Arc<devcluster_schema::CrdSchema>,
 }
 
 /// A resource served at `/api[s]/{group}/{version}/.../{plural}`.
@@ -173,7 +172,7 @@ macro_rules! builtin {
             categories: vec![$($cat.to_string()),*],
             status_subresource: $status,
             scale: $scale,
-            builtin: Some(BuiltinType { normalize: normalize_as::<$ty>, schema: crate::schema::builtin_schema::<$ty> }),
+            builtin: Some(BuiltinType { normalize: normalize_as::<$ty>, schema: devcluster_schema::builtin_schema::<$ty> }),
             crd: None,
         }
     };
@@ -230,7 +229,6 @@ pub fn builtins() -> Vec<ResourceType> {
 pub fn crd_resource_types(crd: &apiext::CustomResourceDefinition) -> Vec<ResourceType> {
     let spec = &crd.spec;
     let names = &spec.names;
-    let name = crd.metadata.name.clone().unwrap_or_default();
     spec.versions
         .iter()
         .filter(|v| v.served)
@@ -260,7 +258,6 @@ pub fn crd_resource_types(crd: &apiext::CustomResourceDefinition) -> Vec<Resourc
                 }),
                 builtin: None,
                 crd: Some(CrdVersion {
-                    crd_name: name.clone(),
                     schema: v.schema.as_ref().and_then(|s| s.open_api_v3_schema.clone()),
                     printer_columns: v.additional_printer_columns.clone().unwrap_or_default(),
                     storage: v.storage,
@@ -270,8 +267,8 @@ pub fn crd_resource_types(crd: &apiext::CustomResourceDefinition) -> Vec<Resourc
                             .as_ref()
                             .and_then(|s| s.open_api_v3_schema.as_ref())
                         {
-                            Some(s) => crate::schema::CrdSchema::new(s),
-                            None => crate::schema::CrdSchema::preserve_unknown_fields(),
+                            Some(s) => devcluster_schema::CrdSchema::new(s),
+                            None => devcluster_schema::CrdSchema::preserve_unknown_fields(),
                         },
                     ),
                 }),

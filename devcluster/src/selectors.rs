@@ -253,13 +253,6 @@ impl FieldSelector {
         self.0.is_empty()
     }
 
-    /// Whether the selector only looks at name and namespace (no need to parse the object).
-    pub fn metadata_only(&self) -> bool {
-        self.0
-            .iter()
-            .all(|(f, _, _)| COMMON_FIELDS.contains(&f.as_str()))
-    }
-
     /// The value of `metadata.name=` when the selector pins one name (a fast path for lookups).
     pub fn pinned_name(&self) -> Option<&str> {
         self.0
@@ -365,7 +358,6 @@ mod tests {
         let err = FieldSelector::parse("spec.bogus=1", &supported).unwrap_err();
         assert_eq!(err, "field label not supported: spec.bogus");
         let meta = FieldSelector::parse("metadata.namespace=ns", &[]).unwrap();
-        assert!(meta.metadata_only());
         assert!(meta.matches("x", "ns", || panic!("must not parse the object")));
     }
 }

@@ -14,12 +14,13 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{Api, WriteOptions};
 use crate::certs::{Pki, identity_of};
 use crate::error::{ApiError, Error};
-use crate::http::{PeerIdentity, Query, Server, User};
+use crate::faults::Faults;
+use crate::http::{Metrics, OpenApiCache, PeerIdentity, Query, Server, User};
 use crate::registry::Registry;
-use crate::store::Store;
+use crate::rest::{Rest, WriteOptions};
+use crate::storage::Store;
 
 /// Namespaces that exist from the start, like in a fresh cluster.
 pub const INITIAL_NAMESPACES: &[&str] =
@@ -84,10 +85,10 @@ impl From<&DevclusterArgs> for DevclusterConfig {
 pub struct Devcluster {
     pub addr: SocketAddr,
     pub url: String,
-    pub pki: Pki,
+    pki: Pki,
     kubeconfig: String,
     pub kubeconfig_path: Option<PathBuf>,
-    pub api: Arc<Api>,
+    rest: Arc<Rest>,
     server: Arc<Server>,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -122,13 +123,12 @@ impl Devcluster {
             Some(dir) => open_durable(dir).await?,
             None => Store::in_memory(),
         };
-        let api = Arc::new(Api {
+        let rest = Arc::new(Rest {
             store,
             registry: Arc::new(Registry::new()),
-            hooks: Arc::new(crate::hooks::SchemaSteps),
         });
-        crate::controllers::register_all_crds(&api);
-        ensure_initial_namespaces(&api).await?;
+        rest.register_stored_crds();
+        ensure_initial_namespaces(&rest).await?;
         let host = if addr.ip().is_unspecified() {
             "127.0.0.1".to_string()
         } else {
@@ -151,26 +151,26 @@ impl Devcluster {
         };
         let shutdown = CancellationToken::new();
         let server = Arc::new(Server {
-            api: api.clone(),
+            rest: rest.clone(),
             admin_token: pki.admin_token.clone(),
             url: url.clone(),
-            metrics: crate::metrics::Metrics::new(),
-            openapi: crate::openapi_cache::OpenApiCache::default(),
+            metrics: Metrics::new(),
+            openapi: OpenApiCache::default(),
             faults: Default::default(),
         });
         let tls = tls_config(&pki)?;
         let tasks = vec![
-            tokio::spawn(crate::controllers::run(api.clone(), shutdown.clone())),
+            tokio::spawn(crate::controllers::run(rest.clone(), shutdown.clone())),
             tokio::spawn(serve(listener, tls, server.clone(), shutdown.clone())),
         ];
-        tracing::info!(%url, durable = api.store.is_durable(), "devcluster serving");
+        tracing::info!(%url, durable = rest.store.is_durable(), "devcluster serving");
         Ok(Devcluster {
             addr,
             url,
             pki,
             kubeconfig,
             kubeconfig_path,
-            api,
+            rest,
             server,
             shutdown,
             tasks,
@@ -190,6 +190,30 @@ impl Devcluster {
             kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
                 .await
                 .map_err(|e| Error::Kubeconfig(e.to_string()))?;
+        kube::Client::try_from(config).map_err(|e| Error::Kubeconfig(e.to_string()))
+    }
+
+    /// A kube client authenticated as `user` in `groups` by a client certificate of the cluster
+    /// CA (every authenticated user is an administrator here).
+    pub async fn client_as(&self, user: &str, groups: &[&str]) -> Result<kube::Client, Error> {
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
+        let (cert, key) = self.pki.issue_client(user, groups)?;
+        let yaml = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\nusers:\n- name: u\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n",
+            url = self.url,
+            ca = b64(&self.pki.ca_cert_pem),
+            cert = b64(&cert),
+            key = b64(&key),
+        );
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(&yaml)
+            .map_err(|e| Error::Kubeconfig(e.to_string()))?;
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .map_err(|e| Error::Kubeconfig(e.to_string()))?;
         kube::Client::try_from(config).map_err(|e| Error::Kubeconfig(e.to_string()))
     }
 
@@ -235,11 +259,11 @@ impl Devcluster {
         for t in std::mem::take(&mut self.tasks) {
             let _ = t.await;
         }
-        self.api.store.close().await;
+        self.rest.store.close().await;
     }
 
-    /// Test-only fault injection: stall the requests of one user (see [`crate::faults`]).
-    pub fn faults(&self) -> &crate::faults::Faults {
+    /// Test-only fault injection: stall the requests of one user (see [`Faults`]).
+    pub fn faults(&self) -> &Faults {
         &self.server.faults
     }
 
@@ -253,7 +277,7 @@ impl Devcluster {
 impl Drop for Devcluster {
     fn drop(&mut self) {
         self.shutdown.cancel();
-        self.api.store.close_soon();
+        self.rest.store.close_soon();
     }
 }
 
@@ -273,13 +297,13 @@ async fn open_durable(dir: &std::path::Path) -> Result<Arc<Store>, Error> {
     }
 }
 
-async fn ensure_initial_namespaces(api: &Api) -> Result<(), Error> {
-    let rt = api
+async fn ensure_initial_namespaces(rest: &Rest) -> Result<(), Error> {
+    let rt = rest
         .registry
         .find("", "v1", "namespaces")
         .expect("namespaces are built in");
     for ns in INITIAL_NAMESPACES {
-        if api.store.get(&rt.key("", ns)).is_some() {
+        if rest.store.get(&rt.key("", ns)).is_some() {
             continue;
         }
         let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
@@ -287,7 +311,7 @@ async fn ensure_initial_namespaces(api: &Api) -> Result<(), Error> {
             field_manager: "devcluster".into(),
             ..Default::default()
         };
-        match api.create(&rt, "", obj, &opts).await {
+        match rest.create(&rt, "", obj, &opts).await {
             Ok(_) => {}
             Err(e) if e.code == 409 => {}
             Err(e) => return Err(Error::Storage(format!("creating namespace {ns}: {e}"))),

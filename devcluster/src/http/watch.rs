@@ -15,12 +15,13 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::api::Api;
-use crate::error::ApiError;
-use crate::http::{Form, Query, Server, Target, event_line, filtered_event, matches, selectors};
+use super::query::{Query, matches, selectors};
+use super::{Form, Server, Target, partial_metadata, table};
+use crate::error::{ApiError, Cause};
 use crate::registry::ResourceType;
+use crate::rest::Rest;
 use crate::selectors::{FieldSelector, LabelSelector};
-use crate::store::{Event, Stored};
+use crate::storage::{Event, EventType, Stored};
 
 /// How often a bookmark is sent to watchers that allow them.
 pub const BOOKMARK_INTERVAL: Duration = Duration::from_secs(15);
@@ -43,18 +44,16 @@ impl Filter {
             }
             Form::Object => event_line(
                 kind,
-                &serde_json::to_vec(&Api::for_version(&self.rt, stored.value()))
+                &serde_json::to_vec(&Rest::for_version(&self.rt, stored.value()))
                     .unwrap_or_default(),
             ),
             Form::PartialMetadata => event_line(
                 kind,
-                &serde_json::to_vec(&crate::http::partial_metadata(&stored.value()))
-                    .unwrap_or_default(),
+                &serde_json::to_vec(&partial_metadata(&stored.value())).unwrap_or_default(),
             ),
             Form::Table => {
-                let obj = Api::for_version(&self.rt, stored.value());
-                let mut t =
-                    crate::table::table(&self.rt, std::slice::from_ref(&obj), &self.include);
+                let obj = Rest::for_version(&self.rt, stored.value());
+                let mut t = table::table(&self.rt, std::slice::from_ref(&obj), &self.include);
                 t["metadata"] = json!({"resourceVersion": obj["metadata"]["resourceVersion"]});
                 event_line(kind, &serde_json::to_vec(&t).unwrap_or_default())
             }
@@ -92,7 +91,7 @@ impl Filter {
 }
 
 /// Start a watch; errors (bad selectors, 410) are returned before the stream starts.
-pub fn watch(
+pub(super) fn watch(
     server: Arc<Server>,
     t: &Target,
     query: &Query,
@@ -116,7 +115,7 @@ pub fn watch(
             "",
             "ListOptions",
             "",
-            vec![crate::error::Cause::new(
+            vec![Cause::new(
                 "FieldValueForbidden",
                 "sendInitialEvents",
                 "Forbidden: sendInitialEvents is forbidden for watch unless resourceVersionMatch is set to NotOlderThan",
@@ -128,7 +127,7 @@ pub fn watch(
             "",
             "ListOptions",
             "",
-            vec![crate::error::Cause::new(
+            vec![Cause::new(
                 "FieldValueForbidden",
                 "allowWatchBookmarks",
                 "Forbidden: allowWatchBookmarks must be true when sendInitialEvents is set",
@@ -140,7 +139,7 @@ pub fn watch(
             s.parse()
                 .map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds {s:?}")))?,
         ),
-        None => crate::http::default_watch_timeout(),
+        None => default_watch_timeout(),
     };
     let rv = query.get("resourceVersion").map(|s| s.to_string());
     let filter = Filter {
@@ -151,7 +150,7 @@ pub fn watch(
         form,
         include: query.get("includeObject").unwrap_or("Metadata").to_string(),
     };
-    let store = server.api.store.clone();
+    let store = server.rest.store.clone();
     // Synthetic ADDED events for the current state: no resourceVersion, "0", or sendInitialEvents.
     let wants_state = send_initial.unwrap_or(matches!(rv.as_deref(), None | Some("0")));
     let (initial, subscription, start) = if wants_state {
@@ -249,4 +248,32 @@ fn stream_response(body: Body) -> Response {
         HeaderValue::from_static("application/json"),
     );
     resp
+}
+
+/// Encode one watch event line.
+fn event_line(kind: &str, object: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(object.len() + 32);
+    out.extend_from_slice(b"{\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",\"object\":");
+    out.extend_from_slice(object);
+    out.extend_from_slice(b"}\n");
+    Bytes::from(out)
+}
+
+/// Watch event type after applying a selector to the old and new state.
+fn filtered_event(kind: EventType, old_match: bool, new_match: bool) -> Option<EventType> {
+    match (kind, old_match, new_match) {
+        (EventType::Added, _, true) => Some(EventType::Added),
+        (EventType::Modified, true, true) => Some(EventType::Modified),
+        (EventType::Modified, false, true) => Some(EventType::Added),
+        (EventType::Modified, true, false) => Some(EventType::Deleted),
+        (EventType::Deleted, _, true) => Some(EventType::Deleted),
+        _ => None,
+    }
+}
+
+/// How long a watch lasts when the client does not say: like apiserver, between 30 and 60 min.
+fn default_watch_timeout() -> Duration {
+    Duration::from_secs(1800 + rand::random_range(0..1800))
 }

@@ -1,22 +1,35 @@
-//! HTTP routing: authentication, discovery, resource paths, list and watch, tables, errors.
+//! The HTTP layer: authentication, routing (health, discovery, OpenAPI, resource paths),
+//! request decoding, and the verbs' responses (list, watch, the patch handler, tables, partial
+//! metadata), with request metrics and panics turned into a 500 Status. REST semantics live in
+//! [`crate::rest`]; this layer turns requests into its calls and its results into responses.
 
-use std::collections::HashMap;
+mod discovery;
+mod list;
+mod metrics;
+mod openapi;
+mod patch;
+mod protobuf;
+mod query;
+mod table;
+mod watch;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use futures::FutureExt;
 use serde_json::{Value, json};
 
-use crate::api::{Api, DeleteOptions, FieldValidation, Propagation, WriteOptions};
 use crate::error::ApiError;
-use crate::metrics::Metrics;
 use crate::registry::ResourceType;
-use crate::selectors::{FieldSelector, LabelSelector, builtin_selectable_fields};
-use crate::store::{EventType, Stored};
+use crate::rest::Rest;
+
+pub use metrics::Metrics;
+pub use openapi::OpenApiCache;
+pub use query::Query;
+use query::{delete_options, matches, selectors, write_options};
 
 /// Largest accepted request body (kube-apiserver's limit).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -34,38 +47,13 @@ pub struct PeerIdentity(pub Option<User>);
 
 /// Everything a request handler needs.
 pub struct Server {
-    pub api: Arc<Api>,
+    pub rest: Arc<Rest>,
     pub admin_token: aro_common::Secret,
     pub url: String,
     pub metrics: Metrics,
-    pub openapi: crate::openapi_cache::OpenApiCache,
+    pub openapi: OpenApiCache,
     /// Test-only fault injection (see `faults.rs`); inert unless a test pauses a user.
     pub faults: crate::faults::Faults,
-}
-
-/// Parsed query string.
-#[derive(Debug, Default)]
-pub struct Query(HashMap<String, String>);
-
-impl Query {
-    pub fn parse(q: Option<&str>) -> Self {
-        Query(
-            form_urlencoded::parse(q.unwrap_or_default().as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
-    }
-
-    pub fn get(&self, k: &str) -> Option<&str> {
-        self.0.get(k).map(String::as_str).filter(|v| !v.is_empty())
-    }
-
-    pub fn flag(&self, k: &str) -> bool {
-        matches!(
-            self.0.get(k).map(String::as_str),
-            Some("1" | "true" | "True" | "")
-        ) && self.0.contains_key(k)
-    }
 }
 
 /// Which response form the client asked for in `Accept`.
@@ -203,7 +191,7 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
     let Some(user) = authenticate(&server, &req) else {
         return Err((ApiError::unauthorized(), "unauthenticated", String::new()));
     };
-    tracing::trace!(user = %user.name, "authenticated");
+    tracing::trace!(user = %user.name, groups = ?user.groups, "authenticated");
     server.faults.hold(&user.name).await;
     match path.as_str() {
         "/metrics" => {
@@ -225,30 +213,30 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
         }
         "/api" => {
             return Ok((
-                json_response(200, &crate::discovery::api_versions(&server.url)),
+                json_response(200, &discovery::api_versions(&server.url)),
                 "discovery",
                 String::new(),
             ));
         }
         "/apis" => {
             return Ok((
-                json_response(200, &crate::discovery::api_groups(&server.api.registry)),
+                json_response(200, &discovery::api_groups(&server.rest.registry)),
                 "discovery",
                 String::new(),
             ));
         }
         "/openapi/v2" => {
-            let doc = server.openapi.v2(&server.api.registry);
+            let doc = server.openapi.v2(&server.rest.registry);
             return Ok((bytes_response(200, doc), "openapi", String::new()));
         }
         "/openapi/v3" => {
-            let doc = server.openapi.v3_index(&server.api.registry);
+            let doc = server.openapi.v3_index(&server.rest.registry);
             return Ok((bytes_response(200, doc), "openapi", String::new()));
         }
         _ => {}
     }
     if let Some(gv) = path.strip_prefix("/openapi/v3/") {
-        return match server.openapi.v3_group_version(&server.api.registry, gv) {
+        return match server.openapi.v3_group_version(&server.rest.registry, gv) {
             Some(doc) => Ok((bytes_response(200, doc), "openapi", String::new())),
             None => Err((ApiError::not_found_path(), "openapi", String::new())),
         };
@@ -265,7 +253,7 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
     let (group, version, rest) = match segments.first().map(String::as_str) {
         Some("api") if segments.len() >= 2 => (String::new(), segments[1].clone(), &segments[2..]),
         Some("apis") if segments.len() == 2 => {
-            return match crate::discovery::api_group(&server.api.registry, &segments[1]) {
+            return match discovery::api_group(&server.rest.registry, &segments[1]) {
                 Some(g) => Ok((json_response(200, &g), "discovery", String::new())),
                 None => Err((ApiError::not_found_path(), "discovery", String::new())),
             };
@@ -276,7 +264,7 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
         _ => return Err((ApiError::not_found_path(), "unknown", String::new())),
     };
     if rest.is_empty() {
-        return match crate::discovery::resource_list(&server.api.registry, &group, &version) {
+        return match discovery::resource_list(&server.rest.registry, &group, &version) {
             Some(list) => Ok((json_response(200, &list), "discovery", String::new())),
             None => Err((ApiError::not_found_path(), "discovery", String::new())),
         };
@@ -303,7 +291,7 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
     if rest.len() > if namespace.is_some() { 5 } else { 3 } {
         return Err((ApiError::not_found_path(), "unknown", resource));
     }
-    let Some(rt) = server.api.registry.find(&group, &version, &resource) else {
+    let Some(rt) = server.rest.registry.find(&group, &version, &resource) else {
         return Err((ApiError::not_found_path(), "unknown", resource));
     };
     if namespace.is_some() && !rt.namespaced {
@@ -434,60 +422,10 @@ pub fn decode_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> 
             .map_err(|e| ApiError::bad_request(format!("json: cannot decode request body: {e}")))?,
         "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("yaml: cannot decode request body: {e}")))?,
-        crate::protobuf::CONTENT_TYPE => crate::protobuf::decode(body)?,
+        protobuf::CONTENT_TYPE => protobuf::decode(body)?,
         other => return Err(ApiError::unsupported_media_type(other)),
     };
     Ok(value)
-}
-
-fn write_options(query: &Query, headers: &HeaderMap) -> Result<WriteOptions, ApiError> {
-    let dry_run = match query.get("dryRun") {
-        None => false,
-        Some("All") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "Invalid dry run value: {other}: supported values: \"All\""
-            )));
-        }
-    };
-    let field_validation = match query.get("fieldValidation") {
-        None | Some("Warn") => FieldValidation::Warn,
-        Some("Ignore") => FieldValidation::Ignore,
-        Some("Strict") => FieldValidation::Strict,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "fieldValidation parameter unsupported value: {other:?}; supported values: \"Ignore\", \"Warn\", \"Strict\""
-            )));
-        }
-    };
-    let field_manager = match query.get("fieldManager") {
-        Some(m) => {
-            if m.len() > 128 {
-                return Err(ApiError::invalid(
-                    "",
-                    "",
-                    "",
-                    vec![crate::error::Cause::new(
-                        "FieldValueTooLong",
-                        "fieldManager",
-                        "Too long: must have at most 128 bytes",
-                    )],
-                ));
-            }
-            m.to_string()
-        }
-        None => headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.split('/').next().unwrap_or(ua).to_string())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "unknown".into()),
-    };
-    Ok(WriteOptions {
-        dry_run,
-        field_manager,
-        field_validation,
-    })
 }
 
 async fn dispatch(
@@ -498,23 +436,23 @@ async fn dispatch(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let api = &server.api;
+    let rest = &server.rest;
     let rt = &t.rt;
     let form = form_of(headers);
     match verb {
         "get" => {
             let name = t.name.as_deref().unwrap_or_default();
-            let stored = api.read(rt, t.ns(), name)?;
-            let obj = Api::for_version(rt, stored.value());
+            let stored = rest.read(rt, t.ns(), name)?;
+            let obj = Rest::for_version(rt, stored.value());
             let obj = if t.sub.as_deref() == Some("scale") {
-                Api::scale_of(rt, &obj)?
+                Rest::scale_of(rt, &obj)?
             } else {
                 obj
             };
             Ok(json_response(200, &render_one(rt, obj, form, query)))
         }
-        "list" => list(server, t, query, form),
-        "watch" => crate::watch::watch(server.clone(), t, query, form),
+        "list" => list::list(server, t, query, form),
+        "watch" => watch::watch(server.clone(), t, query, form),
         "create" => {
             if t.sub.is_some() {
                 return Err(ApiError::method_not_allowed("POST", &rt.plural));
@@ -522,20 +460,16 @@ async fn dispatch(
             let opts = write_options(query, headers)?;
             let obj = decode_body(headers, &body)?;
             let ns = t.ns().to_string();
-            let out = api.create(rt, &ns, obj, &opts).await?;
-            let created = out.body;
-            if rt.group == "apiextensions.k8s.io" && !opts.dry_run {
-                crate::controllers::register_crd(api, &created);
-            }
+            let out = rest.create(rt, &ns, obj, &opts).await?;
             Ok(with_warnings(
-                json_response(out.code, &Api::for_version(rt, created)),
+                json_response(out.code, &Rest::for_version(rt, out.body)),
                 &out.warnings,
             ))
         }
         "update" => {
             let opts = write_options(query, headers)?;
             let obj = decode_body(headers, &body)?;
-            let out = api
+            let out = rest
                 .update(
                     rt,
                     t.ns(),
@@ -545,9 +479,6 @@ async fn dispatch(
                     &opts,
                 )
                 .await?;
-            if rt.group == "apiextensions.k8s.io" && !opts.dry_run {
-                crate::controllers::register_crd(api, &out.body);
-            }
             Ok(with_warnings(
                 json_response(out.code, &out.body),
                 &out.warnings,
@@ -555,10 +486,7 @@ async fn dispatch(
         }
         "patch" => {
             let opts = write_options(query, headers)?;
-            let out = crate::patching::patch(api, t, query, headers, &body, &opts).await?;
-            if rt.group == "apiextensions.k8s.io" && !opts.dry_run {
-                crate::controllers::register_crd(api, &out.body);
-            }
+            let out = patch::patch(rest, t, query, headers, &body, &opts).await?;
             Ok(with_warnings(
                 json_response(out.code, &out.body),
                 &out.warnings,
@@ -566,7 +494,7 @@ async fn dispatch(
         }
         "delete" => {
             let opts = delete_options(query, headers, &body)?;
-            let out = api
+            let out = rest
                 .delete(rt, t.ns(), t.name.as_deref().unwrap_or_default(), &opts)
                 .await?;
             Ok(json_response(out.code, &out.body))
@@ -575,13 +503,13 @@ async fn dispatch(
             let opts = delete_options(query, headers, &body)?;
             let (label, field) = selectors(rt, query)?;
             let prefix = rt.list_prefix(t.namespace.as_deref());
-            let (items, _, _) = api
-                .store
-                .list(&prefix, None, |s| matches(s, &label, &field), None);
+            let (items, _, _) =
+                rest.store
+                    .list(&prefix, None, |s| matches(s, &label, &field), None);
             let mut deleted = Vec::new();
             for item in items {
-                match api.delete(rt, &item.namespace, &item.name, &opts).await {
-                    Ok(_) => deleted.push(Api::for_version(rt, item.value())),
+                match rest.delete(rt, &item.namespace, &item.name, &opts).await {
+                    Ok(_) => deleted.push(Rest::for_version(rt, item.value())),
                     Err(e) if e.code == 404 => {}
                     Err(e) => return Err(e),
                 }
@@ -590,233 +518,12 @@ async fn dispatch(
                 200,
                 &json!({
                     "kind": rt.list_kind, "apiVersion": rt.api_version(),
-                    "metadata": {"resourceVersion": api.store.revision().to_string()},
+                    "metadata": {"resourceVersion": rest.store.revision().to_string()},
                     "items": deleted,
                 }),
             ))
         }
         _ => Err(ApiError::method_not_allowed(verb, &rt.plural)),
-    }
-}
-
-fn delete_options(
-    query: &Query,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<DeleteOptions, ApiError> {
-    let mut opts = DeleteOptions::default();
-    if !body.iter().all(u8::is_ascii_whitespace) {
-        let v = decode_body(headers, body)?;
-        if let Some(p) = v["propagationPolicy"].as_str() {
-            opts.propagation = Some(Propagation::parse(p)?);
-        }
-        if let Some(o) = v["orphanDependents"].as_bool() {
-            opts.propagation.get_or_insert(if o {
-                Propagation::Orphan
-            } else {
-                Propagation::Background
-            });
-        }
-        opts.grace_period_seconds = v["gracePeriodSeconds"].as_i64();
-        opts.precondition_uid = v["preconditions"]["uid"].as_str().map(str::to_string);
-        opts.precondition_resource_version = v["preconditions"]["resourceVersion"]
-            .as_str()
-            .map(str::to_string);
-        if let Some(d) = v["dryRun"].as_array() {
-            opts.dry_run = d.iter().any(|x| x == "All");
-        }
-    }
-    if let Some(p) = query.get("propagationPolicy") {
-        opts.propagation = Some(Propagation::parse(p)?);
-    }
-    if let Some(g) = query.get("gracePeriodSeconds") {
-        opts.grace_period_seconds = Some(
-            g.parse()
-                .map_err(|_| ApiError::bad_request(format!("invalid gracePeriodSeconds {g:?}")))?,
-        );
-    }
-    if query.get("dryRun") == Some("All") {
-        opts.dry_run = true;
-    }
-    Ok(opts)
-}
-
-/// The label and field selectors of a list, watch or deletecollection.
-pub fn selectors(
-    rt: &ResourceType,
-    query: &Query,
-) -> Result<(LabelSelector, FieldSelector), ApiError> {
-    let label = LabelSelector::parse(query.get("labelSelector").unwrap_or_default())
-        .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
-    let supported: Vec<String> = if rt.crd.is_some() {
-        Vec::new()
-    } else {
-        builtin_selectable_fields(&rt.group, &rt.plural)
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-    };
-    let field = FieldSelector::parse(query.get("fieldSelector").unwrap_or_default(), &supported)
-        .map_err(ApiError::bad_request)?;
-    Ok((label, field))
-}
-
-pub fn matches(s: &Stored, label: &LabelSelector, field: &FieldSelector) -> bool {
-    (label.is_empty() || label.matches(&s.labels))
-        && (field.is_empty() || field.matches(&s.name, &s.namespace, || s.value()))
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct ContinueToken {
-    rv: u64,
-    start: String,
-}
-
-fn list(server: &Arc<Server>, t: &Target, query: &Query, form: Form) -> Result<Response, ApiError> {
-    let api = &server.api;
-    let rt = &t.rt;
-    let (label, field) = selectors(rt, query)?;
-    let limit = match query.get("limit") {
-        Some(l) => match l.parse::<i64>() {
-            Ok(n) if n > 0 => Some(n as usize),
-            Ok(_) => None,
-            Err(_) => return Err(ApiError::bad_request(format!("invalid limit {l:?}"))),
-        },
-        None => None,
-    };
-    let start = match query.get("continue") {
-        Some(token) => {
-            let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(token)
-                .ok()
-                .and_then(|b| serde_json::from_slice::<ContinueToken>(&b).ok())
-                .ok_or_else(|| ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"))?;
-            if query.get("resourceVersion").is_some() {
-                return Err(ApiError::bad_request(
-                    "specifying resource version is not allowed when using continue",
-                ));
-            }
-            Some(raw)
-        }
-        None => None,
-    };
-    check_list_rv(api, query)?;
-    let prefix = rt.list_prefix(t.namespace.as_deref());
-    // metadata.name pins a single key: skip the scan.
-    let (items, rev, more) = match (field.pinned_name(), t.namespace.as_deref()) {
-        (Some(name), ns) if rt.namespaced == ns.is_some() => {
-            let key = rt.key(ns.unwrap_or_default(), name);
-            let items: Vec<_> = api
-                .store
-                .get(&key)
-                .into_iter()
-                .filter(|s| matches(s, &label, &field))
-                .collect();
-            (items, api.store.revision(), false)
-        }
-        _ => api.store.list(
-            &prefix,
-            start.as_ref().map(|s| s.start.as_str()),
-            |s| matches(s, &label, &field),
-            limit,
-        ),
-    };
-    let list_rev = start.as_ref().map(|s| s.rv).unwrap_or(rev);
-    let mut meta = json!({"resourceVersion": list_rev.to_string()});
-    if more && let Some(last) = items.last() {
-        let token = serde_json::to_vec(&ContinueToken {
-            rv: list_rev,
-            start: last.key.clone(),
-        })
-        .unwrap_or_default();
-        meta["continue"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token));
-    }
-    match form {
-        Form::Table => {
-            let objects: Vec<Value> = items
-                .iter()
-                .map(|s| Api::for_version(rt, s.value()))
-                .collect();
-            let include = query.get("includeObject").unwrap_or("Metadata");
-            let mut table = crate::table::table(rt, &objects, include);
-            table["metadata"] = meta;
-            Ok(json_response(200, &table))
-        }
-        Form::PartialMetadata => {
-            let objects: Vec<Value> = items.iter().map(|s| partial_metadata(&s.value())).collect();
-            Ok(json_response(
-                200,
-                &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": objects}),
-            ))
-        }
-        Form::Object => {
-            // Splice the stored JSON: no per-object parse for the common case.
-            let expected = format!("{{\"apiVersion\":\"{}\",", rt.api_version());
-            let mut out =
-                Vec::with_capacity(items.iter().map(|s| s.raw.len() + 1).sum::<usize>() + 256);
-            out.extend_from_slice(b"{\"apiVersion\":");
-            out.extend_from_slice(
-                serde_json::to_string(&rt.api_version())
-                    .unwrap_or_default()
-                    .as_bytes(),
-            );
-            out.extend_from_slice(b",\"items\":[");
-            for (i, s) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                if s.raw.starts_with(expected.as_bytes()) {
-                    out.extend_from_slice(&s.raw);
-                } else {
-                    out.extend_from_slice(
-                        &serde_json::to_vec(&Api::for_version(rt, s.value())).unwrap_or_default(),
-                    );
-                }
-            }
-            out.extend_from_slice(b"],\"kind\":");
-            out.extend_from_slice(
-                serde_json::to_string(&rt.list_kind)
-                    .unwrap_or_default()
-                    .as_bytes(),
-            );
-            out.extend_from_slice(b",\"metadata\":");
-            out.extend_from_slice(&serde_json::to_vec(&meta).unwrap_or_default());
-            out.push(b'}');
-            Ok(bytes_response(200, Bytes::from(out)))
-        }
-    }
-}
-
-fn check_list_rv(api: &Api, query: &Query) -> Result<(), ApiError> {
-    let Some(rv) = query.get("resourceVersion") else {
-        if query.get("resourceVersionMatch").is_some() {
-            return Err(ApiError::bad_request(
-                "resourceVersionMatch is forbidden unless resourceVersion is provided",
-            ));
-        }
-        return Ok(());
-    };
-    let n: u64 = rv
-        .parse()
-        .map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}")))?;
-    let current = api.store.revision();
-    match query.get("resourceVersionMatch") {
-        Some("Exact") if n != current => Err(ApiError::gone(format!(
-            "too old resource version: {n} ({current})"
-        ))),
-        Some("NotOlderThan") | None if n > current => {
-            let mut e = ApiError::new(
-                504,
-                "Timeout",
-                format!("Too large resource version: {n}, current: {current}"),
-            );
-            e.retry_after_seconds = Some(1);
-            Err(e)
-        }
-        Some("Exact") | Some("NotOlderThan") | None => Ok(()),
-        Some(other) => Err(ApiError::bad_request(format!(
-            "unknown resourceVersionMatch {other:?}"
-        ))),
     }
 }
 
@@ -831,7 +538,7 @@ pub fn render_one(rt: &ResourceType, obj: Value, form: Form, query: &Query) -> V
         Form::Object => obj,
         Form::PartialMetadata => partial_metadata(&obj),
         Form::Table => {
-            let mut t = crate::table::table(
+            let mut t = table::table(
                 rt,
                 std::slice::from_ref(&obj),
                 query.get("includeObject").unwrap_or("Metadata"),
@@ -840,73 +547,6 @@ pub fn render_one(rt: &ResourceType, obj: Value, form: Form, query: &Query) -> V
             t
         }
     }
-}
-
-/// Encode one watch event line.
-pub fn event_line(kind: &str, object: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(object.len() + 32);
-    out.extend_from_slice(b"{\"type\":\"");
-    out.extend_from_slice(kind.as_bytes());
-    out.extend_from_slice(b"\",\"object\":");
-    out.extend_from_slice(object);
-    out.extend_from_slice(b"}\n");
-    Bytes::from(out)
-}
-
-/// Watch event type after applying a selector to the old and new state.
-pub fn filtered_event(kind: EventType, old_match: bool, new_match: bool) -> Option<EventType> {
-    match (kind, old_match, new_match) {
-        (EventType::Added, _, true) => Some(EventType::Added),
-        (EventType::Modified, true, true) => Some(EventType::Modified),
-        (EventType::Modified, false, true) => Some(EventType::Added),
-        (EventType::Modified, true, false) => Some(EventType::Deleted),
-        (EventType::Deleted, _, true) => Some(EventType::Deleted),
-        _ => None,
-    }
-}
-
-/// How long a watch lasts when the client does not say: like apiserver, between 30 and 60 min.
-pub fn default_watch_timeout() -> Duration {
-    Duration::from_secs(1800 + rand::random_range(0..1800))
-}
-
-/// Fill in apiVersion, kind and name of a server-side apply body from the URL, rejecting
-/// mismatches like apiserver.
-pub fn ensure_object_identity(
-    rt: &ResourceType,
-    namespace: &str,
-    name: &str,
-    obj: &mut Value,
-) -> Result<(), ApiError> {
-    if !obj.is_object() {
-        return Err(ApiError::bad_request(
-            "the request body must be a JSON or YAML object",
-        ));
-    }
-    match obj["metadata"]["name"].as_str() {
-        Some(n) if n != name => {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({n}) does not match the name on the URL ({name})"
-            )));
-        }
-        _ => obj["metadata"]["name"] = json!(name),
-    }
-    if rt.namespaced {
-        match obj["metadata"]["namespace"].as_str() {
-            Some(n) if n != namespace => {
-                return Err(ApiError::bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request",
-                ));
-            }
-            _ => obj["metadata"]["namespace"] = json!(namespace),
-        }
-    }
-    if obj.get("apiVersion").is_none() || obj.get("kind").is_none() {
-        return Err(ApiError::bad_request(
-            "Object 'Kind' is missing in request body; apiVersion and kind are required for apply",
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! No timing is asserted (figures belong in docs/benchmarks.md, from a release build).
 
 use clap::Parser;
-use devcluster::bench::{BenchArgs, run_bench};
+
+use super::bench::{BenchArgs, run_bench};
 
 #[derive(Parser)]
 struct Cli {

@@ -1187,7 +1187,7 @@ fn empty_like(walker: &Walker<'_>, new: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::patch::schema::{
+    use crate::schema::{
         BuiltinListTypeInfo, KindKey, UntypedListTypeInfo, builtin_list_type_info,
     };
     use serde_json::json;
@@ -1658,7 +1658,7 @@ mod tests {
 
     #[test]
     fn custom_resources_use_their_schema_list_types() {
-        let schema = crate::patch::CustomResourceListTypeInfo::new(&json!({
+        let schema = crate::CustomResourceListTypeInfo::new(&json!({
             "type": "object",
             "properties": {"spec": {"type": "object", "properties": {
                 "ports": {

@@ -1,4 +1,4 @@
-//! `aro devcluster bench`: throughput and latency of devcluster through real HTTPS clients.
+//! The benchmark: throughput and latency of devcluster through real HTTPS clients.
 //!
 //! The server runs in this process (durable in a scratch directory unless `--in-memory`) and is
 //! driven by kube clients, one per simulated client, each with its own keep-alive connection.
@@ -22,8 +22,9 @@ use kube::api::{Api as KubeApi, ListParams, PostParams, WatchEvent, WatchParams}
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use crate::error::Error;
-use crate::server::{Devcluster, DevclusterConfig};
+use devcluster::{Devcluster, DevclusterConfig};
+
+use crate::Error;
 
 /// The most simulated clients one phase may run (the load stays bounded).
 pub const MAX_CLIENTS: usize = 1024;
@@ -48,7 +49,7 @@ pub enum Op {
     Watch,
 }
 
-/// `aro devcluster bench`: measure devcluster's throughput, latency and memory.
+/// What to measure: phases, client counts, storage, durations.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
     /// Concurrent clients of each phase, comma-separated.
@@ -623,7 +624,7 @@ async fn receive_events(
 }
 
 fn proc_status_kib(field: &str) -> Result<u64, Error> {
-    let status = std::fs::read_to_string("/proc/self/status").map_err(|source| Error::DataDir {
+    let status = std::fs::read_to_string("/proc/self/status").map_err(|source| Error::Read {
         path: "/proc/self/status".into(),
         source,
     })?;
@@ -979,7 +980,7 @@ impl BenchReport {
     }
 }
 
-/// `aro devcluster bench`: run and print the report.
+/// Run the benchmark and print the report.
 pub async fn run(args: BenchArgs) -> Result<(), Error> {
     let report = run_bench(&args).await?;
     if args.json {

@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 use serde_json::Value;
 
 use crate::registry::Registry;
-use crate::schema::{OpenApiDocs, PublishedResource, SchemaSource};
+use devcluster_schema::{OpenApiDocs, PublishedResource, SchemaSource};
 
 struct Built {
     generation: u64,

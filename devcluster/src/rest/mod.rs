@@ -1,15 +1,29 @@
-//! The Kubernetes REST semantics: create, get, list, update, patch, delete and deletecollection
-//! of built-in and custom resources, with kube-apiserver's metadata rules and errors.
+//! REST semantics: create, get, update, patch, delete of built-in and custom resources, with
+//! kube-apiserver's metadata rules and errors. The HTTP layer parses requests into these calls;
+//! nothing here reads a request or builds a response. A write goes through admission (kind,
+//! apiVersion, namespace, typed decoding, the schema steps), the metadata rules, managed fields,
+//! the store, and its after-write step (serving the resources of a written CRD).
 
-use std::collections::BTreeMap;
+mod crds;
+mod delete;
+mod managed_fields;
+mod names;
+mod patch;
+mod scale;
+mod schema_steps;
+
 use std::sync::Arc;
 
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::error::{ApiError, Cause};
+use crate::error::ApiError;
 use crate::registry::{Registry, ResourceType};
-use crate::store::{Expect, Store, Stored, WriteError, WriteOp};
+use crate::storage::{Expect, Store, Stored, WriteError, WriteOp};
+
+pub use crds::CRD_PREFIX;
+pub use delete::{DeleteOptions, Propagation};
+pub use patch::{PatchRequest, PatchType, check_patch_type};
 
 /// How unknown or duplicate fields in a request body are treated (`fieldValidation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,68 +69,16 @@ impl Outcome {
     }
 }
 
-/// `DeleteOptions` from the body or query.
-#[derive(Debug, Clone, Default)]
-pub struct DeleteOptions {
-    pub propagation: Option<Propagation>,
-    pub grace_period_seconds: Option<i64>,
-    pub precondition_uid: Option<String>,
-    pub precondition_resource_version: Option<String>,
-    pub dry_run: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Propagation {
-    Orphan,
-    Background,
-    Foreground,
-}
-
-impl Propagation {
-    pub fn parse(s: &str) -> Result<Self, ApiError> {
-        match s {
-            "Orphan" => Ok(Propagation::Orphan),
-            "Background" => Ok(Propagation::Background),
-            "Foreground" => Ok(Propagation::Foreground),
-            other => Err(ApiError::invalid(
-                "",
-                "DeleteOptions",
-                "",
-                vec![Cause::new(
-                    "FieldValueNotSupported",
-                    "propagationPolicy",
-                    format!(
-                        "Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
-                    ),
-                )],
-            )),
-        }
-    }
-}
-
 pub const FINALIZER_FOREGROUND: &str = "foregroundDeletion";
 pub const FINALIZER_ORPHAN: &str = "orphan";
 pub const FINALIZER_CRD_CLEANUP: &str = "customresourcecleanup.apiextensions.k8s.io";
 pub const NAMESPACE_FINALIZER: &str = "kubernetes";
 
-/// Hooks for the schema-driven parts of a write (CRD validation, defaulting and pruning;
-/// managed fields), so the REST layer stays independent of how they are computed.
-pub trait SchemaHooks: Send + Sync {
-    /// Prune, default and validate a custom resource. Returns the unknown (pruned) field paths.
-    fn custom_resource(
-        &self,
-        rt: &ResourceType,
-        object: &mut Value,
-    ) -> Result<Vec<String>, Vec<Cause>>;
-    /// Validate a CustomResourceDefinition beyond its typed decoding (structural schema rules).
-    fn crd(&self, crd: &Value) -> Vec<Cause>;
-}
-
-/// The REST layer over the store.
-pub struct Api {
+/// The REST layer over the store: every client write and the API machinery's own writes go
+/// through it.
+pub struct Rest {
     pub store: Arc<Store>,
     pub registry: Arc<Registry>,
-    pub hooks: Arc<dyn SchemaHooks>,
 }
 
 fn now() -> String {
@@ -153,146 +115,6 @@ pub fn storage_error(e: WriteError, rt: &ResourceType, name: &str) -> ApiError {
         ),
         WriteError::Storage(m) => ApiError::internal(m),
     }
-}
-
-/// RFC 1123 subdomain (most names).
-pub fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
-}
-
-/// RFC 1123 label (namespaces, services).
-pub fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-/// A Kubernetes qualified name: `[prefix/]name`, the prefix a DNS subdomain, the name at most
-/// 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric.
-pub fn is_qualified_name(s: &str) -> bool {
-    let (prefix, name) = match s.split_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, s),
-    };
-    if prefix.is_some_and(|p| !is_dns_subdomain(p)) {
-        return false;
-    }
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
-}
-
-fn validate_name(rt: &ResourceType, name: &str) -> Option<Cause> {
-    let label_kinds = rt.group.is_empty() && (rt.plural == "namespaces" || rt.plural == "services");
-    let path_segment_kinds = rt.group == "rbac.authorization.k8s.io";
-    if path_segment_kinds {
-        if name.is_empty()
-            || name == "."
-            || name == ".."
-            || name.contains('/')
-            || name.contains('%')
-        {
-            return Some(Cause::new(
-                "FieldValueInvalid",
-                "metadata.name",
-                format!(
-                    "Invalid value: \"{name}\": may not contain '/' or '%' and may not be '.' or '..'"
-                ),
-            ));
-        }
-        return None;
-    }
-    if label_kinds && !is_dns_label(name) {
-        return Some(Cause::new(
-            "FieldValueInvalid",
-            "metadata.name",
-            format!(
-                "Invalid value: \"{name}\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-            ),
-        ));
-    }
-    if !label_kinds && !is_dns_subdomain(name) {
-        return Some(Cause::new(
-            "FieldValueInvalid",
-            "metadata.name",
-            format!(
-                "Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-            ),
-        ));
-    }
-    None
-}
-
-fn validate_metadata(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
-    let mut causes = Vec::new();
-    let meta = &obj["metadata"];
-    let name = meta["name"].as_str().unwrap_or_default();
-    if name.is_empty() {
-        causes.push(Cause::new(
-            "FieldValueRequired",
-            "metadata.name",
-            "Required value: name or generateName is required",
-        ));
-    } else if let Some(c) = validate_name(rt, name) {
-        causes.push(c);
-    }
-    for (field, map) in [
-        ("metadata.labels", &meta["labels"]),
-        ("metadata.annotations", &meta["annotations"]),
-    ] {
-        if let Some(m) = map.as_object() {
-            for (k, v) in m {
-                if !v.is_string() {
-                    causes.push(Cause::new(
-                        "FieldValueTypeInvalid",
-                        format!("{field}.{k}"),
-                        "Invalid value: must be a string",
-                    ));
-                }
-                if field == "metadata.labels"
-                    && let Some(v) = v.as_str()
-                    && crate::selectors::LabelSelector::parse(&format!("{k}={v}")).is_err()
-                {
-                    causes.push(Cause::new(
-                                "FieldValueInvalid",
-                                "metadata.labels".to_string(),
-                                format!("Invalid value: \"{v}\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"),
-                            ));
-                }
-            }
-        }
-    }
-    // Like apimachinery's ValidateFinalizers: any qualified name (a domain-less name such as
-    // the CRD cleanup finalizer is valid; apiserver only warns about it).
-    if let Some(fins) = meta["finalizers"].as_array() {
-        for (i, f) in fins.iter().enumerate() {
-            let f = f.as_str().unwrap_or_default();
-            if !is_qualified_name(f) {
-                causes.push(Cause::new(
-                    "FieldValueInvalid",
-                    format!("metadata.finalizers[{i}]"),
-                    format!("Invalid value: \"{f}\": a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"),
-                ));
-            }
-        }
-    }
-    causes
 }
 
 /// Paths present in `input` but absent from `output` (unknown fields dropped by decoding).
@@ -361,16 +183,7 @@ fn set_finalizers(obj: &mut Value, fins: &[String]) {
     }
 }
 
-/// Status body of a successful immediate deletion of a built-in object.
-fn success_status(rt: &ResourceType, name: &str, uid: &str) -> Value {
-    let mut details = json!({"name": name, "kind": rt.plural, "uid": uid});
-    if !rt.group.is_empty() {
-        details["group"] = json!(rt.group);
-    }
-    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
-}
-
-impl Api {
+impl Rest {
     /// The stored object, with its apiVersion as served by `rt`.
     pub fn read(
         &self,
@@ -455,7 +268,7 @@ impl Api {
                 fold_string_data(obj);
             }
             if rt.group == "apiextensions.k8s.io" {
-                let causes = self.hooks.crd(obj);
+                let causes = schema_steps::check_crd(obj);
                 if !causes.is_empty() {
                     let name = str_field(obj, &["metadata", "name"])
                         .unwrap_or_default()
@@ -467,9 +280,7 @@ impl Api {
             let name = str_field(obj, &["metadata", "name"])
                 .unwrap_or_default()
                 .to_string();
-            unknown = self
-                .hooks
-                .custom_resource(rt, obj)
+            unknown = schema_steps::custom_resource(rt, obj)
                 .map_err(|causes| ApiError::invalid(&rt.group, &rt.kind, &name, causes))?;
         }
         match opts.field_validation {
@@ -523,21 +334,22 @@ impl Api {
         obj: Value,
         opts: &WriteOptions,
     ) -> Result<Outcome, ApiError> {
-        self.create_inner(rt, namespace, obj, opts, false).await
+        let out = self.create_object(rt, namespace, obj, opts, false).await?;
+        self.after_write(rt, &out, opts);
+        Ok(out)
     }
 
-    /// Create an object whose managedFields were computed by server-side apply.
-    pub async fn create_with_managed_fields(
-        &self,
-        rt: &ResourceType,
-        namespace: &str,
-        obj: Value,
-        opts: &WriteOptions,
-    ) -> Result<Outcome, ApiError> {
-        self.create_inner(rt, namespace, obj, opts, true).await
+    /// The after-write step of a client's create, update or patch: a written CRD is served (or
+    /// its changed versions are) right away, before the client's next request, rather than when
+    /// the controllers see its event.
+    fn after_write(&self, rt: &ResourceType, out: &Outcome, opts: &WriteOptions) {
+        if rt.group == "apiextensions.k8s.io" && !opts.dry_run {
+            self.register_crd(&out.body);
+        }
     }
 
-    async fn create_inner(
+    /// Create an object; `keep_managed_fields` when server-side apply computed them.
+    async fn create_object(
         &self,
         rt: &ResourceType,
         namespace: &str,
@@ -564,7 +376,7 @@ impl Api {
         let name = str_field(&obj, &["metadata", "name"])
             .unwrap_or_default()
             .to_string();
-        let causes = validate_metadata(rt, &obj);
+        let causes = names::validate_metadata(rt, &obj);
         if !causes.is_empty() {
             return Err(ApiError::invalid(&rt.group, &rt.kind, &name, causes));
         }
@@ -588,7 +400,7 @@ impl Api {
             meta_mut(&mut obj).insert("generation".into(), json!(1));
         }
         if !keep_managed_fields {
-            crate::managed::record_update(rt, None, &mut obj, &opts.field_manager, None);
+            managed_fields::record_update(rt, None, &mut obj, &opts.field_manager, None);
         }
         if opts.dry_run {
             return Ok(Outcome::ok(obj, 201, warnings));
@@ -650,6 +462,22 @@ impl Api {
 
     /// PUT: replace an object (or its status / scale).
     pub async fn update(
+        &self,
+        rt: &ResourceType,
+        namespace: &str,
+        name: &str,
+        subresource: Option<&str>,
+        obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<Outcome, ApiError> {
+        let out = self
+            .update_object(rt, namespace, name, subresource, obj, opts)
+            .await?;
+        self.after_write(rt, &out, opts);
+        Ok(out)
+    }
+
+    async fn update_object(
         &self,
         rt: &ResourceType,
         namespace: &str,
@@ -780,7 +608,7 @@ impl Api {
             merged["spec"]["finalizers"] = new["spec"]["finalizers"].clone();
             new = merged;
         }
-        let causes = validate_metadata(rt, &new);
+        let causes = names::validate_metadata(rt, &new);
         if !causes.is_empty() {
             return Err(ApiError::invalid(&rt.group, &rt.kind, &name, causes));
         }
@@ -806,7 +634,7 @@ impl Api {
                 json!(if bump { old_gen + 1 } else { old_gen }),
             );
         }
-        crate::managed::record_update(rt, Some(old), &mut new, &opts.field_manager, subresource);
+        managed_fields::record_update(rt, Some(old), &mut new, &opts.field_manager, subresource);
         Ok(new)
     }
 
@@ -855,261 +683,6 @@ impl Api {
         Ok((Self::for_version(rt, stored.value()), 200))
     }
 
-    /// The `autoscaling/v1` Scale of an object.
-    pub fn scale_of(rt: &ResourceType, obj: &Value) -> Result<Value, ApiError> {
-        let spec = rt.scale.as_ref().ok_or_else(ApiError::not_found_path)?;
-        let get = |path: &str| {
-            let mut cur = obj;
-            for p in path.trim_start_matches('.').split('.') {
-                cur = &cur[p];
-            }
-            cur.clone()
-        };
-        let meta = &obj["metadata"];
-        let mut status = json!({"replicas": get(&spec.status_replicas_path).as_i64().unwrap_or(0)});
-        if let Some(sel) = &spec.label_selector_path {
-            let s = get(sel);
-            if let Some(s) = s.as_str() {
-                status["selector"] = json!(s);
-            } else if let Some(labels) = obj["spec"]["selector"]["matchLabels"].as_object() {
-                let sel: Vec<String> = labels
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                    .collect();
-                status["selector"] = json!(sel.join(","));
-            }
-        }
-        Ok(json!({
-            "kind": "Scale",
-            "apiVersion": "autoscaling/v1",
-            "metadata": {
-                "name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"],
-                "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"],
-            },
-            "spec": {"replicas": get(&spec.spec_replicas_path).as_i64().unwrap_or(0)},
-            "status": status,
-        }))
-    }
-
-    async fn update_scale(
-        &self,
-        rt: &ResourceType,
-        namespace: &str,
-        name: &str,
-        scale: Value,
-        opts: &WriteOptions,
-    ) -> Result<Outcome, ApiError> {
-        let spec = rt.scale.clone().ok_or_else(ApiError::not_found_path)?;
-        let replicas = scale["spec"]["replicas"].as_i64().ok_or_else(|| {
-            ApiError::invalid(
-                "autoscaling",
-                "Scale",
-                name,
-                vec![Cause::new(
-                    "FieldValueRequired",
-                    "spec.replicas",
-                    "Required value",
-                )],
-            )
-        })?;
-        if replicas < 0 {
-            return Err(ApiError::invalid(
-                "autoscaling",
-                "Scale",
-                name,
-                vec![Cause::new(
-                    "FieldValueInvalid",
-                    "spec.replicas",
-                    format!("Invalid value: {replicas}: must be greater than or equal to 0"),
-                )],
-            ));
-        }
-        let client_rv =
-            str_field(&scale, &["metadata", "resourceVersion"]).and_then(|s| s.parse::<u64>().ok());
-        for _ in 0..16 {
-            let current = self.read(rt, namespace, name)?;
-            if client_rv.is_some_and(|rv| rv != current.rev) {
-                return Err(storage_error(
-                    WriteError::Conflict {
-                        current: current.rev,
-                    },
-                    rt,
-                    name,
-                ));
-            }
-            let old = current.value();
-            let mut new = old.clone();
-            let parts: Vec<&str> = spec
-                .spec_replicas_path
-                .trim_start_matches('.')
-                .split('.')
-                .collect();
-            let mut cur = &mut new;
-            for p in &parts[..parts.len() - 1] {
-                if !cur.get(*p).is_some_and(Value::is_object) {
-                    cur[*p] = json!({});
-                }
-                cur = &mut cur[*p];
-            }
-            cur[parts[parts.len() - 1]] = json!(replicas);
-            let new = self.merge_update(rt, &old, new, Some("scale"), opts)?;
-            match self
-                .commit_update(rt, namespace, name, &current, new, opts)
-                .await
-            {
-                Err(ApiError { code: 409, .. }) if client_rv.is_none() => continue,
-                Err(e) => return Err(e),
-                Ok((obj, code)) => {
-                    return Ok(Outcome::ok(Self::scale_of(rt, &obj)?, code, Vec::new()));
-                }
-            }
-        }
-        Err(ApiError::conflict(
-            &rt.group,
-            &rt.plural,
-            name,
-            "too many concurrent writers; try again",
-        ))
-    }
-
-    /// DELETE one object.
-    pub async fn delete(
-        &self,
-        rt: &ResourceType,
-        namespace: &str,
-        name: &str,
-        opts: &DeleteOptions,
-    ) -> Result<Outcome, ApiError> {
-        for _ in 0..16 {
-            let current = self.read(rt, namespace, name)?;
-            let old = current.value();
-            if let Some(uid) = &opts.precondition_uid
-                && old["metadata"]["uid"].as_str() != Some(uid)
-            {
-                return Err(ApiError::conflict(
-                    &rt.group,
-                    &rt.plural,
-                    name,
-                    &format!(
-                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                        old["metadata"]["uid"].as_str().unwrap_or_default()
-                    ),
-                ));
-            }
-            if let Some(rv) = &opts.precondition_resource_version
-                && rv != &current.rev.to_string()
-            {
-                return Err(ApiError::conflict(
-                    &rt.group,
-                    &rt.plural,
-                    name,
-                    &format!(
-                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                        current.rev
-                    ),
-                ));
-            }
-            let mut fins = finalizers(&old);
-            let propagation = opts.propagation.unwrap_or(Propagation::Background);
-            match propagation {
-                Propagation::Foreground if !fins.iter().any(|f| f == FINALIZER_FOREGROUND) => {
-                    fins.push(FINALIZER_FOREGROUND.into())
-                }
-                Propagation::Orphan if !fins.iter().any(|f| f == FINALIZER_ORPHAN) => {
-                    fins.push(FINALIZER_ORPHAN.into())
-                }
-                _ => {}
-            }
-            let namespace_pending = rt.group.is_empty()
-                && rt.plural == "namespaces"
-                && old["spec"]["finalizers"]
-                    .as_array()
-                    .is_some_and(|f| !f.is_empty());
-            let already_deleting = old["metadata"]["deletionTimestamp"].is_string();
-            if fins.is_empty() && !namespace_pending {
-                if opts.dry_run {
-                    return Ok(Outcome::ok(self.deleted_body(rt, &old), 200, Vec::new()));
-                }
-                let key = rt.key(if rt.namespaced { namespace } else { "" }, name);
-                match self
-                    .store
-                    .write(WriteOp::Delete {
-                        key,
-                        expect: Expect::Revision(current.rev),
-                        final_state: None,
-                    })
-                    .await
-                {
-                    Ok(last) => {
-                        return Ok(Outcome::ok(
-                            self.deleted_body(rt, &last.value()),
-                            200,
-                            Vec::new(),
-                        ));
-                    }
-                    Err(WriteError::Conflict { .. }) => continue,
-                    Err(e) => return Err(storage_error(e, rt, name)),
-                }
-            }
-            // Graceful: mark for deletion, finalizers (and the API machinery) finish it.
-            let mut new = old.clone();
-            set_finalizers(&mut new, &fins);
-            if !already_deleting {
-                let meta = meta_mut(&mut new);
-                meta.insert("deletionTimestamp".into(), json!(now()));
-                meta.insert(
-                    "deletionGracePeriodSeconds".into(),
-                    json!(opts.grace_period_seconds.unwrap_or(0)),
-                );
-                if rt.group.is_empty() && rt.plural == "namespaces" {
-                    new["status"]["phase"] = json!("Terminating");
-                }
-            }
-            if opts.dry_run {
-                return Ok(Outcome::ok(Self::for_version(rt, new), 200, Vec::new()));
-            }
-            if new == old {
-                return Ok(Outcome::ok(Self::for_version(rt, old), 200, Vec::new()));
-            }
-            let key = rt.key(if rt.namespaced { namespace } else { "" }, name);
-            match self
-                .store
-                .write(WriteOp::Put {
-                    key,
-                    object: new,
-                    expect: Expect::Revision(current.rev),
-                })
-                .await
-            {
-                Ok(s) => {
-                    return Ok(Outcome::ok(
-                        Self::for_version(rt, s.value()),
-                        200,
-                        Vec::new(),
-                    ));
-                }
-                Err(WriteError::Conflict { .. }) => continue,
-                Err(e) => return Err(storage_error(e, rt, name)),
-            }
-        }
-        Err(ApiError::conflict(
-            &rt.group,
-            &rt.plural,
-            name,
-            "too many concurrent writers; try again",
-        ))
-    }
-
-    pub(crate) fn deleted_body(&self, rt: &ResourceType, last: &Value) -> Value {
-        if rt.crd.is_some() {
-            Self::for_version(rt, last.clone())
-        } else {
-            let name = str_field(last, &["metadata", "name"]).unwrap_or_default();
-            let uid = str_field(last, &["metadata", "uid"]).unwrap_or_default();
-            success_status(rt, name, uid)
-        }
-    }
-
     /// Apply `f` to the current object and write the result, retrying on conflicts: the internal
     /// controllers' read-modify-write.
     pub async fn modify(
@@ -1154,18 +727,6 @@ impl Api {
     }
 }
 
-/// Labels of a stored object as a map (for selectors on values not yet stored).
-pub fn labels_of(obj: &Value) -> BTreeMap<String, String> {
-    obj["metadata"]["labels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// A Secret's `stringData` is write-only: the API server merges it into `data` (base64, its keys
 /// winning) and never stores it.
 fn fold_string_data(secret: &mut Value) {
@@ -1194,29 +755,6 @@ fn fold_string_data(secret: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_follow_rfc1123() {
-        assert!(is_dns_subdomain("a.b-c.d"));
-        assert!(!is_dns_subdomain("A"));
-        assert!(!is_dns_subdomain("-a"));
-        assert!(!is_dns_subdomain("a..b"));
-        assert!(is_dns_label("kube-system"));
-        assert!(!is_dns_label("a.b"));
-    }
-
-    #[test]
-    fn finalizer_names_are_qualified_names() {
-        assert!(is_qualified_name(
-            "customresourcecleanup.apiextensions.k8s.io"
-        ));
-        assert!(is_qualified_name("example.com/hold"));
-        assert!(is_qualified_name("hold"));
-        assert!(!is_qualified_name("a/b/c"));
-        assert!(!is_qualified_name("Bad Name"));
-        assert!(!is_qualified_name("UPPER.com/x"));
-        assert!(!is_qualified_name("example.com/"));
-    }
 
     #[test]
     fn dropped_fields_reports_unknown_paths() {
