@@ -1,4 +1,4 @@
-//! What each named step of [`crate::plans`] does. Every step is idempotent: it reads what exists
+//! What each step of [`crate::plans`] does. Every step is idempotent: it reads what exists
 //! and writes only what is missing, so running it twice (after a crash, a conflict, a second
 //! replica) converges. A step records what it learnt in the status it is given; the reconciler
 //! writes that status with optimistic concurrency.
@@ -32,7 +32,7 @@ use crate::azure::{self, AUTHORIZATION_API, DNS_API, NETWORK_API, RESOURCES_API,
 use crate::context::Context;
 use crate::infra::{self, InfraNames};
 use crate::runtime::SeedInput;
-use crate::steps::Outcome;
+use crate::steps::{Outcome, StepId};
 use crate::validation::{
     self, LinkedResource, NetworkFacts, Permission, Principal, Subnet, VirtualNetwork,
 };
@@ -183,42 +183,44 @@ fn rp_side(result: StepResult<()>) -> StepResult<()> {
     })
 }
 
-/// Run the named step.
-pub async fn run(step: &str, env: &mut StepEnv<'_>) -> Outcome {
+/// Run a step. The `match` is exhaustive: a step without an implementation does not compile.
+pub async fn run(step: StepId, env: &mut StepEnv<'_>) -> Outcome {
+    use StepId::*;
     let result = match step {
-        "validateResources" => validate_resources(env).await,
-        "ensureInfraID" => ensure_infra_id(env),
-        "ensureSSHKey" => ensure_ssh_key(env).await,
-        "ensureResourceGroup" => ensure_resource_group(env).await,
-        "ensureNetworkSecurityGroup" => ensure_nsg(env).await,
-        "ensureLoadBalancers" | "reconcileLoadBalancerProfile" => ensure_load_balancers(env).await,
-        "ensurePrivateLink" => ensure_private_link(env).await,
-        "createAPIServerPrivateEndpoint" => rp_side(access::create_private_endpoint(env).await),
-        "ensureRoleAssignments" => access::ensure_role_assignments(env).await,
-        "attachNSGs" => attach_nsgs(env).await,
-        "createDNS" => rp_side(create_dns(env).await),
-        "runInstaller" => run_installer(env).await,
-        "apiServersReady" => api_servers_ready(env).await,
-        "generateKubeconfigs" | "renewCertificates" => generate_kubeconfigs(env).await,
-        "installAROOperator" | "updateOperatorSecrets" | "syncClusterObject" => {
+        ValidateResources => validate_resources(env).await,
+        EnsureInfraId => ensure_infra_id(env),
+        EnsureSshKey => ensure_ssh_key(env).await,
+        EnsureResourceGroup => ensure_resource_group(env).await,
+        EnsureNetworkSecurityGroup => ensure_nsg(env).await,
+        // ReconcileLoadBalancerProfile: alias, the update plan's name.
+        EnsureLoadBalancers | ReconcileLoadBalancerProfile => ensure_load_balancers(env).await,
+        EnsurePrivateLink => ensure_private_link(env).await,
+        CreateApiServerPrivateEndpoint => rp_side(access::create_private_endpoint(env).await),
+        EnsureRoleAssignments => access::ensure_role_assignments(env).await,
+        AttachNsgs => attach_nsgs(env).await,
+        CreateDns => rp_side(create_dns(env).await),
+        RunInstaller => run_installer(env).await,
+        ApiServersReady => api_servers_ready(env).await,
+        // RenewCertificates: alias, the certificates renewal task's name.
+        GenerateKubeconfigs | RenewCertificates => generate_kubeconfigs(env).await,
+        // UpdateOperatorSecrets, SyncClusterObject: aliases, the update and admin update names.
+        InstallAroOperator | UpdateOperatorSecrets | SyncClusterObject => {
             install_operator(env).await
         }
-        "aroDeploymentReady" => operator_ready(env).await,
-        "rotateCredentials" => rotate_credentials(env).await,
-        "removeBootstrap" | "finishInstallation" | "updateMaintenanceState" => Ok(()),
-        "updateClusterData" | "updateProvisionedBy" => update_cluster_data(env),
-        "removeDNS" => rp_side(remove_dns(env).await),
-        "removePrivateEndpoint" => rp_side(access::remove_private_endpoint(env).await),
-        "removeRoleAssignments" => access::remove_role_assignments(env).await,
-        "deleteClusterRuntime" => delete_runtime(env).await,
-        "detachNSGs" => detach_nsgs(env).await,
-        "deleteResourceGroup" => delete_resource_group(env).await,
-        "removeSecrets" => remove_secrets(env).await,
-        "releaseUniqueKeys" => release_unique_keys(env).await,
-        other => Err(Outcome::Failed(ArmError::new(
-            "InternalServerError",
-            format!("The step '{other}' is not implemented by this controller."),
-        ))),
+        AroDeploymentReady => operator_ready(env).await,
+        RotateCredentials => rotate_credentials(env).await,
+        // No-ops, kept so stored progress parses (why: on each StepId variant).
+        RemoveBootstrap | FinishInstallation | UpdateMaintenanceState => Ok(()),
+        // UpdateProvisionedBy: alias, the Everything task's name.
+        UpdateClusterData | UpdateProvisionedBy => update_cluster_data(env),
+        RemoveDns => rp_side(remove_dns(env).await),
+        RemovePrivateEndpoint => rp_side(access::remove_private_endpoint(env).await),
+        RemoveRoleAssignments => access::remove_role_assignments(env).await,
+        DeleteClusterRuntime => delete_runtime(env).await,
+        DetachNsgs => detach_nsgs(env).await,
+        DeleteResourceGroup => delete_resource_group(env).await,
+        RemoveSecrets => remove_secrets(env).await,
+        ReleaseUniqueKeys => release_unique_keys(env).await,
     };
     match result {
         Ok(()) => Outcome::Done,
