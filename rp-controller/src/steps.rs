@@ -3,6 +3,8 @@
 //! `status.progress`, so a restarted controller resumes at the step it was in, with its attempts and
 //! its pending Azure long-running operation.
 //!
+//! Steps are named by [`StepId`], whose stable names are what progress records.
+//!
 //! Everything here is pure: the caller runs the step and hands the outcome to [`record`], which
 //! returns the new progress and what to do next.
 
