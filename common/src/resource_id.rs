@@ -42,6 +42,27 @@ impl ResourceId {
         })
     }
 
+    /// Splits a resource group's id, `/subscriptions/{s}/resourceGroups/{g}`, into
+    /// `(subscription, resource group)` (case preserved; keywords matched case-insensitively).
+    pub fn parse_resource_group(id: &str) -> Result<(String, String), Error> {
+        match id
+            .trim_matches('/')
+            .split('/')
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            [s, sub, r, rg]
+                if s.eq_ignore_ascii_case("subscriptions")
+                    && r.eq_ignore_ascii_case("resourceGroups")
+                    && !sub.is_empty()
+                    && !rg.is_empty() =>
+            {
+                Ok((sub.to_string(), rg.to_string()))
+            }
+            _ => Err(Error::InvalidResourceId(id.to_string())),
+        }
+    }
+
     /// Name of the addressed resource (the last segment).
     pub fn name(&self) -> &str {
         self.segments
@@ -133,6 +154,26 @@ mod tests {
             "subscriptions/S/resourceGroups/RG/providers/Microsoft.Network/virtualNetworks/V"
         );
         assert_eq!(id.resource_group_id(), "/subscriptions/S/resourceGroups/RG");
+    }
+
+    #[test]
+    fn resource_group_ids_split_case_insensitively() {
+        assert_eq!(
+            ResourceId::parse_resource_group("/subscriptions/s/resourceGroups/aro-x").unwrap(),
+            ("s".into(), "aro-x".into())
+        );
+        assert_eq!(
+            ResourceId::parse_resource_group("/SUBSCRIPTIONS/s/RESOURCEGROUPS/rg/").unwrap(),
+            ("s".into(), "rg".into())
+        );
+        for bad in [
+            "",
+            "/subscriptions/s",
+            "/subscriptions//resourceGroups/rg",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network",
+        ] {
+            assert!(ResourceId::parse_resource_group(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

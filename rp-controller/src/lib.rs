@@ -49,6 +49,9 @@ pub enum Error {
     /// downgrade removed a step).
     #[error("step {step:?} is not part of the {operation} plan")]
     UnknownStep { operation: String, step: String },
+    /// A name that is no step of this controller (see [`steps::StepId`]).
+    #[error("{0:?} is not a lifecycle step")]
+    UnknownStepName(String),
     /// A stored timestamp does not parse.
     #[error("invalid timestamp {value:?} in status: {source}")]
     InvalidTimestamp {

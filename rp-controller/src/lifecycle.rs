@@ -86,7 +86,7 @@ pub async fn reconcile(cluster: Arc<OpenShiftCluster>, ctx: Arc<Context>) -> Res
             status: &mut next,
             pending: progress.pending_operation_url.as_deref(),
         };
-        actions::run(step.name, &mut env).await
+        actions::run(step.id, &mut env).await
     };
     let outcome_label = match &outcome {
         steps::Outcome::Done => "done",
@@ -98,23 +98,23 @@ pub async fn reconcile(cluster: Arc<OpenShiftCluster>, ctx: Arc<Context>) -> Res
         .steps
         .get_or_create(&vec![
             ("operation".into(), plan.operation.into()),
-            ("step".into(), step.name.into()),
+            ("step".into(), step.id.as_str().into()),
             ("outcome".into(), outcome_label.into()),
         ])
         .inc();
     ctx.metrics
         .step_seconds
-        .get_or_create(&vec![("step".into(), step.name.into())])
+        .get_or_create(&vec![("step".into(), step.id.as_str().into())])
         .observe(started.elapsed().as_secs_f64());
     tracing::debug!(
         namespace = ns,
         name,
-        step = step.name,
+        step = step.id.as_str(),
         outcome = outcome_label,
         "step ran"
     );
     if let steps::Outcome::Retryable { error, .. } = &outcome {
-        tracing::warn!(namespace = ns, name, step = step.name, code = %error.code, message = %error.message, "step failed; retrying");
+        tracing::warn!(namespace = ns, name, step = step.id.as_str(), code = %error.code, message = %error.message, "step failed; retrying");
     }
 
     let (progress, decision) =
@@ -142,9 +142,9 @@ pub async fn reconcile(cluster: Arc<OpenShiftCluster>, ctx: Arc<Context>) -> Res
             if error.is_internal() {
                 // The customer sees only the generic error: the details are here and in
                 // status.internalError.
-                tracing::error!(namespace = ns, name, operation_id, step = step.name, code = %error.code, message = %error.message, "operation failed with an internal error");
+                tracing::error!(namespace = ns, name, operation_id, step = step.id.as_str(), code = %error.code, message = %error.message, "operation failed with an internal error");
             } else {
-                tracing::info!(namespace = ns, name, operation_id, step = step.name, code = %error.code, "operation failed");
+                tracing::info!(namespace = ns, name, operation_id, step = step.id.as_str(), code = %error.code, "operation failed");
             }
             finish(
                 &ctx,

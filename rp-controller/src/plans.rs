@@ -1,11 +1,14 @@
 //! The plans of the four lifecycle operations: which named steps run, in which order, and how long
 //! each wait may take (ARO-RP's pkg/cluster install, update and delete steps, reduced to what this
-//! RP does). Step names are recorded in status, so a released name must never change meaning.
+//! RP does). Steps are [`StepId`](crate::steps::StepId)s, whose names are recorded in status.
+//! Aliases (another name for an action, kept from ARO-RP's plans) and no-ops are marked where they
+//! are planned; why each exists is on its `StepId` variant.
 
 use std::time::Duration;
 
 use crds::management::MaintenanceTask;
 
+use crate::steps::StepId::*;
 use crate::steps::{Plan, Step};
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -23,37 +26,37 @@ pub fn install() -> Plan {
     Plan {
         operation: "Install",
         steps: vec![
-            b(Step::action("validateResources")),
-            b(Step::action("ensureInfraID")),
-            b(Step::action("ensureSSHKey")),
-            b(Step::action("ensureResourceGroup")),
-            b(Step::action("ensureRoleAssignments")),
-            b(Step::action("ensureNetworkSecurityGroup")),
-            b(Step::action("ensureLoadBalancers")),
-            b(Step::action("ensurePrivateLink")),
-            b(Step::action("createAPIServerPrivateEndpoint")),
-            b(Step::action("attachNSGs")),
-            b(Step::action("createDNS")),
-            b(Step::action("runInstaller")),
+            b(Step::action(ValidateResources)),
+            b(Step::action(EnsureInfraId)),
+            b(Step::action(EnsureSshKey)),
+            b(Step::action(EnsureResourceGroup)),
+            b(Step::action(EnsureRoleAssignments)),
+            b(Step::action(EnsureNetworkSecurityGroup)),
+            b(Step::action(EnsureLoadBalancers)),
+            b(Step::action(EnsurePrivateLink)),
+            b(Step::action(CreateApiServerPrivateEndpoint)),
+            b(Step::action(AttachNsgs)),
+            b(Step::action(CreateDns)),
+            b(Step::action(RunInstaller)),
             b(Step::wait(
-                "apiServersReady",
+                ApiServersReady,
                 30 * MINUTE,
                 POLL,
                 "ClusterAPIServerNotReady",
                 "Timed out waiting for the cluster's Kubernetes API server to become ready.",
             )),
-            b(Step::action("generateKubeconfigs")),
-            b(Step::action("installAROOperator")),
+            b(Step::action(GenerateKubeconfigs)),
+            b(Step::action(InstallAroOperator)),
             b(Step::wait(
-                "aroDeploymentReady",
+                AroDeploymentReady,
                 20 * MINUTE,
                 POLL,
                 "ClusterOperatorNotReady",
                 "Timed out waiting for the ARO operator to become ready.",
             )),
-            r(Step::action("removeBootstrap")),
-            r(Step::action("updateClusterData")),
-            r(Step::action("finishInstallation")),
+            r(Step::action(RemoveBootstrap)), // no-op: opens the RemoveBootstrap phase
+            r(Step::action(UpdateClusterData)),
+            r(Step::action(FinishInstallation)), // no-op: the ending clears the progress
         ],
     }
 }
@@ -63,19 +66,19 @@ pub fn update() -> Plan {
     Plan {
         operation: "Update",
         steps: vec![
-            Step::action("validateResources"),
+            Step::action(ValidateResources),
             Step::wait(
-                "apiServersReady",
+                ApiServersReady,
                 30 * MINUTE,
                 POLL,
                 "ClusterAPIServerNotReady",
                 "Timed out waiting for the cluster's Kubernetes API server to become ready.",
             ),
-            Step::action("rotateCredentials"),
-            Step::action("ensureRoleAssignments"),
-            Step::action("reconcileLoadBalancerProfile"),
-            Step::action("updateOperatorSecrets"),
-            Step::action("updateClusterData"),
+            Step::action(RotateCredentials),
+            Step::action(EnsureRoleAssignments),
+            Step::action(ReconcileLoadBalancerProfile), // alias of EnsureLoadBalancers
+            Step::action(UpdateOperatorSecrets),        // alias of InstallAroOperator
+            Step::action(UpdateClusterData),
         ],
     }
 }
@@ -83,36 +86,37 @@ pub fn update() -> Plan {
 /// AdminUpdating: the steps of a maintenance task.
 pub fn admin_update(task: MaintenanceTask) -> Plan {
     let operator_update = [
-        Step::action("installAROOperator"),
+        Step::action(InstallAroOperator),
         Step::wait(
-            "aroDeploymentReady",
+            AroDeploymentReady,
             20 * MINUTE,
             POLL,
             "ClusterOperatorNotReady",
             "Timed out waiting for the ARO operator to become ready.",
         ),
-        Step::action("syncClusterObject"),
+        Step::action(SyncClusterObject), // alias of InstallAroOperator
     ];
     let steps: Vec<Step> = match task {
         MaintenanceTask::Everything => [
-            Step::action("ensureResourceGroup"),
-            Step::action("ensureNetworkSecurityGroup"),
-            Step::action("attachNSGs"),
-            Step::action("renewCertificates"),
+            Step::action(EnsureResourceGroup),
+            Step::action(EnsureNetworkSecurityGroup),
+            Step::action(AttachNsgs),
+            Step::action(RenewCertificates), // alias of GenerateKubeconfigs
         ]
         .into_iter()
         .chain(operator_update)
-        .chain([Step::action("updateProvisionedBy")])
+        .chain([Step::action(UpdateProvisionedBy)]) // alias of UpdateClusterData
         .collect(),
         MaintenanceTask::OperatorUpdate => operator_update.into(),
-        MaintenanceTask::CertificatesRenewal => vec![Step::action("renewCertificates")],
-        MaintenanceTask::SyncClusterObject => vec![Step::action("syncClusterObject")],
-        MaintenanceTask::MigrateLoadBalancer => vec![Step::action("ensureLoadBalancers")],
-        // These only record a maintenance state; the frontend never starts an admin update for them.
+        MaintenanceTask::CertificatesRenewal => vec![Step::action(RenewCertificates)], // alias
+        MaintenanceTask::SyncClusterObject => vec![Step::action(SyncClusterObject)],   // alias
+        MaintenanceTask::MigrateLoadBalancer => vec![Step::action(EnsureLoadBalancers)],
+        // These only record a maintenance state; the frontend never starts an admin update for them
+        // (a no-op step: the ending records the state).
         MaintenanceTask::Pending
         | MaintenanceTask::None
         | MaintenanceTask::CustomerActionNeeded => {
-            vec![Step::action("updateMaintenanceState")]
+            vec![Step::action(UpdateMaintenanceState)]
         }
     };
     Plan {
@@ -126,14 +130,14 @@ pub fn delete() -> Plan {
     Plan {
         operation: "Delete",
         steps: vec![
-            Step::action("removeDNS"),
-            Step::action("removePrivateEndpoint"),
-            Step::action("removeRoleAssignments"),
-            Step::action("deleteClusterRuntime"),
-            Step::action("detachNSGs"),
-            Step::action("deleteResourceGroup"),
-            Step::action("removeSecrets"),
-            Step::action("releaseUniqueKeys"),
+            Step::action(RemoveDns),
+            Step::action(RemovePrivateEndpoint),
+            Step::action(RemoveRoleAssignments),
+            Step::action(DeleteClusterRuntime),
+            Step::action(DetachNsgs),
+            Step::action(DeleteResourceGroup),
+            Step::action(RemoveSecrets),
+            Step::action(ReleaseUniqueKeys),
         ],
     }
 }
@@ -141,6 +145,7 @@ pub fn delete() -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::steps::StepId;
     use std::collections::BTreeSet;
 
     #[test]
@@ -158,9 +163,9 @@ mod tests {
         }
         for plan in plans {
             assert!(!plan.steps.is_empty(), "{}", plan.operation);
-            let names: BTreeSet<_> = plan.steps.iter().map(|s| s.name).collect();
+            let ids: BTreeSet<_> = plan.steps.iter().map(|s| s.id).collect();
             assert_eq!(
-                names.len(),
+                ids.len(),
                 plan.steps.len(),
                 "{} has duplicate step names",
                 plan.operation
@@ -169,9 +174,32 @@ mod tests {
     }
 
     #[test]
+    fn every_step_is_planned_somewhere() {
+        let mut plans = vec![install(), update(), delete()];
+        for task in [
+            MaintenanceTask::Everything,
+            MaintenanceTask::OperatorUpdate,
+            MaintenanceTask::CertificatesRenewal,
+            MaintenanceTask::SyncClusterObject,
+            MaintenanceTask::MigrateLoadBalancer,
+            MaintenanceTask::Pending,
+            MaintenanceTask::None,
+            MaintenanceTask::CustomerActionNeeded,
+        ] {
+            plans.push(admin_update(task));
+        }
+        let planned: BTreeSet<StepId> = plans
+            .iter()
+            .flat_map(|p| p.steps.iter().map(|s| s.id))
+            .collect();
+        let all: BTreeSet<StepId> = StepId::ALL.iter().copied().collect();
+        assert_eq!(planned, all, "a step no plan runs is dead code");
+    }
+
+    #[test]
     fn install_validates_first_and_phases_are_contiguous() {
         let plan = install();
-        assert_eq!(plan.steps[0].name, "validateResources");
+        assert_eq!(plan.steps[0].id, ValidateResources);
         let phases: Vec<_> = plan.steps.iter().map(|s| s.phase.unwrap()).collect();
         let switch = phases
             .iter()
@@ -187,26 +215,20 @@ mod tests {
 
     #[test]
     fn operator_update_deploys_waits_and_syncs() {
-        let names: Vec<_> = admin_update(MaintenanceTask::OperatorUpdate)
+        let ids: Vec<_> = admin_update(MaintenanceTask::OperatorUpdate)
             .steps
             .iter()
-            .map(|s| s.name)
+            .map(|s| s.id)
             .collect();
         assert_eq!(
-            names,
-            vec![
-                "installAROOperator",
-                "aroDeploymentReady",
-                "syncClusterObject"
-            ]
+            ids,
+            vec![InstallAroOperator, AroDeploymentReady, SyncClusterObject]
         );
         let everything: Vec<_> = admin_update(MaintenanceTask::Everything)
             .steps
             .iter()
-            .map(|s| s.name)
+            .map(|s| s.id)
             .collect();
-        assert!(
-            everything.contains(&"renewCertificates") && everything.contains(&"syncClusterObject")
-        );
+        assert!(everything.contains(&RenewCertificates) && everything.contains(&SyncClusterObject));
     }
 }

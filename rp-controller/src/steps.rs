@@ -3,6 +3,8 @@
 //! `status.progress`, so a restarted controller resumes at the step it was in, with its attempts and
 //! its pending Azure long-running operation.
 //!
+//! Steps are named by [`StepId`], whose stable names are what progress records.
+//!
 //! Everything here is pure: the caller runs the step and hands the outcome to [`record`], which
 //! returns the new progress and what to do next.
 
@@ -13,6 +15,10 @@ use crds::ArmError;
 use crds::management::LifecycleProgress;
 
 use crate::{Error, Result};
+
+mod id;
+
+pub use id::StepId;
 
 /// What a step does.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,11 +38,11 @@ pub enum StepKind {
     },
 }
 
-/// A named step of a plan.
+/// A step of a plan.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Step {
-    /// Stable name, recorded in status (never rename a released step).
-    pub name: &'static str,
+    /// Which step; its name is recorded in status.
+    pub id: StepId,
     /// Install phase the step belongs to (`Bootstrap`, `RemoveBootstrap`), if any.
     pub phase: Option<&'static str>,
     /// Action or wait.
@@ -45,9 +51,9 @@ pub struct Step {
 
 impl Step {
     /// An action step.
-    pub const fn action(name: &'static str) -> Self {
+    pub const fn action(id: StepId) -> Self {
         Self {
-            name,
+            id,
             phase: None,
             kind: StepKind::Action,
         }
@@ -55,14 +61,14 @@ impl Step {
 
     /// A wait step.
     pub const fn wait(
-        name: &'static str,
+        id: StepId,
         timeout: Duration,
         poll_interval: Duration,
         timeout_code: &'static str,
         timeout_message: &'static str,
     ) -> Self {
         Self {
-            name,
+            id,
             phase: None,
             kind: StepKind::Wait {
                 timeout,
@@ -90,14 +96,17 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Where the step recorded as `name` is in the plan.
     fn index_of(&self, name: &str) -> Result<usize> {
+        let unknown = || Error::UnknownStep {
+            operation: self.operation.to_string(),
+            step: name.to_string(),
+        };
+        let id: StepId = name.parse().map_err(|_| unknown())?;
         self.steps
             .iter()
-            .position(|s| s.name == name)
-            .ok_or_else(|| Error::UnknownStep {
-                operation: self.operation.to_string(),
-                step: name.to_string(),
-            })
+            .position(|s| s.id == id)
+            .ok_or_else(unknown)
     }
 
     /// The step the progress points at.
@@ -176,7 +185,7 @@ pub fn start(plan: &Plan, now: DateTime<Utc>) -> LifecycleProgress {
     LifecycleProgress {
         operation: plan.operation.to_string(),
         phase: first.phase.map(str::to_string),
-        step: first.name.to_string(),
+        step: first.id.to_string(),
         completed_steps: Vec::new(),
         attempts: 0,
         step_started_at: Some(now.to_rfc3339()),
@@ -198,13 +207,13 @@ pub fn record(
     let mut next = progress.clone();
     match outcome {
         Outcome::Done => {
-            next.completed_steps.push(step.name.to_string());
+            next.completed_steps.push(step.id.to_string());
             next.attempts = 0;
             next.pending_operation_url = None;
             next.last_error = None;
             match plan.steps.get(index + 1) {
                 Some(following) => {
-                    next.step = following.name.to_string();
+                    next.step = following.id.to_string();
                     next.phase = following.phase.map(str::to_string);
                     next.step_started_at = Some(now.to_rfc3339());
                     Ok((next, Decision::RunNow))
@@ -283,16 +292,16 @@ mod tests {
         Plan {
             operation: "Install",
             steps: vec![
-                Step::action("ensureResourceGroup").in_phase("Bootstrap"),
+                Step::action(StepId::EnsureResourceGroup).in_phase("Bootstrap"),
                 Step::wait(
-                    "apiServersReady",
+                    StepId::ApiServersReady,
                     Duration::from_secs(1800),
                     Duration::from_secs(10),
                     "ClusterAPINotReady",
                     "Timed out waiting for the Kubernetes API server to become ready.",
                 )
                 .in_phase("Bootstrap"),
-                Step::action("removeBootstrap").in_phase("RemoveBootstrap"),
+                Step::action(StepId::RemoveBootstrap).in_phase("RemoveBootstrap"),
             ],
         }
     }
@@ -462,11 +471,14 @@ mod tests {
     fn unknown_steps_and_bad_timestamps_are_errors_not_panics() {
         let plan = plan();
         let mut p = start(&plan, t(0));
-        p.step = "removed".into();
-        assert!(matches!(
-            record(&plan, &p, Outcome::Done, t(1), &RetryPolicy::default()),
-            Err(Error::UnknownStep { .. })
-        ));
+        // A name no step has, and a step of another plan.
+        for name in ["removed", "releaseUniqueKeys"] {
+            p.step = name.into();
+            assert!(matches!(
+                record(&plan, &p, Outcome::Done, t(1), &RetryPolicy::default()),
+                Err(Error::UnknownStep { step, .. }) if step == name
+            ));
+        }
         let (mut p, _) = record(
             &plan,
             &start(&plan, t(0)),
@@ -494,6 +506,6 @@ mod tests {
         // Round trip through JSON as the status would.
         let stored: LifecycleProgress =
             serde_json::from_value(serde_json::to_value(&p).unwrap()).unwrap();
-        assert_eq!(plan.current(&stored).unwrap().name, "apiServersReady");
+        assert_eq!(plan.current(&stored).unwrap().id, StepId::ApiServersReady);
     }
 }

@@ -3,9 +3,11 @@
 //! update, removed at delete (ARO-RP's pkg/cluster: deployBaseResourceTemplate's RBAC and
 //! createAPIServerPrivateEndpoint at install, their removal at delete).
 
+use aro_common::ResourceId;
 use serde_json::{Value, json};
 
-use super::{StepEnv, derived_private_ip_in, segment_after};
+use super::StepEnv;
+use super::network::derived_private_ip_in;
 use crate::azure::{self, AUTHORIZATION_API, NETWORK_API, StepResult};
 use crate::infra::InfraNames;
 use crate::steps::Outcome;
@@ -141,15 +143,13 @@ pub fn private_endpoint_name(cluster_resource_id: &str) -> String {
     format!("aro-pe-{id}")
 }
 
-/// Id of the RP's private endpoint into the cluster: in the resource group of the RP's subnet.
+/// Id of the RP's private endpoint into the cluster: in the resource group of the RP's subnet
+/// (`None` without a subnet id).
 pub fn private_endpoint_id(rp_subnet_id: &str, cluster_resource_id: &str) -> Option<String> {
-    if rp_subnet_id.is_empty() {
-        return None;
-    }
+    let subnet = ResourceId::parse(rp_subnet_id).ok()?;
     Some(format!(
-        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/privateEndpoints/{}",
-        segment_after(rp_subnet_id, "subscriptions"),
-        segment_after(rp_subnet_id, "resourceGroups"),
+        "{}/providers/Microsoft.Network/privateEndpoints/{}",
+        subnet.resource_group_id(),
         private_endpoint_name(cluster_resource_id)
     ))
 }
@@ -221,7 +221,13 @@ pub async fn create_private_endpoint(env: &mut StepEnv<'_>) -> StepResult<()> {
     let rp_subnet = env.ctx.settings.rp_private_endpoint_subnet_id.clone();
     let cluster_id = env.cluster.spec.resource_id.clone();
     let Some(id) = private_endpoint_id(&rp_subnet, &cluster_id) else {
-        return Ok(());
+        if rp_subnet.is_empty() {
+            return Ok(());
+        }
+        return Err(Outcome::Failed(crds::ArmError::new(
+            "InternalServerError",
+            format!("The RP's private endpoint subnet '{rp_subnet}' is not a subnet id."),
+        )));
     };
     let arm = env.arm();
     azure::poll_pending(&arm, env.pending).await?;
@@ -288,6 +294,11 @@ pub async fn remove_private_endpoint(env: &mut StepEnv<'_>) -> StepResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actions::testing::{
+        Harness, cluster, cluster_resource_group_id, installing, run_all,
+    };
+    use crate::steps::StepId;
+    use arm_emulator::demo;
 
     const RG: &str = "/subscriptions/s/resourceGroups/aro-x";
 
@@ -361,5 +372,117 @@ mod tests {
         assert!(endpoint_is_ours(&extra, cluster, "/pls").is_err());
         let no_target = json!({"tags": {OWNER_TAG: cluster}, "properties": {}});
         assert!(endpoint_is_ours(&no_target, cluster, "/pls").is_err());
+    }
+
+    fn assignment_id(principal: &str) -> String {
+        let rg = cluster_resource_group_id();
+        format!(
+            "{rg}/providers/Microsoft.Authorization/roleAssignments/{}",
+            role_assignment_name(&rg, principal)
+        )
+    }
+
+    #[tokio::test]
+    async fn the_service_principal_gets_contributor_and_a_replaced_one_loses_it() {
+        let h = Harness::arm_only().await;
+        let cluster = cluster();
+        let mut status = installing();
+        status.service_principal_object_id = Some(demo::CLUSTER_OBJECT_ID.into());
+        run_all(
+            &h,
+            &[StepId::EnsureResourceGroup, StepId::EnsureRoleAssignments],
+            &cluster,
+            &mut status,
+        )
+        .await;
+        let first = h.resource(&assignment_id(demo::CLUSTER_OBJECT_ID)).unwrap();
+        assert_eq!(first["properties"]["principalId"], demo::CLUSTER_OBJECT_ID);
+        assert!(
+            first["properties"]["roleDefinitionId"]
+                .as_str()
+                .unwrap()
+                .ends_with(CONTRIBUTOR_ROLE)
+        );
+
+        // Update with another service principal: its assignment replaces the first.
+        status.service_principal_object_id = Some(demo::ROTATED_OBJECT_ID.into());
+        run_all(&h, &[StepId::EnsureRoleAssignments], &cluster, &mut status).await;
+        assert!(
+            h.resource(&assignment_id(demo::ROTATED_OBJECT_ID))
+                .is_some()
+        );
+        assert!(
+            h.resource(&assignment_id(demo::CLUSTER_OBJECT_ID))
+                .is_none()
+        );
+
+        run_all(&h, &[StepId::RemoveRoleAssignments], &cluster, &mut status).await;
+        assert!(
+            h.resource(&assignment_id(demo::ROTATED_OBJECT_ID))
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_rps_private_endpoint_is_created_for_the_cluster_and_removed_with_it() {
+        let h = Harness::arm_only().await;
+        let cluster = cluster();
+        let mut status = installing();
+        run_all(
+            &h,
+            &[
+                StepId::EnsureResourceGroup,
+                StepId::EnsureLoadBalancers,
+                StepId::EnsurePrivateLink,
+                StepId::CreateApiServerPrivateEndpoint,
+            ],
+            &cluster,
+            &mut status,
+        )
+        .await;
+        let id = private_endpoint_id(
+            &demo::rp_private_endpoint_subnet_id(),
+            &cluster.spec.resource_id,
+        )
+        .unwrap();
+        let endpoint = h.resource(&id).unwrap();
+        let pls = crate::actions::testing::names().private_link_service_id();
+        assert!(endpoint_is_ours(&endpoint, &cluster.spec.resource_id, &pls).is_ok());
+        assert!(status.private_endpoint_ip.is_some());
+
+        // Another cluster's delete leaves it alone; the cluster's own removes it.
+        let mut other = cluster.clone();
+        other.spec.resource_id = other.spec.resource_id.replace("/demo", "/other");
+        run_all(&h, &[StepId::RemovePrivateEndpoint], &other, &mut status).await;
+        assert!(h.resource(&id).is_some());
+        run_all(&h, &[StepId::RemovePrivateEndpoint], &cluster, &mut status).await;
+        assert!(h.resource(&id).is_none());
+    }
+
+    #[tokio::test]
+    async fn without_an_rp_subnet_there_is_no_endpoint_and_a_malformed_one_is_an_internal_error() {
+        let mut h = Harness::arm_only().await;
+        let cluster = cluster();
+        let mut status = installing();
+        h.ctx.settings.rp_private_endpoint_subnet_id = String::new();
+        for step in [
+            StepId::CreateApiServerPrivateEndpoint,
+            StepId::RemovePrivateEndpoint,
+        ] {
+            assert_eq!(h.run(step, &cluster, &mut status).await, Outcome::Done);
+        }
+        assert!(h.emulator.requests().is_empty());
+        h.ctx.settings.rp_private_endpoint_subnet_id = "/subscriptions/rp/subnets".into();
+        let Outcome::Failed(e) = h
+            .run(
+                StepId::CreateApiServerPrivateEndpoint,
+                &cluster,
+                &mut status,
+            )
+            .await
+        else {
+            panic!("a malformed setting fails the step");
+        };
+        assert!(e.is_internal(), "{e:?}");
     }
 }
