@@ -7,7 +7,7 @@ use crds::management::naming;
 use crds::management::{
     OpenShiftCluster, OpenShiftVersion, OpenShiftVersionSpec, PlatformWorkloadIdentityRoleSet,
     PlatformWorkloadIdentityRoleSetSpec, ProvisioningState, RegisteredFeature, Subscription,
-    SubscriptionSpec, SubscriptionState,
+    SubscriptionSpec, SubscriptionState, protocol,
 };
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, PostParams};
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::clusters::{READ_STATES_PUB, require_subscription};
-use super::{AppState, Ctx, NAMESPACE, json_response, store};
+use super::{AppState, Ctx, NAMESPACE, json_response, management};
 use crate::api::common::{openshift_version_resource, role_set_resource};
 use crate::api::{ApiVersion, admin, openapi};
 use crate::error::{Error, Result, is_conflict};
@@ -200,7 +200,7 @@ pub async fn subscription(state: &AppState, ctx: &Ctx, sub: &str) -> Result<Resp
         };
         match result {
             Ok(stored) => {
-                store::ensure_namespace(&state.client, &naming::subscription_namespace(sub))
+                management::ensure_namespace(&state.client, &naming::subscription_namespace(sub))
                     .await?;
                 if new_state == SubscriptionState::Deleted {
                     delete_all_clusters(state, sub).await?;
@@ -228,12 +228,12 @@ fn subscription_body(spec: &SubscriptionSpec) -> Value {
 /// A Deleted subscription: every terminal cluster moves to Deleting (busy ones are left for the
 /// controller's subscription reconciler to retry).
 async fn delete_all_clusters(state: &AppState, sub: &str) -> Result<()> {
-    let api = store::clusters(&state.client, sub);
+    let api = management::clusters(&state.client, sub);
     for cluster in api.list(&ListParams::default()).await?.items {
-        if !store::effective_state(&cluster).is_terminal() {
+        if !protocol::effective_state(&cluster).is_terminal() {
             continue;
         }
-        let op = store::operation_spec(
+        let op = management::operation_spec(
             &cluster,
             &state.config.location,
             ProvisioningState::Deleting,
@@ -241,8 +241,8 @@ async fn delete_all_clusters(state: &AppState, sub: &str) -> Result<()> {
         );
         let id = op.operation_id.clone();
         let ns = cluster.namespace().unwrap_or_default();
-        store::create_operation(&state.client, &ns, op).await?;
-        match store::transition(
+        management::create_operation(&state.client, &ns, op).await?;
+        match management::transition(
             &state.client,
             &state.clusters,
             cluster,
@@ -253,13 +253,13 @@ async fn delete_all_clusters(state: &AppState, sub: &str) -> Result<()> {
         )
         .await
         {
-            store::Claim::Won(_) => {}
-            store::Claim::Lost(error) => {
+            management::Claim::Won(_) => {}
+            management::Claim::Lost(error) => {
                 tracing::warn!(%error, "could not start deleting a cluster of a deleted subscription");
-                store::discard_operation(&state.client, &ns, &id).await;
+                management::discard_operation(&state.client, &ns, &id).await;
             }
             // The record stays with a claim that may have landed.
-            store::Claim::Unknown(error) => {
+            management::Claim::Unknown(error) => {
                 tracing::warn!(%error, "starting to delete a cluster of a deleted subscription: outcome unknown");
             }
         }
@@ -290,7 +290,7 @@ pub async fn versions(
         return Err(endpoint_not_in_version(version));
     }
     require_subscription(state, sub, READ_STATES_PUB).await?;
-    let mut enabled: Vec<OpenShiftVersionSpec> = store::openshift_versions(&state.client)
+    let mut enabled: Vec<OpenShiftVersionSpec> = management::openshift_versions(&state.client)
         .await?
         .into_iter()
         .filter(|v| v.enabled)
@@ -337,7 +337,7 @@ pub async fn role_sets(
         return Err(endpoint_not_in_version(version));
     }
     require_subscription(state, sub, READ_STATES_PUB).await?;
-    let sets = store::role_sets(&state.client).await?;
+    let sets = management::role_sets(&state.client).await?;
     let location = &state.config.location;
     match one {
         None => {
@@ -442,7 +442,7 @@ pub async fn admin(state: &AppState, ctx: &Ctx) -> Result<Response> {
     let l: Vec<&str> = ctx.lower.iter().map(String::as_str).collect();
     match (l.as_slice(), &ctx.method) {
         (["admin", "versions"], &Method::GET) => {
-            let value = store::openshift_versions(&state.client).await?;
+            let value = management::openshift_versions(&state.client).await?;
             Ok(json_response(StatusCode::OK, &json!({ "value": value })))
         }
         (["admin", "versions"], &Method::PUT) => {
@@ -479,7 +479,7 @@ pub async fn admin(state: &AppState, ctx: &Ctx) -> Result<Response> {
             Ok(json_response(StatusCode::OK, &spec))
         }
         (["admin", "platformworkloadidentityrolesets"], &Method::GET) => {
-            let value = store::role_sets(&state.client).await?;
+            let value = management::role_sets(&state.client).await?;
             Ok(json_response(StatusCode::OK, &json!({ "value": value })))
         }
         (["admin", "platformworkloadidentityrolesets"], &Method::PUT) => {

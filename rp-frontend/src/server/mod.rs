@@ -3,11 +3,11 @@
 
 pub mod auth;
 pub mod clusters;
+pub mod management;
 pub mod metrics;
 pub mod misc;
 pub mod paging;
 pub mod routes;
-pub mod store;
 pub mod workload_identity;
 
 use std::sync::Arc;
@@ -83,9 +83,9 @@ pub struct AppState {
     /// Readiness and the metrics registry.
     pub health: aro_common::health::Health,
     /// Subscriptions as last watched: reads skip a round trip when it shows an allowed state.
-    pub subscriptions: store::SubscriptionCache,
+    pub subscriptions: management::SubscriptionCache,
     /// Clusters as last watched: GETs read them without a round trip (read-your-writes kept).
-    pub clusters: store::ClusterCache,
+    pub clusters: management::ClusterCache,
 }
 
 /// The frontend as an axum router.
@@ -107,8 +107,8 @@ impl Frontend {
         let metrics = metrics::Metrics::register(&health);
         health.set_ready(true);
         let state = Arc::new(AppState {
-            subscriptions: store::SubscriptionCache::start(client.clone()),
-            clusters: store::ClusterCache::start(client.clone()),
+            subscriptions: management::SubscriptionCache::start(client.clone()),
+            clusters: management::ClusterCache::start(client.clone()),
             client,
             config,
             metrics,
