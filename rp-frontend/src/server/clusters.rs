@@ -20,8 +20,8 @@ use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
 
 use super::{
-    AppState, Ctx, NAMESPACE, error_response, invalid_request_content, json_response, management,
-    paging, workload_identity,
+    AppState, Ctx, NAMESPACE, endpoint_not_in_version, error_response, invalid_request_content,
+    json_response, management, paging, workload_identity,
 };
 use crate::api::convert::{CustomerSecrets, apply, to_external};
 use crate::api::validate::{ValidationContext, to_arm_error, validate};
@@ -110,8 +110,7 @@ pub async fn require_subscription(
 }
 
 /// Subscription states that allow reads.
-pub const READ_STATES_PUB: &[SubscriptionState] = READ_STATES;
-const READ_STATES: &[SubscriptionState] = &[
+pub const READ_STATES: &[SubscriptionState] = &[
     SubscriptionState::Registered,
     SubscriptionState::Warned,
     SubscriptionState::Suspended,
@@ -787,13 +786,7 @@ pub async fn credentials(
 ) -> Result<Response> {
     let version = ctx.api_version()?;
     if admin_kubeconfig && !version.features().list_admin_credentials {
-        return Err(Error::arm(
-            StatusCode::BAD_REQUEST,
-            "InvalidResourceType",
-            format!(
-                "The endpoint could not be found in the namespace '{NAMESPACE}' for api version '{version}'."
-            ),
-        ));
+        return Err(endpoint_not_in_version(version));
     }
     if !ctx.body.is_empty() {
         ctx.json::<Value>()?;
