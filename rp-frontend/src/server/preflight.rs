@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::{AppState, Ctx, NAMESPACE, json_response};
 use crate::api::ApiVersion;
+use crate::api::convert::RESOURCE_TYPE;
 use crate::error::Result;
 
 /// POST deployments/{d}/preflight: always 200 with Succeeded or Failed; static checks of every
@@ -16,7 +17,7 @@ pub fn check(state: &AppState, ctx: &Ctx) -> Result<Response> {
     let resources = body["resources"].as_array().cloned().unwrap_or_default();
     for resource in resources {
         let type_ = resource["type"].as_str().unwrap_or_default();
-        if !type_.eq_ignore_ascii_case("Microsoft.RedHatOpenShift/openShiftClusters") {
+        if !type_.eq_ignore_ascii_case(RESOURCE_TYPE) {
             continue;
         }
         let Some(version) = resource["apiVersion"].as_str().and_then(ApiVersion::parse) else {
