@@ -14,7 +14,7 @@ use crate::subnets::{ServiceEndpoint, SubnetChange, SubnetState, SubnetsApi};
 use crate::{Error, Result};
 
 /// API version of `Microsoft.Network/virtualNetworks/subnets`.
-pub const NETWORK_API_VERSION: &str = "2024-03-01";
+pub use azure_clients::NETWORK_API_VERSION;
 /// Longest wait between two polls of a subnet PUT.
 const MAX_POLL_INTERVAL: Duration = Duration::from_secs(5);
 

@@ -27,6 +27,11 @@ pub use azure_mgmt_dns;
 pub use azure_mgmt_network;
 pub use azure_mgmt_resources;
 
+/// api-version of Microsoft.Network: the one of the SDK's network client (its `package-2024-03`),
+/// and of every network call of the generic [`ArmClient`] (rp-controller's steps, aro-operator's
+/// subnet reconciler), so both clients see the same resource shapes.
+pub const NETWORK_API_VERSION: &str = "2024-03-01";
+
 use azure_core::auth::TokenCredential;
 use azure_core::{ClientOptions, HttpClient, RetryOptions, TransportOptions, Url};
 use azure_identity::ClientSecretCredential;
@@ -133,7 +138,7 @@ impl AzureClients {
         vec![self.config.token_scope()]
     }
 
-    /// Microsoft.Network (api-version 2024-03-01).
+    /// Microsoft.Network (api-version [`NETWORK_API_VERSION`]).
     pub fn network(&self) -> azure_mgmt_network::Client {
         azure_mgmt_network::Client::new(
             self.endpoint(),

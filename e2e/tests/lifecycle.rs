@@ -525,7 +525,8 @@ async fn invalid_networks_fail_with_specific_codes() {
 /// grace period with the staged secrets in place, runs the update and reports it in the record.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_controller_completes_a_claim_whose_writer_died_with_its_secrets() {
-    use crds::management::claim::{PENDING_OPERATION, PENDING_STATE, staged_secret_key};
+    use crds::management::claim::staged_secret_key;
+    use crds::management::protocol::{PENDING_OPERATION, PENDING_STATE};
     use crds::management::{
         AsyncOperation, AsyncOperationSpec, OpenShiftCluster, ProvisioningState,
     };

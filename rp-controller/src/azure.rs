@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::steps::Outcome;
 
 /// api-version of Microsoft.Network.
-pub const NETWORK_API: &str = "2024-03-01";
+pub use azure_clients::NETWORK_API_VERSION as NETWORK_API;
 /// api-version of Microsoft.Resources resource groups.
 pub const RESOURCES_API: &str = "2021-04-01";
 /// api-version of the Authorization permissions API.

@@ -13,7 +13,7 @@ use aro_common::kube_client::{is_conflict, is_not_found};
 use chrono::Utc;
 use crds::management::{
     AsyncOperation, AsyncOperationStatus, OpenShiftCluster, OpenShiftClusterStatus,
-    ProvisioningState,
+    ProvisioningState, protocol, provisioning,
 };
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
@@ -27,7 +27,7 @@ use crate::steps::{self, Decision, Plan};
 use crate::transitions::{self, Ending};
 use crate::{Error, Result, plans};
 
-pub use crds::management::claim::{PENDING_OPERATION, PENDING_STATE};
+pub use crds::management::protocol::PENDING_OPERATION;
 
 /// The plan that drives a cluster in a non-terminal state.
 pub fn plan_for(cluster: &OpenShiftCluster, state: ProvisioningState) -> Option<Plan> {
@@ -53,8 +53,8 @@ pub async fn reconcile(cluster: Arc<OpenShiftCluster>, ctx: Arc<Context>) -> Res
 
     // A frontend transition whose status write has not landed yet: wait for it, and finish it
     // ourselves if the frontend died between its two writes.
-    if let Some(op) = cluster.annotations().get(PENDING_OPERATION) {
-        if status.async_operation_id.as_deref() != Some(op.as_str()) {
+    if let Some(op) = protocol::pending_operation(&cluster) {
+        if status.async_operation_id.as_deref() != Some(op) {
             return wait_for_claim(&ctx, &cluster, op).await;
         }
         // Its status is written and only the release failed: release it before any work, so the
@@ -291,7 +291,8 @@ pub async fn complete_operation(
 
 /// A frontend claim (annotations without the matching status) is normally released within
 /// milliseconds. One older than `claim_grace` belongs to a frontend that died between its two
-/// writes: complete it as the frontend would have (status = pending state, claim removed).
+/// writes: complete it as the frontend would have (the status of
+/// [`provisioning::claimed_status`], claim removed).
 async fn wait_for_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> Result<Action> {
     let key = (
         format!(
@@ -308,11 +309,7 @@ async fn wait_for_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> 
     if first_seen.elapsed() < ctx.settings.claim_grace {
         return Ok(Action::requeue(Duration::from_millis(200)));
     }
-    let Some(state) = cluster
-        .annotations()
-        .get(PENDING_STATE)
-        .and_then(|s| parse_state(s))
-    else {
+    let Some(state) = protocol::pending_state(cluster) else {
         return Ok(Action::requeue(ctx.settings.claim_grace));
     };
     tracing::warn!(name = %key.0, op, "completing a stale frontend claim");
@@ -327,16 +324,14 @@ async fn wait_for_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> 
         op,
     )
     .await?;
-    let mut status = cluster.status.clone().unwrap_or_default();
-    if let Some(old) = status.provisioning_state.filter(|s| s.is_terminal()) {
-        status.last_provisioning_state = Some(old);
-    }
-    status.provisioning_state = Some(state);
-    status.async_operation_id = Some(op.to_string());
-    status.failed_provisioning_state = None;
-    status.progress = None;
     let mut updated = cluster.clone();
-    updated.status = Some(status);
+    updated.status = Some(provisioning::claimed_status(
+        &cluster.status.clone().unwrap_or_default(),
+        state,
+        op,
+        Utc::now(),
+        &ctx.settings.rp_version,
+    ));
     match api
         .replace_status(&cluster.name_any(), &PostParams::default(), &updated)
         .await
@@ -363,11 +358,7 @@ async fn wait_for_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> 
 async fn release_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> Result<()> {
     let api: Api<OpenShiftCluster> =
         Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
-    let patch: json_patch::Patch = serde_json::from_value(json!([
-        {"op": "test", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-operation", "value": op},
-        {"op": "remove", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-operation"},
-        {"op": "remove", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-state"},
-    ]))?;
+    let patch: json_patch::Patch = serde_json::from_value(protocol::release_claim_patch(op))?;
     match api
         .patch(
             &cluster.name_any(),
@@ -380,10 +371,6 @@ async fn release_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> R
         Err(kube::Error::Api(e)) if (400..500).contains(&e.code) => Ok(()),
         Err(e) => Err(e.into()),
     }
-}
-
-fn parse_state(value: &str) -> Option<ProvisioningState> {
-    value.parse().ok()
 }
 
 /// A terminal cluster this process has not seen yet: restart its runtime (a durable local cluster
@@ -457,11 +444,5 @@ mod tests {
         assert_eq!(admin.steps.len(), 1);
         assert!(plan_for(&c, ProvisioningState::Succeeded).is_none());
         assert!(plan_for(&c, ProvisioningState::Failed).is_none());
-    }
-
-    #[test]
-    fn claim_states_parse() {
-        assert_eq!(parse_state("Deleting"), Some(ProvisioningState::Deleting));
-        assert_eq!(parse_state("deleting"), None);
     }
 }

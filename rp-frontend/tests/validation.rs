@@ -2781,7 +2781,7 @@ async fn racing_creates_with_one_key_accept_exactly_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_unique_key_claim_is_taken_over_only_when_stale_and_unused() {
     use crds::management::ClusterUniqueKey;
-    use rp_frontend::server::store::{KeyClaim, UNIQUE_KEY_GRACE, claim_unique_key};
+    use rp_frontend::server::management::{KeyClaim, UNIQUE_KEY_GRACE, claim_unique_key};
     let env = start(false).await;
     let label = crds::management::naming::LABEL_CLIENT_ID_HASH;
     let claims: Api<ClusterUniqueKey> = Api::all(env.client.clone());

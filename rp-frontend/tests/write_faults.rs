@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, PostParams};
 use reqwest::StatusCode;
-use rp_frontend::server::store::{self, ClusterCache};
+use rp_frontend::server::management::{self, ClusterCache};
 use rp_frontend::{Frontend, FrontendConfig};
 use serde_json::{Value, json};
 use support::SUB;
@@ -210,9 +210,10 @@ impl Env {
             exists: cluster.is_some(),
             state: status.provisioning_state,
             operation: status.async_operation_id,
-            claimed: cluster
-                .as_ref()
-                .is_some_and(|c| c.annotations().contains_key(store::PENDING_OPERATION)),
+            claimed: cluster.as_ref().is_some_and(|c| {
+                c.annotations()
+                    .contains_key(crds::management::protocol::PENDING_OPERATION)
+            }),
             operations,
             secret,
         }
@@ -226,7 +227,7 @@ impl Env {
             .await
             .unwrap()
         {
-            store::repair_claim(&self.client, &self.cache, &cluster, "test")
+            management::repair_claim(&self.client, &self.cache, &cluster, "test")
                 .await
                 .unwrap();
         }

@@ -2,14 +2,16 @@
 //! (which completes a claim whose writer died).
 //!
 //! A transition (PUT, PATCH, DELETE, admin update) is committed by one write of the
-//! OpenShiftCluster: the spec together with the annotations [`PENDING_OPERATION`] and
-//! [`PENDING_STATE`], under a resourceVersion precondition. Its AsyncOperation record exists before
-//! that write, and the customer secrets it carries are *staged* in the cluster's customer Secret
-//! under keys of the operation ([`staged_secret_key`]) before it too. Whoever completes the claim
-//! (the writer itself, the next write request, or the controller) promotes the staged values onto
-//! their keys ([`promotion_patch`]), writes the status and removes the annotations; every
-//! step is idempotent, so a repaired claim never runs without its secrets, and a racing writer
-//! that lost never touches the secrets the winner runs with.
+//! OpenShiftCluster: the spec together with the claim annotations ([`super::protocol::set_claim`]),
+//! under a resourceVersion precondition. Its AsyncOperation record exists before that write, and
+//! the customer secrets it carries are *staged* in the cluster's customer Secret under keys of the
+//! operation ([`staged_secret_key`]) before it too. Whoever completes the claim (the writer itself,
+//! the next write request, or the controller) promotes the staged values onto their keys
+//! ([`promotion_patch`]), writes the status the operation starts with
+//! ([`super::provisioning::claimed_status`]) and removes the annotations
+//! ([`super::protocol::release_claim_patch`]); every step is idempotent, so a repaired claim never
+//! runs without its secrets, and a racing writer that lost never touches the secrets the winner
+//! runs with.
 
 use std::collections::BTreeMap;
 
@@ -62,11 +64,6 @@ pub async fn promote_staged_secrets(
     }
     Ok(())
 }
-
-/// Annotation: id of the operation that claimed the cluster and whose status write is pending.
-pub const PENDING_OPERATION: &str = "rp.aro.openshift.io/pending-operation";
-/// Annotation: provisioning state of that operation.
-pub const PENDING_STATE: &str = "rp.aro.openshift.io/pending-state";
 
 const STAGED_PREFIX: &str = "pending.";
 

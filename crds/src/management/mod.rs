@@ -1,4 +1,7 @@
-//! Custom resources of the management cluster (API group `rp.aro.openshift.io/v1`).
+//! Custom resources of the management cluster (API group `rp.aro.openshift.io/v1`), and the
+//! contract of rp-frontend and rp-controller over them: [`protocol`] (annotations, Secret names,
+//! the effective provisioning state), [`claim`] (how a transition's claim completes) and
+//! [`provisioning`] (the state machine's start and end rules).
 
 pub mod asyncoperation;
 pub mod claim;
@@ -6,6 +9,7 @@ pub mod naming;
 pub mod openshiftcluster;
 pub mod openshiftversion;
 pub mod protocol;
+pub mod provisioning;
 pub mod roleset;
 pub mod subscription;
 pub mod uniquekey;

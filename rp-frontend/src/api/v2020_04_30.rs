@@ -1,4 +1,15 @@
 //! API version 2020-04-30: the first GA version.
+//!
+//! This module holds only the version's wire types; its rules live in the shared modules:
+//! * what it knows: [`super::ApiVersion::features`], which turns on none of the optional features;
+//! * parsing a body and rendering a response: [`super::parse_cluster`],
+//!   [`super::parse_cluster_update`], [`super::render_cluster`];
+//! * conversion to and from the stored cluster: [`super::convert`];
+//! * static validation: [`super::validate`];
+//! * what an update may change: [`super::immutability`];
+//! * its OpenAPI document: [`super::openapi`].
+//!
+//! Its swagger is `rp-frontend/testdata/specs/redhatopenshift/2020-04-30`.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,17 @@
 //! API version 2021-09-01-preview: systemData, encryption at host, disk encryption sets,
 //! software defined network and listAdminCredentials.
+//!
+//! This module holds only the version's wire types; its rules live in the shared modules:
+//! * what it knows: [`super::ApiVersion::features`], which turns on `system_data`,
+//!   `disk_encryption`, `software_defined_network` and `list_admin_credentials`;
+//! * parsing a body and rendering a response: [`super::parse_cluster`],
+//!   [`super::parse_cluster_update`], [`super::render_cluster`];
+//! * conversion to and from the stored cluster: [`super::convert`];
+//! * static validation: [`super::validate`];
+//! * what an update may change: [`super::immutability`];
+//! * its OpenAPI document: [`super::openapi`].
+//!
+//! Its swagger is `rp-frontend/testdata/specs/redhatopenshift/2021-09-01-preview`.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

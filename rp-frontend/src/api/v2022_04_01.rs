@@ -1,4 +1,16 @@
 //! API version 2022-04-01: FIPS validated modules; no software defined network.
+//!
+//! This module holds only the version's wire types; its rules live in the shared modules:
+//! * what it knows: [`super::ApiVersion::features`], which turns on `fips`, and turns
+//!   `software_defined_network` off;
+//! * parsing a body and rendering a response: [`super::parse_cluster`],
+//!   [`super::parse_cluster_update`], [`super::render_cluster`];
+//! * conversion to and from the stored cluster: [`super::convert`];
+//! * static validation: [`super::validate`];
+//! * what an update may change: [`super::immutability`];
+//! * its OpenAPI document: [`super::openapi`].
+//!
+//! Its swagger is `rp-frontend/testdata/specs/redhatopenshift/2022-04-01`.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

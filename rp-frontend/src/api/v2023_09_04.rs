@@ -1,5 +1,17 @@
 //! API version 2023-09-04: preconfigured NSGs and read-only worker profile status; no load
 //! balancer profile.
+//!
+//! This module holds only the version's wire types; its rules live in the shared modules:
+//! * what it knows: [`super::ApiVersion::features`], which turns on `preconfigured_nsg` and
+//!   `worker_profiles_status`;
+//! * parsing a body and rendering a response: [`super::parse_cluster`],
+//!   [`super::parse_cluster_update`], [`super::render_cluster`];
+//! * conversion to and from the stored cluster: [`super::convert`];
+//! * static validation: [`super::validate`];
+//! * what an update may change: [`super::immutability`];
+//! * its OpenAPI document: [`super::openapi`].
+//!
+//! Its swagger is `rp-frontend/testdata/specs/redhatopenshift/2023-09-04`.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

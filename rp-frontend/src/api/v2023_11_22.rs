@@ -1,6 +1,19 @@
 //! API version 2023-11-22: the managed load balancer profile (managed and effective outbound
 //! IPs). The stored swagger snapshot omits `loadBalancerProfile` while its own examples and the
 //! ARO RP use it; we follow the RP (docs/api.md).
+//!
+//! This module holds only the version's wire types; its rules live in the shared modules:
+//! * what it knows: [`super::ApiVersion::features`], which turns on the managed load balancer
+//!   profile (`LoadBalancerShape::Managed`);
+//! * parsing a body and rendering a response: [`super::parse_cluster`],
+//!   [`super::parse_cluster_update`], [`super::render_cluster`];
+//! * conversion to and from the stored cluster: [`super::convert`];
+//! * static validation: [`super::validate`];
+//! * what an update may change: [`super::immutability`];
+//! * its OpenAPI document: [`super::openapi`].
+//!
+//! Its swagger is `rp-frontend/testdata/specs/redhatopenshift/2023-11-22` and its examples, which
+//! the tests replay, are `rp-frontend/testdata/examples/2023-11-22`.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

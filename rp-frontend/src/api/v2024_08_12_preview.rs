@@ -1,6 +1,21 @@
 //! API version 2024-08-12-preview: workload identity (cluster identity, platform workload
 //! identities, OIDC issuer), platform workload identity role sets and single OpenShift version
 //! GET; the retired child resources are gone.
+//!
+//! This module holds only the version's wire types; its rules live in the shared modules:
+//! * what it knows: [`super::ApiVersion::features`], which turns on `workload_identity`,
+//!   `canceled_state`, `openshift_version_get` and `role_sets`;
+//! * parsing a body and rendering a response: [`super::parse_cluster`],
+//!   [`super::parse_cluster_update`], [`super::render_cluster`];
+//! * conversion to and from the stored cluster: [`super::convert`];
+//! * static validation: [`super::validate`];
+//! * the workload identity checks against role sets and ARM's identity headers:
+//!   `crate::server::workload_identity`;
+//! * what an update may change: [`super::immutability`];
+//! * its OpenAPI document: [`super::openapi`].
+//!
+//! Its swagger is `rp-frontend/testdata/specs/redhatopenshift/2024-08-12-preview` and its examples,
+//! which the tests replay, are `rp-frontend/testdata/examples/2024-08-12-preview`.
 
 use std::collections::BTreeMap;
 

@@ -5,6 +5,7 @@
 use std::net::Ipv4Addr;
 use std::sync::LazyLock;
 
+use aro_common::ResourceId;
 use crds::ArmErrorDetail;
 use ipnet::Ipv4Net;
 use regex::Regex;
@@ -60,18 +61,34 @@ fn invalid(target: &str, message: String) -> ArmErrorDetail {
     err(codes::INVALID_PARAMETER, target, message)
 }
 
-static SUBNET_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.Network/virtualNetworks/([^/]+)/subnets/([^/]+)$").expect("valid regex")
-});
-static DES_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.Compute/diskEncryptionSets/([^/]+)$").expect("valid regex")
-});
+/// Resource type of a subnet.
+const SUBNET: &str = "Microsoft.Network/virtualNetworks/subnets";
+/// Resource type of a disk encryption set.
+const DISK_ENCRYPTION_SET: &str = "Microsoft.Compute/diskEncryptionSets";
+/// Resource type of a user assigned identity.
+const USER_ASSIGNED_IDENTITY: &str = "Microsoft.ManagedIdentity/userAssignedIdentities";
+
+/// `id` as the ARM id of a resource of `resource_type` (e.g. [`SUBNET`]): keywords and type in
+/// any case, exactly one leading slash and none trailing.
+fn resource_id_of_type(id: &str, resource_type: &str) -> Option<ResourceId> {
+    // The parser also accepts slashes around an id; an id in a request body has none but the first.
+    if !id.starts_with('/') || id.starts_with("//") || id.ends_with('/') {
+        return None;
+    }
+    ResourceId::parse(id)
+        .ok()
+        .filter(|parsed| parsed.is_type(resource_type))
+}
+
+/// Whether `id` is in the cluster's subscription.
+fn in_subscription(id: &ResourceId, ctx: &ValidationContext<'_>) -> bool {
+    id.subscription.eq_ignore_ascii_case(ctx.subscription_id)
+}
+
+// A resource group id has no provider part, which ResourceId requires.
 static RESOURCE_GROUP_ID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^/subscriptions/([^/]+)/resourceGroups/([-a-z0-9_().]{0,89}[-a-z0-9_()])$")
         .expect("valid regex")
-});
-static MSI_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/([^/]+)$").expect("valid regex")
 });
 static UUID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -560,7 +577,7 @@ fn validate_identities(
             ));
         }
         for key in uais.keys() {
-            if !MSI_ID.is_match(key) {
+            if resource_id_of_type(key, USER_ASSIGNED_IDENTITY).is_none() {
                 errors.push(invalid(
                     "identity.userAssignedIdentities",
                     format!("The provided user assigned identity '{key}' is invalid."),
@@ -583,7 +600,7 @@ fn validate_identities(
                 "properties.platformWorkloadIdentityProfile.platformWorkloadIdentities.{name}.resourceId"
             );
             let resource_id = identity.resource_id.clone().unwrap_or_default();
-            if !MSI_ID.is_match(&resource_id) {
+            if resource_id_of_type(&resource_id, USER_ASSIGNED_IDENTITY).is_none() {
                 errors.push(invalid(
                     &target,
                     format!(
@@ -900,12 +917,12 @@ fn validate_master_profile(
         ));
     }
     let subnet = mp.subnet_id.clone().unwrap_or_default();
-    match SUBNET_ID.captures(&subnet) {
+    match resource_id_of_type(&subnet, SUBNET) {
         None => errors.push(invalid(
             "properties.masterProfile.subnetId",
             format!("The provided master VM subnet '{subnet}' is invalid."),
         )),
-        Some(c) if !c[1].eq_ignore_ascii_case(ctx.subscription_id) => errors.push(invalid(
+        Some(id) if !in_subscription(&id, ctx) => errors.push(invalid(
             "properties.masterProfile.subnetId",
             format!("The provided master VM subnet '{subnet}' is invalid: must be in same subscription as cluster."),
         )),
@@ -921,12 +938,12 @@ fn validate_master_profile(
         if let Some(des) = &mp.disk_encryption_set_id
             && !des.is_empty()
         {
-            match DES_ID.captures(des) {
+            match resource_id_of_type(des, DISK_ENCRYPTION_SET) {
                 None => errors.push(invalid(
                     "properties.masterProfile.diskEncryptionSetId",
                     format!("The provided master disk encryption set '{des}' is invalid."),
                 )),
-                Some(c) if !c[1].eq_ignore_ascii_case(ctx.subscription_id) => {
+                Some(id) if !in_subscription(&id, ctx) => {
                     errors.push(invalid(
                         "properties.masterProfile.diskEncryptionSetId",
                         format!("The provided master disk encryption set '{des}' is invalid: must be in same subscription as cluster."),
@@ -938,11 +955,9 @@ fn validate_master_profile(
     }
 }
 
-fn vnet_of(subnet: &str) -> Option<String> {
-    subnet
-        .to_lowercase()
-        .rsplit_once("/subnets/")
-        .map(|(vnet, _)| vnet.to_string())
+/// The id of a subnet's virtual network, lowercase (ARM ids compare case-insensitively).
+fn vnet_of(subnet: &ResourceId) -> Option<String> {
+    subnet.parent().map(|vnet| vnet.to_string().to_lowercase())
 }
 
 fn validate_worker_profiles(
@@ -992,18 +1007,18 @@ fn validate_worker_profiles(
     }
     let subnet = w.subnet_id.clone().unwrap_or_default();
     let master_subnet = mp.subnet_id.clone().unwrap_or_default();
-    match SUBNET_ID.captures(&subnet) {
+    match resource_id_of_type(&subnet, SUBNET) {
         None => errors.push(invalid(
             &format!("{base}.subnetId"),
             format!("The provided worker VM subnet '{subnet}' is invalid."),
         )),
-        Some(c) if !c[1].eq_ignore_ascii_case(ctx.subscription_id) => errors.push(invalid(
+        Some(id) if !in_subscription(&id, ctx) => errors.push(invalid(
             &format!("{base}.subnetId"),
             format!("The provided worker VM subnet '{subnet}' is invalid: must be in same subscription as cluster."),
         )),
-        Some(_) => {
-            if SUBNET_ID.is_match(&master_subnet) {
-                if vnet_of(&subnet) != vnet_of(&master_subnet) {
+        Some(id) => {
+            if let Some(master) = resource_id_of_type(&master_subnet, SUBNET) {
+                if vnet_of(&id) != vnet_of(&master) {
                     errors.push(invalid(
                         &format!("{base}.subnetId"),
                         format!("The provided worker VM subnet '{subnet}' is invalid: must be in the same vnet as master VM subnet '{master_subnet}'."),
@@ -1055,5 +1070,42 @@ pub fn to_arm_error(mut errors: Vec<ArmErrorDetail>) -> Option<crds::ArmError> {
             target: None,
             details: errors,
         }),
+    }
+}
+
+#[cfg(test)]
+mod resource_id_tests {
+    use super::*;
+
+    const VNET: &str =
+        "/subscriptions/S/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v";
+
+    #[test]
+    fn ids_of_a_type_are_spelled_exactly() {
+        let subnet = format!("{VNET}/subnets/master");
+        assert!(resource_id_of_type(&subnet, SUBNET).is_some());
+        // Keywords and type in any case.
+        assert!(resource_id_of_type(&subnet.to_uppercase(), SUBNET).is_some());
+        for wrong in [
+            subnet.trim_start_matches('/').to_string(),
+            format!("/{subnet}"),
+            format!("{subnet}/"),
+            format!("{VNET}/subnets/"),
+            VNET.to_string(),
+            format!("{subnet}/x/y"),
+            subnet.replace("Microsoft.Network", "Microsoft.Compute"),
+        ] {
+            assert!(resource_id_of_type(&wrong, SUBNET).is_none(), "{wrong}");
+        }
+    }
+
+    #[test]
+    fn subnets_of_one_vnet_share_it_in_any_case() {
+        let master = resource_id_of_type(&format!("{VNET}/subnets/master"), SUBNET).unwrap();
+        let worker =
+            resource_id_of_type(&format!("{}/subnets/worker", VNET.to_uppercase()), SUBNET)
+                .unwrap();
+        assert_eq!(vnet_of(&master), vnet_of(&worker));
+        assert_eq!(vnet_of(&master), Some(VNET.to_lowercase()));
     }
 }

@@ -10,16 +10,18 @@ use crds::management::naming::{
     self, LABEL_CLIENT_ID_HASH, LABEL_CLUSTER_RESOURCE_GROUP_HASH, LABEL_DOMAIN_HASH,
     LABEL_RESOURCE_GROUP_HASH, LABEL_RESOURCE_ID_HASH, LABEL_SUBSCRIPTION,
 };
+use crds::management::provisioning::{self, Refusal, Request, Standing};
 use crds::management::{
     AsyncOperation, OpenShiftCluster, OpenShiftClusterSpec, ProvisioningState, SubscriptionState,
+    protocol,
 };
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
 
 use super::{
-    AppState, Ctx, NAMESPACE, error_response, invalid_request_content, json_response, paging,
-    store, workload_identity,
+    AppState, Ctx, NAMESPACE, endpoint_not_in_version, error_response, invalid_request_content,
+    json_response, management, paging, workload_identity,
 };
 use crate::api::convert::{CustomerSecrets, apply, to_external};
 use crate::api::validate::{ValidationContext, to_arm_error, validate};
@@ -92,7 +94,7 @@ pub async fn require_subscription(
     {
         return Ok(());
     }
-    let current = store::subscription_state(&state.client, subscription).await?;
+    let current = management::subscription_state(&state.client, subscription).await?;
     if current.is_some_and(|s| allowed.contains(&s)) {
         return Ok(());
     }
@@ -108,8 +110,7 @@ pub async fn require_subscription(
 }
 
 /// Subscription states that allow reads.
-pub const READ_STATES_PUB: &[SubscriptionState] = READ_STATES;
-const READ_STATES: &[SubscriptionState] = &[
+pub const READ_STATES: &[SubscriptionState] = &[
     SubscriptionState::Registered,
     SubscriptionState::Warned,
     SubscriptionState::Suspended,
@@ -118,7 +119,7 @@ const READ_STATES: &[SubscriptionState] = &[
 /// The version's view of a stored cluster (the effective provisioning state included).
 pub fn render(version: ApiVersion, cluster: &OpenShiftCluster) -> Value {
     let mut status = cluster.status.clone().unwrap_or_default();
-    status.provisioning_state = Some(store::effective_state(cluster));
+    status.provisioning_state = Some(protocol::effective_state(cluster));
     render_cluster(
         version,
         &to_external(&cluster.spec, Some(&status), &version.features()),
@@ -144,7 +145,7 @@ pub async fn get(state: &AppState, ctx: &Ctx, key: &ResourceKey) -> Result<Respo
     Ok(json_response(StatusCode::OK, &body))
 }
 
-/// A cluster as this frontend last wrote or watched it (see [`store::ClusterCache`]), else as
+/// A cluster as this frontend last wrote or watched it (see [`management::ClusterCache`]), else as
 /// the management cluster has it.
 async fn read_cluster(
     state: &AppState,
@@ -155,7 +156,7 @@ async fn read_cluster(
     if let Some(cached) = state.clusters.get(&namespace, object_name) {
         return Ok(cached);
     }
-    Ok(store::clusters(&state.client, subscription)
+    Ok(management::clusters(&state.client, subscription)
         .get_opt(object_name)
         .await?
         .map(Arc::new))
@@ -195,7 +196,7 @@ pub async fn list(
         })?;
         params = params.continue_token(&token);
     }
-    let page = store::clusters(&state.client, subscription)
+    let page = management::clusters(&state.client, subscription)
         .list(&params)
         .await?;
     let value: Vec<Value> = page.items.iter().map(|c| render(version, c)).collect();
@@ -227,40 +228,9 @@ pub async fn list(
     Ok(json_response(StatusCode::OK, &body))
 }
 
-fn request_not_allowed(state: ProvisioningState) -> Error {
-    Error::arm(
-        StatusCode::BAD_REQUEST,
-        "RequestNotAllowed",
-        format!("Request is not allowed in provisioningState '{state}'."),
-    )
-}
-
-/// Refuse writes while the cluster is busy (as ARO-RP's pkg/frontend PUT/PATCH handler).
-fn check_writable(cluster: &OpenShiftCluster) -> Result<()> {
-    let state = store::effective_state(cluster);
-    if !state.is_terminal() {
-        return Err(request_not_allowed(state));
-    }
-    let failed_from = cluster
-        .status
-        .as_ref()
-        .and_then(|s| s.failed_provisioning_state);
-    if state == ProvisioningState::Failed
-        && matches!(
-            failed_from,
-            Some(ProvisioningState::Creating | ProvisioningState::Deleting)
-        )
-    {
-        return Err(Error::arm(
-            StatusCode::BAD_REQUEST,
-            "RequestNotAllowed",
-            format!(
-                "Request is not allowed on cluster whose creation or deletion failed. Delete the cluster (failed in provisioningState '{}').",
-                failed_from.map(|s| s.as_str()).unwrap_or_default()
-            ),
-        ));
-    }
-    Ok(())
+/// 400 RequestNotAllowed: the provisioning state machine refuses the request.
+fn refused(refusal: Refusal) -> Error {
+    Error::arm(StatusCode::BAD_REQUEST, Refusal::CODE, refusal.to_string())
 }
 
 /// RFC 7396 merge patch, except that `tags` and `identity.userAssignedIdentities` replace.
@@ -392,10 +362,10 @@ async fn check_unique(
             return Err(duplicate());
         }
         // ... and the atomic claim, which decides between creates racing with the same key.
-        match store::claim_unique_key(&state.client, kind, label, value, &holder).await {
-            Ok(store::KeyClaim::Held) => {}
-            Ok(store::KeyClaim::Claimed(name, version)) => made.push((name, version)),
-            Ok(store::KeyClaim::Refused) => {
+        match management::claim_unique_key(&state.client, kind, label, value, &holder).await {
+            Ok(management::KeyClaim::Held) => {}
+            Ok(management::KeyClaim::Claimed(name, version)) => made.push((name, version)),
+            Ok(management::KeyClaim::Refused) => {
                 release_claims(state, &made).await;
                 return Err(duplicate());
             }
@@ -411,12 +381,12 @@ async fn check_unique(
 /// Give back the unique keys a failed request claimed, so its failure leaves nothing behind.
 async fn release_claims(state: &AppState, made: &[(String, String)]) {
     for (name, version) in made {
-        store::release_unique_key(&state.client, name, version).await;
+        management::release_unique_key(&state.client, name, version).await;
     }
 }
 
 async fn default_or_enabled_version(state: &AppState, requested: &str) -> Result<String> {
-    let versions = store::openshift_versions(&state.client).await?;
+    let versions = management::openshift_versions(&state.client).await?;
     if requested.is_empty() {
         return versions
             .iter()
@@ -520,14 +490,20 @@ async fn try_put_or_patch(
     version: Option<ApiVersion>,
     is_patch: bool,
 ) -> Result<Response> {
-    let api = store::clusters(&state.client, &key.subscription);
+    let api = management::clusters(&state.client, &key.subscription);
     let existing = api.get_opt(&key.object_name).await?;
     if is_patch && existing.is_none() {
         return Err(resource_not_found(key));
     }
     if let Some(c) = &existing {
-        store::repair_claim(&state.client, &state.clusters, c, &state.config.rp_version).await?;
-        check_writable(c)?;
+        management::repair_claim(&state.client, &state.clusters, c, &state.config.rp_version)
+            .await?;
+        let request = if version.is_none() {
+            Request::AdminUpdate
+        } else {
+            Request::Update
+        };
+        provisioning::admit(request, Standing::of(c)).map_err(refused)?;
     }
     let is_create = existing.is_none();
     let mut cluster = existing.clone().unwrap_or_else(|| {
@@ -546,12 +522,10 @@ async fn try_put_or_patch(
         None => {
             let update: admin::AdminUpdate = ctx.json()?;
             admin::apply(&update, &mut cluster.spec).map_err(Error::bad_request)?;
-            let runs = cluster.spec.effective_maintenance_task().runs_work();
-            let state = if runs {
-                ProvisioningState::AdminUpdating
-            } else {
-                store::effective_state(&cluster)
-            };
+            let state = provisioning::admin_update_state(
+                cluster.spec.effective_maintenance_task(),
+                protocol::effective_state(&cluster),
+            );
             (CustomerSecrets::default(), state)
         }
         Some(version) => {
@@ -641,7 +615,7 @@ async fn try_put_or_patch(
                     .to_lowercase();
             }
             if cluster.spec.platform_workload_identity_profile.is_some() {
-                let role_sets = store::role_sets(&state.client).await?;
+                let role_sets = management::role_sets(&state.client).await?;
                 workload_identity::check_identities(&cluster.spec, &role_sets)?;
                 if let Some(identity) = cluster.spec.identity.as_mut() {
                     workload_identity::record_identity_headers(
@@ -652,12 +626,12 @@ async fn try_put_or_patch(
                     )?;
                 }
             }
-            let new_state = if is_create {
-                ProvisioningState::Creating
+            let request = if is_create {
+                Request::Create
             } else {
-                ProvisioningState::Updating
+                Request::Update
             };
-            (secrets, new_state)
+            (secrets, provisioning::started_state(request))
         }
     };
     cluster.spec.apply_defaults();
@@ -693,9 +667,9 @@ async fn try_put_or_patch(
         .get("x-ms-client-tenant-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let op = store::operation_spec(&cluster, &state.config.location, new_state, tenant);
+    let op = management::operation_spec(&cluster, &state.config.location, new_state, tenant);
     let op_id = op.operation_id.clone();
-    let needs_operation = new_state != store::effective_state(&cluster)
+    let needs_operation = new_state != protocol::effective_state(&cluster)
         || is_create
         || !no_change
         || version.is_some();
@@ -708,15 +682,15 @@ async fn try_put_or_patch(
         return Ok(json_response(StatusCode::OK, &admin::render(&stored)));
     }
     let recorded = async {
-        store::ensure_namespace(&state.client, &key.namespace).await?;
-        store::create_operation(&state.client, &key.namespace, op).await
+        management::ensure_namespace(&state.client, &key.namespace).await?;
+        management::create_operation(&state.client, &key.namespace, op).await
     }
     .await;
     if let Err(e) = recorded {
         release_claims(state, &new_claims).await;
         return Err(e);
     }
-    let stored = match store::transition(
+    let stored = match management::transition(
         &state.client,
         &state.clusters,
         cluster,
@@ -724,20 +698,20 @@ async fn try_put_or_patch(
         &op_id,
         &state.config.rp_version,
         &[
-            (store::PULL_SECRET_KEY, secrets.pull_secret.clone()),
-            (store::CLIENT_SECRET_KEY, secrets.client_secret.clone()),
+            (protocol::PULL_SECRET_KEY, secrets.pull_secret.clone()),
+            (protocol::CLIENT_SECRET_KEY, secrets.client_secret.clone()),
         ],
     )
     .await
     {
-        store::Claim::Won(stored) => *stored,
-        store::Claim::Lost(e) => {
-            store::discard_operation(&state.client, &key.namespace, &op_id).await;
+        management::Claim::Won(stored) => *stored,
+        management::Claim::Lost(e) => {
+            management::discard_operation(&state.client, &key.namespace, &op_id).await;
             release_claims(state, &new_claims).await;
             return Err(e);
         }
         // The record stays: if the claim landed, the transition completes and reports there.
-        store::Claim::Unknown(e) => return Err(e),
+        management::Claim::Unknown(e) => return Err(e),
     };
     let body = match version {
         Some(v) => render(v, &stored),
@@ -757,63 +731,50 @@ pub async fn delete(state: &AppState, ctx: &Ctx, key: &ResourceKey) -> Result<Re
     ctx.api_version()?;
     require_subscription(state, &key.subscription, READ_STATES).await?;
     for _ in 0..5 {
-        let api = store::clusters(&state.client, &key.subscription);
+        let api = management::clusters(&state.client, &key.subscription);
         let Some(cluster) = api.get_opt(&key.object_name).await? else {
             return Ok(StatusCode::NO_CONTENT.into_response());
         };
-        store::repair_claim(
+        management::repair_claim(
             &state.client,
             &state.clusters,
             &cluster,
             &state.config.rp_version,
         )
         .await?;
-        check_writable_for_delete(&cluster)?;
-        let op = store::operation_spec(
-            &cluster,
-            &state.config.location,
-            ProvisioningState::Deleting,
-            None,
-        );
+        provisioning::admit(Request::Delete, Standing::of(&cluster)).map_err(refused)?;
+        let deleting = provisioning::started_state(Request::Delete);
+        let op = management::operation_spec(&cluster, &state.config.location, deleting, None);
         let op_id = op.operation_id.clone();
-        store::create_operation(&state.client, &key.namespace, op).await?;
-        match store::transition(
+        management::create_operation(&state.client, &key.namespace, op).await?;
+        match management::transition(
             &state.client,
             &state.clusters,
             cluster,
-            ProvisioningState::Deleting,
+            deleting,
             &op_id,
             &state.config.rp_version,
             &[],
         )
         .await
         {
-            store::Claim::Won(_) => {
+            management::Claim::Won(_) => {
                 let headers = async_headers(ctx, key, &op_id, &state.config.location, true);
                 return Ok(with_headers(StatusCode::ACCEPTED.into_response(), headers));
             }
-            store::Claim::Lost(Error::Kube(e)) if is_conflict(&e) => {
-                store::discard_operation(&state.client, &key.namespace, &op_id).await;
+            management::Claim::Lost(Error::Kube(e)) if is_conflict(&e) => {
+                management::discard_operation(&state.client, &key.namespace, &op_id).await;
                 continue;
             }
-            store::Claim::Lost(e) => {
-                store::discard_operation(&state.client, &key.namespace, &op_id).await;
+            management::Claim::Lost(e) => {
+                management::discard_operation(&state.client, &key.namespace, &op_id).await;
                 return Err(e);
             }
             // The record stays: if the claim landed, the delete completes and reports there.
-            store::Claim::Unknown(e) => return Err(e),
+            management::Claim::Unknown(e) => return Err(e),
         }
     }
     Err(Error::Conflict)
-}
-
-fn check_writable_for_delete(cluster: &OpenShiftCluster) -> Result<()> {
-    let state = store::effective_state(cluster);
-    if state.is_terminal() {
-        Ok(())
-    } else {
-        Err(request_not_allowed(state))
-    }
 }
 
 /// POST listCredentials / listAdminCredentials.
@@ -825,50 +786,31 @@ pub async fn credentials(
 ) -> Result<Response> {
     let version = ctx.api_version()?;
     if admin_kubeconfig && !version.features().list_admin_credentials {
-        return Err(Error::arm(
-            StatusCode::BAD_REQUEST,
-            "InvalidResourceType",
-            format!(
-                "The endpoint could not be found in the namespace '{NAMESPACE}' for api version '{version}'."
-            ),
-        ));
+        return Err(endpoint_not_in_version(version));
     }
     if !ctx.body.is_empty() {
         ctx.json::<Value>()?;
     }
     require_subscription(state, &key.subscription, &[SubscriptionState::Registered]).await?;
-    let cluster = store::clusters(&state.client, &key.subscription)
+    let cluster = management::clusters(&state.client, &key.subscription)
         .get_opt(&key.object_name)
         .await?
         .ok_or_else(|| resource_not_found(key))?;
-    let current = store::effective_state(&cluster);
-    let failed_from = cluster
-        .status
-        .as_ref()
-        .and_then(|s| s.failed_provisioning_state);
-    if matches!(
-        current,
-        ProvisioningState::Creating | ProvisioningState::Deleting
-    ) || (current == ProvisioningState::Failed
-        && matches!(
-            failed_from,
-            Some(ProvisioningState::Creating | ProvisioningState::Deleting)
-        ))
-    {
-        return Err(request_not_allowed(current));
-    }
+    provisioning::credentials_readable(Standing::of(&cluster)).map_err(refused)?;
     let secret_name = cluster
         .status
         .as_ref()
         .and_then(|s| s.credentials_ref.as_ref())
         .map(|r| r.name.clone());
     let field = if admin_kubeconfig {
-        "adminKubeconfig"
+        protocol::ADMIN_KUBECONFIG_KEY
     } else {
-        "kubeadminPassword"
+        protocol::KUBEADMIN_PASSWORD_KEY
     };
     let value = match secret_name {
-        Some(name) => store::read_secret_key(&state.client, &key.namespace, &name, field).await?,
+        Some(name) => {
+            management::read_secret_key(&state.client, &key.namespace, &name, field).await?
+        }
         None => None,
     };
     let Some(value) = value else {
@@ -928,7 +870,7 @@ async fn finished_state(
                 .as_ref()
                 .and_then(|s| s.async_operation_id.as_deref())
                 == Some(operation_id.as_str())
-                && !store::effective_state(&cluster).is_terminal()
+                && !protocol::effective_state(&cluster).is_terminal()
         });
     Ok((!cluster_still_busy).then_some(finished))
 }

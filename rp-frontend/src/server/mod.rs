@@ -1,13 +1,22 @@
 //! The ARM server: request pipeline (request ids, authentication, request validation, body limits,
-//! panics, metrics, logs) and routing onto the handlers.
+//! panics, metrics, logs) and routing onto the handlers, one module per resource: [`clusters`]
+//! (clusters, their credentials and async operations), [`subscriptions`], [`versions`],
+//! [`role_sets`], [`preflight`], [`provider_operations`], [`openapi`] and the admin API's global
+//! routes ([`admin`]). [`management`] is their access to the management cluster.
 
+pub mod admin;
 pub mod auth;
 pub mod clusters;
+pub mod management;
 pub mod metrics;
-pub mod misc;
+pub mod openapi;
 pub mod paging;
+pub mod preflight;
+pub mod provider_operations;
+pub mod role_sets;
 pub mod routes;
-pub mod store;
+pub mod subscriptions;
+pub mod versions;
 pub mod workload_identity;
 
 use std::sync::Arc;
@@ -83,9 +92,9 @@ pub struct AppState {
     /// Readiness and the metrics registry.
     pub health: aro_common::health::Health,
     /// Subscriptions as last watched: reads skip a round trip when it shows an allowed state.
-    pub subscriptions: store::SubscriptionCache,
+    pub subscriptions: management::SubscriptionCache,
     /// Clusters as last watched: GETs read them without a round trip (read-your-writes kept).
-    pub clusters: store::ClusterCache,
+    pub clusters: management::ClusterCache,
 }
 
 /// The frontend as an axum router.
@@ -107,8 +116,8 @@ impl Frontend {
         let metrics = metrics::Metrics::register(&health);
         health.set_ready(true);
         let state = Arc::new(AppState {
-            subscriptions: store::SubscriptionCache::start(client.clone()),
-            clusters: store::ClusterCache::start(client.clone()),
+            subscriptions: management::SubscriptionCache::start(client.clone()),
+            clusters: management::ClusterCache::start(client.clone()),
             client,
             config,
             metrics,
@@ -515,7 +524,7 @@ async fn handle_inner(
     }
 
     if matches!(route.id, RouteId::OpenApi | RouteId::OpenApiIndex) {
-        return misc::openapi(&lower);
+        return openapi::get(&lower);
     }
 
     workload_identity::check_identity_headers(&parts.headers, &state.config.identity_host_suffix)?;
@@ -604,6 +613,17 @@ fn not_found_path(segments: &[String]) -> Error {
     )
 }
 
+/// 400 InvalidResourceType for an endpoint that `version` does not have (as ARO-RP answers).
+pub fn endpoint_not_in_version(version: ApiVersion) -> Error {
+    Error::arm(
+        StatusCode::BAD_REQUEST,
+        "InvalidResourceType",
+        format!(
+            "The endpoint could not be found in the namespace '{NAMESPACE}' for api version '{version}'."
+        ),
+    )
+}
+
 /// Validate the common URL parts of `/subscriptions/{sub}/...`.
 fn check_subscription_id(sub: &str) -> Result<()> {
     if !crate::api::validate::is_uuid(sub) {
@@ -662,10 +682,10 @@ async fn dispatch(state: &AppState, ctx: &Ctx, id: routes::RouteId) -> Result<Re
     let l: Vec<&str> = ctx.lower.iter().map(String::as_str).collect();
     let m = &ctx.method;
     match id {
-        Operations if m == Method::GET => misc::operations(ctx),
+        Operations if m == Method::GET => provider_operations::list(),
         Subscription if m == Method::PUT || m == Method::GET => {
             check_subscription_id(l[1])?;
-            misc::subscription(state, ctx, l[1]).await
+            subscriptions::put_or_get(state, ctx, l[1]).await
         }
         OperationStatus | OperationResult | Versions | Version | RoleSets | RoleSet
             if m == Method::GET =>
@@ -683,10 +703,10 @@ async fn dispatch(state: &AppState, ctx: &Ctx, id: routes::RouteId) -> Result<Re
                     check_operation_id(l[7])?;
                     clusters::operation_result(state, ctx, sub, l[7]).await
                 }
-                Versions => misc::versions(state, ctx, sub, None).await,
-                Version => misc::versions(state, ctx, sub, Some(l[7])).await,
-                RoleSets => misc::role_sets(state, ctx, sub, None).await,
-                _ => misc::role_sets(state, ctx, sub, Some(l[7])).await,
+                Versions => versions::get(state, ctx, sub, None).await,
+                Version => versions::get(state, ctx, sub, Some(l[7])).await,
+                RoleSets => role_sets::get(state, ctx, sub, None).await,
+                _ => role_sets::get(state, ctx, sub, Some(l[7])).await,
             }
         }
         SubscriptionClusters if m == Method::GET => {
@@ -712,7 +732,7 @@ async fn dispatch(state: &AppState, ctx: &Ctx, id: routes::RouteId) -> Result<Re
             }
             check_namespace_and_type(ctx, 5)?;
             match id {
-                Preflight if m == Method::POST => misc::preflight(state, ctx),
+                Preflight if m == Method::POST => preflight::check(state, ctx),
                 ResourceGroupClusters if m == Method::GET => {
                     check_type(ctx, l[6], 6)?;
                     clusters::list(state, ctx, sub, Some(&ctx.segments[3])).await
@@ -756,7 +776,7 @@ async fn dispatch(state: &AppState, ctx: &Ctx, id: routes::RouteId) -> Result<Re
             }
         }
         AdminVersions | AdminRoleSets | AdminClusters | AdminProviderClusters => {
-            misc::admin(state, ctx).await
+            admin::handle(state, ctx).await
         }
         _ => Err(not_found(ctx)),
     }

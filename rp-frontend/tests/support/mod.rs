@@ -121,7 +121,7 @@ pub fn spawn_controller_stand_in(client: kube::Client) -> tokio::task::JoinHandl
 async fn finish_operation(client: &kube::Client, cluster: &OpenShiftCluster) -> kube::Result<()> {
     if cluster
         .annotations()
-        .contains_key(rp_frontend::server::store::PENDING_OPERATION)
+        .contains_key(crds::management::protocol::PENDING_OPERATION)
     {
         return Ok(());
     }

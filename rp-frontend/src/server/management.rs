@@ -1,28 +1,32 @@
-//! Management-cluster access: clusters, their customer Secret, async operation records and
-//! subscriptions, with the optimistic-concurrency protocol of a state transition.
+//! The frontend's access to the management cluster (the Kubernetes cluster that holds the RP's
+//! records, as in [`crds::management`]): clusters, their customer Secret, async operation records,
+//! subscriptions, unique keys, OpenShift versions and role sets, with the optimistic-concurrency
+//! protocol of a state transition.
 //!
 //! A transition (PUT, PATCH, DELETE, admin update) is claimed atomically with the spec write: the
-//! main object gets the annotations `pending-operation`/`pending-state` under a resourceVersion
+//! main object gets the claim annotations ([`protocol::set_claim`]) under a resourceVersion
 //! precondition, so two racing requests cannot both win. Its operation record and staged secrets
 //! are written before the claim; once the claim is written the transition is committed and only
 //! completes (promote the secrets, write the status, release the claim: [`complete_claim`]),
 //! never rolls back. While the claim's status is unwritten the cluster counts as in the pending
-//! state, so a GET right after a PUT sees the PUT. The protocol: [`crds::management::claim`].
+//! state ([`protocol::effective_state`]), so a GET right after a PUT sees the PUT. The protocol:
+//! [`crds::management::claim`]; the status a claim writes: [`provisioning::claimed_status`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::Utc;
-use crds::management::claim;
 use crds::management::naming::{
     self, LABEL_CLUSTER_NAME, LABEL_RESOURCE_ID_HASH, LABEL_SUBSCRIPTION,
 };
+use crds::management::protocol::{self, customer_secret_name};
 use crds::management::{
     AsyncOperation, AsyncOperationSpec, ClusterUniqueKey, ClusterUniqueKeySpec, OpenShiftCluster,
     OpenShiftVersion, OpenShiftVersionSpec, PlatformWorkloadIdentityRoleSet,
     PlatformWorkloadIdentityRoleSetSpec, ProvisioningState, Subscription, SubscriptionState,
 };
+use crds::management::{claim, provisioning};
 use futures::StreamExt;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -34,40 +38,6 @@ use kube::{Resource, ResourceExt};
 use tokio_util::task::AbortOnDropHandle;
 
 use crate::error::{Error, Result, is_conflict};
-
-pub use crds::management::claim::{PENDING_OPERATION, PENDING_STATE};
-pub use crds::management::protocol::{CLIENT_SECRET_KEY, PULL_SECRET_KEY, customer_secret_name};
-
-/// Parse a provisioning state name.
-pub fn parse_state(value: &str) -> Option<ProvisioningState> {
-    value.parse().ok()
-}
-
-/// The provisioning state a cluster is in, counting a claimed-but-unwritten transition.
-pub fn effective_state(cluster: &OpenShiftCluster) -> ProvisioningState {
-    let written = cluster
-        .status
-        .as_ref()
-        .and_then(|s| s.async_operation_id.as_deref());
-    // A claim whose status is written (only its release failed) no longer decides the state.
-    if let Some(state) = cluster
-        .annotations()
-        .get(PENDING_STATE)
-        .and_then(|s| parse_state(s))
-        && cluster
-            .annotations()
-            .get(PENDING_OPERATION)
-            .map(String::as_str)
-            != written
-    {
-        return state;
-    }
-    cluster
-        .status
-        .as_ref()
-        .and_then(|s| s.provisioning_state)
-        .unwrap_or(ProvisioningState::Succeeded)
-}
 
 /// Clusters of a subscription namespace.
 pub fn clusters(client: &kube::Client, subscription: &str) -> Api<OpenShiftCluster> {
@@ -564,9 +534,7 @@ pub async fn transition(
         unstage_customer_secrets(client, &cluster, operation_id).await;
         return Claim::Lost(error);
     }
-    let annotations = cluster.annotations_mut();
-    annotations.insert(PENDING_OPERATION.into(), operation_id.into());
-    annotations.insert(PENDING_STATE.into(), state.as_str().into());
+    protocol::set_claim(&mut cluster, operation_id, state);
     let written = if cluster.metadata.resource_version.is_none() {
         api.create(&PostParams::default(), &cluster).await
     } else {
@@ -617,7 +585,7 @@ async fn read_back(
         match api.get_opt(name).await {
             Ok(cluster) => {
                 return Ok(cluster.filter(|c| {
-                    c.annotations().get(PENDING_OPERATION).map(String::as_str) == Some(operation_id)
+                    protocol::pending_operation(c) == Some(operation_id)
                         || c.status
                             .as_ref()
                             .and_then(|s| s.async_operation_id.as_deref())
@@ -639,10 +607,9 @@ pub async fn complete_claim(
     cluster: &OpenShiftCluster,
     rp_version: &str,
 ) -> Result<OpenShiftCluster> {
-    let annotations = cluster.annotations();
     let (Some(op), Some(state)) = (
-        annotations.get(PENDING_OPERATION).cloned(),
-        annotations.get(PENDING_STATE).and_then(|s| parse_state(s)),
+        protocol::pending_operation(cluster).map(str::to_string),
+        protocol::pending_state(cluster),
     ) else {
         return Ok(cluster.clone());
     };
@@ -662,7 +629,7 @@ pub async fn complete_claim(
     let mut stored = cluster.clone();
     let mut tries = 0;
     loop {
-        if stored.annotations().get(PENDING_OPERATION) != Some(&op) {
+        if protocol::pending_operation(&stored) != Some(op.as_str()) {
             // Completed (or rolled on) by someone else.
             return Ok(stored);
         }
@@ -674,26 +641,14 @@ pub async fn complete_claim(
         {
             break;
         }
-        let mut status = stored.status.clone().unwrap_or_default();
-        if let Some(old) = status.provisioning_state.filter(|s| s.is_terminal()) {
-            status.last_provisioning_state = Some(old);
-        }
-        status.provisioning_state = Some(state);
-        status.async_operation_id = Some(op.clone());
-        status.failed_provisioning_state = None;
-        if state != ProvisioningState::AdminUpdating {
-            status.error = None;
-        }
-        if state == ProvisioningState::Creating {
-            status
-                .created_at
-                .get_or_insert_with(|| Utc::now().to_rfc3339());
-            status
-                .created_by
-                .get_or_insert_with(|| rp_version.to_string());
-        }
         let mut desired = stored.clone();
-        desired.status = Some(status);
+        desired.status = Some(provisioning::claimed_status(
+            &stored.status.clone().unwrap_or_default(),
+            state,
+            &op,
+            Utc::now(),
+            rp_version,
+        ));
         tries += 1;
         match api
             .replace_status(&name, &PostParams::default(), &desired)
@@ -723,11 +678,7 @@ async fn release_claim(
     op: &str,
 ) -> Result<OpenShiftCluster> {
     let name = stored.name_any();
-    let patch: json_patch::Patch = serde_json::from_value(serde_json::json!([
-        {"op": "test", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-operation", "value": op},
-        {"op": "remove", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-operation"},
-        {"op": "remove", "path": "/metadata/annotations/rp.aro.openshift.io~1pending-state"},
-    ]))?;
+    let patch: json_patch::Patch = serde_json::from_value(protocol::release_claim_patch(op))?;
     let mut last = None;
     for _ in 0..3 {
         match api
