@@ -8,8 +8,8 @@ use aro_common::ResourceId;
 
 use super::{PULL_SECRET_KEY, StepEnv, random_suffix, runtime_outcome};
 use crate::azure::StepResult;
-use crate::infra;
 use crate::cluster_runtime::SeedInput;
+use crate::infra;
 
 pub(super) fn ensure_infra_id(env: &mut StepEnv<'_>) -> StepResult<()> {
     if env.status.infra_id.is_none() {

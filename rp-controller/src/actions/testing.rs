@@ -14,8 +14,8 @@ use crds::management::{OpenShiftCluster, OpenShiftClusterSpec, OpenShiftClusterS
 use serde_json::{Value, json};
 
 use super::{StepEnv, run};
-use crate::context::{Context, Metrics, Settings};
 use crate::cluster_runtime::{ClusterAccess, ClusterRuntime, SeedInput};
+use crate::context::{Context, Metrics, Settings};
 use crate::steps::{Outcome, StepId};
 
 /// Namespace of the demo cluster's object in the management cluster.
