@@ -30,7 +30,6 @@ use kube::{Client, Config};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
@@ -720,24 +719,12 @@ pub async fn serve(
     router: Router,
     shutdown: CancellationToken,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = TcpListener::bind(addr)
+    aro_common::serve::bind_and_serve(addr, router, shutdown)
         .await
         .map_err(|source| Error::Listener {
             addr: addr.to_string(),
             source,
-        })?;
-    let bound = listener.local_addr().map_err(|source| Error::Listener {
-        addr: addr.to_string(),
-        source,
-    })?;
-    let task = tokio::spawn(aro_common::serve::serve(
-        listener,
-        aro_common::serve::Transport::Plain,
-        router,
-        aro_common::serve::ServeOptions::default(),
-        shutdown,
-    ));
-    Ok((bound, task))
+        })
 }
 
 /// A client from `--kubeconfig`, else in-cluster configuration or the default kubeconfig.

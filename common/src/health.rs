@@ -10,7 +10,6 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use prometheus_client::registry::Registry;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{Error, Result};
@@ -95,25 +94,12 @@ pub async fn serve(
     health: Health,
     shutdown: CancellationToken,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = TcpListener::bind(addr)
+    crate::serve::bind_and_serve(addr, health.router(), shutdown)
         .await
         .map_err(|source| Error::Listener {
             addr: addr.to_string(),
             source,
-        })?;
-    let bound = listener.local_addr().map_err(|source| Error::Listener {
-        addr: addr.to_string(),
-        source,
-    })?;
-    let app = health.router();
-    let task = tokio::spawn(crate::serve::serve(
-        listener,
-        crate::serve::Transport::Plain,
-        app,
-        crate::serve::ServeOptions::default(),
-        shutdown,
-    ));
-    Ok((bound, task))
+        })
 }
 
 #[cfg(test)]

@@ -175,6 +175,26 @@ pub async fn serve(
     serve_with(listener, transport, app, options, shutdown).await
 }
 
+/// Bind `addr` and serve `app` over plain HTTP with the default options until `shutdown` fires, on a
+/// task of its own: the listener of the health, metrics and webhook endpoints. Returns the bound
+/// address at once (useful with port 0) and the task.
+pub async fn bind_and_serve(
+    addr: SocketAddr,
+    app: Router,
+    shutdown: CancellationToken,
+) -> io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let task = tokio::spawn(serve(
+        listener,
+        Transport::Plain,
+        app,
+        ServeOptions::default(),
+        shutdown,
+    ));
+    Ok((bound, task))
+}
+
 /// Where connections come from: a [`TcpListener`], or in tests a source of injected errors.
 pub(crate) trait Accept: Send + 'static {
     fn accept(&mut self) -> impl Future<Output = io::Result<(TcpStream, SocketAddr)>> + Send + '_;

@@ -27,8 +27,6 @@ use crate::steps::{self, Decision, Plan};
 use crate::transitions::{self, Ending};
 use crate::{Error, Result, plans};
 
-pub use crds::management::protocol::PENDING_OPERATION;
-
 /// The plan that drives a cluster in a non-terminal state.
 pub fn plan_for(cluster: &OpenShiftCluster, state: ProvisioningState) -> Option<Plan> {
     match state {

@@ -19,7 +19,7 @@ use serde_json::json;
 
 use crate::Result;
 use crate::context::Context;
-use crate::lifecycle::PENDING_OPERATION;
+use crds::management::protocol;
 
 /// Start deleting one terminal cluster: operation record first, then the status transition under
 /// the resourceVersion read (a racing writer wins and the cluster is retried later).
@@ -29,7 +29,9 @@ pub async fn start_delete(ctx: &Context, cluster: &OpenShiftCluster) -> Result<b
     let state = status
         .provisioning_state
         .unwrap_or(ProvisioningState::Succeeded);
-    if !state.is_terminal() || cluster.annotations().contains_key(PENDING_OPERATION) {
+    // Any claim, even one whose status is written and only its release is pending, means another
+    // writer is mid-operation: leave the cluster to it.
+    if !state.is_terminal() || protocol::pending_operation(cluster).is_some() {
         return Ok(false);
     }
     let id = uuid::Uuid::new_v4().to_string();
