@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use aro_local::{LocalConfig, LocalSystem};
 use azure_clients::AzureClients;
+use azure_clients::NETWORK_API_VERSION as NETWORK_API;
 use base64::Engine;
 use e2e::{Arm, cluster_body, seed_network};
 use k8s_openapi::ByteString;
@@ -15,7 +16,6 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
 const T: Duration = Duration::from_secs(60);
-const NETWORK_API: &str = "2024-03-01";
 
 async fn admin_client(arm: &Arm, name: &str) -> kube::Client {
     let answer = arm.action(name, "listAdminCredentials").await.unwrap();
