@@ -18,8 +18,9 @@
 //!   [`ServeOptions::shutdown_grace`], then close what is left; `serve` returns once every task
 //!   it started has ended.
 //!
-//! Every request carries the peer address ([`ConnectInfo<SocketAddr>`]) and, under TLS when the
-//! client sent one, its leaf certificate ([`PeerCertificate`]) as extensions.
+//! Every request carries the peer address ([`ConnectInfo<SocketAddr>`]), the scheme it came in
+//! on ([`http::uri::Scheme`]: HTTPS under TLS, else HTTP) and, under TLS when the client sent one,
+//! its leaf certificate ([`PeerCertificate`]) as extensions.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -552,6 +553,11 @@ async fn serve_io<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Activity::new();
+    let scheme = if shared.tls.is_some() {
+        http::uri::Scheme::HTTPS
+    } else {
+        http::uri::Scheme::HTTP
+    };
     let service = {
         let shared = shared.clone();
         let activity = activity.clone();
@@ -559,6 +565,7 @@ async fn serve_io<I>(
             let in_flight = activity.begin();
             let mut request = request.map(Body::new);
             request.extensions_mut().insert(ConnectInfo(peer));
+            request.extensions_mut().insert(scheme.clone());
             if let Some(certificate) = &certificate {
                 request.extensions_mut().insert(certificate.clone());
             }

@@ -54,14 +54,68 @@ fn pki() -> Pki {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_sdk_drives_the_cluster_lifecycle() {
-    if std::process::Command::new("python3")
+/// How the SDK reaches the frontend.
+enum Reach<'a> {
+    /// TLS with the ARM client certificate: (CA file, client certificate + key file).
+    Tls(&'a std::path::Path, &'a std::path::Path),
+    /// Plain HTTP to a loopback frontend without client authentication.
+    Plain,
+}
+
+/// Runs sdk_flow.py against `endpoint` and checks every step reported ok. Without `referer` the
+/// SDK talks to the frontend directly, as without ARM's front door.
+async fn run_sdk_flow(endpoint: &str, reach: Reach<'_>, referer: bool) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/sdk_flow.py");
+    let mut command = tokio::process::Command::new("python3");
+    command
+        .arg(script)
+        .arg(endpoint)
+        .args(["--subscription", SUB])
+        .args(["--kubeadmin-password", KUBEADMIN_PASSWORD])
+        .args(["--admin-kubeconfig", ADMIN_KUBECONFIG]);
+    if let Reach::Tls(ca, client) = reach {
+        command.arg("--ca").arg(ca).arg("--client-cert").arg(client);
+    }
+    if !referer {
+        command.arg("--no-referer");
+    }
+    let run = command.stdin(Stdio::null()).kill_on_drop(true).output();
+    // A poller that never sees a terminal state would spin forever: bound the run.
+    let output = tokio::time::timeout(std::time::Duration::from_secs(300), run)
+        .await
+        .expect("sdk_flow.py finishes within 5 minutes")
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    assert!(
+        output.status.success(),
+        "sdk_flow.py against {endpoint} (referer: {referer}) failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    for step in ["create", "get", "list", "credentials", "update", "delete"] {
+        assert!(
+            stdout.contains(&format!("{step}: ok")),
+            "step {step} did not report ok:\n{stdout}"
+        );
+    }
+}
+
+fn python3_missing() -> bool {
+    let missing = std::process::Command::new("python3")
         .arg("--version")
         .output()
-        .is_err()
-    {
+        .is_err();
+    if missing {
         eprintln!("skipping: python3 is not installed");
+    }
+    missing
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_drives_the_cluster_lifecycle() {
+    if python3_missing() {
         return;
     }
     let (_dc, client) = support::management_cluster().await;
@@ -103,39 +157,36 @@ async fn python_sdk_drives_the_cluster_lifecycle() {
     std::fs::write(&ca_path, &pki.ca_pem).unwrap();
     std::fs::write(&client_path, &pki.client_pem_with_key).unwrap();
 
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/sdk_flow.py");
-    let run = tokio::process::Command::new("python3")
-        .arg(script)
-        .arg(&endpoint)
-        .args(["--subscription", SUB])
-        .arg("--ca")
-        .arg(&ca_path)
-        .arg("--client-cert")
-        .arg(&client_path)
-        .args(["--kubeadmin-password", KUBEADMIN_PASSWORD])
-        .args(["--admin-kubeconfig", ADMIN_KUBECONFIG])
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    // A poller that never sees a terminal state would spin forever: bound the run.
-    let output = tokio::time::timeout(std::time::Duration::from_secs(300), run)
-        .await
-        .expect("sdk_flow.py finishes within 5 minutes")
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    assert!(
-        output.status.success(),
-        "sdk_flow.py failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
-    for step in ["create", "get", "list", "credentials", "update", "delete"] {
-        assert!(
-            stdout.contains(&format!("{step}: ok")),
-            "step {step} did not report ok:\n{stdout}"
-        );
+    // Through ARM's front door (Referer), then straight at the frontend on its random port.
+    run_sdk_flow(&endpoint, Reach::Tls(&ca_path, &client_path), true).await;
+    run_sdk_flow(&endpoint, Reach::Tls(&ca_path, &client_path), false).await;
+    shutdown.cancel();
+}
+
+/// Plain HTTP on a random loopback port, no Referer: the SDK's pollers follow the frontend's
+/// polling URLs back to it (`http://127.0.0.1:<port>`), not to a default address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_lifecycle_over_plain_http_without_a_front_door() {
+    if python3_missing() {
+        return;
     }
+    let (_dc, client) = support::management_cluster().await;
+    let _controller = support::spawn_controller_stand_in(client.clone());
+    let app = Frontend::router(
+        client.clone(),
+        FrontendConfig::insecure_for_loopback("eastus"),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(aro_common::serve::serve(
+        listener,
+        aro_common::serve::Transport::Plain,
+        app,
+        aro_common::serve::ServeOptions::default(),
+        shutdown.clone(),
+    ));
+    support::register_subscription(&reqwest::Client::new(), &endpoint).await;
+    run_sdk_flow(&endpoint, Reach::Plain, false).await;
     shutdown.cancel();
 }

@@ -564,26 +564,20 @@ async fn handle_inner(
         }
     }
 
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("localhost:8443")
-        .to_string();
-    let referer = parts
-        .headers
-        .get(header::REFERER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("https://localhost:8443{}", parts.uri));
-    let base_url = match referer.parse::<http::Uri>() {
-        Ok(uri) if uri.scheme().is_some() && uri.authority().is_some() => format!(
-            "{}://{}",
-            uri.scheme_str().unwrap_or("https"),
-            uri.authority().map(|a| a.as_str()).unwrap_or(&host)
-        ),
-        _ => "https://localhost:8443".to_string(),
-    };
+    let (base_url, referer) = polling_base(
+        parts
+            .headers
+            .get(header::REFERER)
+            .and_then(|v| v.to_str().ok()),
+        parts.extensions.get::<http::uri::Scheme>(),
+        parts.uri.authority().map(|a| a.as_str()).or_else(|| {
+            parts
+                .headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+        }),
+        &parts.uri,
+    );
     let ctx = Ctx {
         method: parts.method,
         segments,
@@ -596,6 +590,35 @@ async fn handle_inner(
         request_id,
     };
     dispatch(&state, &ctx, route.id).await
+}
+
+/// Where polling URLs (`Azure-AsyncOperation`, `Location`) point, and the Referer the request is
+/// taken to have. ARM's front door sends the caller's URL as `Referer`, and the RP answers with
+/// URLs on that host, as ARO-RP does. A client that reaches the frontend directly (the SDK or curl
+/// against `aro local` or `aro frontend`) sends none: the URLs then lead back to this listener,
+/// by the scheme the request came in on and the host it addressed (`:authority` or `Host`).
+fn polling_base(
+    referer: Option<&str>,
+    scheme: Option<&http::uri::Scheme>,
+    authority: Option<&str>,
+    uri: &http::Uri,
+) -> (String, String) {
+    if let Some(referer) = referer
+        && let Ok(parsed) = referer.parse::<http::Uri>()
+        && let (Some(scheme), Some(authority)) = (parsed.scheme_str(), parsed.authority())
+    {
+        return (format!("{scheme}://{authority}"), referer.to_string());
+    }
+    let scheme = scheme.map_or("https", http::uri::Scheme::as_str);
+    // A Host that is not a valid authority cannot be echoed into a URL; without one, the
+    // frontend's default listener address is the best guess.
+    let authority = authority
+        .and_then(|a| a.parse::<http::uri::Authority>().ok())
+        .map_or_else(|| "localhost:8443".to_string(), |a| a.to_string());
+    let base = format!("{scheme}://{authority}");
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let referer = format!("{base}{path}");
+    (base, referer)
 }
 
 fn not_found(ctx: &Ctx) -> Error {
@@ -799,6 +822,44 @@ fn check_type(ctx: &Ctx, type_: &str, index: usize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn polling_urls_follow_the_referer_else_lead_back_to_this_listener() {
+        let uri: http::Uri = "/subscriptions/s/resourceGroups/rg?api-version=2023-11-22"
+            .parse()
+            .unwrap();
+        let https = http::uri::Scheme::HTTPS;
+        let plain = http::uri::Scheme::HTTP;
+        // ARM's front door: its Referer decides, whatever this listener is.
+        let (base, referer) = polling_base(
+            Some("https://management.azure.com/subscriptions/s?api-version=x"),
+            Some(&plain),
+            Some("10.0.0.5:8443"),
+            &uri,
+        );
+        assert_eq!(base, "https://management.azure.com");
+        assert_eq!(
+            referer,
+            "https://management.azure.com/subscriptions/s?api-version=x"
+        );
+        // Straight at the frontend: the request's own scheme and host.
+        let (base, referer) = polling_base(None, Some(&plain), Some("127.0.0.1:40123"), &uri);
+        assert_eq!(base, "http://127.0.0.1:40123");
+        assert_eq!(
+            referer,
+            "http://127.0.0.1:40123/subscriptions/s/resourceGroups/rg?api-version=2023-11-22"
+        );
+        let (base, _) = polling_base(None, Some(&https), Some("rp.example:443"), &uri);
+        assert_eq!(base, "https://rp.example:443");
+        // A Referer without scheme or host is not a URL to build on.
+        let (base, _) = polling_base(Some("/relative"), Some(&https), Some("h:1"), &uri);
+        assert_eq!(base, "https://h:1");
+        // No usable host: the default listener address, never the bad value echoed.
+        let (base, _) = polling_base(None, Some(&https), Some("bad host/x"), &uri);
+        assert_eq!(base, "https://localhost:8443");
+        let (base, _) = polling_base(None, None, None, &uri);
+        assert_eq!(base, "https://localhost:8443");
+    }
 
     #[test]
     fn group_names() {

@@ -4,8 +4,12 @@
 Run by rp-frontend/tests/python_sdk.rs against an in-process devcluster with a stand-in
 controller. Exits 0 when the whole lifecycle behaved, non-zero (with the reason) otherwise.
 
-    sdk_flow.py ENDPOINT --subscription S --ca CA.pem --client-cert CLIENT.pem \
-        --kubeadmin-password P --admin-kubeconfig K
+    sdk_flow.py ENDPOINT --subscription S [--ca CA.pem --client-cert CLIENT.pem] \
+        --kubeadmin-password P --admin-kubeconfig K [--no-referer]
+
+Without --ca/--client-cert the endpoint is plain HTTP (a loopback frontend without client
+authentication). With --no-referer the requests reach the frontend as they do without ARM's front
+door: the polling URLs must then lead back to the frontend by themselves.
 """
 
 import argparse
@@ -45,8 +49,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("endpoint")
     parser.add_argument("--subscription", required=True)
-    parser.add_argument("--ca", required=True)
-    parser.add_argument("--client-cert", required=True)
+    parser.add_argument("--ca")
+    parser.add_argument("--client-cert")
+    parser.add_argument("--no-referer", action="store_true")
     parser.add_argument("--kubeadmin-password", required=True)
     parser.add_argument("--admin-kubeconfig", required=True)
     parser.add_argument("--location", default="eastus")
@@ -54,15 +59,21 @@ def main():
 
     sub = args.subscription
     rg, name = "sdk-rg", "sdk-cluster"
+    options = {}
+    if args.ca:
+        options.update(connection_verify=args.ca, connection_cert=args.client_cert)
+    else:
+        # The SDK's bearer-token policy refuses plain HTTP; a loopback frontend without client
+        # authentication needs no token, so send none.
+        options.update(authentication_policy=SansIOHTTPPolicy())
     client = AzureRedHatOpenShiftClient(
         credential=StaticTokenCredential(),
         subscription_id=sub,
         base_url=args.endpoint,
-        connection_verify=args.ca,
-        connection_cert=args.client_cert,
-        per_call_policies=[ArmReferer()],
+        per_call_policies=[] if args.no_referer else [ArmReferer()],
         polling_interval=0.05,
         retry_total=0,
+        **options,
     )
     clusters = client.open_shift_clusters
     print(f"api-version {client._config.api_version}")
