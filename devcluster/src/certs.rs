@@ -80,7 +80,7 @@ impl Pki {
             admin_token: Default::default(),
         };
         (pki.server_cert_pem, pki.server_key_pem) =
-            pki.issue(hosts, "devcluster-apiserver", None, true)?;
+            pki.issue(hosts, "devcluster-apiserver", None, true, None)?;
         match (read_opt(dir, "admin.crt"), read_opt(dir, "admin.key")) {
             (Some(c), Some(k)) => (pki.admin_cert_pem, pki.admin_key_pem) = (c, k),
             _ => {
@@ -109,7 +109,19 @@ impl Pki {
     /// A client certificate for `user` in `groups`, signed by the cluster CA.
     pub fn issue_client(&self, user: &str, groups: &[&str]) -> Result<(String, String), Error> {
         let org = groups.first().copied();
-        self.issue(&[], user, org, false)
+        self.issue(&[], user, org, false, None)
+    }
+
+    /// A client certificate for `user` in `groups`, signed by the cluster CA, that expires after
+    /// `validity` (a break-glass credential handed to a person).
+    pub fn issue_client_valid_for(
+        &self,
+        user: &str,
+        groups: &[&str],
+        validity: std::time::Duration,
+    ) -> Result<(String, String), Error> {
+        let org = groups.first().copied();
+        self.issue(&[], user, org, false, Some(validity))
     }
 
     fn issue(
@@ -118,13 +130,22 @@ impl Pki {
         cn: &str,
         org: Option<&str>,
         server: bool,
+        validity: Option<std::time::Duration>,
     ) -> Result<(String, String), Error> {
         let ca_key = KeyPair::from_pem(&self.ca_key_pem).map_err(cert_err)?;
         let issuer = Issuer::from_ca_cert_pem(&self.ca_cert_pem, ca_key).map_err(cert_err)?;
         let key = KeyPair::generate().map_err(cert_err)?;
         let mut params = CertificateParams::new(Vec::<String>::new()).map_err(cert_err)?;
         params.distinguished_name = name(cn, org);
-        params.not_after = rcgen::date_time_ymd(2100, 1, 1);
+        params.not_after = match validity {
+            Some(validity) => {
+                let now = time::OffsetDateTime::now_utc();
+                // Backdated a little, as kube-apiserver's signers do, for clocks running behind.
+                params.not_before = now - time::Duration::minutes(5);
+                now + validity
+            }
+            None => rcgen::date_time_ymd(2100, 1, 1),
+        };
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::KeyEncipherment,

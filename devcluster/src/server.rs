@@ -193,19 +193,33 @@ impl Devcluster {
         kube::Client::try_from(config).map_err(|e| Error::Kubeconfig(e.to_string()))
     }
 
-    /// A kube client authenticated as `user` in `groups` by a client certificate of the cluster
-    /// CA (every authenticated user is an administrator here).
-    pub async fn client_as(&self, user: &str, groups: &[&str]) -> Result<kube::Client, Error> {
+    /// A kubeconfig for this server authenticating `user` in `groups` by a client certificate of
+    /// the cluster CA, valid for `validity` (`None`: the far future).
+    pub fn client_certificate_kubeconfig(
+        &self,
+        user: &str,
+        groups: &[&str],
+        validity: Option<std::time::Duration>,
+    ) -> Result<String, Error> {
         use base64::Engine;
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
-        let (cert, key) = self.pki.issue_client(user, groups)?;
-        let yaml = format!(
+        let (cert, key) = match validity {
+            Some(validity) => self.pki.issue_client_valid_for(user, groups, validity)?,
+            None => self.pki.issue_client(user, groups)?,
+        };
+        Ok(format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\nusers:\n- name: u\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n",
             url = self.url,
             ca = b64(&self.pki.ca_cert_pem),
             cert = b64(&cert),
             key = b64(&key),
-        );
+        ))
+    }
+
+    /// A kube client authenticated as `user` in `groups` by a client certificate of the cluster
+    /// CA (every authenticated user is an administrator here).
+    pub async fn client_as(&self, user: &str, groups: &[&str]) -> Result<kube::Client, Error> {
+        let yaml = self.client_certificate_kubeconfig(user, groups, None)?;
         let kubeconfig = kube::config::Kubeconfig::from_yaml(&yaml)
             .map_err(|e| Error::Kubeconfig(e.to_string()))?;
         let config = kube::Config::from_custom_kubeconfig(

@@ -79,8 +79,16 @@ pub enum RuntimeCall {
     ApiReady,
     InstallOperator(Box<OperatorDeployValues>),
     OperatorReady,
+    #[allow(dead_code)] // read through Debug in assertions
+    UserAdminKubeconfig(std::time::Duration),
     Delete,
 }
+
+/// The kubeadmin password [`RecordingRuntime`] reports for its cluster.
+pub const RECORDED_KUBEADMIN_PASSWORD: &str = "Runtm-Repor-Ted12-Passw";
+/// The user-admin kubeconfig [`RecordingRuntime`] issues.
+pub const RECORDED_USER_ADMIN_KUBECONFIG: &str =
+    "apiVersion: v1\nkind: Config\nusers:\n- name: system:admin\n";
 
 /// A cluster runtime that records its calls; its cluster's API is `client` (when given).
 #[derive(Default)]
@@ -99,6 +107,7 @@ impl RecordingRuntime {
         ClusterAccess {
             api_url: "https://127.0.0.1:6443".into(),
             admin_kubeconfig: AroSecret::new("apiVersion: v1\nkind: Config\n".into()),
+            kubeadmin_password: Some(AroSecret::new(RECORDED_KUBEADMIN_PASSWORD.into())),
         }
     }
 }
@@ -127,6 +136,14 @@ impl ClusterRuntime for RecordingRuntime {
     async fn operator_ready(&self, _: &str) -> crate::Result<bool> {
         self.record(RuntimeCall::OperatorReady);
         Ok(*self.ready.lock().unwrap())
+    }
+    async fn user_admin_kubeconfig(
+        &self,
+        _: &str,
+        validity: std::time::Duration,
+    ) -> crate::Result<Option<AroSecret>> {
+        self.record(RuntimeCall::UserAdminKubeconfig(validity));
+        Ok(Some(AroSecret::new(RECORDED_USER_ADMIN_KUBECONFIG.into())))
     }
     async fn client(&self, _: &str) -> crate::Result<Option<kube::Client>> {
         Ok(self.client.clone())

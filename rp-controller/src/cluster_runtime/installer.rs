@@ -44,6 +44,12 @@ pub const KUBECONFIG_FILE: &str = "auth/kubeconfig";
 pub const KUBEADMIN_PASSWORD_FILE: &str = "auth/kubeadmin-password";
 /// Where the installer's stdout and stderr are appended (the installer also logs there itself).
 pub const LOG_FILE: &str = ".openshift_install.log";
+/// Written by the installer: every asset it generated, including the signer of the admin
+/// kubeconfig's client certificate (`*tls.AdminKubeConfigSignerCertKey`), which the cluster's API
+/// server trusts for client certificates.
+pub const STATE_FILE: &str = ".openshift_install_state.json";
+/// The state file's key of the admin kubeconfig signer (the asset's Go type).
+const ADMIN_KUBECONFIG_SIGNER_ASSET: &str = "*tls.AdminKubeConfigSignerCertKey";
 /// Written by this runtime once `create cluster` succeeded and its outputs were read.
 pub const COMPLETE_MARKER: &str = ".aro-install-complete";
 
@@ -160,8 +166,7 @@ impl InstallerRuntime {
         Ok(self.config.work_dir.join(infra_id))
     }
 
-    /// The kubeadmin password the installer generated, once the install finished. (The
-    /// [`ClusterRuntime`] trait has no way to hand it over; see [`ClusterAccess`].)
+    /// The kubeadmin password the installer generated, once the install finished.
     pub async fn kubeadmin_password(&self, infra_id: &str) -> Result<Option<aro_common::Secret>> {
         let dir = self.dir_of(infra_id)?;
         if !dir.join(COMPLETE_MARKER).exists() {
@@ -408,6 +413,21 @@ impl ClusterRuntime for InstallerRuntime {
             .is_some_and(|c| !c.is_empty()))
     }
 
+    async fn user_admin_kubeconfig(
+        &self,
+        infra_id: &str,
+        validity: Duration,
+    ) -> Result<Option<aro_common::Secret>> {
+        let dir = self.dir_of(infra_id)?;
+        if !dir.join(COMPLETE_MARKER).exists() {
+            return Ok(None);
+        }
+        let state = read_file(&dir.join(STATE_FILE)).await?;
+        let signer = admin_kubeconfig_signer(&state)?;
+        let admin = read_file(&dir.join(KUBECONFIG_FILE)).await?;
+        user_admin_kubeconfig(&admin, &signer, validity).map(Some)
+    }
+
     async fn client(&self, infra_id: &str) -> Result<Option<kube::Client>> {
         self.cluster_client(infra_id).await
     }
@@ -625,7 +645,144 @@ async fn read_access(dir: &Path) -> Result<ClusterAccess> {
     Ok(ClusterAccess {
         api_url: api_url_of(&admin_kubeconfig)?,
         admin_kubeconfig: admin_kubeconfig.into(),
+        kubeadmin_password: Some(password.trim().to_string().into()),
     })
+}
+
+/// A certificate and key pair in PEM.
+pub struct SignerPem {
+    /// The signer's certificate.
+    pub cert: String,
+    /// Its private key (a secret).
+    pub key: aro_common::Secret,
+}
+
+/// The admin kubeconfig signer of an installer state file: the asset's `CertRaw` and `KeyRaw`
+/// (Go's `[]byte`, so base64 of the PEM).
+pub fn admin_kubeconfig_signer(state_json: &str) -> Result<SignerPem> {
+    use base64::Engine;
+    let state: Value = serde_json::from_str(state_json)
+        .map_err(|e| Error::Runtime(format!("{STATE_FILE} is not JSON: {e}")))?;
+    let asset = &state[ADMIN_KUBECONFIG_SIGNER_ASSET];
+    let field = |key: &str| -> Result<String> {
+        let encoded = asset[key].as_str().ok_or_else(|| {
+            Error::Runtime(format!(
+                "{STATE_FILE} has no {ADMIN_KUBECONFIG_SIGNER_ASSET} {key}"
+            ))
+        })?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|e| Error::Runtime(format!("{ADMIN_KUBECONFIG_SIGNER_ASSET} {key}: {e}")))?;
+        String::from_utf8(bytes)
+            .map_err(|e| Error::Runtime(format!("{ADMIN_KUBECONFIG_SIGNER_ASSET} {key}: {e}")))
+    };
+    Ok(SignerPem {
+        cert: field("CertRaw")?,
+        key: field("KeyRaw")?.into(),
+    })
+}
+
+/// The signer's key pair. openshift-install writes RSA keys in PKCS#1 (`RSA PRIVATE KEY`), which
+/// ring (rcgen's backend here) reads only inside a PKCS#8 envelope: such a key is wrapped first.
+fn signer_key_pair(pem: &str) -> Result<rcgen::KeyPair> {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let invalid = |what: String| Error::Runtime(format!("admin kubeconfig signer key: {what}"));
+    let key = rustls_pemfile::private_key(&mut pem.as_bytes())
+        .map_err(|e| invalid(e.to_string()))?
+        .ok_or_else(|| invalid("no private key".into()))?;
+    let key = match key {
+        PrivateKeyDer::Pkcs1(pkcs1) => PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(rsa_pkcs8(
+            pkcs1.secret_pkcs1_der(),
+        ))),
+        other => other,
+    };
+    rcgen::KeyPair::try_from(&key).map_err(|e| invalid(e.to_string()))
+}
+
+/// A PKCS#1 RSA private key in its PKCS#8 envelope (RFC 5208): SEQUENCE { version 0,
+/// AlgorithmIdentifier { rsaEncryption, NULL }, OCTET STRING { the PKCS#1 key } }.
+fn rsa_pkcs8(pkcs1: &[u8]) -> Vec<u8> {
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let len = content.len();
+        if len < 0x80 {
+            out.push(len as u8);
+        } else {
+            let bytes: Vec<u8> = len
+                .to_be_bytes()
+                .into_iter()
+                .skip_while(|b| *b == 0)
+                .collect();
+            out.push(0x80 | bytes.len() as u8);
+            out.extend(bytes);
+        }
+        out.extend_from_slice(content);
+        out
+    }
+    const VERSION_0: &[u8] = &[0x02, 0x01, 0x00];
+    // SEQUENCE { OID 1.2.840.113549.1.1.1 (rsaEncryption), NULL }
+    const RSA_ALGORITHM: &[u8] = &[
+        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+    ];
+    let mut body = VERSION_0.to_vec();
+    body.extend_from_slice(RSA_ALGORITHM);
+    body.extend(tlv(0x04, pkcs1));
+    tlv(0x30, &body)
+}
+
+/// A kubeconfig for the admin kubeconfig's API server (and its CA) whose user is a new client
+/// certificate for `system:admin` in `system:masters`, signed by `signer`, valid for `validity`.
+pub fn user_admin_kubeconfig(
+    admin_kubeconfig: &str,
+    signer: &SignerPem,
+    validity: Duration,
+) -> Result<aro_common::Secret> {
+    use base64::Engine;
+    use rcgen::{
+        CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair,
+        KeyUsagePurpose,
+    };
+    let cert_error = |e: rcgen::Error| Error::Runtime(format!("user-admin certificate: {e}"));
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(admin_kubeconfig)
+        .map_err(|e| Error::Runtime(format!("admin kubeconfig: {e}")))?;
+    let server = api_url_of(admin_kubeconfig)?;
+    let ca_data = kubeconfig
+        .clusters
+        .iter()
+        .filter_map(|c| c.cluster.as_ref())
+        .find(|c| c.server.as_deref() == Some(server.as_str()))
+        .and_then(|c| c.certificate_authority_data.clone())
+        .unwrap_or_default();
+    let signer_key = signer_key_pair(signer.key.expose())?;
+    let issuer = Issuer::from_ca_cert_pem(&signer.cert, signer_key).map_err(cert_error)?;
+    let key = KeyPair::generate().map_err(cert_error)?;
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(cert_error)?;
+    let mut subject = DistinguishedName::new();
+    subject.push(DnType::OrganizationName, super::USER_ADMIN_GROUP);
+    subject.push(DnType::CommonName, super::USER_ADMIN_USER);
+    params.distinguished_name = subject;
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::minutes(5);
+    params.not_after = now + validity;
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params.signed_by(&key, &issuer).map_err(cert_error)?;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
+    let ca_line = if ca_data.is_empty() {
+        String::new()
+    } else {
+        format!("    certificate-authority-data: {ca_data}\n")
+    };
+    Ok(format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: cluster\n  cluster:\n    server: {server}\n{ca_line}users:\n- name: {user}\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\ncontexts:\n- name: {user}\n  context:\n    cluster: cluster\n    user: {user}\ncurrent-context: {user}\npreferences: {{}}\n",
+        user = super::USER_ADMIN_USER,
+        cert = b64(&cert.pem()),
+        key = b64(&key.serialize_pem()),
+    )
+    .into())
 }
 
 /// Whether a Deployment rolled out: every replica updated and available, its generation observed.
@@ -851,6 +1008,51 @@ users:
         assert!(!deployment_ready(&d));
         d.status = None;
         assert!(!deployment_ready(&d));
+    }
+
+    #[test]
+    fn user_admin_kubeconfig_is_signed_by_the_installers_admin_kubeconfig_signer() {
+        // A throwaway signer in the installer's state-file form (RSA, PKCS#1, as openshift-install
+        // writes it), made for this test with `openssl genrsa -traditional` and `openssl req -x509`.
+        let state = include_str!("../../testdata/installer/openshift_install_state.json");
+        let signer = admin_kubeconfig_signer(state).unwrap();
+        assert!(signer.cert.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(signer.key.expose().contains("RSA PRIVATE KEY"));
+        let admin = "apiVersion: v1\nkind: Config\nclusters:\n- name: demo\n  cluster:\n    server: https://api.demo.eastus.aroapp.io:6443\n    certificate-authority-data: Q0E=\ncontexts:\n- name: admin\n  context: {cluster: demo, user: admin}\ncurrent-context: admin\nusers:\n- name: admin\n  user: {token: x}\n";
+        let year = Duration::from_secs(365 * 24 * 3600);
+        let yaml = user_admin_kubeconfig(admin, &signer, year).unwrap();
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(yaml.expose()).unwrap();
+        let cluster = kubeconfig.clusters[0].cluster.as_ref().unwrap();
+        assert_eq!(
+            cluster.server.as_deref(),
+            Some("https://api.demo.eastus.aroapp.io:6443")
+        );
+        assert_eq!(cluster.certificate_authority_data.as_deref(), Some("Q0E="));
+        let user = kubeconfig.auth_infos[0].auth_info.as_ref().unwrap();
+        use base64::Engine;
+        let pem = base64::engine::general_purpose::STANDARD
+            .decode(user.client_certificate_data.as_deref().unwrap())
+            .unwrap();
+        let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+        let cert = pem.parse_x509().unwrap();
+        assert_eq!(
+            cert.subject().to_string(),
+            "O=system:masters, CN=system:admin"
+        );
+        assert_eq!(
+            cert.issuer().to_string(),
+            "OU=openshift, CN=admin-kubeconfig-signer"
+        );
+        let lifetime =
+            cert.validity().not_after.timestamp() - cert.validity().not_before.timestamp();
+        assert_eq!(lifetime, 365 * 24 * 3600 + 300);
+        // Verifies against the signer's public key.
+        let (_, signer_pem) = x509_parser::pem::parse_x509_pem(signer.cert.as_bytes()).unwrap();
+        let signer_cert = signer_pem.parse_x509().unwrap();
+        cert.verify_signature(Some(signer_cert.public_key()))
+            .unwrap();
+        assert!(admin_kubeconfig_signer("{}").is_err());
+        assert!(admin_kubeconfig_signer("not json").is_err());
     }
 
     #[test]

@@ -35,6 +35,9 @@ struct LocalCluster {
     devcluster: Devcluster,
     client: kube::Client,
     operator: Option<CancellationToken>,
+    /// The cluster's kubeadmin password, made when the cluster was first started (as the
+    /// installer makes one) and kept with a durable cluster.
+    kubeadmin_password: aro_common::Secret,
 }
 
 impl LocalCluster {
@@ -42,9 +45,13 @@ impl LocalCluster {
         ClusterAccess {
             api_url: self.devcluster.url.clone(),
             admin_kubeconfig: self.devcluster.kubeconfig_yaml().into(),
+            kubeadmin_password: Some(self.kubeadmin_password.clone()),
         }
     }
 }
+
+/// Where a durable local cluster keeps its kubeadmin password (owner-only).
+const KUBEADMIN_PASSWORD_FILE: &str = "kubeadmin-password";
 
 type Slot = Arc<tokio::sync::Mutex<Option<LocalCluster>>>;
 
@@ -141,6 +148,21 @@ impl LocalRuntime {
             )
             .map_err(|e| Error::Runtime(e.to_string()))?;
         }
+        let kubeadmin_password = match self
+            .dir_of(infra_id)
+            .map(|d| d.join(KUBEADMIN_PASSWORD_FILE))
+        {
+            Some(file) => match std::fs::read_to_string(&file) {
+                Ok(kept) if !kept.trim().is_empty() => kept.trim().to_string().into(),
+                _ => {
+                    let password = super::generate_kubeadmin_password();
+                    aro_common::fs::write_private_file(&file, password.expose().as_bytes())
+                        .map_err(|e| Error::Runtime(e.to_string()))?;
+                    password
+                }
+            },
+            None => super::generate_kubeadmin_password(),
+        };
         // The controller and the in-process operator call the server's handlers directly: a
         // cluster costs no connections, so hundreds fit in one process's open-file limit. The
         // customer's admin kubeconfig reaches the same API over HTTPS.
@@ -153,6 +175,7 @@ impl LocalRuntime {
             devcluster,
             client,
             operator: None,
+            kubeadmin_password,
         })
     }
 
@@ -371,6 +394,28 @@ impl ClusterRuntime for LocalRuntime {
         Ok(object.data["status"]["conditions"]
             .as_array()
             .is_some_and(|c| !c.is_empty()))
+    }
+
+    async fn user_admin_kubeconfig(
+        &self,
+        infra_id: &str,
+        validity: std::time::Duration,
+    ) -> Result<Option<aro_common::Secret>> {
+        let slot = self.slot(infra_id);
+        let guard = slot.lock().await;
+        let Some(cluster) = guard.as_ref() else {
+            return Ok(None);
+        };
+        // Signed by the cluster's CA, which its API server trusts for client certificates.
+        let kubeconfig = cluster
+            .devcluster
+            .client_certificate_kubeconfig(
+                super::USER_ADMIN_USER,
+                &[super::USER_ADMIN_GROUP],
+                Some(validity),
+            )
+            .map_err(runtime_error)?;
+        Ok(Some(kubeconfig.into()))
     }
 
     async fn client(&self, infra_id: &str) -> Result<Option<kube::Client>> {
