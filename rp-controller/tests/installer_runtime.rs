@@ -37,6 +37,9 @@ fn seed(infra_id: &str) -> SeedInput {
         worker_count: 3,
         worker_disk_size_gb: 128,
         pull_secret: PULL_SECRET.into(),
+        release_pullspec: String::new(),
+        installer_pullspec: String::new(),
+        service_principal: None,
     }
 }
 

@@ -6,9 +6,12 @@ use std::time::Duration;
 
 use aro_common::ResourceId;
 
-use super::{PULL_SECRET_KEY, StepEnv, random_suffix, runtime_outcome};
+use super::credentials::customer_tenant;
+use super::{
+    CLIENT_SECRET_KEY, PULL_SECRET_KEY, StepEnv, kube_outcome, random_suffix, runtime_outcome,
+};
 use crate::azure::StepResult;
-use crate::cluster_runtime::SeedInput;
+use crate::cluster_runtime::{SeedInput, ServicePrincipalCredentials};
 use crate::infra;
 
 pub(super) fn ensure_infra_id(env: &mut StepEnv<'_>) -> StepResult<()> {
@@ -25,6 +28,18 @@ async fn seed_input(env: &StepEnv<'_>) -> StepResult<SeedInput> {
     let spec = &env.cluster.spec;
     let names = env.names()?;
     let worker = spec.worker_profiles.first().cloned().unwrap_or_default();
+    let version = version_spec(env).await?;
+    let service_principal = match &spec.service_principal_profile {
+        Some(sp) => Some(ServicePrincipalCredentials {
+            tenant_id: customer_tenant(env).await?,
+            client_id: sp.client_id.clone(),
+            client_secret: env
+                .customer_secret(CLIENT_SECRET_KEY)
+                .await?
+                .unwrap_or_default(),
+        }),
+        None => None,
+    };
     // Validated at the start of the install, so the subnet ids parse.
     let master = ResourceId::parse(&spec.master_profile.subnet_id).ok();
     let subnet_name = |id: &str| {
@@ -57,7 +72,25 @@ async fn seed_input(env: &StepEnv<'_>) -> StepResult<SeedInput> {
             .customer_secret(PULL_SECRET_KEY)
             .await?
             .unwrap_or_default(),
+        release_pullspec: version
+            .as_ref()
+            .map(|v| v.open_shift_pullspec.clone())
+            .unwrap_or_default(),
+        installer_pullspec: version.map(|v| v.installer_pullspec).unwrap_or_default(),
+        service_principal,
     })
+}
+
+/// The `OpenShiftVersion` of the cluster's version (object name: the version), when the RP has it.
+async fn version_spec(
+    env: &StepEnv<'_>,
+) -> StepResult<Option<crds::management::OpenShiftVersionSpec>> {
+    let api: kube::Api<crds::management::OpenShiftVersion> = kube::Api::all(env.ctx.client.clone());
+    let version = api
+        .get_opt(&env.cluster.spec.cluster_profile.version)
+        .await
+        .map_err(|e| kube_outcome(&e))?;
+    Ok(version.map(|v| v.spec))
 }
 
 pub(super) async fn run_installer(env: &mut StepEnv<'_>) -> StepResult<()> {

@@ -859,6 +859,9 @@ mod tests {
             worker_count: 3,
             worker_disk_size_gb: 128,
             pull_secret: Default::default(),
+            release_pullspec: String::new(),
+            installer_pullspec: String::new(),
+            service_principal: None,
         }
     }
 

@@ -18,7 +18,7 @@ use crate::Result;
 pub use installer::{InstallerConfig, InstallerRuntime};
 #[cfg(feature = "local-runtime")]
 pub use local::LocalRuntime;
-pub use seed::SeedInput;
+pub use seed::{SeedInput, ServicePrincipalCredentials};
 
 /// How to reach an installed cluster's API.
 #[derive(Clone, Debug, PartialEq, Eq)]

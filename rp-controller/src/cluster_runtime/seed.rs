@@ -37,6 +37,25 @@ pub struct SeedInput {
     pub worker_disk_size_gb: i32,
     /// The customer's pull secret (`{"auths":{...}}`), empty for none.
     pub pull_secret: aro_common::Secret,
+    /// The version's release image (its `OpenShiftVersion`'s `openShiftPullspec`); empty when the
+    /// management cluster has no such version (the local runtime needs none).
+    pub release_pullspec: String,
+    /// The version's installer image (`installerPullspec`); empty likewise.
+    pub installer_pullspec: String,
+    /// The cluster's service principal, as the installer authenticates to Azure; `None` for a
+    /// workload-identity cluster.
+    pub service_principal: Option<ServicePrincipalCredentials>,
+}
+
+/// A service principal's credentials in its tenant (the customer's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServicePrincipalCredentials {
+    /// The customer's tenant.
+    pub tenant_id: String,
+    /// The application (client) id.
+    pub client_id: String,
+    /// The client secret (never logged).
+    pub client_secret: aro_common::Secret,
 }
 
 /// Namespaces every OpenShift cluster has that the RP and the operator use.
@@ -348,6 +367,9 @@ mod tests {
             worker_count: workers,
             worker_disk_size_gb: 128,
             pull_secret: Default::default(),
+            release_pullspec: String::new(),
+            installer_pullspec: String::new(),
+            service_principal: None,
         }
     }
 
