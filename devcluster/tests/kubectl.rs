@@ -371,3 +371,29 @@ async fn kubectl_watch_wait_for_delete_and_delete() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("NotFound"));
     dc.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_auth_whoami_names_the_client_certificates_user_and_groups() {
+    let dc = Devcluster::start(DevclusterConfig::in_memory())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("user-admin");
+    let yaml = dc
+        .client_certificate_kubeconfig(
+            "system:admin",
+            &["system:masters"],
+            Some(Duration::from_secs(3600)),
+        )
+        .unwrap();
+    std::fs::write(&kubeconfig, yaml).unwrap();
+    let k = Kubectl { kubeconfig };
+    let who: Value = serde_json::from_str(&k.run(&["auth", "whoami", "-o", "json"])).unwrap();
+    assert_eq!(who["kind"], "SelfSubjectReview");
+    assert_eq!(who["status"]["userInfo"]["username"], "system:admin");
+    assert_eq!(
+        who["status"]["userInfo"]["groups"],
+        serde_json::json!(["system:masters", "system:authenticated"])
+    );
+    dc.stop().await;
+}

@@ -10,6 +10,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Secret};
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::{ApiResource, GroupVersionKind};
+use rp_controller::cluster_runtime::ClusterRuntime;
 use rp_controller::context::Settings;
 
 const T: Duration = Duration::from_secs(60);
@@ -204,6 +205,36 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
     let cluster_client = e2e::kube_client_from(&kubeconfig)
         .await
         .expect("a usable kubeconfig");
+    // The customer's kubeconfig is the user-admin one: system:admin, by a client certificate.
+    let review =
+        Api::<k8s_openapi::api::authentication::v1::SelfSubjectReview>::all(cluster_client.clone())
+            .create(&Default::default(), &Default::default())
+            .await
+            .unwrap();
+    let user = review.status.unwrap().user_info.unwrap();
+    assert_eq!(user.username.as_deref(), Some("system:admin"));
+    assert!(user.groups.unwrap().iter().any(|g| g == "system:masters"));
+    // listCredentials hands out the password the cluster runtime reported.
+    let stored = Api::<crds::management::OpenShiftCluster>::all(system.client.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|c| c.spec.name == "demo")
+        .unwrap();
+    let infra_id = stored.status.unwrap().infra_id.unwrap();
+    let access = system
+        .controller_runtime()
+        .unwrap()
+        .resume(&infra_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        creds.body["kubeadminPassword"].as_str(),
+        access.kubeadmin_password.as_ref().map(|p| p.expose_str())
+    );
     let nodes: Api<Node> = Api::all(cluster_client.clone());
     assert_eq!(
         nodes
@@ -288,6 +319,31 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
     assert_eq!(
         secret_value(&credentials, "azure_client_id").as_deref(),
         Some(arm_emulator::demo::ROTATED_CLIENT_ID)
+    );
+    // All seven keys ARO-RP keeps, and the ARO operator's CredentialsRequest was synced from them.
+    for key in [
+        "azure_subscription_id",
+        "azure_tenant_id",
+        "azure_resource_prefix",
+        "azure_resourcegroup",
+        "azure_region",
+        "azure_client_id",
+        "azure_client_secret",
+    ] {
+        assert!(
+            secret_value(&credentials, key).is_some_and(|v| !v.is_empty()),
+            "azure-credentials lacks {key}"
+        );
+    }
+    assert_eq!(
+        secret_value(&credentials, "azure_resource_prefix").as_deref(),
+        Some(infra_id.as_str())
+    );
+    let synced: Api<Secret> = Api::namespaced(cluster_client.clone(), "openshift-azure-operator");
+    let synced = synced.get("azure-cloud-credentials").await.unwrap();
+    assert_eq!(
+        secret_value(&synced, "azure_client_secret").as_deref(),
+        Some(arm_emulator::demo::ROTATED_CLIENT_SECRET)
     );
     assert_eq!(
         secret_value(&credentials, "azure_client_secret").as_deref(),

@@ -47,7 +47,7 @@ use crate::steps::{Outcome, StepId};
 
 pub use crds::management::protocol::{
     ADMIN_KUBECONFIG_KEY, CLIENT_SECRET_KEY, KUBEADMIN_PASSWORD_KEY, PULL_SECRET_KEY, SSH_KEY_KEY,
-    credentials_secret_name, customer_secret_name,
+    USER_ADMIN_KUBECONFIG_KEY, credentials_secret_name, customer_secret_name,
 };
 
 /// What a step works on.
@@ -207,7 +207,9 @@ pub async fn run(step: StepId, env: &mut StepEnv<'_>) -> Outcome {
             operator::install_operator(env).await
         }
         AroDeploymentReady => operator::operator_ready(env).await,
-        RotateCredentials => credentials::rotate_credentials(env).await,
+        EnsureCredentialsRequest => credentials::ensure_credentials_request(env).await,
+        RotateCredentials => credentials::update_openshift_secret(env).await,
+        AroCredentialsRequestReconciled => credentials::credentials_request_reconciled(env).await,
         // No-ops, kept so stored progress parses (why: on each StepId variant).
         RemoveBootstrap | FinishInstallation | UpdateMaintenanceState => Ok(()),
         // UpdateProvisionedBy: alias, the Everything task's name.

@@ -61,7 +61,9 @@ pub fn install() -> Plan {
     }
 }
 
-/// Updating: re-validate, rotate credentials, reconcile the load balancer, refresh the operator.
+/// Updating: re-validate, rotate credentials (ARO-RP's `ensureCredentialsRequest`,
+/// `updateOpenShiftSecret`, `aroCredentialsRequestReconciled`), reconcile the load balancer,
+/// refresh the operator.
 pub fn update() -> Plan {
     Plan {
         operation: "Update",
@@ -74,7 +76,15 @@ pub fn update() -> Plan {
                 "ClusterAPIServerNotReady",
                 "Timed out waiting for the cluster's Kubernetes API server to become ready.",
             ),
+            Step::action(EnsureCredentialsRequest),
             Step::action(RotateCredentials),
+            Step::wait(
+                AroCredentialsRequestReconciled,
+                3 * MINUTE,
+                POLL,
+                "InternalServerError",
+                "Timed out waiting for the cloud-credential-operator to sync the ARO operator's credentials.",
+            ),
             Step::action(EnsureRoleAssignments),
             Step::action(ReconcileLoadBalancerProfile), // alias of EnsureLoadBalancers
             Step::action(UpdateOperatorSecrets),        // alias of InstallAroOperator

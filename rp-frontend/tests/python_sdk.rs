@@ -8,7 +8,7 @@ mod support;
 use std::process::Stdio;
 
 use rp_frontend::{AuthMode, Frontend, FrontendConfig};
-use support::{ADMIN_KUBECONFIG, KUBEADMIN_PASSWORD, SUB};
+use support::{KUBEADMIN_PASSWORD, SUB, USER_ADMIN_KUBECONFIG};
 
 /// A CA, a server certificate for 127.0.0.1 signed by it, and a self-signed ARM client
 /// certificate (PEM certificate + key in one file, as the SDK's `connection_cert` takes it).
@@ -72,7 +72,7 @@ async fn run_sdk_flow(endpoint: &str, reach: Reach<'_>, referer: bool) {
         .arg(endpoint)
         .args(["--subscription", SUB])
         .args(["--kubeadmin-password", KUBEADMIN_PASSWORD])
-        .args(["--admin-kubeconfig", ADMIN_KUBECONFIG]);
+        .args(["--admin-kubeconfig", USER_ADMIN_KUBECONFIG]);
     if let Reach::Tls(ca, client) = reach {
         command.arg("--ca").arg(ca).arg("--client-cert").arg(client);
     }

@@ -2441,7 +2441,14 @@ async fn routes_by_version() {
                 Method::POST,
                 format!("{path}/listAdminCredentials"),
                 admin,
-                |r| r.status == StatusCode::OK && r.body["kubeconfig"].is_string(),
+                // The user-admin kubeconfig, never the RP's own.
+                |r| {
+                    use base64::Engine;
+                    r.status == StatusCode::OK
+                        && r.body["kubeconfig"]
+                            == base64::engine::general_purpose::STANDARD
+                                .encode(support::USER_ADMIN_KUBECONFIG)
+                },
             ),
             (
                 "openShiftVersions",

@@ -88,8 +88,12 @@ pub const PULL_SECRET_KEY: &str = "pullSecret";
 pub const CLIENT_SECRET_KEY: &str = "servicePrincipalClientSecret";
 /// Key of the kubeadmin password in the credentials Secret (read by listCredentials).
 pub const KUBEADMIN_PASSWORD_KEY: &str = "kubeadminPassword";
-/// Key of the admin kubeconfig in the credentials Secret (read by listAdminCredentials).
+/// Key of the RP's own admin kubeconfig of the cluster in the credentials Secret (the RP's access
+/// to the cluster; never handed to the customer).
 pub const ADMIN_KUBECONFIG_KEY: &str = "adminKubeconfig";
+/// Key of the user-admin kubeconfig in the credentials Secret (read by listAdminCredentials): a
+/// client certificate for `system:admin` valid for one year, separate from the RP's own.
+pub const USER_ADMIN_KUBECONFIG_KEY: &str = "userAdminKubeconfig";
 /// Key of the cluster's SSH private key in the credentials Secret.
 pub const SSH_KEY_KEY: &str = "sshPrivateKey";
 

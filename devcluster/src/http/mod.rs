@@ -161,6 +161,21 @@ fn authenticate(server: &Server, req: &Request<Body>) -> Option<User> {
     })
 }
 
+/// `kubectl auth whoami`: who the request authenticated as (kube-apiserver adds
+/// `system:authenticated` to every authenticated user's groups).
+fn self_subject_review(user: &User) -> serde_json::Value {
+    let mut groups = user.groups.clone();
+    if !groups.iter().any(|g| g == "system:authenticated") {
+        groups.push("system:authenticated".into());
+    }
+    serde_json::json!({
+        "kind": "SelfSubjectReview",
+        "apiVersion": "authentication.k8s.io/v1",
+        "metadata": {"creationTimestamp": null},
+        "status": {"userInfo": {"username": user.name, "groups": groups}},
+    })
+}
+
 /// Whether a presented bearer token is the expected one, in time independent of where they
 /// differ: both are hashed (so lengths and common prefixes do not show) and the digests compared
 /// without an early exit. An empty expected token matches nothing.
@@ -193,6 +208,13 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
     };
     tracing::trace!(user = %user.name, groups = ?user.groups, "authenticated");
     server.faults.hold(&user.name).await;
+    if path == "/apis/authentication.k8s.io/v1/selfsubjectreviews" && req.method() == Method::POST {
+        return Ok((
+            json_response(201, &self_subject_review(&user)),
+            "create",
+            "selfsubjectreviews".into(),
+        ));
+    }
     match path.as_str() {
         "/metrics" => {
             return Ok((

@@ -12,16 +12,23 @@ use base64::Engine;
 use crds::ArmError;
 use crds::SecretReference;
 use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Resource, ResourceExt};
 
 use super::{
     ADMIN_KUBECONFIG_KEY, CLIENT_SECRET_KEY, KUBEADMIN_PASSWORD_KEY, SSH_KEY_KEY, StepEnv,
-    credentials_secret_name, kube_outcome, random_suffix, runtime_outcome,
+    USER_ADMIN_KUBECONFIG_KEY, credentials_secret_name, kube_outcome, runtime_outcome,
 };
 use crate::azure::{self, StepResult};
+use crate::cluster_runtime::USER_ADMIN_KUBECONFIG_VALIDITY;
+use crate::cluster_runtime::seed::{
+    AZURE_CREDENTIALS_NAMESPACE, AZURE_CREDENTIALS_SECRET, AzureCredentials,
+    CLOUD_CREDENTIAL_OPERATOR_NAMESPACE, CLOUD_CREDENTIAL_OPERATOR_SELECTOR,
+};
 use crate::context::Context;
 use crate::steps::Outcome;
 
@@ -139,55 +146,119 @@ pub(super) async fn ensure_ssh_key(env: &mut StepEnv<'_>) -> StepResult<()> {
     upsert_credentials(env, vec![(SSH_KEY_KEY, key.serialize_pem().into())], true).await
 }
 
+/// The kubeadmin password the runtime reports, the RP's admin kubeconfig and a fresh user-admin
+/// kubeconfig (listAdminCredentials') in the credentials Secret. Also the certificates renewal
+/// task's step: it issues a new user-admin kubeconfig each time.
 pub(super) async fn generate_kubeconfigs(env: &mut StepEnv<'_>) -> StepResult<()> {
     let infra_id = env.infra_id()?;
-    let access = env
-        .ctx
-        .runtime
+    let runtime = env.ctx.runtime.clone();
+    let access = runtime
         .resume(&infra_id)
+        .await
+        .map_err(|e| runtime_outcome(&e))?
+        .ok_or_else(|| env.poll(Duration::from_secs(1)))?;
+    // listCredentials hands out the cluster's own password, never one the RP made up.
+    let password = access.kubeadmin_password.ok_or_else(|| {
+        runtime_outcome(&crate::Error::Runtime(format!(
+            "the {} runtime has not reported the cluster's kubeadmin password",
+            runtime.name()
+        )))
+    })?;
+    let user_admin = runtime
+        .user_admin_kubeconfig(&infra_id, USER_ADMIN_KUBECONFIG_VALIDITY)
         .await
         .map_err(|e| runtime_outcome(&e))?
         .ok_or_else(|| env.poll(Duration::from_secs(1)))?;
     upsert_credentials(
         env,
-        vec![(KUBEADMIN_PASSWORD_KEY, kubeadmin_password())],
-        true,
-    )
-    .await?;
-    upsert_credentials(
-        env,
-        vec![(ADMIN_KUBECONFIG_KEY, access.admin_kubeconfig)],
+        vec![
+            (KUBEADMIN_PASSWORD_KEY, password),
+            (ADMIN_KUBECONFIG_KEY, access.admin_kubeconfig),
+            (USER_ADMIN_KUBECONFIG_KEY, user_admin),
+        ],
         false,
     )
     .await
 }
 
-/// A kubeadmin password like the installer's: 23 characters in four dash-separated groups.
-fn kubeadmin_password() -> AroSecret {
-    let raw = random_suffix(20);
-    format!(
-        "{}-{}-{}-{}",
-        &raw[0..5],
-        &raw[5..10],
-        &raw[10..15],
-        &raw[15..20]
+/// The field manager of what the RP applies inside a cluster (ARO-RP's).
+const FIELD_MANAGER: &str = "aro-rp";
+/// The ARO operator's CredentialsRequest.
+pub const ARO_CREDENTIALS_REQUEST: &str = "openshift-azure-operator";
+
+fn credentials_request_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("cloudcredential.openshift.io", "v1", "CredentialsRequest"),
+        "credentialsrequests",
     )
-    .chars()
-    .enumerate()
-    .map(|(i, c)| {
-        if i % 3 == 0 {
-            c.to_ascii_uppercase()
-        } else {
-            c
-        }
-    })
-    .collect::<String>()
-    .into()
 }
 
-/// Update: hand the cluster the customer's current service principal secret (what the in-cluster
-/// cloud provider and operators authenticate with).
-pub(super) async fn rotate_credentials(env: &mut StepEnv<'_>) -> StepResult<()> {
+/// The ARO operator's CredentialsRequest, as ARO-RP's operator deployer ensures it
+/// (pkg/operator/deploy/staticresources/credentialsrequest.yaml): the permissions the operator's
+/// controllers use, its Secret in the operator's namespace. Pure.
+pub fn aro_credentials_request() -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "cloudcredential.openshift.io/v1",
+        "kind": "CredentialsRequest",
+        "metadata": {
+            "name": ARO_CREDENTIALS_REQUEST,
+            "namespace": CLOUD_CREDENTIAL_OPERATOR_NAMESPACE,
+            "labels": {"controller-tools.k8s.io": "1.0"},
+            "annotations": {
+                "exclude.release.openshift.io/internal-openshift-hosted": "true",
+                "include.release.openshift.io/self-managed-high-availability": "true",
+            },
+        },
+        "spec": {
+            "providerSpec": {
+                "apiVersion": "cloudcredential.openshift.io/v1",
+                "kind": "AzureProviderSpec",
+                "permissions": [
+                    "Microsoft.Storage/storageAccounts/listKeys/action",
+                    "Microsoft.Storage/storageAccounts/read",
+                    "Microsoft.Network/virtualNetworks/subnets/read",
+                    "Microsoft.Network/virtualNetworks/subnets/write",
+                    "Microsoft.Network/natGateways/join/action",
+                    "Microsoft.Network/routeTables/join/action",
+                    "Microsoft.Network/networkSecurityGroups/join/action",
+                    "Microsoft.Network/serviceEndpointPolicies/join/action",
+                    "Microsoft.Network/networkIntentPolicies/join/action",
+                    "Microsoft.Network/networkManagers/ipamPools/associateResourcesToPool/action",
+                ],
+            },
+            "secretRef": {"name": "azure-cloud-credentials", "namespace": aro_operator::OPERATOR_NAMESPACE},
+            "serviceAccountNames": ["aro-operator-master"],
+        },
+    })
+}
+
+/// Update: the ARO operator's CredentialsRequest exists as ARO-RP defines it.
+pub(super) async fn ensure_credentials_request(env: &mut StepEnv<'_>) -> StepResult<()> {
+    if env.cluster.spec.service_principal_profile.is_none() {
+        return Ok(());
+    }
+    let infra_id = env.infra_id()?;
+    let client = env.cluster_client(&infra_id).await?;
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        client,
+        CLOUD_CREDENTIAL_OPERATOR_NAMESPACE,
+        &credentials_request_resource(),
+    );
+    api.patch(
+        ARO_CREDENTIALS_REQUEST,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(aro_credentials_request()),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| kube_outcome(&e))
+}
+
+/// Update (ARO-RP's `updateOpenShiftSecret`): hand the cluster the customer's current service
+/// principal: `kube-system/azure-credentials` with all seven keys, by server-side apply (the
+/// installer's other fields are kept), then restart the cloud-credential-operator so that it
+/// passes the new credential through to every CredentialsRequest's Secret.
+pub(super) async fn update_openshift_secret(env: &mut StepEnv<'_>) -> StepResult<()> {
     let infra_id = env.infra_id()?;
     let Some(sp) = env.cluster.spec.service_principal_profile.clone() else {
         return Ok(());
@@ -198,24 +269,89 @@ pub(super) async fn rotate_credentials(env: &mut StepEnv<'_>) -> StepResult<()> 
         .unwrap_or_default();
     let client = env.cluster_client(&infra_id).await?;
     let tenant = customer_tenant(env).await?;
-    let operator_identity = operator_credentials(env, &tenant, &sp.client_id, &secret);
     let resource_group = env.names()?.resource_group;
-    put_secret(
-        &client,
-        "kube-system",
-        "azure-credentials",
-        BTreeMap::from([
-            ("azure_client_id".to_string(), sp.client_id),
-            ("azure_client_secret".to_string(), secret.into_exposed()),
-            ("azure_resourcegroup".to_string(), resource_group),
-            (
-                "azure_region".to_string(),
-                env.cluster.spec.location.clone(),
-            ),
-        ]),
-    )
-    .await?;
-    put_operator_credentials(&client, operator_identity).await
+    let data = AzureCredentials {
+        subscription_id: &env.cluster.spec.subscription_id,
+        tenant_id: &tenant,
+        resource_prefix: &infra_id,
+        resource_group: &resource_group,
+        region: &env.cluster.spec.location,
+        client_id: &sp.client_id,
+        client_secret: secret.expose_str(),
+    }
+    .data();
+    let encoded: serde_json::Map<String, serde_json::Value> = data
+        .into_iter()
+        .map(|(k, v)| {
+            let value = base64::engine::general_purpose::STANDARD.encode(v);
+            (k, serde_json::Value::String(value))
+        })
+        .collect();
+    let applied = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": AZURE_CREDENTIALS_SECRET, "namespace": AZURE_CREDENTIALS_NAMESPACE},
+        "data": encoded,
+    });
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), AZURE_CREDENTIALS_NAMESPACE);
+    secrets
+        .patch(
+            AZURE_CREDENTIALS_SECRET,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(applied),
+        )
+        .await
+        .map_err(|e| kube_outcome(&e))?;
+    // Edge-triggered, as in ARO-RP: a failed restart is logged, not fatal (the operator still
+    // syncs on its own resync, and the next step waits for it).
+    let pods: Api<Pod> = Api::namespaced(client, CLOUD_CREDENTIAL_OPERATOR_NAMESPACE);
+    if let Err(error) = pods
+        .delete_collection(
+            &DeleteParams::default(),
+            &ListParams::default().labels(CLOUD_CREDENTIAL_OPERATOR_SELECTOR),
+        )
+        .await
+    {
+        tracing::warn!(%error, infra_id, "restarting the cloud-credential-operator failed");
+    }
+    Ok(())
+}
+
+/// Wait (ARO-RP's `aroCredentialsRequestReconciled`): the cloud-credential-operator synced the ARO
+/// operator's CredentialsRequest from the current `azure-credentials`. ARO-RP accepts a sync in
+/// the last five minutes; the CredentialsRequest's `lastSyncCloudCredsSecretResourceVersion`
+/// (which ARO-RP calls the neater check) says exactly whether it saw this version.
+pub(super) async fn credentials_request_reconciled(env: &mut StepEnv<'_>) -> StepResult<()> {
+    if env.cluster.spec.service_principal_profile.is_none() {
+        return Ok(());
+    }
+    let infra_id = env.infra_id()?;
+    let client = env.cluster_client(&infra_id).await?;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), AZURE_CREDENTIALS_NAMESPACE);
+    let current = secrets
+        .get_opt(AZURE_CREDENTIALS_SECRET)
+        .await
+        .map_err(|e| kube_outcome(&e))?
+        .and_then(|s| s.metadata.resource_version);
+    let requests: Api<DynamicObject> = Api::namespaced_with(
+        client,
+        CLOUD_CREDENTIAL_OPERATOR_NAMESPACE,
+        &credentials_request_resource(),
+    );
+    let synced = requests
+        .get_opt(ARO_CREDENTIALS_REQUEST)
+        .await
+        .map_err(|e| kube_outcome(&e))?
+        .and_then(|r| {
+            r.data["status"]["lastSyncCloudCredsSecretResourceVersion"]
+                .as_str()
+                .map(str::to_string)
+        });
+    if current.is_some() && synced == current {
+        Ok(())
+    } else {
+        Err(env.poll(Duration::from_secs(2)))
+    }
 }
 
 /// Name of the Secret in the operator's namespace holding its Azure identity (`AZURE_*`
@@ -324,18 +460,11 @@ pub fn decode_kubeconfig(b64: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::actions::testing::{
-        Harness, NAMESPACE, cluster, cluster_with_service_principal, installing,
+        Harness, NAMESPACE, RECORDED_KUBEADMIN_PASSWORD, RECORDED_USER_ADMIN_KUBECONFIG,
+        RuntimeCall, cluster, cluster_with_service_principal, installing,
     };
     use crate::steps::StepId;
     use arm_emulator::demo;
-
-    #[test]
-    fn kubeadmin_passwords_have_the_installer_shape() {
-        let p = kubeadmin_password();
-        assert_eq!(p.expose().len(), 23);
-        assert_eq!(p.expose().split('-').count(), 4);
-        assert_ne!(p, kubeadmin_password());
-    }
 
     #[test]
     fn kubeconfigs_decode_from_base64() {
@@ -372,9 +501,19 @@ mod tests {
             second[ADMIN_KUBECONFIG_KEY],
             "apiVersion: v1\nkind: Config\n"
         );
-        assert_eq!(second[KUBEADMIN_PASSWORD_KEY].len(), 23);
+        // The runtime's password and a user-admin kubeconfig for a year, not the RP's own.
+        assert_eq!(second[KUBEADMIN_PASSWORD_KEY], RECORDED_KUBEADMIN_PASSWORD);
+        assert_eq!(
+            second[USER_ADMIN_KUBECONFIG_KEY],
+            RECORDED_USER_ADMIN_KUBECONFIG
+        );
+        assert!(h.runtime_calls().iter().any(|c| matches!(
+            c,
+            RuntimeCall::UserAdminKubeconfig(v) if *v == USER_ADMIN_KUBECONFIG_VALIDITY
+        )));
+        assert_eq!(USER_ADMIN_KUBECONFIG_VALIDITY.as_secs(), 365 * 24 * 3600);
 
-        // A renewal keeps the password and rewrites the kubeconfig.
+        // A renewal keeps the password and issues the user-admin kubeconfig again.
         assert_eq!(
             h.run(StepId::RenewCertificates, &cluster, &mut status)
                 .await,
@@ -388,35 +527,139 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn rotation_hands_the_cluster_the_customers_current_secret() {
+    async fn rotation_applies_all_seven_keys_restarts_the_cco_and_waits_for_its_sync() {
         let h = Harness::with_kube().await;
         h.register_subscription(demo::TENANT).await;
         h.put_customer_secret(&[(CLIENT_SECRET_KEY, "rotated-secret")])
             .await;
+        h.install_openshift_kind(
+            "cloudcredential.openshift.io",
+            "v1",
+            "CredentialsRequest",
+            "credentialsrequests",
+        )
+        .await;
         let cluster = cluster_with_service_principal();
         let mut status = installing();
-        assert_eq!(
-            h.run(StepId::RotateCredentials, &cluster, &mut status)
-                .await,
-            Outcome::Done
-        );
-        let cloud = h
-            .secret_data("kube-system", "azure-credentials")
-            .await
-            .expect("the cloud provider's credentials");
-        assert_eq!(cloud["azure_client_id"], demo::CLUSTER_CLIENT_ID);
-        assert_eq!(cloud["azure_client_secret"], "rotated-secret");
-        assert_eq!(cloud["azure_resourcegroup"], "aro-demo");
-        assert_eq!(cloud["azure_region"], demo::LOCATION);
-        let operator = h
-            .secret_data(
-                aro_operator::OPERATOR_NAMESPACE,
-                OPERATOR_CREDENTIALS_SECRET,
+        let kube = h.kube();
+        // What the installer left: the Secret with a key of another writer, and the CCO's pod.
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(kube.clone());
+        for ns in [
+            CLOUD_CREDENTIAL_OPERATOR_NAMESPACE,
+            AZURE_CREDENTIALS_NAMESPACE,
+        ] {
+            let _ = namespaces
+                .create(
+                    &PostParams::default(),
+                    &serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).unwrap(),
+                )
+                .await;
+        }
+        let secrets: Api<Secret> = Api::namespaced(kube.clone(), AZURE_CREDENTIALS_NAMESPACE);
+        secrets
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(serde_json::json!({
+                    "metadata": {"name": AZURE_CREDENTIALS_SECRET},
+                    "stringData": {"azure_client_id": "old", "installer_only": "kept"}
+                }))
+                .unwrap(),
             )
             .await
-            .expect("the operator's identity");
-        assert_eq!(operator["AZURE_CLIENT_SECRET"], "rotated-secret");
-        assert_eq!(operator["AZURE_TENANT_ID"], demo::TENANT);
+            .unwrap();
+        let pods: Api<Pod> = Api::namespaced(kube.clone(), CLOUD_CREDENTIAL_OPERATOR_NAMESPACE);
+        pods.create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "cloud-credential-operator-0",
+                             "labels": {"app": "cloud-credential-operator"}},
+                "spec": {"containers": [{"name": "cco", "image": "cco"}]}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+
+        for step in [StepId::EnsureCredentialsRequest, StepId::RotateCredentials] {
+            assert_eq!(
+                h.run(step, &cluster, &mut status).await,
+                Outcome::Done,
+                "{step}"
+            );
+        }
+        let cloud = h
+            .secret_data(AZURE_CREDENTIALS_NAMESPACE, AZURE_CREDENTIALS_SECRET)
+            .await
+            .expect("the cloud credentials");
+        assert_eq!(cloud["azure_client_id"], demo::CLUSTER_CLIENT_ID);
+        assert_eq!(cloud["azure_client_secret"], "rotated-secret");
+        assert_eq!(cloud["azure_tenant_id"], demo::TENANT);
+        assert_eq!(cloud["azure_subscription_id"], cluster.spec.subscription_id);
+        assert_eq!(cloud["azure_resource_prefix"], "demo-abcde");
+        assert_eq!(cloud["azure_resourcegroup"], "aro-demo");
+        assert_eq!(cloud["azure_region"], demo::LOCATION);
+        assert_eq!(
+            cloud["installer_only"], "kept",
+            "server-side apply keeps other keys"
+        );
+        assert_eq!(cloud.len(), 8);
+        assert!(
+            pods.list(&Default::default())
+                .await
+                .unwrap()
+                .items
+                .is_empty(),
+            "the cloud-credential-operator was restarted"
+        );
+        let requests: Api<DynamicObject> = Api::namespaced_with(
+            kube.clone(),
+            CLOUD_CREDENTIAL_OPERATOR_NAMESPACE,
+            &credentials_request_resource(),
+        );
+        let request = requests.get(ARO_CREDENTIALS_REQUEST).await.unwrap();
+        assert_eq!(
+            request.data["spec"]["secretRef"]["namespace"],
+            aro_operator::OPERATOR_NAMESPACE
+        );
+
+        // Until the CCO synced this version of the Secret, the update waits.
+        let outcome = h
+            .run_once(
+                StepId::AroCredentialsRequestReconciled,
+                &cluster,
+                &mut status,
+                None,
+            )
+            .await;
+        assert!(matches!(outcome, Outcome::InProgress { .. }), "{outcome:?}");
+        let version = secrets
+            .get(AZURE_CREDENTIALS_SECRET)
+            .await
+            .unwrap()
+            .metadata
+            .resource_version
+            .unwrap();
+        requests
+            .patch_status(
+                ARO_CREDENTIALS_REQUEST,
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"status": {
+                    "provisioned": true,
+                    "lastSyncCloudCredsSecretResourceVersion": version,
+                    "lastSyncTimestamp": "2026-12-07T00:00:00Z",
+                }})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            h.run(
+                StepId::AroCredentialsRequestReconciled,
+                &cluster,
+                &mut status
+            )
+            .await,
+            Outcome::Done
+        );
     }
 
     #[tokio::test]

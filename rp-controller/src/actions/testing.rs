@@ -395,6 +395,36 @@ impl Harness {
         panic!("{} is never served", K::crd_name());
     }
 
+    /// Register a schema-less namespaced custom resource (an OpenShift kind the cluster serves)
+    /// and wait until it is established.
+    pub async fn install_openshift_kind(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        plural: &str,
+    ) {
+        let crd = serde_json::json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": format!("{plural}.{group}")},
+            "spec": {
+                "group": group,
+                "names": {"kind": kind, "plural": plural, "listKind": format!("{kind}List"),
+                          "singular": kind.to_ascii_lowercase()},
+                "scope": "Namespaced",
+                "versions": [{"name": version, "served": true, "storage": true,
+                              "subresources": {"status": {}},
+                              "schema": {"openAPIV3Schema": {"type": "object",
+                                         "x-kubernetes-preserve-unknown-fields": true}}}],
+            }
+        });
+        let crd = serde_json::from_value(crd).expect("a CRD");
+        aro_common::crd::apply_crds(&self.kube(), &[crd], "test")
+            .await
+            .expect("the CRD is established");
+    }
+
     /// Register the demo subscription in tenant `tenant` (what ARM's subscription PUT records).
     pub async fn register_subscription(&self, tenant: &str) {
         use crds::management::{Subscription, SubscriptionSpec};

@@ -35,6 +35,8 @@ struct LocalCluster {
     devcluster: Devcluster,
     client: kube::Client,
     operator: Option<CancellationToken>,
+    /// The cluster's cloud-credential-operator ([`super::local_cco`]), once seeded.
+    cloud_credential_operator: Option<CancellationToken>,
     /// The cluster's kubeadmin password, made when the cluster was first started (as the
     /// installer makes one) and kept with a durable cluster.
     kubeadmin_password: aro_common::Secret,
@@ -175,8 +177,22 @@ impl LocalRuntime {
             devcluster,
             client,
             operator: None,
+            cloud_credential_operator: None,
             kubeadmin_password,
         })
+    }
+
+    fn start_cloud_credential_operator(cluster: &mut LocalCluster) {
+        if cluster
+            .cloud_credential_operator
+            .as_ref()
+            .is_some_and(|t| !t.is_cancelled())
+        {
+            return;
+        }
+        let token = cluster.devcluster.shutdown_token().child_token();
+        tokio::spawn(super::local_cco::run(cluster.client.clone(), token.clone()));
+        cluster.cloud_credential_operator = Some(token);
     }
 
     fn start_operator(&self, cluster: &mut LocalCluster) {
@@ -323,6 +339,8 @@ impl ClusterRuntime for LocalRuntime {
         .await
         .map_err(runtime_error)?;
         apply_seed(&cluster.client, &objects).await?;
+        let cluster = guard.as_mut().expect("just started");
+        Self::start_cloud_credential_operator(cluster);
         Ok(cluster.access())
     }
 
@@ -338,6 +356,7 @@ impl ClusterRuntime for LocalRuntime {
         };
         tracing::info!(infra_id, dir = %dir.display(), "resuming local cluster");
         let mut cluster = self.start(infra_id).await?;
+        Self::start_cloud_credential_operator(&mut cluster);
         let clusters: Api<DynamicObject> =
             Api::all_with(cluster.client.clone(), &operator_cluster_resource());
         if clusters

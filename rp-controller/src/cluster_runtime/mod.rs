@@ -9,6 +9,8 @@
 pub mod installer;
 #[cfg(feature = "local-runtime")]
 pub mod local;
+#[cfg(feature = "local-runtime")]
+mod local_cco;
 pub mod seed;
 
 use aro_operator::manifests::OperatorDeployValues;

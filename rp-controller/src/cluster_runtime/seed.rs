@@ -71,7 +71,56 @@ pub const NAMESPACES: &[&str] = &[
     "openshift-sdn",
     "openshift-etcd",
     "openshift-kube-apiserver",
+    CLOUD_CREDENTIAL_OPERATOR_NAMESPACE,
 ];
+
+/// Where the installer leaves the cluster's root Azure credential, which the
+/// cloud-credential-operator passes through to the CredentialsRequests' Secrets.
+pub const AZURE_CREDENTIALS_NAMESPACE: &str = "kube-system";
+/// Name of that Secret.
+pub const AZURE_CREDENTIALS_SECRET: &str = "azure-credentials";
+/// Namespace of the cloud-credential-operator and of the CredentialsRequests.
+pub const CLOUD_CREDENTIAL_OPERATOR_NAMESPACE: &str = "openshift-cloud-credential-operator";
+/// Label selector of the cloud-credential-operator's pods (deleted to restart it).
+pub const CLOUD_CREDENTIAL_OPERATOR_SELECTOR: &str = "app=cloud-credential-operator";
+
+/// What `kube-system/azure-credentials` says: the seven keys the installer writes and ARO-RP
+/// keeps (its `updateOpenShiftSecret`).
+#[derive(Clone, Debug)]
+pub struct AzureCredentials<'a> {
+    /// The cluster's subscription.
+    pub subscription_id: &'a str,
+    /// The customer's tenant.
+    pub tenant_id: &'a str,
+    /// The prefix of the cluster's Azure resources (the infra id).
+    pub resource_prefix: &'a str,
+    /// The cluster resource group's name.
+    pub resource_group: &'a str,
+    /// The cluster's region.
+    pub region: &'a str,
+    /// The cluster's service principal.
+    pub client_id: &'a str,
+    /// Its secret.
+    pub client_secret: &'a str,
+}
+
+impl AzureCredentials<'_> {
+    /// The Secret's data.
+    pub fn data(&self) -> std::collections::BTreeMap<String, String> {
+        [
+            ("azure_subscription_id", self.subscription_id),
+            ("azure_tenant_id", self.tenant_id),
+            ("azure_resource_prefix", self.resource_prefix),
+            ("azure_resourcegroup", self.resource_group),
+            ("azure_region", self.region),
+            ("azure_client_id", self.client_id),
+            ("azure_client_secret", self.client_secret),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+}
 
 /// Cluster operators reported by ClusterVersion (a subset, enough for readiness checks).
 pub const CLUSTER_OPERATORS: &[&str] = &[
@@ -235,6 +284,45 @@ pub fn seed_objects(input: &SeedInput) -> Vec<Value> {
         "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
         "metadata": {"name": "pull-secret", "namespace": "openshift-config"},
         "data": {".dockerconfigjson": b64(pull_secret)}
+    }));
+    if let Some(sp) = &input.service_principal {
+        let credentials = AzureCredentials {
+            subscription_id: &input.subscription_id,
+            tenant_id: &sp.tenant_id,
+            resource_prefix: &input.infra_id,
+            resource_group: &input.cluster_resource_group,
+            region: &input.location,
+            client_id: &sp.client_id,
+            client_secret: sp.client_secret.expose_str(),
+        };
+        let data: serde_json::Map<String, Value> = credentials
+            .data()
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(b64(&v))))
+            .collect();
+        objects.push(json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": AZURE_CREDENTIALS_SECRET, "namespace": AZURE_CREDENTIALS_NAMESPACE},
+            "data": data
+        }));
+    }
+    // The cloud-credential-operator's pod (what ARO-RP deletes to restart it) and one of the
+    // CredentialsRequests a cluster is installed with.
+    objects.push(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "cloud-credential-operator-0", "namespace": CLOUD_CREDENTIAL_OPERATOR_NAMESPACE,
+                     "labels": {"app": "cloud-credential-operator"}},
+        "spec": {"containers": [{"name": "cloud-credential-operator", "image": "cloud-credential-operator"}]}
+    }));
+    objects.push(json!({
+        "apiVersion": "cloudcredential.openshift.io/v1", "kind": "CredentialsRequest",
+        "metadata": {"name": "openshift-machine-api-azure", "namespace": CLOUD_CREDENTIAL_OPERATOR_NAMESPACE},
+        "spec": {
+            "providerSpec": {"apiVersion": "cloudcredential.openshift.io/v1", "kind": "AzureProviderSpec",
+                             "roleBindings": [{"role": "Contributor"}]},
+            "secretRef": {"name": "azure-cloud-credentials", "namespace": "openshift-machine-api"},
+            "serviceAccountNames": ["machine-api-controllers"]
+        }
     }));
     objects.push(json!({
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",

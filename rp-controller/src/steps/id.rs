@@ -81,7 +81,9 @@ step_ids! {
     FinishInstallation = "finishInstallation",
 
     // -------------------------------------------------------------------------------- update
-    /// Hand the cluster the customer's current service principal secret.
+    /// Hand the cluster the customer's current service principal: `kube-system/azure-credentials`
+    /// with its seven keys (server-side apply), then restart the cloud-credential-operator
+    /// (ARO-RP's `updateOpenShiftSecret`).
     RotateCredentials = "rotateCredentials",
     /// Alias of [`StepId::EnsureLoadBalancers`] (the same action): ARO-RP's name for it in the
     /// update plan, where it applies a changed outbound IP count.
@@ -89,6 +91,13 @@ step_ids! {
     /// Alias of [`StepId::InstallAroOperator`] (the same action): ARO-RP's name for it in the
     /// update plan, where it refreshes the operator's identity after a credentials change.
     UpdateOperatorSecrets = "updateOperatorSecrets",
+
+    /// The ARO operator's CredentialsRequest (`openshift-azure-operator`), through which the
+    /// cloud-credential-operator hands the operator the cluster's credentials.
+    EnsureCredentialsRequest = "ensureCredentialsRequest",
+    /// Wait: the cloud-credential-operator synced the ARO operator's CredentialsRequest from the
+    /// rotated `azure-credentials`.
+    AroCredentialsRequestReconciled = "aroCredentialsRequestReconciled",
 
     // -------------------------------------------------------------------------- admin update
     /// Alias of [`StepId::InstallAroOperator`] (the same action): the operator update's last
@@ -182,6 +191,8 @@ mod tests {
             "rotateCredentials",
             "reconcileLoadBalancerProfile",
             "updateOperatorSecrets",
+            "ensureCredentialsRequest",
+            "aroCredentialsRequestReconciled",
             "syncClusterObject",
             "renewCertificates",
             "updateProvisionedBy",

@@ -802,8 +802,9 @@ pub async fn credentials(
         .as_ref()
         .and_then(|s| s.credentials_ref.as_ref())
         .map(|r| r.name.clone());
+    // The customer gets the user-admin kubeconfig, never the RP's own (ADMIN_KUBECONFIG_KEY).
     let field = if admin_kubeconfig {
-        protocol::ADMIN_KUBECONFIG_KEY
+        protocol::USER_ADMIN_KUBECONFIG_KEY
     } else {
         protocol::KUBEADMIN_PASSWORD_KEY
     };

@@ -30,7 +30,9 @@ pub const SUB: &str = "6f2c1b3a-1111-4222-8333-944445555666";
 /// The password the stand-in controller stores for every cluster.
 pub const KUBEADMIN_PASSWORD: &str = "kubeadmin-password-from-driver";
 /// The admin kubeconfig the stand-in controller stores for every cluster.
-pub const ADMIN_KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters: []\n";
+pub const USER_ADMIN_KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters: []\n";
+/// The RP's own admin kubeconfig of the cluster: never handed to the customer.
+pub const RP_ADMIN_KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nusers: [{name: rp}]\n";
 
 /// A devcluster serving the management CRDs, with one enabled default OpenShift version.
 pub async fn management_cluster() -> (Devcluster, kube::Client) {
@@ -150,7 +152,8 @@ async fn finish_operation(client: &kube::Client, cluster: &OpenShiftCluster) -> 
                 data: Some(
                     [
                         ("kubeadminPassword", KUBEADMIN_PASSWORD),
-                        ("adminKubeconfig", ADMIN_KUBECONFIG),
+                        ("adminKubeconfig", RP_ADMIN_KUBECONFIG),
+                        ("userAdminKubeconfig", USER_ADMIN_KUBECONFIG),
                     ]
                     .into_iter()
                     .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
