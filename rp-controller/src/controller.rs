@@ -53,10 +53,30 @@ pub struct ControllerArgs {
     /// endpoint is made.
     #[arg(long, env = "ARO_RP_PRIVATE_ENDPOINT_SUBNET_ID")]
     pub rp_private_endpoint_subnet_id: Option<String>,
-    /// Directory of the local cluster runtime's clusters (durable across restarts); in memory when
+    /// What creates the clusters: `hive` (ClusterDeployments for the Hive operator, as ARO-RP's
+    /// hive mode; production), `installer` (runs openshift-install in this process's host), or
+    /// `local` (each cluster an embedded API server in this process: for `aro local` and tests
+    /// only, never production).
+    #[arg(long, env = "ARO_CLUSTER_RUNTIME", value_enum)]
+    pub cluster_runtime: RuntimeKind,
+    /// `local` runtime: directory of the clusters (durable across restarts); in memory when
     /// absent.
     #[arg(long, env = "ARO_LOCAL_CLUSTERS_DIR")]
     pub local_clusters_dir: Option<PathBuf>,
+    /// `installer` runtime: the openshift-install binary (a path, or a name looked up in PATH).
+    #[arg(
+        long,
+        env = "ARO_INSTALLER_BINARY",
+        default_value = "openshift-install"
+    )]
+    pub installer_binary: PathBuf,
+    /// `installer` runtime: where each cluster's install directory is kept (durable: it holds what
+    /// `destroy cluster` needs). Required with `--cluster-runtime=installer`.
+    #[arg(long, env = "ARO_INSTALLER_WORK_DIR")]
+    pub installer_work_dir: Option<PathBuf>,
+    /// `installer` runtime: how long one `create cluster` or `destroy cluster` may run, in minutes.
+    #[arg(long, default_value_t = 60)]
+    pub installer_timeout_minutes: u64,
     /// Clusters reconciled concurrently.
     #[arg(long, default_value_t = 32)]
     pub workers: u16,
@@ -90,7 +110,64 @@ pub struct ControllerArgs {
     pub install_crds: bool,
 }
 
+/// The cluster runtimes `aro controller` can run (see docs/architecture.md).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuntimeKind {
+    /// Each cluster an embedded API server in this process (aro local and tests only).
+    Local,
+    /// openshift-install run by this process.
+    Installer,
+    /// ClusterDeployments reconciled by Hive.
+    Hive,
+}
+
 impl ControllerArgs {
+    /// The cluster runtime these flags choose, built on the management cluster's `client`.
+    pub fn cluster_runtime(&self, client: &kube::Client) -> Result<Arc<dyn ClusterRuntime>> {
+        let _ = client;
+        match self.cluster_runtime {
+            RuntimeKind::Local => self.local_runtime(),
+            RuntimeKind::Installer => {
+                let work_dir = self.installer_work_dir.clone().ok_or_else(|| {
+                    Error::Config(
+                        "--cluster-runtime=installer needs --installer-work-dir (where install directories are kept)".into(),
+                    )
+                })?;
+                let mut config = crate::cluster_runtime::InstallerConfig::new(
+                    self.installer_binary.clone(),
+                    work_dir,
+                );
+                config.timeout = Duration::from_secs(self.installer_timeout_minutes.max(1) * 60);
+                tracing::info!(binary = %config.binary.display(), work_dir = %config.work_dir.display(), "cluster runtime: installer");
+                Ok(Arc::new(crate::cluster_runtime::InstallerRuntime::new(
+                    config,
+                )))
+            }
+            RuntimeKind::Hive => Err(Error::Config(
+                "--cluster-runtime=hive is not available in this build yet".into(),
+            )),
+        }
+    }
+
+    #[cfg(feature = "local-runtime")]
+    fn local_runtime(&self) -> Result<Arc<dyn ClusterRuntime>> {
+        tracing::warn!(
+            clusters_dir = ?self.local_clusters_dir,
+            "cluster runtime: local. Clusters are embedded API servers in this process, for `aro local` and tests only: never use it in production (--cluster-runtime=hive or installer)"
+        );
+        Ok(Arc::new(crate::cluster_runtime::LocalRuntime::new(
+            self.local_clusters_dir.clone(),
+        )))
+    }
+
+    #[cfg(not(feature = "local-runtime"))]
+    fn local_runtime(&self) -> Result<Arc<dyn ClusterRuntime>> {
+        Err(Error::Config(
+            "--cluster-runtime=local: this build has no local runtime (feature local-runtime)"
+                .into(),
+        ))
+    }
+
     /// The lifecycle settings these flags describe.
     pub fn settings(&self) -> Settings {
         Settings {
@@ -148,8 +225,7 @@ pub struct ControllerOptions {
     pub install_crds: bool,
 }
 
-/// `aro controller`: the clusters run on the local cluster runtime.
-#[cfg(feature = "local-runtime")]
+/// `aro controller`: the lifecycle controllers on the cluster runtime the flags choose.
 pub async fn run(args: ControllerArgs, shutdown: CancellationToken) -> Result<()> {
     let client = match &args.kubeconfig {
         Some(path) => {
@@ -167,6 +243,7 @@ pub async fn run(args: ControllerArgs, shutdown: CancellationToken) -> Result<()
         aro_common::kube_client::REQUEST_TIMEOUT,
     );
     let azure = AzureClients::new(args.azure.to_config()?)?;
+    let runtime = args.cluster_runtime(&client)?;
     let health = Health::new();
     let (bound, _listener) =
         aro_common::health::serve(args.listen, health.clone(), shutdown.clone())
@@ -177,9 +254,7 @@ pub async fn run(args: ControllerArgs, shutdown: CancellationToken) -> Result<()
         ControllerOptions {
             client,
             azure,
-            runtime: Arc::new(crate::cluster_runtime::LocalRuntime::new(
-                args.local_clusters_dir.clone(),
-            )),
+            runtime,
             settings: args.settings(),
             lease: args.lease()?,
             workers: args.workers,

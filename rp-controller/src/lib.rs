@@ -40,7 +40,7 @@ pub mod validation;
 
 #[cfg(feature = "local-runtime")]
 pub use controller::run;
-pub use controller::{ControllerArgs, ControllerOptions, run_with};
+pub use controller::{ControllerArgs, ControllerOptions, RuntimeKind, run_with};
 
 /// Errors of rp-controller.
 #[derive(Debug, thiserror::Error)]

@@ -366,6 +366,11 @@ fn deployments_match_the_flags_and_listeners_of_the_code() {
                     a.listen
                 );
                 assert!(!a.install_crds, "the CRDs come from the kustomization");
+                assert_eq!(
+                    a.cluster_runtime,
+                    rp_controller::RuntimeKind::Hive,
+                    "a deployed RP creates clusters through Hive by default"
+                );
                 vec![a.listen.port()]
             }
             other => panic!("{other:?}"),
