@@ -4,6 +4,8 @@
 //! This library holds the ARM-side client the tests use ([`Arm`]), request bodies, and helpers that
 //! seed the emulator with per-cluster networks (two clusters may not share subnets).
 
+pub mod hive;
+
 use std::time::{Duration, Instant};
 
 use arm_emulator::{EmulatorHandle, Principal, Seed, SeedResource, demo};

@@ -254,11 +254,34 @@ async fn no_secret_reaches_logs_statuses_errors_metrics_or_the_arm_request_log()
             .unwrap(),
     )
     .unwrap();
-    let kubeconfig_material = kubeconfig_secrets(&kubeconfig);
+    let mut kubeconfig_material = kubeconfig_secrets(&kubeconfig);
     assert!(
-        kubeconfig_material.len() >= 2,
-        "a token and a key: {kubeconfig}"
+        !kubeconfig_material.is_empty(),
+        "the user-admin kubeconfig's client key"
     );
+    // The RP's own admin kubeconfig of the cluster (a token and a key) must not leak either.
+    let stored = Api::<crds::management::OpenShiftCluster>::all(system.client.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|c| c.spec.name == "leaks")
+        .unwrap();
+    let credentials: Api<Secret> = Api::namespaced(
+        system.client.clone(),
+        &stored.metadata.namespace.clone().unwrap(),
+    );
+    let rp_kubeconfig = credentials
+        .get(&stored.status.unwrap().credentials_ref.unwrap().name)
+        .await
+        .unwrap()
+        .data
+        .unwrap()[rp_controller::actions::ADMIN_KUBECONFIG_KEY]
+        .clone();
+    let rp_material = kubeconfig_secrets(&String::from_utf8(rp_kubeconfig.0).unwrap());
+    assert!(rp_material.len() >= 2, "a token and a key");
+    kubeconfig_material.extend(rp_material);
     let cluster_client = e2e::kube_client_from(&kubeconfig).await.unwrap();
 
     // The operator repairs the cluster's pull secret (given the wrong type, it recreates it with

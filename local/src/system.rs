@@ -307,12 +307,38 @@ impl LocalSystem {
                 .with_operator_resync(self.config.operator_resync)
                 .with_subnets(Arc::new(ArmSubnets::new(azure.arm()))),
         );
+        let (health, token, task) = self.spawn_controller(identity, azure, runtime.clone())?;
+        Ok(RunningController {
+            runtime,
+            health,
+            token,
+            task,
+        })
+    }
+
+    /// Start a controller replica on another cluster runtime (e2e runs the `hive` runtime this
+    /// way); stop it by cancelling `stop` and awaiting the task.
+    pub fn start_controller_with(
+        &self,
+        identity: &str,
+        runtime: Arc<dyn ClusterRuntime>,
+    ) -> Result<(Health, CancellationToken, JoinHandle<rp_controller::Result<()>>)> {
+        let azure = AzureClients::new(self.azure.clone())?;
+        self.spawn_controller(identity, azure, runtime)
+    }
+
+    fn spawn_controller(
+        &self,
+        identity: &str,
+        azure: AzureClients,
+        runtime: Arc<dyn ClusterRuntime>,
+    ) -> Result<(Health, CancellationToken, JoinHandle<rp_controller::Result<()>>)> {
         let token = self.shutdown.child_token();
         let health = Health::new();
         let options = ControllerOptions {
             client: self.client.clone(),
             azure,
-            runtime: runtime.clone(),
+            runtime,
             settings: self.settings.clone(),
             lease: LeaseConfig::new(
                 "default",
@@ -327,12 +353,7 @@ impl LocalSystem {
             install_crds: false,
         };
         let task = tokio::spawn(run_with(options, token.clone()));
-        Ok(RunningController {
-            runtime,
-            health,
-            token,
-            task,
-        })
+        Ok((health, token, task))
     }
 
     /// The metrics registry of the system's own controller, while it has one.

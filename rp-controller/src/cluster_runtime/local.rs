@@ -182,6 +182,20 @@ impl LocalRuntime {
         })
     }
 
+    /// Run the ARO operator of a running cluster in this process, when it does not run yet: what
+    /// a kubelet does for the operator's Deployment once something deployed it through the
+    /// cluster's API (a test double of a cluster installer uses it; [`ClusterRuntime::install_operator`]
+    /// does it itself).
+    pub async fn run_operator(&self, infra_id: &str) -> Result<()> {
+        let slot = self.slot(infra_id);
+        let mut guard = slot.lock().await;
+        let cluster = guard
+            .as_mut()
+            .ok_or_else(|| Error::Runtime(format!("local cluster {infra_id} is not running")))?;
+        self.start_operator(cluster);
+        Ok(())
+    }
+
     fn start_cloud_credential_operator(cluster: &mut LocalCluster) {
         if cluster
             .cloud_credential_operator
