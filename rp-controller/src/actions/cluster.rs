@@ -258,6 +258,11 @@ mod tests {
             .await;
         let cluster = cluster();
         let mut status = installing();
+        // The cluster's SSH key, as the install makes it before the cluster comes up.
+        assert_eq!(
+            h.run(StepId::EnsureSshKey, &cluster, &mut status).await,
+            Outcome::Done
+        );
         assert_eq!(
             h.run(StepId::RunInstaller, &cluster, &mut status).await,
             Outcome::Done
@@ -280,6 +285,20 @@ mod tests {
         );
         assert_eq!((seed.worker_count, seed.worker_disk_size_gb), (3, 128));
         assert_eq!(seed.pull_secret.expose(), r#"{"auths":{}}"#);
+        assert!(
+            seed.ssh_public_key
+                .starts_with("ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTY"),
+            "{}",
+            seed.ssh_public_key
+        );
+        assert_eq!(seed.worker_pools.len(), 1);
+        assert_eq!(
+            (
+                seed.worker_pools[0].name.as_str(),
+                seed.worker_pools[0].subnet.as_str()
+            ),
+            ("worker", "worker")
+        );
 
         // Not ready yet: polled again; then done.
         let outcome = h
