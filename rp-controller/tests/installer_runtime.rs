@@ -99,6 +99,10 @@ case "$verb" in
     ;;
 "destroy cluster")
     test -f "$dir/metadata.json"
+    # Destroying uses the credentials of the install.
+    test "$HOME" = "$dir/{home}"
+    grep -q '"clientSecret":"{client_secret}"' "$HOME/{credentials}"
+    test "$AZURE_CLIENT_SECRET" = "{client_secret}"
     echo destroyed > "{destroyed}"
     ;;
 *)
@@ -406,13 +410,22 @@ async fn an_unfinished_attempt_is_destroyed_before_the_retry() {
 }
 
 #[tokio::test]
-async fn a_version_without_its_installer_binary_is_refused() {
+async fn clusters_the_runtime_cannot_install_are_refused_before_it_runs() {
     let scripts = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     let binaries = tempfile::tempdir().unwrap();
     let mut config = InstallerConfig::new(failing_installer(scripts.path()), work.path());
     config.binaries_dir = Some(binaries.path().to_path_buf());
     let rt = InstallerRuntime::new(config);
+    // A workload identity cluster (no service principal) is not for this runtime.
+    let mut workload_identity = seed("demo-nobin");
+    workload_identity.service_principal = None;
+    let error = rt
+        .ensure_cluster("demo-nobin", &workload_identity)
+        .await
+        .expect_err("no service principal")
+        .to_string();
+    assert!(error.contains("service principal clusters only"), "{error}");
     let error = rt
         .ensure_cluster("demo-nobin", &seed("demo-nobin"))
         .await

@@ -108,12 +108,12 @@ pub fn seed_from_spec(
         .collect();
     let worker = pools.first().cloned().unwrap_or_default();
     let fqdn = infra::cluster_fqdn(spec, parent_domain);
-    // The RP's zone holds the cluster's domain only when the domain is a single label; a custom
-    // domain's zone is the customer's, unknown to the RP.
-    let in_rp_zone = !infra::dns_records(spec, parent_domain, "", "").is_empty();
+    // openshift-install writes the public records into the base domain's zone, found in this
+    // resource group of the cluster's subscription: so the RP's zone must be reachable there
+    // with the cluster's credentials. A custom domain's zone is the customer's, unknown here.
     let base_domain_resource_group = ResourceId::parse_resource_group(dns_resource_group_id)
         .ok()
-        .filter(|_| in_rp_zone)
+        .filter(|_| infra::in_rp_zone(spec, parent_domain))
         .map(|(_, rg)| rg)
         .unwrap_or_default();
     SeedInput {

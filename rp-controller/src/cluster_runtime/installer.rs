@@ -476,6 +476,13 @@ impl ClusterRuntime for InstallerRuntime {
             return read_access(&dir).await;
         }
         check_installable(seed)?;
+        if seed.service_principal.is_none() {
+            // A workload identity cluster needs the installer's manual credentials mode and
+            // the platform identities set up first, which this runtime does not do.
+            return Err(Error::Runtime(
+                "the installer runtime installs service principal clusters only".into(),
+            ));
+        }
         let binary = self.binary_for(&seed.version, &seed.installer_pullspec)?;
         // The directory receives the pull secret, the Azure credentials, the admin kubeconfig
         // and the kubeadmin password: owner-only (an existing one is checked too).
