@@ -351,6 +351,11 @@ fn seed_input(
             client_id: text(&credentials["clientId"]),
             client_secret: text(&credentials["clientSecret"]).into(),
         }),
+        pod_cidr: text(&install_config["networking"]["clusterNetwork"][0]["cidr"]),
+        service_cidr: text(&install_config["networking"]["serviceNetwork"][0]),
+        network_type: text(&install_config["networking"]["networkType"]),
+        fips: install_config["fips"] == json!(true),
+        ..Default::default()
     }
 }
 

@@ -322,7 +322,11 @@ impl LocalSystem {
         &self,
         identity: &str,
         runtime: Arc<dyn ClusterRuntime>,
-    ) -> Result<(Health, CancellationToken, JoinHandle<rp_controller::Result<()>>)> {
+    ) -> Result<(
+        Health,
+        CancellationToken,
+        JoinHandle<rp_controller::Result<()>>,
+    )> {
         let azure = AzureClients::new(self.azure.clone())?;
         self.spawn_controller(identity, azure, runtime)
     }
@@ -332,7 +336,11 @@ impl LocalSystem {
         identity: &str,
         azure: AzureClients,
         runtime: Arc<dyn ClusterRuntime>,
-    ) -> Result<(Health, CancellationToken, JoinHandle<rp_controller::Result<()>>)> {
+    ) -> Result<(
+        Health,
+        CancellationToken,
+        JoinHandle<rp_controller::Result<()>>,
+    )> {
         let token = self.shutdown.child_token();
         let health = Health::new();
         let options = ControllerOptions {

@@ -280,6 +280,12 @@ pub fn subnet_with_nsg(current: &Value, nsg_id: &str) -> Value {
     desired
 }
 
+/// Whether the cluster's domain is in the RP's DNS zone for its region (a single-label domain);
+/// a custom domain's zone is the customer's.
+pub fn in_rp_zone(spec: &OpenShiftClusterSpec, parent_domain: &str) -> bool {
+    !dns_records(spec, parent_domain, "", "").is_empty()
+}
+
 /// DNS records the RP owns for a cluster under its parent domain: (relative name, IP).
 pub fn dns_records(
     spec: &OpenShiftClusterSpec,

@@ -27,13 +27,19 @@ use crate::steps::{self, Decision, Plan};
 use crate::transitions::{self, Ending};
 use crate::{Error, Result, plans};
 
-/// The plan that drives a cluster in a non-terminal state.
-pub fn plan_for(cluster: &OpenShiftCluster, state: ProvisioningState) -> Option<Plan> {
+/// The plan that drives a cluster in a non-terminal state; `rp_builds_network` is the cluster
+/// runtime's [`crate::cluster_runtime::ClusterRuntime::rp_builds_network`].
+pub fn plan_for(
+    cluster: &OpenShiftCluster,
+    state: ProvisioningState,
+    rp_builds_network: bool,
+) -> Option<Plan> {
     match state {
-        ProvisioningState::Creating => Some(plans::install()),
-        ProvisioningState::Updating => Some(plans::update()),
+        ProvisioningState::Creating => Some(plans::install(rp_builds_network)),
+        ProvisioningState::Updating => Some(plans::update(rp_builds_network)),
         ProvisioningState::AdminUpdating => Some(plans::admin_update(
             cluster.spec.effective_maintenance_task(),
+            rp_builds_network,
         )),
         ProvisioningState::Deleting => Some(plans::delete()),
         _ => None,
@@ -64,7 +70,7 @@ pub async fn reconcile(cluster: Arc<OpenShiftCluster>, ctx: Arc<Context>) -> Res
     let Some(state) = status.provisioning_state else {
         return Ok(Action::await_change());
     };
-    let Some(plan) = plan_for(&cluster, state) else {
+    let Some(plan) = plan_for(&cluster, state, ctx.runtime.rp_builds_network()) else {
         resume_terminal(&ctx, &cluster, &status).await;
         return Ok(Action::await_change());
     };
@@ -426,21 +432,35 @@ mod tests {
     fn each_non_terminal_state_has_its_plan() {
         let mut c = OpenShiftCluster::new("c", OpenShiftClusterSpec::default());
         assert_eq!(
-            plan_for(&c, ProvisioningState::Creating).unwrap().operation,
+            plan_for(&c, ProvisioningState::Creating, true)
+                .unwrap()
+                .operation,
             "Install"
         );
         assert_eq!(
-            plan_for(&c, ProvisioningState::Updating).unwrap().operation,
+            plan_for(&c, ProvisioningState::Updating, true)
+                .unwrap()
+                .operation,
             "Update"
         );
         assert_eq!(
-            plan_for(&c, ProvisioningState::Deleting).unwrap().operation,
+            plan_for(&c, ProvisioningState::Deleting, true)
+                .unwrap()
+                .operation,
             "Delete"
         );
         c.spec.maintenance_task = Some(MaintenanceTask::CertificatesRenewal);
-        let admin = plan_for(&c, ProvisioningState::AdminUpdating).unwrap();
+        let admin = plan_for(&c, ProvisioningState::AdminUpdating, true).unwrap();
         assert_eq!(admin.steps.len(), 1);
-        assert!(plan_for(&c, ProvisioningState::Succeeded).is_none());
-        assert!(plan_for(&c, ProvisioningState::Failed).is_none());
+        assert!(plan_for(&c, ProvisioningState::Succeeded, true).is_none());
+        assert!(plan_for(&c, ProvisioningState::Failed, false).is_none());
+        // The runtime decides whether the RP builds the network.
+        let installer = plan_for(&c, ProvisioningState::Creating, false).unwrap();
+        assert!(
+            !installer
+                .steps
+                .iter()
+                .any(|s| s.id == crate::steps::StepId::EnsureLoadBalancers)
+        );
     }
 }

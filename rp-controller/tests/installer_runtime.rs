@@ -1,6 +1,8 @@
 //! The installer runtime against a stand-in installer: a shell script that behaves like
 //! `openshift-install` (checks install-config.yaml, writes metadata.json and auth/, the kubeconfig
-//! pointing at an in-process devcluster) so the whole runtime runs without Azure.
+//! pointing at an in-process devcluster) so the whole runtime runs without Azure. The script also
+//! checks the environment it gets (cleared: nothing of the test process's), and prints the
+//! secrets a real installer may print, which the runtime's log must not keep.
 #![cfg(unix)]
 
 use std::os::unix::fs::PermissionsExt;
@@ -12,13 +14,23 @@ use devcluster::{Devcluster, DevclusterConfig};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::ApiResource;
-use rp_controller::cluster_runtime::installer::{COMPLETE_MARKER, INSTALL_CONFIG_FILE, LOG_FILE};
+use rp_controller::cluster_runtime::installer::{
+    AZURE_CREDENTIALS_FILE, COMPLETE_MARKER, HOME_DIR, INSTALL_CONFIG_FILE, INSTALLER_LOG_FILE,
+    LOG_FILE,
+};
 use rp_controller::cluster_runtime::{
-    ClusterRuntime, InstallerConfig, InstallerRuntime, SeedInput,
+    ClusterRuntime, InstallerConfig, InstallerRuntime, SeedInput, ServicePrincipalCredentials,
 };
 use serde_json::json;
 
 const PULL_SECRET: &str = r#"{"auths":{"quay.io":{"auth":"c3VwZXItc2VjcmV0LXRva2Vu"}}}"#;
+const PULL_SECRET_TOKEN: &str = "c3VwZXItc2VjcmV0LXRva2Vu";
+const CLIENT_SECRET: &str = "sp-client-secret-Q7w";
+const KUBEADMIN_PASSWORD: &str = "Abcde-Fghij-Klmno-Pqrst";
+const RELEASE_IMAGE: &str = "quay.io/openshift-release-dev/ocp-release@sha256:0123456789abcdef";
+const SSH_PUBLIC_KEY: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTY=";
+/// Set in every process `cargo test` runs, so in this one: the installer must not see it.
+const CANARY: &str = "CARGO_MANIFEST_DIR";
 
 fn seed(infra_id: &str) -> SeedInput {
     SeedInput {
@@ -37,9 +49,15 @@ fn seed(infra_id: &str) -> SeedInput {
         worker_count: 3,
         worker_disk_size_gb: 128,
         pull_secret: PULL_SECRET.into(),
-        release_pullspec: String::new(),
-        installer_pullspec: String::new(),
-        service_principal: None,
+        release_pullspec: RELEASE_IMAGE.into(),
+        installer_pullspec: "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:fedcba".into(),
+        service_principal: Some(ServicePrincipalCredentials {
+            tenant_id: "tenant-1".into(),
+            client_id: "client-1".into(),
+            client_secret: CLIENT_SECRET.into(),
+        }),
+        ssh_public_key: SSH_PUBLIC_KEY.into(),
+        ..Default::default()
     }
 }
 
@@ -54,18 +72,37 @@ dir="$4"
 case "$verb" in
 "create cluster")
     test "$3" = "--dir"
+    # A cleared environment: the test process's variables are not inherited.
+    env | cut -d= -f1 | sort > "{env_names}"
+    if [ -n "${{{canary}+set}}" ]; then echo "inherited {canary}" >&2; exit 9; fi
+    test "$HOME" = "$dir/{home}"
+    test "$OPENSHIFT_INSTALL_RELEASE_IMAGE_OVERRIDE" = "{release}"
+    test "$AZURE_CLIENT_ID" = client-1
+    test "$AZURE_AUTH_LOCATION" = "$HOME/{credentials}"
+    grep -q '"clientSecret":"{client_secret}"' "$HOME/{credentials}"
+    grep -q '"tenantId":"tenant-1"' "$HOME/{credentials}"
     grep -q 'baseDomain: eastus.aroapp.io' "$dir/install-config.yaml"
     grep -q 'name: demo' "$dir/install-config.yaml"
+    grep -q 'sshKey: {ssh_key}' "$dir/install-config.yaml"
+    grep -q 'publish: External' "$dir/install-config.yaml"
     echo 'level=info msg="Creating infrastructure resources..."'
+    echo "level=debug msg=\"fetched pull secret {{\\\"auths\\\":{{\\\"quay.io\\\":{{\\\"auth\\\":\\\"{token}\\\"}}}}}}\""
+    echo "level=debug msg=\"authenticating with client secret $AZURE_CLIENT_SECRET\"" >&2
     mkdir -p "$dir/auth"
     printf '%s' '{{"clusterName":"demo","infraID":"demo-x7k2p","azure":{{"region":"eastus"}}}}' > "$dir/metadata.json"
-    printf '%s' 'Abcde-Fghij-Klmno-Pqrst' > "$dir/auth/kubeadmin-password"
+    printf '%s' '{password}' > "$dir/auth/kubeadmin-password"
     cp "{kubeconfig}" "$dir/auth/kubeconfig"
     rm "$dir/install-config.yaml"
     echo 'level=info msg="Install complete!"' >&2
+    echo 'level=info msg="Login to the console with user: \"kubeadmin\", and password: \"{password}\""' >&2
+    echo 'level=info msg="Login to the console with user: \"kubeadmin\", and password: \"{password}\""' >> "$dir/{installer_log}"
     ;;
 "destroy cluster")
     test -f "$dir/metadata.json"
+    # Destroying uses the credentials of the install.
+    test "$HOME" = "$dir/{home}"
+    grep -q '"clientSecret":"{client_secret}"' "$HOME/{credentials}"
+    test "$AZURE_CLIENT_SECRET" = "{client_secret}"
     echo destroyed > "{destroyed}"
     ;;
 *)
@@ -77,6 +114,16 @@ esac
         calls = scripts.join("invocations").display(),
         destroyed = scripts.join("destroyed").display(),
         kubeconfig = kubeconfig.display(),
+        env_names = scripts.join("env-names").display(),
+        canary = CANARY,
+        home = HOME_DIR,
+        credentials = AZURE_CREDENTIALS_FILE,
+        release = RELEASE_IMAGE,
+        client_secret = CLIENT_SECRET,
+        ssh_key = SSH_PUBLIC_KEY,
+        token = PULL_SECRET_TOKEN,
+        password = KUBEADMIN_PASSWORD,
+        installer_log = INSTALLER_LOG_FILE,
     );
     write_script(&scripts.join("openshift-install"), &script)
 }
@@ -85,7 +132,7 @@ fn failing_installer(scripts: &Path) -> PathBuf {
     write_script(
         &scripts.join("failing-install"),
         &format!(
-            "#!/bin/sh\necho \"$*\" >> \"{}\"\necho 'level=info msg=\"Consuming Install Config\"'\necho 'pull secret was {PULL_SECRET}' >&2\necho boom >&2\nexit 3\n",
+            "#!/bin/sh\necho \"$*\" >> \"{}\"\necho 'level=info msg=\"Consuming Install Config\"'\necho 'pull secret was {PULL_SECRET}' >&2\necho \"secret $AZURE_CLIENT_SECRET\" >&2\necho boom >&2\nexit 3\n",
             scripts.join("invocations").display()
         ),
     )
@@ -151,6 +198,46 @@ async fn installs_deploys_the_operator_and_destroys() {
     );
     let log = std::fs::read_to_string(dir.join(LOG_FILE)).unwrap();
     assert!(log.contains("Install complete!"), "{log}");
+    // The installer's output is in the log, without its secrets.
+    assert!(log.contains("Creating infrastructure resources"), "{log}");
+    assert!(log.contains("fetched pull secret"), "{log}");
+    assert!(log.contains("and password: \\\"<redacted>\\\""), "{log}");
+    for secret in [PULL_SECRET_TOKEN, CLIENT_SECRET, KUBEADMIN_PASSWORD] {
+        assert!(!log.contains(secret), "the log keeps a secret:\n{log}");
+    }
+    let own_log = std::fs::read_to_string(dir.join(INSTALLER_LOG_FILE)).unwrap();
+    assert!(own_log.contains("Login to the console"), "{own_log}");
+    assert!(!own_log.contains(KUBEADMIN_PASSWORD), "{own_log}");
+    assert_eq!(
+        aro_common::fs::mode_of(&dir.join(INSTALLER_LOG_FILE)),
+        0o600
+    );
+    // The environment was only what the runtime sets.
+    assert!(std::env::var_os(CANARY).is_some(), "cargo sets {CANARY}");
+    let names: Vec<String> = std::fs::read_to_string(scripts.path().join("env-names"))
+        .unwrap()
+        .lines()
+        .filter(|n| !["PWD", "OLDPWD", "SHLVL", "_"].contains(n))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "AZURE_AUTH_LOCATION",
+            "AZURE_CLIENT_ID",
+            "AZURE_CLIENT_SECRET",
+            "AZURE_SUBSCRIPTION_ID",
+            "AZURE_TENANT_ID",
+            "HOME",
+            "OPENSHIFT_INSTALL_RELEASE_IMAGE_OVERRIDE",
+            "OPENSHIFT_INSTALL_TEST",
+            "PATH",
+        ]
+    );
+    assert_eq!(
+        aro_common::fs::mode_of(&dir.join(HOME_DIR).join(AZURE_CREDENTIALS_FILE)),
+        0o600
+    );
     // The install directory holds the pull secret, kubeconfig and password: owner-only, and
     // so are the files the runtime writes.
     assert_eq!(aro_common::fs::mode_of(&dir), 0o700);
@@ -264,7 +351,13 @@ async fn a_failed_install_reports_its_output_without_the_pull_secret() {
         .to_string();
     assert!(error.contains("boom"), "{error}");
     assert!(error.contains("create cluster"), "{error}");
-    assert!(!error.contains("c3VwZXItc2VjcmV0LXRva2Vu"), "{error}");
+    assert!(!error.contains(PULL_SECRET_TOKEN), "{error}");
+    assert!(!error.contains(CLIENT_SECRET), "{error}");
+    let log = std::fs::read_to_string(work.path().join(infra_id).join(LOG_FILE)).unwrap();
+    assert!(
+        log.contains("boom") && !log.contains(PULL_SECRET_TOKEN),
+        "{log}"
+    );
     assert_eq!(rt.resume(infra_id).await.unwrap(), None);
     assert!(
         rt.install_operator(infra_id, &OperatorDeployValues::defaults())
@@ -314,4 +407,46 @@ async fn an_unfinished_attempt_is_destroyed_before_the_retry() {
     assert!(calls[1].starts_with("create cluster"));
     assert!(!dir.join(".openshift_install_state.json").exists());
     devcluster.stop().await;
+}
+
+#[tokio::test]
+async fn clusters_the_runtime_cannot_install_are_refused_before_it_runs() {
+    let scripts = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let binaries = tempfile::tempdir().unwrap();
+    let mut config = InstallerConfig::new(failing_installer(scripts.path()), work.path());
+    config.binaries_dir = Some(binaries.path().to_path_buf());
+    let rt = InstallerRuntime::new(config);
+    // A workload identity cluster (no service principal) is not for this runtime.
+    let mut workload_identity = seed("demo-nobin");
+    workload_identity.service_principal = None;
+    let error = rt
+        .ensure_cluster("demo-nobin", &workload_identity)
+        .await
+        .expect_err("no service principal")
+        .to_string();
+    assert!(error.contains("service principal clusters only"), "{error}");
+    let error = rt
+        .ensure_cluster("demo-nobin", &seed("demo-nobin"))
+        .await
+        .expect_err("no binary for 4.15.35")
+        .to_string();
+    assert!(error.contains("\"4.15.35\""), "{error}");
+    assert!(error.contains("ocp-v4.0-art-dev@sha256:fedcba"), "{error}");
+    assert!(invocations(scripts.path()).is_empty());
+
+    // With the version's binary in place, that one runs.
+    let dir = binaries.path().join("4.15.35");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink(
+        scripts.path().join("failing-install"),
+        dir.join("openshift-install"),
+    )
+    .unwrap();
+    assert!(
+        rt.ensure_cluster("demo-nobin", &seed("demo-nobin"))
+            .await
+            .is_err()
+    );
+    assert_eq!(invocations(scripts.path()).len(), 1);
 }

@@ -6,13 +6,20 @@ use std::time::Duration;
 
 use aro_common::ResourceId;
 
+use crds::ArmError;
+use crds::management::{OpenShiftClusterSpec, Toggle};
+use kube::ResourceExt;
+
 use super::credentials::customer_tenant;
 use super::{
-    CLIENT_SECRET_KEY, PULL_SECRET_KEY, StepEnv, kube_outcome, random_suffix, runtime_outcome,
+    CLIENT_SECRET_KEY, PULL_SECRET_KEY, SSH_KEY_KEY, StepEnv, credentials_secret_name,
+    kube_outcome, random_suffix, runtime_outcome,
 };
 use crate::azure::StepResult;
-use crate::cluster_runtime::{SeedInput, ServicePrincipalCredentials};
+use crate::cluster_runtime::installer::openssh_public_key;
+use crate::cluster_runtime::{SeedInput, ServicePrincipalCredentials, WorkerPool};
 use crate::infra;
+use crate::steps::Outcome;
 
 pub(super) fn ensure_infra_id(env: &mut StepEnv<'_>) -> StepResult<()> {
     if env.status.infra_id.is_none() {
@@ -26,10 +33,16 @@ pub(super) fn ensure_infra_id(env: &mut StepEnv<'_>) -> StepResult<()> {
 
 async fn seed_input(env: &StepEnv<'_>) -> StepResult<SeedInput> {
     let spec = &env.cluster.spec;
+    // Validated at the start of the install: the resource group id parses.
     let names = env.names()?;
-    let worker = spec.worker_profiles.first().cloned().unwrap_or_default();
+    let mut seed = seed_from_spec(
+        spec,
+        &names.infra_id,
+        &env.ctx.settings.parent_domain,
+        &env.ctx.settings.dns_resource_group_id,
+    );
     let version = version_spec(env).await?;
-    let service_principal = match &spec.service_principal_profile {
+    seed.service_principal = match &spec.service_principal_profile {
         Some(sp) => Some(ServicePrincipalCredentials {
             tenant_id: customer_tenant(env).await?,
             client_id: sp.client_id.clone(),
@@ -40,20 +53,80 @@ async fn seed_input(env: &StepEnv<'_>) -> StepResult<SeedInput> {
         }),
         None => None,
     };
-    // Validated at the start of the install, so the subnet ids parse.
-    let master = ResourceId::parse(&spec.master_profile.subnet_id).ok();
+    seed.pull_secret = env
+        .customer_secret(PULL_SECRET_KEY)
+        .await?
+        .unwrap_or_default();
+    if let Some(version) = version {
+        seed.release_pullspec = version.open_shift_pullspec;
+        seed.installer_pullspec = version.installer_pullspec;
+    }
+    let ssh_key = env
+        .secret_value(
+            &credentials_secret_name(&env.cluster.name_any()),
+            SSH_KEY_KEY,
+        )
+        .await?;
+    if let Some(key) = ssh_key.filter(|k| !k.is_blank()) {
+        seed.ssh_public_key = openssh_public_key(key.expose()).map_err(|e| {
+            Outcome::Failed(ArmError::new(
+                "InternalServerError",
+                format!("The cluster's SSH key cannot be read: {e}"),
+            ))
+        })?;
+    }
+    Ok(seed)
+}
+
+/// What the install knows of a cluster from its spec alone (no secrets, no version images):
+/// names, network, visibility, FIPS and machine pools. Pure.
+pub fn seed_from_spec(
+    spec: &OpenShiftClusterSpec,
+    infra_id: &str,
+    parent_domain: &str,
+    dns_resource_group_id: &str,
+) -> SeedInput {
+    let toggle = |t: Toggle| t == Toggle::Enabled;
     let subnet_name = |id: &str| {
         ResourceId::parse(id)
             .map(|id| id.name().to_string())
             .unwrap_or_default()
     };
-    Ok(SeedInput {
-        infra_id: names.infra_id.clone(),
+    let master = ResourceId::parse(&spec.master_profile.subnet_id).ok();
+    let pools: Vec<WorkerPool> = spec
+        .worker_profiles
+        .iter()
+        .map(|w| WorkerPool {
+            name: w.name.clone(),
+            vm_size: w.vm_size.clone(),
+            disk_size_gb: w.disk_size_gb,
+            count: w.count.max(0) as u32,
+            subnet: subnet_name(&w.subnet_id),
+            encryption_at_host: toggle(w.encryption_at_host),
+            disk_encryption_set_id: w.disk_encryption_set_id.clone(),
+        })
+        .collect();
+    let worker = pools.first().cloned().unwrap_or_default();
+    let fqdn = infra::cluster_fqdn(spec, parent_domain);
+    // openshift-install writes the public records into the base domain's zone, found in this
+    // resource group of the cluster's subscription: so the RP's zone must be reachable there
+    // with the cluster's credentials. A custom domain's zone is the customer's, unknown here.
+    let base_domain_resource_group = ResourceId::parse_resource_group(dns_resource_group_id)
+        .ok()
+        .filter(|_| infra::in_rp_zone(spec, parent_domain))
+        .map(|(_, rg)| rg)
+        .unwrap_or_default();
+    SeedInput {
+        infra_id: infra_id.to_string(),
         version: spec.cluster_profile.version.clone(),
         location: spec.location.clone(),
-        domain: env.fqdn(),
+        domain: fqdn,
         subscription_id: spec.subscription_id.clone(),
-        cluster_resource_group: names.resource_group.clone(),
+        cluster_resource_group: ResourceId::parse_resource_group(
+            &spec.cluster_profile.resource_group_id,
+        )
+        .map(|(_, rg)| rg)
+        .unwrap_or_default(),
         vnet_resource_group: master
             .as_ref()
             .map(|m| m.resource_group.clone())
@@ -63,22 +136,32 @@ async fn seed_input(env: &StepEnv<'_>) -> StepResult<SeedInput> {
             .map(|m| m.top_name().to_string())
             .unwrap_or_default(),
         master_subnet: subnet_name(&spec.master_profile.subnet_id),
-        worker_subnet: subnet_name(&worker.subnet_id),
+        worker_subnet: worker.subnet.clone(),
         master_vm_size: spec.master_profile.vm_size.clone(),
         worker_vm_size: worker.vm_size.clone(),
-        worker_count: worker.count.max(0) as u32,
+        worker_count: worker.count,
         worker_disk_size_gb: worker.disk_size_gb,
-        pull_secret: env
-            .customer_secret(PULL_SECRET_KEY)
-            .await?
+        pod_cidr: spec.network_profile.pod_cidr.clone(),
+        service_cidr: spec.network_profile.service_cidr.clone(),
+        network_type: spec
+            .network_profile
+            .software_defined_network
+            .clone()
             .unwrap_or_default(),
-        release_pullspec: version
-            .as_ref()
-            .map(|v| v.open_shift_pullspec.clone())
+        outbound_type: spec.network_profile.outbound_type,
+        apiserver_visibility: spec.apiserver_profile.visibility,
+        ingress_visibility: spec
+            .ingress_profiles
+            .first()
+            .map(|i| i.visibility)
             .unwrap_or_default(),
-        installer_pullspec: version.map(|v| v.installer_pullspec).unwrap_or_default(),
-        service_principal,
-    })
+        fips: toggle(spec.cluster_profile.fips_validated_modules),
+        master_encryption_at_host: toggle(spec.master_profile.encryption_at_host),
+        master_disk_encryption_set_id: spec.master_profile.disk_encryption_set_id.clone(),
+        worker_pools: pools,
+        base_domain_resource_group,
+        ..Default::default()
+    }
 }
 
 /// The `OpenShiftVersion` of the cluster's version (object name: the version), when the RP has it.
@@ -175,6 +258,11 @@ mod tests {
             .await;
         let cluster = cluster();
         let mut status = installing();
+        // The cluster's SSH key, as the install makes it before the cluster comes up.
+        assert_eq!(
+            h.run(StepId::EnsureSshKey, &cluster, &mut status).await,
+            Outcome::Done
+        );
         assert_eq!(
             h.run(StepId::RunInstaller, &cluster, &mut status).await,
             Outcome::Done
@@ -197,6 +285,20 @@ mod tests {
         );
         assert_eq!((seed.worker_count, seed.worker_disk_size_gb), (3, 128));
         assert_eq!(seed.pull_secret.expose(), r#"{"auths":{}}"#);
+        assert!(
+            seed.ssh_public_key
+                .starts_with("ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTY"),
+            "{}",
+            seed.ssh_public_key
+        );
+        assert_eq!(seed.worker_pools.len(), 1);
+        assert_eq!(
+            (
+                seed.worker_pools[0].name.as_str(),
+                seed.worker_pools[0].subnet.as_str()
+            ),
+            ("worker", "worker")
+        );
 
         // Not ready yet: polled again; then done.
         let outcome = h
@@ -257,5 +359,142 @@ mod tests {
                 Some(env!("CARGO_PKG_VERSION"))
             );
         }
+    }
+}
+
+/// The install-config of a cluster created through each API version that can express its
+/// settings, compared with golden files: `testdata/installer/clusters/<version>.json` (a PUT body
+/// of that version) -> the frontend's conversion -> [`seed_from_spec`] ->
+/// `install-config-<version>.yaml`. `UPDATE_GOLDEN=1` rewrites the golden files.
+#[cfg(test)]
+mod install_config_golden {
+    use super::seed_from_spec;
+    use crate::cluster_runtime::installer::{check_installable, install_config};
+    use crds::management::OpenShiftClusterSpec;
+    use rp_frontend::api::{ApiVersion, convert, parse_cluster};
+    use std::path::PathBuf;
+
+    const PARENT_DOMAIN: &str = "aroapp.example";
+    const DNS_RESOURCE_GROUP_ID: &str =
+        "/subscriptions/99999999-9999-9999-9999-999999999999/resourceGroups/rp-dns";
+
+    fn testdata() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/installer")
+    }
+
+    fn install_config_yaml(version: ApiVersion) -> String {
+        let body =
+            std::fs::read(testdata().join(format!("clusters/{}.json", version.as_str()))).unwrap();
+        let external = parse_cluster(version, &body).unwrap();
+        let mut spec = OpenShiftClusterSpec {
+            subscription_id: "00000000-0000-0000-0000-000000000001".into(),
+            resource_group: "customer-rg".into(),
+            name: "cluster".into(),
+            ..Default::default()
+        };
+        let secrets = convert::apply(&external, &version.features(), &mut spec);
+        let mut seed = seed_from_spec(&spec, "cluster-x7k2p", PARENT_DOMAIN, DNS_RESOURCE_GROUP_ID);
+        seed.pull_secret = secrets.pull_secret.unwrap_or_default();
+        seed.ssh_public_key = std::fs::read_to_string(testdata().join("ssh-key.pub"))
+            .unwrap()
+            .trim()
+            .to_string();
+        check_installable(&seed).unwrap();
+        serde_yaml::to_string(&install_config(&seed)).unwrap()
+    }
+
+    #[test]
+    fn install_configs_match_the_golden_files_per_api_version() {
+        let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+        let versions = [
+            ApiVersion::V2020_04_30,
+            ApiVersion::V2021_09_01Preview,
+            ApiVersion::V2023_04_01,
+            ApiVersion::V2025_07_25,
+        ];
+        let mut configs = Vec::new();
+        for version in versions {
+            let yaml = install_config_yaml(version);
+            let golden = testdata().join(format!("install-config-{}.yaml", version.as_str()));
+            if update {
+                std::fs::write(&golden, &yaml).unwrap();
+            }
+            let expected = std::fs::read_to_string(&golden).unwrap_or_else(|e| {
+                panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", golden.display())
+            });
+            pretty_assertions::assert_eq!(yaml, expected, "{}", golden.display());
+            configs.push(yaml);
+        }
+        // Each fixture says something the others do not.
+        for (i, a) in configs.iter().enumerate() {
+            for b in &configs[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn each_api_version_gets_what_it_can_express() {
+        let parsed = |v: ApiVersion| -> serde_json::Value {
+            serde_yaml::from_str(&install_config_yaml(v)).unwrap()
+        };
+        // 2020-04-30: public, load balancer, no FIPS; the RP's zone publishes the records.
+        let oldest = parsed(ApiVersion::V2020_04_30);
+        assert_eq!(oldest["publish"], "External");
+        assert_eq!(oldest["fips"], false);
+        assert_eq!(
+            oldest["platform"]["azure"]["baseDomainResourceGroupName"],
+            "rp-dns"
+        );
+        assert_eq!(oldest["baseDomain"], "eastus.aroapp.example");
+        assert!(
+            oldest["sshKey"]
+                .as_str()
+                .unwrap()
+                .starts_with("ecdsa-sha2-nistp256 AAAA")
+        );
+        assert!(
+            !oldest["pullSecret"]
+                .as_str()
+                .unwrap()
+                .contains("cloud.openshift.com")
+        );
+        // 2021-09-01-preview: OpenShiftSDN, encryption at host, private ingress only.
+        let sdn = parsed(ApiVersion::V2021_09_01Preview);
+        assert_eq!(sdn["networking"]["networkType"], "OpenShiftSDN");
+        assert_eq!(sdn["publish"], "Mixed");
+        assert_eq!(sdn["operatorPublishingStrategy"]["ingress"], "Internal");
+        assert_eq!(sdn["operatorPublishingStrategy"]["apiserver"], "External");
+        assert_eq!(
+            sdn["compute"][0]["platform"]["azure"]["encryptionAtHost"],
+            true
+        );
+        // 2023-04-01: FIPS, disk encryption sets, private API server only.
+        let middle = parsed(ApiVersion::V2023_04_01);
+        assert_eq!(middle["fips"], true);
+        assert_eq!(
+            middle["operatorPublishingStrategy"]["apiserver"],
+            "Internal"
+        );
+        assert_eq!(
+            middle["controlPlane"]["platform"]["azure"]["osDisk"]["diskEncryptionSet"]["name"],
+            "beta-des"
+        );
+        // 2025-07-25: everything private, user-defined routing, a custom domain.
+        let newest = parsed(ApiVersion::V2025_07_25);
+        assert_eq!(newest["publish"], "Internal");
+        assert!(newest.get("operatorPublishingStrategy").is_none());
+        assert_eq!(
+            newest["platform"]["azure"]["outboundType"],
+            "UserDefinedRouting"
+        );
+        assert!(
+            newest["platform"]["azure"]
+                .get("baseDomainResourceGroupName")
+                .is_none()
+        );
+        assert_eq!(newest["metadata"]["name"], "gamma");
+        assert_eq!(newest["baseDomain"], "contoso.com");
+        assert_eq!(newest["platform"]["azure"]["computeSubnet"], "nodes");
     }
 }

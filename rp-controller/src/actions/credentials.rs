@@ -136,6 +136,9 @@ async fn upsert_credentials(
     Ok(())
 }
 
+/// The cluster's SSH private key (PKCS#8 PEM, ECDSA P-256, what rcgen generates), made once;
+/// the install-config's `sshKey` is its OpenSSH public key
+/// ([`crate::cluster_runtime::installer::openssh_public_key`]).
 pub(super) async fn ensure_ssh_key(env: &mut StepEnv<'_>) -> StepResult<()> {
     let key = rcgen::KeyPair::generate().map_err(|e| {
         Outcome::Failed(ArmError::new(

@@ -11,8 +11,28 @@
 //! process killed mid-install) is cleaned up like Hive does before a retry: `destroy cluster` when
 //! `metadata.json` exists, then every file but the log is removed and the install starts over.
 //!
-//! The installer's output (stdout and stderr) is appended to `<dir>/.openshift_install.log`; a
-//! failure's error carries the last lines of this run's output, with the pull secret redacted.
+//! The install-config describes the whole cluster ([`install_config`]): its networks, outbound
+//! type, API server and ingress visibility (`publish`), FIPS, machine pools with encryption at
+//! host and disk encryption sets, and its SSH key. The installer creates the cluster's network,
+//! load balancers and DNS records itself into the existing, empty cluster resource group, so the
+//! RP builds none of them first (`ClusterRuntime::rp_builds_network` is false).
+//!
+//! The installer runs in a cleared environment: `PATH`, `HOME` inside the install directory
+//! (whose `.azure/osServicePrincipal.json` holds the cluster's service principal, owner-only,
+//! also given as `AZURE_*`), `OPENSHIFT_INSTALL_RELEASE_IMAGE_OVERRIDE` with the version's release
+//! image (as Hive's install pod sets it), then the configured extra environment; nothing of the
+//! RP's own credentials is inherited. Its stdout and stderr are piped through this process and
+//! appended line by line to [`LOG_FILE`] (owner-only) with the pull secret, the client secret
+//! and the kubeadmin password redacted; the installer's own log, [`INSTALLER_LOG_FILE`], is kept
+//! owner-only and redacted after each run. A failure's error carries the last lines of the run's
+//! output.
+//!
+//! The version's installer image (`SeedInput::installer_pullspec`) is what Hive's install pod
+//! runs; this runtime runs a local binary instead: with `InstallerConfig::binaries_dir` the one
+//! extracted from that image, `<binaries_dir>/<version>/openshift-install` (a version without one
+//! fails the install with the image to extract named), else the one configured binary for every
+//! version. The binary that created a cluster is recorded in its directory, and destroys it.
+//!
 //! Unlike the `local` runtime nothing runs in this process: the operator is deployed into the
 //! cluster through its API and runs there as a Deployment.
 
@@ -30,7 +50,9 @@ use kube::api::{Api, DynamicObject};
 use kube::core::ApiResource;
 use serde_json::{Value, json};
 
-use super::seed::SeedInput;
+use crds::management::{OutboundType, Visibility};
+
+use super::seed::{SeedInput, WorkerPool};
 use super::{ClusterAccess, ClusterRuntime};
 use crate::{Error, Result};
 
@@ -42,8 +64,26 @@ pub const METADATA_FILE: &str = "metadata.json";
 pub const KUBECONFIG_FILE: &str = "auth/kubeconfig";
 /// Written by the installer: the kubeadmin user's password.
 pub const KUBEADMIN_PASSWORD_FILE: &str = "auth/kubeadmin-password";
-/// Where the installer's stdout and stderr are appended (the installer also logs there itself).
-pub const LOG_FILE: &str = ".openshift_install.log";
+/// Where the installer's stdout and stderr are appended, redacted line by line as they arrive.
+pub const LOG_FILE: &str = ".aro-installer-output.log";
+/// The installer's own debug log in the install directory: kept owner-only, and redacted after
+/// each run (the installer writes it itself).
+pub const INSTALLER_LOG_FILE: &str = ".openshift_install.log";
+/// The installer's `HOME`, inside the install directory (nothing of the RP's home leaks in).
+pub const HOME_DIR: &str = ".home";
+/// Where openshift-install reads its Azure service principal, relative to `HOME`
+/// (openshift/installer's pkg/asset/installconfig/azure).
+pub const AZURE_CREDENTIALS_FILE: &str = ".azure/osServicePrincipal.json";
+/// The environment variable that makes openshift-install install another release image.
+pub const RELEASE_IMAGE_OVERRIDE: &str = "OPENSHIFT_INSTALL_RELEASE_IMAGE_OVERRIDE";
+/// The installer binary's file name in a per-version directory.
+pub const BINARY_NAME: &str = "openshift-install";
+/// Records which binary created the cluster (`destroy cluster` runs the same one).
+const BINARY_RECORD: &str = ".aro-installer-binary";
+/// `PATH` of the installer when this process has none.
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+/// What a secret in the installer's output becomes.
+const REDACTED: &str = "<redacted>";
 /// Written by the installer: every asset it generated, including the signer of the admin
 /// kubeconfig's client certificate (`*tls.AdminKubeConfigSignerCertKey`), which the cluster's API
 /// server trusts for client certificates.
@@ -62,8 +102,7 @@ const ERROR_TAIL_CHARS: usize = 4000;
 /// How long `api_ready` waits for the API server to answer.
 const API_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Settings the install config takes from constants until [`SeedInput`] carries them (the
-/// cluster's networkProfile, apiserverProfile and fipsValidatedModules).
+/// Pod network when the cluster names none (the frontend's default).
 pub const DEFAULT_POD_CIDR: &str = "10.128.0.0/14";
 /// Default service network.
 pub const DEFAULT_SERVICE_CIDR: &str = "172.30.0.0/16";
@@ -72,11 +111,7 @@ pub const DEFAULT_SERVICE_CIDR: &str = "172.30.0.0/16";
 pub const MACHINE_CIDR: &str = "127.0.0.0/8";
 /// Per-node pod subnet size.
 pub const HOST_PREFIX: u32 = 23;
-/// Default outbound type (the cluster's public load balancer).
-pub const DEFAULT_OUTBOUND_TYPE: &str = "Loadbalancer";
-/// Default publishing strategy (public API server).
-pub const DEFAULT_PUBLISH: &str = "External";
-/// Default cluster network plugin.
+/// Cluster network plugin when the cluster names none.
 pub const NETWORK_TYPE: &str = "OVNKubernetes";
 /// Control plane machines.
 pub const MASTER_REPLICAS: u32 = 3;
@@ -95,8 +130,13 @@ pub struct InstallerConfig {
     pub work_dir: PathBuf,
     /// How long one `create cluster` or `destroy cluster` may run.
     pub timeout: Duration,
-    /// Extra environment of the installer (Azure credentials, release image override, ...).
+    /// Extra environment of the installer, set after what the runtime sets (proxy settings,
+    /// ...); nothing else of this process's environment reaches the installer but `PATH`.
     pub extra_env: Vec<(String, String)>,
+    /// Per-version installer binaries: `<binaries_dir>/<version>/openshift-install`, each
+    /// extracted from its version's installer image (`OpenShiftVersion.installerPullspec`).
+    /// `None`: `binary` installs every version (with the version's release image override).
+    pub binaries_dir: Option<PathBuf>,
 }
 
 impl InstallerConfig {
@@ -107,6 +147,7 @@ impl InstallerConfig {
             work_dir: work_dir.into(),
             timeout: DEFAULT_TIMEOUT,
             extra_env: Vec::new(),
+            binaries_dir: None,
         }
     }
 }
@@ -118,6 +159,7 @@ impl std::fmt::Debug for InstallerConfig {
             .field("binary", &self.binary)
             .field("work_dir", &self.work_dir)
             .field("timeout", &self.timeout)
+            .field("binaries_dir", &self.binaries_dir)
             .field(
                 "extra_env",
                 &self.extra_env.iter().map(|(k, _)| k).collect::<Vec<_>>(),
@@ -219,22 +261,97 @@ impl InstallerRuntime {
         Ok(Some(client))
     }
 
-    /// Run `<binary> <args...> --dir <dir> <extra...>` with the timeout, output appended to the log.
+    /// The installer binary of a version: `<binaries_dir>/<version>/openshift-install` when
+    /// per-version binaries are configured (it must exist), else the one `binary`.
+    pub fn binary_for(&self, version: &str, installer_pullspec: &str) -> Result<PathBuf> {
+        let Some(root) = &self.config.binaries_dir else {
+            return Ok(self.config.binary.clone());
+        };
+        let valid =
+            !version.is_empty() && !version.starts_with('.') && !version.contains(['/', '\\']);
+        let path = root.join(version).join(BINARY_NAME);
+        if valid && path.is_file() {
+            return Ok(path);
+        }
+        Err(Error::Runtime(format!(
+            "no openshift-install for version {version:?} at {} (extract it from the version's installer image {installer_pullspec:?})",
+            path.display()
+        )))
+    }
+
+    /// The binary that created what is in `dir` (recorded at create), else the configured one.
+    fn recorded_binary(&self, dir: &Path) -> PathBuf {
+        std::fs::read_to_string(dir.join(BINARY_RECORD))
+            .ok()
+            .map(|s| PathBuf::from(s.trim()))
+            .filter(|p| p.is_file())
+            .unwrap_or_else(|| self.config.binary.clone())
+    }
+
+    /// The installer's environment: nothing inherited but `PATH`; `HOME` in the install
+    /// directory, whose `.azure/osServicePrincipal.json` (written by [`write_azure_credentials`])
+    /// the installer reads, and the same credentials as `AZURE_*`; the release image override;
+    /// then the configured extra environment.
+    fn installer_env(&self, dir: &Path, release_image: &str) -> Vec<(String, String)> {
+        let home = dir.join(HOME_DIR);
+        let mut env = vec![
+            (
+                "PATH".to_string(),
+                std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.to_string()),
+            ),
+            ("HOME".to_string(), home.display().to_string()),
+        ];
+        let credentials = home.join(AZURE_CREDENTIALS_FILE);
+        if let Ok(text) = std::fs::read_to_string(&credentials)
+            && let Ok(value) = serde_json::from_str::<Value>(&text)
+        {
+            env.push((
+                "AZURE_AUTH_LOCATION".into(),
+                credentials.display().to_string(),
+            ));
+            for (key, var) in [
+                ("subscriptionId", "AZURE_SUBSCRIPTION_ID"),
+                ("tenantId", "AZURE_TENANT_ID"),
+                ("clientId", "AZURE_CLIENT_ID"),
+                ("clientSecret", "AZURE_CLIENT_SECRET"),
+            ] {
+                if let Some(v) = value[key].as_str() {
+                    env.push((var.to_string(), v.to_string()));
+                }
+            }
+        }
+        if !release_image.is_empty() {
+            // As Hive's install pod does: the installer installs this release, not the one it
+            // was built with.
+            env.push((RELEASE_IMAGE_OVERRIDE.into(), release_image.to_string()));
+        }
+        env.extend(self.config.extra_env.iter().cloned());
+        env
+    }
+
+    /// Run `<binary> <args...> --dir <dir> <extra...>` with the timeout in a cleared
+    /// environment; its stdout and stderr are read line by line and appended, redacted, to the
+    /// log.
     async fn run_installer(
         &self,
+        binary: &Path,
         dir: &Path,
         verb: &[&str],
         extra: &[&str],
-        secrets: &[String],
+        release_image: &str,
+        mut redactor: Redactor,
     ) -> Result<()> {
         let log_path = dir.join(LOG_FILE);
         let command = verb.join(" ");
-        // The installer's output may quote secrets: the log is owner-only.
+        // The installer's output may quote secrets: the log is owner-only (and redacted).
         let mut log = aro_common::fs::open_private(
             &log_path,
             std::fs::OpenOptions::new().create(true).append(true),
         )
         .map_err(private_error)?;
+        // The installer's own log (debug level, next to ours) is owner-only from the start too.
+        aro_common::fs::ensure_private_file(&dir.join(INSTALLER_LOG_FILE))
+            .map_err(private_error)?;
         let start = log.seek(SeekFrom::End(0)).unwrap_or(0);
         writeln!(
             log,
@@ -242,28 +359,40 @@ impl InstallerRuntime {
             chrono::Utc::now().to_rfc3339()
         )
         .map_err(|e| io_error("writing", &log_path, e))?;
-        let stderr = log
-            .try_clone()
-            .map_err(|e| io_error("opening", &log_path, e))?;
-        let mut cmd = tokio::process::Command::new(&self.config.binary);
+        let env = self.installer_env(dir, release_image);
+        redactor.add(
+            env.iter()
+                .filter(|(k, _)| k == "AZURE_CLIENT_SECRET")
+                .map(|(_, v)| v.clone()),
+        );
+        let mut cmd = tokio::process::Command::new(binary);
         cmd.args(verb)
             .arg("--dir")
             .arg(dir)
             .args(extra)
             .current_dir(dir)
-            .envs(self.config.extra_env.iter().map(|(k, v)| (k, v)))
+            .env_clear()
+            .envs(env)
             .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(stderr))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .kill_on_drop(true);
-        tracing::info!(binary = %self.config.binary.display(), dir = %dir.display(), command, "running the installer");
-        let mut child = cmd.spawn().map_err(|e| {
-            Error::Runtime(format!(
-                "starting {} {command}: {e}",
-                self.config.binary.display()
-            ))
-        })?;
-        let outcome = tokio::time::timeout(self.config.timeout, child.wait()).await;
+        tracing::info!(binary = %binary.display(), dir = %dir.display(), command, release_image, "running the installer");
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| Error::Runtime(format!("starting {} {command}: {e}", binary.display())))?;
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(Error::Runtime("the installer's output is not piped".into()));
+        };
+        let outcome = {
+            let run = async {
+                copy_redacted(stdout, stderr, &mut log, &mut redactor).await;
+                child.wait().await
+            };
+            tokio::time::timeout(self.config.timeout, run).await
+        };
+        // What the installer wrote into its own log is redacted as well.
+        redactor.redact_file(&dir.join(INSTALLER_LOG_FILE));
         let failure = match outcome {
             Ok(Ok(status)) if status.success() => return Ok(()),
             Ok(Ok(status)) => format!("openshift-install {command} failed ({status})"),
@@ -276,7 +405,7 @@ impl InstallerRuntime {
                 )
             }
         };
-        let tail = log_tail(&log_path, start, secrets);
+        let tail = log_tail(&log_path, start, &redactor.secrets);
         tracing::warn!(dir = %dir.display(), "{failure}");
         Err(Error::Runtime(if tail.is_empty() {
             failure
@@ -285,17 +414,34 @@ impl InstallerRuntime {
         }))
     }
 
-    /// Destroy what an unfinished earlier attempt created and clear its files (the log stays).
+    /// `destroy cluster` in `dir` with the binary and credentials that created it.
+    async fn destroy(&self, dir: &Path) -> Result<()> {
+        let binary = self.recorded_binary(dir);
+        self.run_installer(
+            &binary,
+            dir,
+            &["destroy", "cluster"],
+            &[],
+            "",
+            Redactor::new(dir, Vec::new()),
+        )
+        .await
+    }
+
+    /// Destroy what an unfinished earlier attempt created and clear its files (the logs and the
+    /// credentials stay).
     async fn clean_up_attempt(&self, dir: &Path) -> Result<()> {
         if dir.join(METADATA_FILE).exists() {
             tracing::info!(dir = %dir.display(), "destroying what an unfinished install left");
-            self.run_installer(dir, &["destroy", "cluster"], &[], &[])
-                .await?;
+            self.destroy(dir).await?;
         }
         let entries = std::fs::read_dir(dir).map_err(|e| io_error("reading", dir, e))?;
         for entry in entries {
             let entry = entry.map_err(|e| io_error("reading", dir, e))?;
-            if entry.file_name() == LOG_FILE {
+            if [LOG_FILE, INSTALLER_LOG_FILE, HOME_DIR]
+                .iter()
+                .any(|keep| entry.file_name() == *keep)
+            {
                 continue;
             }
             let path = entry.path();
@@ -316,6 +462,12 @@ impl ClusterRuntime for InstallerRuntime {
         "installer"
     }
 
+    fn rp_builds_network(&self) -> bool {
+        // openshift-install creates the cluster's network and DNS records itself, into an
+        // empty resource group.
+        false
+    }
+
     async fn ensure_cluster(&self, infra_id: &str, seed: &SeedInput) -> Result<ClusterAccess> {
         let dir = self.dir_of(infra_id)?;
         let lock = self.lock_of(infra_id);
@@ -323,20 +475,35 @@ impl ClusterRuntime for InstallerRuntime {
         if dir.join(COMPLETE_MARKER).exists() {
             return read_access(&dir).await;
         }
-        if dir.exists() {
-            self.clean_up_attempt(&dir).await?;
+        check_installable(seed)?;
+        if seed.service_principal.is_none() {
+            // A workload identity cluster needs the installer's manual credentials mode and
+            // the platform identities set up first, which this runtime does not do.
+            return Err(Error::Runtime(
+                "the installer runtime installs service principal clusters only".into(),
+            ));
         }
-        // The directory receives the pull secret, the admin kubeconfig and the kubeadmin
-        // password: owner-only (an existing one is checked too).
+        let binary = self.binary_for(&seed.version, &seed.installer_pullspec)?;
+        // The directory receives the pull secret, the Azure credentials, the admin kubeconfig
+        // and the kubeadmin password: owner-only (an existing one is checked too).
         aro_common::fs::create_private_dir(&dir).map_err(private_error)?;
+        // The current credentials first: destroying an earlier attempt uses them too.
+        write_azure_credentials(&dir, seed)?;
+        self.clean_up_attempt(&dir).await?;
         let yaml = serde_yaml::to_string(&install_config(seed))
             .map_err(|e| Error::Runtime(format!("install-config.yaml: {e}")))?;
         write_private(&dir.join(INSTALL_CONFIG_FILE), yaml.as_bytes())?;
+        write_private(
+            &dir.join(BINARY_RECORD),
+            format!("{}\n", binary.display()).as_bytes(),
+        )?;
         self.run_installer(
+            &binary,
             &dir,
             &["create", "cluster"],
             &["--log-level", "info"],
-            &pull_secret_fragments(seed.pull_secret.expose()),
+            &seed.release_pullspec,
+            Redactor::new(&dir, pull_secret_fragments(seed.pull_secret.expose())),
         )
         .await?;
         let access = read_access(&dir).await?;
@@ -439,8 +606,7 @@ impl ClusterRuntime for InstallerRuntime {
         self.forget_client(infra_id);
         if dir.exists() {
             if dir.join(METADATA_FILE).exists() {
-                self.run_installer(&dir, &["destroy", "cluster"], &[], &[])
-                    .await?;
+                self.destroy(&dir).await?;
             }
             std::fs::remove_dir_all(&dir).map_err(|e| io_error("removing", &dir, e))?;
         }
@@ -464,50 +630,258 @@ impl ClusterRuntime for InstallerRuntime {
 
 /// The install config of a cluster (`install-config.yaml`, as JSON). Pure.
 ///
-/// The pod and service networks, outbound type, publishing strategy and FIPS come from the
-/// `DEFAULT_*` constants until [`SeedInput`] carries the cluster's own settings.
+/// Built from the whole cluster as ARO-RP's pkg/installer generateInstallConfig does, in the
+/// upstream installer's schema (openshift/installer's pkg/types and pkg/types/azure):
+/// * networks: the pod and service CIDRs, the network plugin; the machine network is a
+///   placeholder (the machines live in the customer's subnets);
+/// * `platform.azure`: the existing, empty cluster resource group (`resourceGroupName`), the
+///   customer's virtual network and subnets, the outbound type, and the DNS zone's resource group
+///   when the cluster's domain is in the RP's zone and something is published externally;
+/// * `publish`: see [`publishing`];
+/// * pools: the control plane, and the compute pool from the worker profile named `worker` (see
+///   [`check_installable`] for the others), each with encryption at host and the OS disks' disk
+///   encryption set;
+/// * FIPS, the SSH public key, and the pull secret without `cloud.openshift.com`.
 pub fn install_config(seed: &SeedInput) -> Value {
     let (name, base_domain) = seed.domain.split_once('.').unwrap_or((&seed.domain, ""));
-    let zones = json!(ZONES);
-    let pool = |name: &str, replicas: u32, vm_size: &str, disk: i32| {
-        json!({
-            "name": name,
-            "replicas": replicas,
-            "hyperthreading": "Enabled",
-            "architecture": "amd64",
-            "platform": {"azure": {
-                "type": vm_size,
-                "zones": zones,
-                "osDisk": {"diskSizeGB": disk},
-            }},
-        })
+    let worker = install_worker_pool(seed);
+    let master = WorkerPool {
+        name: "master".into(),
+        vm_size: seed.master_vm_size.clone(),
+        disk_size_gb: MASTER_DISK_SIZE_GB,
+        count: MASTER_REPLICAS,
+        subnet: seed.master_subnet.clone(),
+        encryption_at_host: seed.master_encryption_at_host,
+        disk_encryption_set_id: seed.master_disk_encryption_set_id.clone(),
     };
-    json!({
+    let (publish, operator_publishing) = publishing(seed);
+    let mut azure = json!({
+        "region": seed.location.to_ascii_lowercase(),
+        "resourceGroupName": seed.cluster_resource_group,
+        "networkResourceGroupName": seed.vnet_resource_group,
+        "virtualNetwork": seed.vnet,
+        "controlPlaneSubnet": seed.master_subnet,
+        "computeSubnet": worker.subnet,
+        "outboundType": match seed.outbound_type {
+            OutboundType::Loadbalancer => "Loadbalancer",
+            OutboundType::UserDefinedRouting => "UserDefinedRouting",
+        },
+        "cloudName": "AzurePublicCloud",
+    });
+    // The installer creates the public `api` and `*.apps` records in the base domain's zone,
+    // which it looks up in this resource group; an internal cluster has none.
+    if publish != PUBLISH_INTERNAL && !seed.base_domain_resource_group.is_empty() {
+        azure["baseDomainResourceGroupName"] = json!(seed.base_domain_resource_group);
+    }
+    let mut config = json!({
         "apiVersion": "v1",
         "baseDomain": base_domain,
         "metadata": {"name": name},
-        "controlPlane": pool("master", MASTER_REPLICAS, &seed.master_vm_size, MASTER_DISK_SIZE_GB),
-        "compute": [pool("worker", seed.worker_count, &seed.worker_vm_size, seed.worker_disk_size_gb)],
+        "controlPlane": machine_pool("master", &master),
+        "compute": [machine_pool(COMPUTE_POOL_NAME, &worker)],
         "networking": {
-            "networkType": NETWORK_TYPE,
-            "clusterNetwork": [{"cidr": DEFAULT_POD_CIDR, "hostPrefix": HOST_PREFIX}],
-            "serviceNetwork": [DEFAULT_SERVICE_CIDR],
+            "networkType": non_empty_or(&seed.network_type, NETWORK_TYPE),
+            "clusterNetwork": [{
+                "cidr": non_empty_or(&seed.pod_cidr, DEFAULT_POD_CIDR),
+                "hostPrefix": HOST_PREFIX,
+            }],
+            "serviceNetwork": [non_empty_or(&seed.service_cidr, DEFAULT_SERVICE_CIDR)],
             "machineNetwork": [{"cidr": MACHINE_CIDR}],
         },
-        "platform": {"azure": {
-            "region": seed.location.to_ascii_lowercase(),
-            "resourceGroupName": seed.cluster_resource_group,
-            "networkResourceGroupName": seed.vnet_resource_group,
-            "virtualNetwork": seed.vnet,
-            "controlPlaneSubnet": seed.master_subnet,
-            "computeSubnet": seed.worker_subnet,
-            "outboundType": DEFAULT_OUTBOUND_TYPE,
-            "cloudName": "AzurePublicCloud",
-        }},
-        "publish": DEFAULT_PUBLISH,
+        "platform": {"azure": azure},
+        "publish": publish,
         "pullSecret": install_pull_secret(seed.pull_secret.expose()),
-        "fips": false,
+        "fips": seed.fips,
+    });
+    if let Some(strategy) = operator_publishing {
+        config["operatorPublishingStrategy"] = strategy;
+    }
+    if !seed.ssh_public_key.is_empty() {
+        config["sshKey"] = json!(seed.ssh_public_key);
+    }
+    config
+}
+
+/// The only compute pool name openshift-install accepts on Azure (its install-config validation
+/// refuses any other name, and a second pool of the same name).
+pub const COMPUTE_POOL_NAME: &str = "worker";
+/// `publish` of a cluster whose API server and ingress are both private.
+pub const PUBLISH_INTERNAL: &str = "Internal";
+/// `publish` of a cluster whose API server and ingress are both public.
+pub const PUBLISH_EXTERNAL: &str = "External";
+/// `publish` of a cluster with one of them public and the other private (Azure only).
+pub const PUBLISH_MIXED: &str = "Mixed";
+
+/// The install config's `publish` and, for `Mixed`, its `operatorPublishingStrategy`.
+///
+/// ARO-RP's generateInstallConfig decides `publish` by the default ingress alone (Internal when
+/// it is private) because its installer fork never creates the API server's load balancers (the
+/// RP made them, public or private by the API server's visibility). The upstream installer
+/// creates both, so both visibilities go in: Internal when both are private, External when both
+/// are public, otherwise Mixed with each one's own strategy.
+pub fn publishing(seed: &SeedInput) -> (&'static str, Option<Value>) {
+    let strategy = |v: Visibility| match v {
+        Visibility::Public => PUBLISH_EXTERNAL,
+        Visibility::Private => PUBLISH_INTERNAL,
+    };
+    match (seed.apiserver_visibility, seed.ingress_visibility) {
+        (Visibility::Private, Visibility::Private) => (PUBLISH_INTERNAL, None),
+        (Visibility::Public, Visibility::Public) => (PUBLISH_EXTERNAL, None),
+        (api, ingress) => (
+            PUBLISH_MIXED,
+            Some(json!({"apiserver": strategy(api), "ingress": strategy(ingress)})),
+        ),
+    }
+}
+
+/// The worker pools of a seed: its `worker_pools`, or one from the single-pool fields.
+pub fn worker_pools(seed: &SeedInput) -> Vec<WorkerPool> {
+    if !seed.worker_pools.is_empty() {
+        return seed.worker_pools.clone();
+    }
+    vec![WorkerPool {
+        name: COMPUTE_POOL_NAME.into(),
+        vm_size: seed.worker_vm_size.clone(),
+        disk_size_gb: seed.worker_disk_size_gb,
+        count: seed.worker_count,
+        subnet: seed.worker_subnet.clone(),
+        encryption_at_host: false,
+        disk_encryption_set_id: None,
+    }]
+}
+
+/// The pool the install config's compute pool is made from: the one named `worker`, else the
+/// first.
+fn install_worker_pool(seed: &SeedInput) -> WorkerPool {
+    let pools = worker_pools(seed);
+    pools
+        .iter()
+        .find(|p| p.name == COMPUTE_POOL_NAME)
+        .or_else(|| pools.first())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Whether openshift-install can install the cluster as [`install_config`] describes it.
+///
+/// openshift-install takes one compute pool, named `worker`, in one compute subnet: a cluster
+/// whose worker profiles do not fit (the frontend accepts exactly one, named `worker`, at
+/// creation, so only a spec written around it gets here) is refused with the profiles named,
+/// rather than installed without them.
+pub fn check_installable(seed: &SeedInput) -> Result<()> {
+    let pools = worker_pools(seed);
+    let extra: Vec<&str> = pools
+        .iter()
+        .filter(|p| p.name != COMPUTE_POOL_NAME)
+        .map(|p| p.name.as_str())
+        .collect();
+    if pools.len() != 1 || !extra.is_empty() {
+        return Err(Error::Runtime(format!(
+            "openshift-install installs exactly one compute pool, named {COMPUTE_POOL_NAME:?}; the cluster has {} worker profile(s){}",
+            pools.len(),
+            if extra.is_empty() {
+                String::new()
+            } else {
+                format!(" and these are named otherwise: {}", extra.join(", "))
+            }
+        )));
+    }
+    for id in [
+        &seed.master_disk_encryption_set_id,
+        &pools[0].disk_encryption_set_id,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if disk_encryption_set(id).is_none() {
+            return Err(Error::Runtime(format!(
+                "{id:?} is not a disk encryption set's resource id"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An install-config machine pool (`controlPlane` or a `compute` entry).
+fn machine_pool(name: &str, pool: &WorkerPool) -> Value {
+    let mut os_disk = json!({"diskSizeGB": pool.disk_size_gb});
+    if let Some(set) = pool
+        .disk_encryption_set_id
+        .as_deref()
+        .and_then(disk_encryption_set)
+    {
+        os_disk["diskEncryptionSet"] = set;
+    }
+    let mut azure = json!({
+        "type": pool.vm_size,
+        "zones": ZONES,
+        "osDisk": os_disk,
+    });
+    if pool.encryption_at_host {
+        azure["encryptionAtHost"] = json!(true);
+    }
+    json!({
+        "name": name,
+        "replicas": pool.count,
+        "hyperthreading": "Enabled",
+        "architecture": "amd64",
+        "platform": {"azure": azure},
     })
+}
+
+/// The installer's `osDisk.diskEncryptionSet` of a disk encryption set's ARM id.
+fn disk_encryption_set(id: &str) -> Option<Value> {
+    let parsed = aro_common::ResourceId::parse(id).ok()?;
+    if !parsed.is_type("Microsoft.Compute/diskEncryptionSets") {
+        return None;
+    }
+    Some(json!({
+        "subscriptionId": parsed.subscription,
+        "resourceGroup": parsed.resource_group,
+        "name": parsed.name(),
+    }))
+}
+
+fn non_empty_or<'a>(value: &'a str, default: &'a str) -> &'a str {
+    if value.trim().is_empty() {
+        default
+    } else {
+        value
+    }
+}
+
+/// The OpenSSH public key line (`<type> <base64 wire key>`) of a PEM private key, as
+/// ARO-RP's generateInstallConfig derives the install config's `sshKey` from the cluster's
+/// private key. The RP's keys are ECDSA P-256 (what `rcgen` generates); Ed25519 is read too.
+pub fn openssh_public_key(private_key_pem: &str) -> Result<String> {
+    use base64::Engine;
+    let key = rcgen::KeyPair::from_pem(private_key_pem)
+        .map_err(|e| Error::Runtime(format!("the cluster's SSH key: {e}")))?;
+    fn string(out: &mut Vec<u8>, bytes: &[u8]) {
+        out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+        out.extend_from_slice(bytes);
+    }
+    let mut wire = Vec::new();
+    let kind = if key.algorithm() == &rcgen::PKCS_ECDSA_P256_SHA256 {
+        // RFC 5656: string "ecdsa-sha2-nistp256", string "nistp256", string Q (uncompressed).
+        string(&mut wire, b"ecdsa-sha2-nistp256");
+        string(&mut wire, b"nistp256");
+        string(&mut wire, key.public_key_raw());
+        "ecdsa-sha2-nistp256"
+    } else if key.algorithm() == &rcgen::PKCS_ED25519 {
+        // RFC 8709: string "ssh-ed25519", string the 32-byte public key.
+        string(&mut wire, b"ssh-ed25519");
+        string(&mut wire, key.public_key_raw());
+        "ssh-ed25519"
+    } else {
+        return Err(Error::Runtime(
+            "the cluster's SSH key is neither ECDSA P-256 nor Ed25519".into(),
+        ));
+    };
+    Ok(format!(
+        "{kind} {}",
+        base64::engine::general_purpose::STANDARD.encode(wire)
+    ))
 }
 
 /// The customer's pull secret without `cloud.openshift.com` (as ARO-RP does: no telemetry
@@ -524,6 +898,161 @@ fn install_pull_secret(pull_secret: &str) -> String {
             value.to_string()
         }
         _ => pull_secret.to_string(),
+    }
+}
+
+/// Write the cluster's service principal where openshift-install reads it
+/// (`$HOME/.azure/osServicePrincipal.json`, owner-only); a cluster without one gets none.
+fn write_azure_credentials(dir: &Path, seed: &SeedInput) -> Result<()> {
+    let Some(sp) = &seed.service_principal else {
+        return Ok(());
+    };
+    let path = dir.join(HOME_DIR).join(AZURE_CREDENTIALS_FILE);
+    if let Some(parent) = path.parent() {
+        aro_common::fs::create_private_dir(parent).map_err(private_error)?;
+    }
+    let body = json!({
+        "subscriptionId": seed.subscription_id,
+        "tenantId": sp.tenant_id,
+        "clientId": sp.client_id,
+        "clientSecret": sp.client_secret.expose(),
+    });
+    write_private(&path, body.to_string().as_bytes())
+}
+
+/// Takes the secrets out of the installer's output: the pull secret and its credentials, the
+/// service principal's client secret, and the kubeadmin password (read from the file the
+/// installer writes before it prints it, and recognised in the installer's login line).
+struct Redactor {
+    /// Longest first.
+    secrets: Vec<String>,
+    /// The installer's `auth/kubeadmin-password`, until read.
+    password_file: Option<PathBuf>,
+}
+
+impl Redactor {
+    fn new(dir: &Path, secrets: Vec<String>) -> Self {
+        let mut redactor = Self {
+            secrets: Vec::new(),
+            password_file: Some(dir.join(KUBEADMIN_PASSWORD_FILE)),
+        };
+        redactor.add(secrets);
+        redactor
+    }
+
+    fn add(&mut self, secrets: impl IntoIterator<Item = String>) {
+        self.secrets
+            .extend(secrets.into_iter().filter(|s| s.trim().len() >= 4));
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        self.secrets.dedup();
+    }
+
+    fn learn_password(&mut self) {
+        if let Some(path) = &self.password_file
+            && let Ok(password) = std::fs::read_to_string(path)
+        {
+            self.password_file = None;
+            self.add([password.trim().to_string()]);
+        }
+    }
+
+    fn redact(&mut self, line: &str) -> String {
+        self.learn_password();
+        let mut redacted = line.to_string();
+        for secret in &self.secrets {
+            redacted = redacted.replace(secret.as_str(), REDACTED);
+        }
+        redact_password_fields(&redacted)
+    }
+
+    /// Redact a file in place (owner-only); a missing file is nothing to do.
+    fn redact_file(&mut self, path: &Path) {
+        let Ok(bytes) = std::fs::read(path) else {
+            return;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let mut out = String::with_capacity(text.len());
+        for line in text.split_inclusive('\n') {
+            let (body, end) = match line.strip_suffix('\n') {
+                Some(body) => (body, "\n"),
+                None => (line, ""),
+            };
+            out.push_str(&self.redact(body));
+            out.push_str(end);
+        }
+        if out != text
+            && let Err(e) = write_private(path, out.as_bytes())
+        {
+            tracing::warn!(path = %path.display(), "redacting the installer's log: {e}");
+        }
+    }
+}
+
+/// `password: "<value>"` (also with the quotes escaped, as in a logfmt `msg="..."`) with the
+/// value redacted: the installer's closing line names the kubeadmin password so.
+fn redact_password_fields(line: &str) -> String {
+    const KEY: &str = "password: ";
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find(KEY) {
+        let (head, tail) = rest.split_at(at + KEY.len());
+        out.push_str(head);
+        let quote = if tail.starts_with("\\\"") {
+            "\\\""
+        } else if tail.starts_with('"') {
+            "\""
+        } else {
+            rest = tail;
+            continue;
+        };
+        let value = &tail[quote.len()..];
+        match value.find(quote) {
+            Some(end) => {
+                out.push_str(quote);
+                out.push_str(REDACTED);
+                out.push_str(quote);
+                rest = &value[end + quote.len()..];
+            }
+            None => {
+                out.push_str(quote);
+                out.push_str(REDACTED);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Copy the installer's stdout and stderr into the log as lines arrive, each redacted, until
+/// both end.
+async fn copy_redacted(
+    stdout: tokio::process::ChildStdout,
+    stderr: tokio::process::ChildStderr,
+    log: &mut std::fs::File,
+    redactor: &mut Redactor,
+) {
+    use tokio::io::AsyncBufReadExt;
+    let mut out = tokio::io::BufReader::new(stdout).split(b'\n');
+    let mut err = tokio::io::BufReader::new(stderr).split(b'\n');
+    let (mut out_open, mut err_open) = (true, true);
+    let mut write = |bytes: Vec<u8>| {
+        let line = redactor.redact(String::from_utf8_lossy(&bytes).trim_end_matches('\r'));
+        if let Err(e) = writeln!(log, "{line}") {
+            tracing::warn!("writing the installer's log: {e}");
+        }
+    };
+    while out_open || err_open {
+        tokio::select! {
+            line = out.next_segment(), if out_open => match line {
+                Ok(Some(bytes)) => write(bytes),
+                _ => out_open = false,
+            },
+            line = err.next_segment(), if err_open => match line {
+                Ok(Some(bytes)) => write(bytes),
+                _ => err_open = false,
+            },
+        }
     }
 }
 
@@ -862,6 +1391,7 @@ mod tests {
             release_pullspec: String::new(),
             installer_pullspec: String::new(),
             service_principal: None,
+            ..Default::default()
         }
     }
 
@@ -947,6 +1477,197 @@ mod tests {
         assert!(!tail.contains("line 11\n"));
         assert!(tail.contains("line 29"));
         assert!(pull_secret_fragments("").is_empty());
+    }
+
+    #[test]
+    fn install_config_takes_the_whole_cluster() {
+        let mut s = seed();
+        s.pod_cidr = "10.200.0.0/14".into();
+        s.service_cidr = "172.40.0.0/16".into();
+        s.outbound_type = OutboundType::UserDefinedRouting;
+        s.apiserver_visibility = Visibility::Private;
+        s.ingress_visibility = Visibility::Private;
+        s.fips = true;
+        s.master_encryption_at_host = true;
+        s.master_disk_encryption_set_id = Some(
+            "/subscriptions/s1/resourceGroups/keys/providers/Microsoft.Compute/diskEncryptionSets/des1".into(),
+        );
+        s.worker_pools = vec![WorkerPool {
+            name: "worker".into(),
+            vm_size: "Standard_D8s_v3".into(),
+            disk_size_gb: 256,
+            count: 4,
+            subnet: "nodes".into(),
+            encryption_at_host: true,
+            disk_encryption_set_id: None,
+        }];
+        s.ssh_public_key = "ssh-ed25519 AAAAC3".into();
+        s.base_domain_resource_group = "rp-dns".into();
+        let c = install_config(&s);
+        assert_eq!(
+            c["networking"]["clusterNetwork"][0]["cidr"],
+            "10.200.0.0/14"
+        );
+        assert_eq!(c["networking"]["serviceNetwork"][0], "172.40.0.0/16");
+        assert_eq!(c["platform"]["azure"]["outboundType"], "UserDefinedRouting");
+        assert_eq!(c["platform"]["azure"]["computeSubnet"], "nodes");
+        // Internal: no public records, so no base domain zone.
+        assert_eq!(c["publish"], "Internal");
+        assert!(
+            c["platform"]["azure"]
+                .get("baseDomainResourceGroupName")
+                .is_none()
+        );
+        assert_eq!(c["fips"], true);
+        assert_eq!(c["sshKey"], "ssh-ed25519 AAAAC3");
+        let master = &c["controlPlane"]["platform"]["azure"];
+        assert_eq!(master["encryptionAtHost"], true);
+        assert_eq!(
+            master["osDisk"]["diskEncryptionSet"],
+            json!({"subscriptionId": "s1", "resourceGroup": "keys", "name": "des1"})
+        );
+        let worker = &c["compute"][0];
+        assert_eq!(
+            (worker["name"].as_str(), worker["replicas"].as_u64()),
+            (Some("worker"), Some(4))
+        );
+        assert_eq!(worker["platform"]["azure"]["encryptionAtHost"], true);
+        assert!(
+            worker["platform"]["azure"]["osDisk"]
+                .get("diskEncryptionSet")
+                .is_none()
+        );
+        // A public cluster in the RP's zone names the zone's resource group.
+        s.apiserver_visibility = Visibility::Public;
+        s.ingress_visibility = Visibility::Public;
+        let c = install_config(&s);
+        assert_eq!(c["publish"], "External");
+        assert_eq!(
+            c["platform"]["azure"]["baseDomainResourceGroupName"],
+            "rp-dns"
+        );
+    }
+
+    #[test]
+    fn publish_follows_both_visibilities() {
+        let mut s = seed();
+        let mut publish = |api, ingress| {
+            s.apiserver_visibility = api;
+            s.ingress_visibility = ingress;
+            publishing(&s)
+        };
+        use Visibility::{Private, Public};
+        assert_eq!(publish(Public, Public), ("External", None));
+        assert_eq!(publish(Private, Private), ("Internal", None));
+        assert_eq!(
+            publish(Private, Public),
+            (
+                "Mixed",
+                Some(json!({"apiserver": "Internal", "ingress": "External"}))
+            )
+        );
+        assert_eq!(
+            publish(Public, Private),
+            (
+                "Mixed",
+                Some(json!({"apiserver": "External", "ingress": "Internal"}))
+            )
+        );
+    }
+
+    #[test]
+    fn only_one_worker_pool_named_worker_is_installable() {
+        let pool = |name: &str| WorkerPool {
+            name: name.into(),
+            vm_size: "Standard_D4s_v3".into(),
+            disk_size_gb: 128,
+            count: 3,
+            subnet: "worker".into(),
+            ..Default::default()
+        };
+        let mut s = seed();
+        assert!(
+            check_installable(&s).is_ok(),
+            "the single-pool fields make one pool"
+        );
+        s.worker_pools = vec![pool("worker")];
+        assert!(check_installable(&s).is_ok());
+        s.worker_pools = vec![pool("worker"), pool("infra"), pool("gpu")];
+        let error = check_installable(&s).unwrap_err().to_string();
+        assert!(
+            error.contains("3 worker profile(s)") && error.contains("infra, gpu"),
+            "{error}"
+        );
+        s.worker_pools = vec![pool("big")];
+        assert!(
+            check_installable(&s)
+                .unwrap_err()
+                .to_string()
+                .contains("big")
+        );
+        s.worker_pools = vec![WorkerPool {
+            disk_encryption_set_id: Some("/subscriptions/s/resourceGroups/r".into()),
+            ..pool("worker")
+        }];
+        assert!(check_installable(&s).is_err(), "a DES id that is no DES");
+    }
+
+    #[test]
+    fn ssh_public_keys_are_what_ssh_keygen_derives() {
+        let pem = include_str!("../../testdata/installer/ssh-key.pem");
+        let public = include_str!("../../testdata/installer/ssh-key.pub");
+        assert_eq!(openssh_public_key(pem).unwrap(), public.trim());
+        // What ensure_ssh_key generates (rcgen's default, ECDSA P-256) reads too.
+        let generated = rcgen::KeyPair::generate().unwrap().serialize_pem();
+        let line = openssh_public_key(&generated).unwrap();
+        assert!(
+            line.starts_with(
+                "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABB"
+            ),
+            "{line}"
+        );
+        assert!(openssh_public_key("not a key").is_err());
+    }
+
+    #[test]
+    fn the_redactor_takes_out_every_secret_and_the_login_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Redactor::new(
+            dir.path(),
+            pull_secret_fragments(r#"{"auths":{"q":{"auth":"dG9rZW4tdG9r"}}}"#),
+        );
+        r.add(["client-secret-1".to_string(), "ab".to_string()]);
+        assert_eq!(
+            r.redact("auth dG9rZW4tdG9r and client-secret-1"),
+            "auth <redacted> and <redacted>"
+        );
+        assert_eq!(r.redact("ab stays"), "ab stays", "too short to be a secret");
+        // The password from the installer's file, once it exists.
+        std::fs::create_dir_all(dir.path().join("auth")).unwrap();
+        std::fs::write(dir.path().join(KUBEADMIN_PASSWORD_FILE), "Pass1-Word2\n").unwrap();
+        assert_eq!(r.redact("it is Pass1-Word2"), "it is <redacted>");
+        // The login line, whatever the password.
+        assert_eq!(
+            redact_password_fields(
+                r#"msg="Login with user: \"kubeadmin\", and password: \"Xyz12-abcde\"" x"#
+            ),
+            r#"msg="Login with user: \"kubeadmin\", and password: \"<redacted>\"" x"#
+        );
+        assert_eq!(
+            redact_password_fields(r#"password: "p4ss" and password: "q""#),
+            r#"password: "<redacted>" and password: "<redacted>""#
+        );
+        assert_eq!(redact_password_fields("password: none"), "password: none");
+        assert_eq!(
+            redact_password_fields(r#"password: "unterminated"#),
+            r#"password: "<redacted>"#
+        );
+        // A file in place.
+        let log = dir.path().join("log");
+        std::fs::write(&log, "a client-secret-1\nb\n").unwrap();
+        r.redact_file(&log);
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "a <redacted>\nb\n");
+        assert_eq!(aro_common::fs::mode_of(&log), 0o600);
     }
 
     #[test]

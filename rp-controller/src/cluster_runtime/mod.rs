@@ -20,7 +20,7 @@ use crate::Result;
 pub use installer::{InstallerConfig, InstallerRuntime};
 #[cfg(feature = "local-runtime")]
 pub use local::LocalRuntime;
-pub use seed::{SeedInput, ServicePrincipalCredentials};
+pub use seed::{SeedInput, ServicePrincipalCredentials, WorkerPool};
 
 /// How to reach an installed cluster's API.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +50,15 @@ pub const USER_ADMIN_GROUP: &str = "system:masters";
 pub trait ClusterRuntime: Send + Sync {
     /// Runtime name for logs.
     fn name(&self) -> &'static str;
+    /// Whether the RP builds the cluster's network infrastructure in the cluster resource group
+    /// before the cluster comes up (network security group, load balancers, private link service,
+    /// its private endpoint, the NSG on the subnets) and creates its DNS records: the local
+    /// runtime needs them made for it, as ARO-RP's installer fork does. A runtime that runs
+    /// upstream openshift-install (installer, Hive) says no: the installer creates these itself
+    /// and refuses a cluster resource group that is not empty.
+    fn rp_builds_network(&self) -> bool {
+        true
+    }
     /// Bring the cluster up (or find it up) with what a fresh install exposes.
     async fn ensure_cluster(&self, infra_id: &str, seed: &SeedInput) -> Result<ClusterAccess>;
     /// Access to a cluster installed earlier, restarting it after a process restart; `None` when

@@ -2,10 +2,12 @@
 //! objects: the local cluster runtime writes these into the cluster's API server (a devcluster) so the
 //! operator and the RP's later steps find what they would find on a real cluster.
 
+use crds::management::{OutboundType, Visibility};
 use serde_json::{Value, json};
 
-/// What the seed depends on.
-#[derive(Clone, Debug)]
+/// What the seed depends on: the cluster as the install knows it (the local runtime's seed and
+/// the installer's install-config are both built from it).
+#[derive(Clone, Debug, Default)]
 pub struct SeedInput {
     /// Infrastructure id (prefix of node and machine names).
     pub infra_id: String,
@@ -45,6 +47,51 @@ pub struct SeedInput {
     /// The cluster's service principal, as the installer authenticates to Azure; `None` for a
     /// workload-identity cluster.
     pub service_principal: Option<ServicePrincipalCredentials>,
+    /// Pod network CIDR (`networkProfile.podCidr`); empty for the default.
+    pub pod_cidr: String,
+    /// Service network CIDR (`networkProfile.serviceCidr`); empty for the default.
+    pub service_cidr: String,
+    /// Cluster network plugin (`networkProfile.softwareDefinedNetwork`); empty for the default.
+    pub network_type: String,
+    /// How the cluster reaches the internet.
+    pub outbound_type: OutboundType,
+    /// API server visibility.
+    pub apiserver_visibility: Visibility,
+    /// Visibility of the default ingress controller (the first ingress profile).
+    pub ingress_visibility: Visibility,
+    /// FIPS-validated cryptography modules (`clusterProfile.fipsValidatedModules`).
+    pub fips: bool,
+    /// Encryption at host on the control plane machines.
+    pub master_encryption_at_host: bool,
+    /// ARM id of the control plane OS disks' disk encryption set.
+    pub master_disk_encryption_set_id: Option<String>,
+    /// Every worker profile, in spec order. Empty means one pool from the `worker_*` fields.
+    pub worker_pools: Vec<WorkerPool>,
+    /// The cluster's SSH public key, an OpenSSH line (`ecdsa-sha2-nistp256 AAAA...`); empty
+    /// for none.
+    pub ssh_public_key: String,
+    /// Resource group of the DNS zone the cluster's domain is under, when the RP manages it (the
+    /// installer's `baseDomainResourceGroupName`); empty for a custom domain.
+    pub base_domain_resource_group: String,
+}
+
+/// A worker machine pool (a worker profile).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkerPool {
+    /// Pool name.
+    pub name: String,
+    /// VM size.
+    pub vm_size: String,
+    /// OS disk size in GB.
+    pub disk_size_gb: i32,
+    /// Number of machines.
+    pub count: u32,
+    /// Subnet name (in the cluster's virtual network).
+    pub subnet: String,
+    /// Encryption at host.
+    pub encryption_at_host: bool,
+    /// ARM id of the OS disks' disk encryption set.
+    pub disk_encryption_set_id: Option<String>,
 }
 
 /// A service principal's credentials in its tenant (the customer's).
@@ -458,6 +505,7 @@ mod tests {
             release_pullspec: String::new(),
             installer_pullspec: String::new(),
             service_principal: None,
+            ..Default::default()
         }
     }
 
