@@ -74,6 +74,11 @@ pub struct ControllerArgs {
     /// `destroy cluster` needs). Required with `--cluster-runtime=installer`.
     #[arg(long, env = "ARO_INSTALLER_WORK_DIR")]
     pub installer_work_dir: Option<PathBuf>,
+    /// `installer` runtime: per-version binaries, `<dir>/<version>/openshift-install`, each
+    /// extracted from its version's installer image; without it `--installer-binary` installs
+    /// every version (with the version's release image as override).
+    #[arg(long, env = "ARO_INSTALLER_BINARIES_DIR")]
+    pub installer_binaries_dir: Option<PathBuf>,
     /// `installer` runtime: how long one `create cluster` or `destroy cluster` may run, in minutes.
     #[arg(long, default_value_t = 60)]
     pub installer_timeout_minutes: u64,
@@ -138,6 +143,7 @@ impl ControllerArgs {
                     work_dir,
                 );
                 config.timeout = Duration::from_secs(self.installer_timeout_minutes.max(1) * 60);
+                config.binaries_dir = self.installer_binaries_dir.clone();
                 tracing::info!(binary = %config.binary.display(), work_dir = %config.work_dir.display(), "cluster runtime: installer");
                 Ok(Arc::new(crate::cluster_runtime::InstallerRuntime::new(
                     config,
