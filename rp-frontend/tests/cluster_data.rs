@@ -187,7 +187,7 @@ fn machine_set_object(name: &str, replicas: i64) -> Value {
 }
 
 /// A devcluster with what an installed OpenShift cluster shows the enrichment.
-async fn openshift_cluster() -> (Devcluster, kube::Client) {
+async fn openshift_cluster(version: &str) -> (Devcluster, kube::Client) {
     let dc = Devcluster::start(DevclusterConfig::in_memory())
         .await
         .unwrap();
@@ -230,7 +230,7 @@ async fn openshift_cluster() -> (Devcluster, kube::Client) {
             "apiVersion": "config.openshift.io/v1", "kind": "ClusterVersion",
             "metadata": {"name": "version"},
             "spec": {"clusterID": "00000000-0000-0000-0000-000000000000"},
-            "status": {"desired": {"version": "4.15.40", "image": ""}},
+            "status": {"desired": {"version": version, "image": ""}},
         }),
     )
     .await;
@@ -368,8 +368,8 @@ async fn get_and_list_show_the_live_cluster_and_the_stored_one_when_it_is_down()
         "{stored}"
     );
 
-    let (cluster_dc, cluster) = openshift_cluster().await;
-    set_admin_kubeconfig(&management, cluster_dc.kubeconfig_yaml()).await;
+    let (first_dc, cluster) = openshift_cluster("4.15.40").await;
+    set_admin_kubeconfig(&management, first_dc.kubeconfig_yaml()).await;
     let live = get_until(&http, &fast, "the live version", |b| {
         b["properties"]["clusterProfile"]["version"] == "4.15.40"
     })
@@ -431,8 +431,17 @@ async fn get_and_list_show_the_live_cluster_and_the_stored_one_when_it_is_down()
         "served from the cache"
     );
 
+    // A new admin kubeconfig (here: of another cluster) makes a new client.
+    let (second_dc, _) = openshift_cluster("4.16.1").await;
+    set_admin_kubeconfig(&management, second_dc.kubeconfig_yaml()).await;
+    get_until(&http, &fast, "the new kubeconfig's cluster", |b| {
+        b["properties"]["clusterProfile"]["version"] == "4.16.1"
+    })
+    .await;
+    first_dc.stop().await;
+
     // The cluster stops answering: GET is still 200, quickly, with the stored cluster.
-    cluster_dc.stop().await;
+    second_dc.stop().await;
     let start = Instant::now();
     let down = get_until(&http, &fast, "the stored cluster", |b| {
         b["properties"]["clusterProfile"]["version"] == "4.15.35"
