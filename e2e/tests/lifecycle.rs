@@ -8,7 +8,7 @@ use base64::Engine;
 use e2e::{Arm, cluster_body, cluster_resources, demo_network, seed_network};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Secret};
-use kube::api::{Api, DynamicObject, ListParams};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use rp_controller::cluster_runtime::ClusterRuntime;
 use rp_controller::context::Settings;
@@ -280,6 +280,94 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
         env_from[0]["secretRef"]["name"],
         rp_controller::actions::OPERATOR_CREDENTIALS_SECRET
     );
+
+    // GET shows the live cluster: a scaled MachineSet and a changed ClusterVersion show in the
+    // ARM GET once the frontend's per-cluster cache expires (docs/api.md).
+    let machine_sets = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("machine.openshift.io", "v1beta1", "MachineSet"),
+        "machinesets",
+    );
+    let sets: Api<DynamicObject> = Api::namespaced_with(
+        cluster_client.clone(),
+        "openshift-machine-api",
+        &machine_sets,
+    );
+    let (set, replicas) = sets
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|s| Some((s.metadata.name?, s.data["spec"]["replicas"].clone())))
+        .min_by(|a, b| a.0.cmp(&b.0))
+        .unwrap();
+    let merge = |value| Patch::Merge(value);
+    sets.patch(
+        &set,
+        &PatchParams::default(),
+        &merge(serde_json::json!({"spec": {"replicas": 5}})),
+    )
+    .await
+    .unwrap();
+    sets.patch_status(
+        &set,
+        &PatchParams::default(),
+        &merge(serde_json::json!({"status": {"replicas": 5, "readyReplicas": 5}})),
+    )
+    .await
+    .unwrap();
+    versions
+        .patch_status(
+            "version",
+            &PatchParams::default(),
+            &merge(serde_json::json!({"status": {"desired": {"version": "4.15.36"}}})),
+        )
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let live = arm.get("demo").await.unwrap();
+        assert_eq!(live.status, 200, "{}", live.body);
+        let p = &live.body["properties"];
+        let scaled = p["workerProfilesStatus"]
+            .as_array()
+            .is_some_and(|w| w.iter().any(|w| w["name"] == set && w["count"] == 5));
+        if scaled && p["clusterProfile"]["version"] == "4.15.36" {
+            // The MachineSet's shape comes from its provider spec.
+            assert!(
+                p["workerProfilesStatus"][0]["vmSize"]
+                    .as_str()
+                    .is_some_and(|v| !v.is_empty()),
+                "{p}"
+            );
+            break;
+        }
+        assert!(started.elapsed() < T, "the live cluster never shows: {p}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Back as installed, for the steps below.
+    sets.patch(
+        &set,
+        &PatchParams::default(),
+        &merge(serde_json::json!({"spec": {"replicas": replicas}})),
+    )
+    .await
+    .unwrap();
+    sets.patch_status(
+        &set,
+        &PatchParams::default(),
+        &merge(serde_json::json!({"status": {"replicas": replicas, "readyReplicas": replicas}})),
+    )
+    .await
+    .unwrap();
+    versions
+        .patch_status(
+            "version",
+            &PatchParams::default(),
+            &merge(serde_json::json!({"status": {"desired": {"version": "4.15.35"}}})),
+        )
+        .await
+        .unwrap();
 
     // Update (tags) -> Succeeded.
     let cluster =

@@ -35,6 +35,9 @@ pub enum Error {
     /// A flag or configuration file is invalid.
     #[error("configuration: {0}")]
     Config(String),
+    /// A cluster's own API (read for GET's live data) failed; never reaches a response.
+    #[error("cluster API: {0}")]
+    ClusterApi(String),
     /// Optimistic concurrency gave up after retries.
     #[error("too many conflicting writes")]
     Conflict,

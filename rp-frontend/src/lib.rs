@@ -95,6 +95,14 @@ pub struct FrontendArgs {
     /// Serve plain HTTP without authentication (loopback listeners only).
     #[arg(long, env = "ARO_FRONTEND_INSECURE_NO_AUTH")]
     pub insecure_no_auth: bool,
+    /// How long what a cluster reported for GET and list (version, ingress, worker profiles,
+    /// client id) is reused before the cluster is read again, in milliseconds.
+    #[arg(long, env = "ARO_CLUSTER_DATA_CACHE_TTL_MS", default_value_t = 10_000)]
+    pub cluster_data_cache_ttl_ms: u64,
+    /// Bound of reading the clusters for one GET or list, in milliseconds (ARO-RP's: 10 s); a
+    /// cluster that does not answer in time is shown as stored.
+    #[arg(long, env = "ARO_CLUSTER_DATA_TIMEOUT_MS", default_value_t = 10_000)]
+    pub cluster_data_timeout_ms: u64,
     /// Key signing $skipToken paging tokens (hex or text); random per process when absent, which
     /// breaks paging across replicas.
     #[arg(long, env = "ARO_SKIP_TOKEN_KEY", hide_env_values = true)]
@@ -168,6 +176,10 @@ pub fn config_from_args(args: &FrontendArgs) -> Result<FrontendConfig> {
         rp_version: env!("CARGO_PKG_VERSION").to_string(),
         mock_msi_headers: args.mock_msi_headers,
         identity_host_suffix,
+        cluster_data: server::cluster_data::ClusterDataConfig {
+            timeout: Duration::from_millis(args.cluster_data_timeout_ms),
+            cache_ttl: Duration::from_millis(args.cluster_data_cache_ttl_ms),
+        },
     })
 }
 

@@ -96,12 +96,11 @@ pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response> {
             &Method::GET,
         ) => {
             let api: Api<OpenShiftCluster> = Api::all(state.client.clone());
-            let value: Vec<_> = api
-                .list(&ListParams::default())
-                .await?
-                .items
+            let clusters = api.list(&ListParams::default()).await?.items;
+            let value: Vec<_> = super::clusters::enriched_all(state, clusters)
+                .await
                 .iter()
-                .map(admin::render)
+                .map(|c| admin::render(c))
                 .collect();
             Ok(json_response(StatusCode::OK, &json!({ "value": value })))
         }

@@ -138,6 +138,10 @@ pub async fn get(state: &AppState, ctx: &Ctx, key: &ResourceKey) -> Result<Respo
     let cluster = read_cluster(state, &key.subscription, &key.object_name)
         .await?
         .ok_or_else(|| resource_not_found(key))?;
+    let cluster = state
+        .cluster_data
+        .enriched(&state.client, cluster, state.cluster_data.deadline())
+        .await;
     let body = match version {
         Some(v) => render(v, &cluster),
         None => admin::render(&cluster),
@@ -160,6 +164,21 @@ async fn read_cluster(
         .get_opt(object_name)
         .await?
         .map(Arc::new))
+}
+
+/// Clusters as GET shows them, every cluster read in parallel under one deadline (as ARO-RP
+/// bounds a list's enrichment as a whole).
+pub async fn enriched_all(
+    state: &AppState,
+    clusters: Vec<OpenShiftCluster>,
+) -> Vec<Arc<OpenShiftCluster>> {
+    let deadline = state.cluster_data.deadline();
+    futures::future::join_all(clusters.into_iter().map(|cluster| {
+        state
+            .cluster_data
+            .enriched(&state.client, Arc::new(cluster), deadline)
+    }))
+    .await
 }
 
 /// List clusters of a subscription or resource group, paged.
@@ -199,7 +218,11 @@ pub async fn list(
     let page = management::clusters(&state.client, subscription)
         .list(&params)
         .await?;
-    let value: Vec<Value> = page.items.iter().map(|c| render(version, c)).collect();
+    let value: Vec<Value> = enriched_all(state, page.items)
+        .await
+        .iter()
+        .map(|c| render(version, c))
+        .collect();
     let next = page.metadata.continue_.filter(|c| !c.is_empty()).map(|c| {
         let mut url = ctx
             .referer

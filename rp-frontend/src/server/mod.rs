@@ -2,10 +2,12 @@
 //! panics, metrics, logs) and routing onto the handlers, one module per resource: [`clusters`]
 //! (clusters, their credentials and async operations), [`subscriptions`], [`versions`],
 //! [`role_sets`], [`preflight`], [`provider_operations`], [`openapi`] and the admin API's global
-//! routes ([`admin`]). [`management`] is their access to the management cluster.
+//! routes ([`admin`]). [`management`] is their access to the management cluster;
+//! [`cluster_data`] what GET and list read from the clusters themselves.
 
 pub mod admin;
 pub mod auth;
+pub mod cluster_data;
 pub mod clusters;
 pub mod management;
 pub mod metrics;
@@ -63,6 +65,8 @@ pub struct FrontendConfig {
     /// Host suffix managed identity URLs (`x-ms-identity-url`) must be under: the cloud's
     /// identity host (`identity.azure.net` in public Azure).
     pub identity_host_suffix: String,
+    /// How GET and list read the live cluster (bound and cache).
+    pub cluster_data: cluster_data::ClusterDataConfig,
 }
 
 impl FrontendConfig {
@@ -77,6 +81,7 @@ impl FrontendConfig {
             rp_version: env!("CARGO_PKG_VERSION").to_string(),
             mock_msi_headers: false,
             identity_host_suffix: workload_identity::DEFAULT_IDENTITY_HOST_SUFFIX.to_string(),
+            cluster_data: cluster_data::ClusterDataConfig::default(),
         }
     }
 }
@@ -95,6 +100,8 @@ pub struct AppState {
     pub subscriptions: management::SubscriptionCache,
     /// Clusters as last watched: GETs read them without a round trip (read-your-writes kept).
     pub clusters: management::ClusterCache,
+    /// What the clusters themselves report, cached per cluster: GET and list show it.
+    pub cluster_data: cluster_data::ClusterData,
 }
 
 /// The frontend as an axum router.
@@ -118,6 +125,7 @@ impl Frontend {
         let state = Arc::new(AppState {
             subscriptions: management::SubscriptionCache::start(client.clone()),
             clusters: management::ClusterCache::start(client.clone()),
+            cluster_data: cluster_data::ClusterData::new(config.cluster_data.clone()),
             client,
             config,
             metrics,
