@@ -71,6 +71,19 @@ pub enum Error {
     /// The cluster runtime failed.
     #[error("cluster runtime: {0}")]
     Runtime(String),
+    /// The cluster runtime's work goes on elsewhere (Hive installing or deprovisioning the
+    /// cluster): nothing failed, ask again after `poll_after`.
+    #[error("cluster runtime: {what} (in progress)")]
+    RuntimeInProgress {
+        /// What is still going on, for logs and status.
+        what: String,
+        /// When to ask again.
+        poll_after: std::time::Duration,
+    },
+    /// The cluster's provisioning failed for good (Hive's ProvisionFailed, or its install attempts
+    /// exhausted): the operation fails with this error (customer-facing unless internal).
+    #[error("cluster provisioning failed: {}: {}", .0.code, .0.message)]
+    ProvisionFailed(crds::ArmError),
     /// Leader election failed or leadership was lost.
     #[error("leader election: {0}")]
     Leadership(String),
