@@ -534,7 +534,9 @@ pub fn provision_failed_error(reason: &str, install_log: Option<&str>) -> ArmErr
             })
         });
     // ARO-RP fails with an internal error too when the log holds no ARM error to wrap.
-    wrapped.unwrap_or_else(|| ArmError::new(crds::common::INTERNAL_SERVER_ERROR, GENERIC_FAILURE_MESSAGE))
+    wrapped.unwrap_or_else(|| {
+        ArmError::new(crds::common::INTERNAL_SERVER_ERROR, GENERIC_FAILURE_MESSAGE)
+    })
 }
 
 /// The details of the ARM error the installer logged for a failed template deployment: the JSON
@@ -696,7 +698,13 @@ impl HiveRuntime {
             InstallState::ProvisionFailed { reason, message } => {
                 let log = self.install_log(namespace).await?;
                 let error = provision_failed_error(&reason, log.as_deref());
-                tracing::warn!(namespace, reason, message, code = error.code, "Hive failed to provision the cluster");
+                tracing::warn!(
+                    namespace,
+                    reason,
+                    message,
+                    code = error.code,
+                    "Hive failed to provision the cluster"
+                );
                 Err(Error::ProvisionFailed(error))
             }
             InstallState::ProvisionStopped { reason, message } => {
@@ -714,7 +722,11 @@ impl HiveRuntime {
         }
     }
 
-    async fn admin_kubeconfig(&self, namespace: &str, metadata: &InstalledMetadata) -> Result<String> {
+    async fn admin_kubeconfig(
+        &self,
+        namespace: &str,
+        metadata: &InstalledMetadata,
+    ) -> Result<String> {
         let secret = self
             .secrets(namespace)
             .get_opt(&metadata.admin_kubeconfig_secret)
@@ -822,7 +834,11 @@ impl HiveRuntime {
                     .patch(name, &params, &patch)
                     .await?;
             }
-            _ => return Err(Error::Runtime(format!("cannot apply a {api_version} {kind}"))),
+            _ => {
+                return Err(Error::Runtime(format!(
+                    "cannot apply a {api_version} {kind}"
+                )));
+            }
         }
         Ok(())
     }
@@ -859,7 +875,10 @@ impl HiveRuntime {
 }
 
 fn signer_of(secret: &Secret) -> Result<SignerPem> {
-    match (secret_text(secret, "tls.crt"), secret_text(secret, "tls.key")) {
+    match (
+        secret_text(secret, "tls.crt"),
+        secret_text(secret, "tls.key"),
+    ) {
         (Some(cert), Some(key)) => Ok(SignerPem {
             cert,
             key: key.into(),
@@ -884,7 +903,8 @@ impl ClusterRuntime for HiveRuntime {
             let metadata = self.installed(&namespace, &cd).await?;
             return self.access(&namespace, &metadata).await;
         }
-        let namespace_object = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
+        let namespace_object =
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
         self.apply(&namespace_object).await?;
         let signer = self.ensure_signer(&namespace, infra_id).await?;
         let desired = desired_objects(&namespace, seed, &signer.cert)?;
@@ -893,7 +913,11 @@ impl ClusterRuntime for HiveRuntime {
         }
         self.apply(&desired.image_set).await?;
         self.apply(&desired.cluster_deployment).await?;
-        tracing::info!(infra_id, namespace, "ClusterDeployment created; Hive installs the cluster");
+        tracing::info!(
+            infra_id,
+            namespace,
+            "ClusterDeployment created; Hive installs the cluster"
+        );
         Err(self.in_progress("Hive is installing the cluster".into()))
     }
 
@@ -921,7 +945,9 @@ impl ClusterRuntime for HiveRuntime {
 
     async fn install_operator(&self, infra_id: &str, values: &OperatorDeployValues) -> Result<()> {
         let client = self.cluster_client(infra_id).await?.ok_or_else(|| {
-            Error::Runtime(format!("cluster {infra_id} is not installed (hive runtime)"))
+            Error::Runtime(format!(
+                "cluster {infra_id} is not installed (hive runtime)"
+            ))
         })?;
         remote::deploy_operator(&client, values).await
     }
@@ -971,7 +997,11 @@ impl ClusterRuntime for HiveRuntime {
                     .await
                 {
                     Ok(_) => {
-                        tracing::info!(infra_id, namespace, "ClusterDeployment deleted; Hive deprovisions the cluster")
+                        tracing::info!(
+                            infra_id,
+                            namespace,
+                            "ClusterDeployment deleted; Hive deprovisions the cluster"
+                        )
                     }
                     Err(kube::Error::Api(e)) if e.code == 404 => {}
                     Err(e) => return Err(e.into()),
@@ -984,7 +1014,10 @@ impl ClusterRuntime for HiveRuntime {
             return Ok(());
         };
         if existing.metadata.deletion_timestamp.is_none() {
-            match namespaces.delete(&namespace, &DeleteParams::background()).await {
+            match namespaces
+                .delete(&namespace, &DeleteParams::background())
+                .await
+            {
                 Ok(_) => {}
                 Err(kube::Error::Api(e)) if e.code == 404 => {}
                 Err(e) => return Err(e.into()),
@@ -1046,7 +1079,9 @@ mod tests {
     }
 
     fn decoded(secret: &Value, key: &str) -> String {
-        let encoded = secret["data"][key].as_str().unwrap_or_else(|| panic!("no {key}"));
+        let encoded = secret["data"][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {key}"));
         String::from_utf8(
             base64::engine::general_purpose::STANDARD
                 .decode(encoded)
@@ -1057,7 +1092,10 @@ mod tests {
 
     #[test]
     fn namespaces_follow_the_infra_id() {
-        assert_eq!(namespace_of("aro-", "demo-abcde").unwrap(), "aro-demo-abcde");
+        assert_eq!(
+            namespace_of("aro-", "demo-abcde").unwrap(),
+            "aro-demo-abcde"
+        );
         for bad in ["", "Demo-x", "a/b", "x_y", &"a".repeat(60), "demo-"] {
             assert!(namespace_of("aro-", bad).is_err(), "{bad:?}");
         }
@@ -1078,7 +1116,10 @@ mod tests {
         assert_eq!(labels["aro-created-by-Hive"], "true");
         assert_eq!(labels["kubernetes.azure.com/managedby"], "sub_0000-sub");
         let annotations = &cd["metadata"]["annotations"];
-        assert_eq!(annotations["hive.openshift.io/minimal-install-mode"], "true");
+        assert_eq!(
+            annotations["hive.openshift.io/minimal-install-mode"],
+            "true"
+        );
         assert_eq!(annotations["hive.openshift.io/infra-disabled"], "true");
         let spec = &cd["spec"];
         assert_eq!(spec["clusterName"], "demo");
@@ -1131,14 +1172,18 @@ mod tests {
         let pull: Value = serde_json::from_str(&decoded(pull, ".dockerconfigjson")).unwrap();
         assert_eq!(pull["auths"]["quay.io"]["auth"], "cXVheQ==");
         let install = secret_data(&objects, INSTALL_CONFIG_SECRET);
-        let install: Value = serde_yaml::from_str(&decoded(install, "install-config.yaml")).unwrap();
+        let install: Value =
+            serde_yaml::from_str(&decoded(install, "install-config.yaml")).unwrap();
         assert_eq!(install, install_config(&seed()));
         let manifests = secret_data(&objects, MANIFESTS_SECRET);
         let configmap: Value =
             serde_yaml::from_str(&decoded(manifests, CLIENT_CA_CONFIGMAP_MANIFEST)).unwrap();
         assert_eq!(configmap["kind"], "ConfigMap");
         assert_eq!(configmap["metadata"]["namespace"], "openshift-config");
-        assert_eq!(configmap["metadata"]["name"], USER_ADMIN_CLIENT_CA_CONFIGMAP);
+        assert_eq!(
+            configmap["metadata"]["name"],
+            USER_ADMIN_CLIENT_CA_CONFIGMAP
+        );
         assert_eq!(configmap["data"]["ca-bundle.crt"], "CA PEM");
         let apiserver: Value =
             serde_yaml::from_str(&decoded(manifests, CLIENT_CA_APISERVER_MANIFEST)).unwrap();
@@ -1198,14 +1243,20 @@ mod tests {
         );
         // Installed wins over a stale failure condition.
         assert!(matches!(
-            install_state(&cd_with(true, json!([cond("ProvisionFailed", "True", "X")]))).unwrap(),
+            install_state(&cd_with(
+                true,
+                json!([cond("ProvisionFailed", "True", "X")])
+            ))
+            .unwrap(),
             InstallState::Installed(_)
         ));
         assert!(install_state(&json!({"spec": {"installed": true}})).is_err());
         let failed = cd_with(
             false,
-            json!([cond("ProvisionStopped", "True", "InstallAttemptsLimitReached"),
-                   cond("ProvisionFailed", "True", "AzureZonalAllocationFailed")]),
+            json!([
+                cond("ProvisionStopped", "True", "InstallAttemptsLimitReached"),
+                cond("ProvisionFailed", "True", "AzureZonalAllocationFailed")
+            ]),
         );
         assert_eq!(
             install_state(&failed).unwrap(),
@@ -1216,8 +1267,10 @@ mod tests {
         );
         let stopped = cd_with(
             false,
-            json!([cond("ProvisionFailed", "False", "x"),
-                   cond("ProvisionStopped", "True", "InstallAttemptsLimitReached")]),
+            json!([
+                cond("ProvisionFailed", "False", "x"),
+                cond("ProvisionStopped", "True", "InstallAttemptsLimitReached")
+            ]),
         );
         assert!(matches!(
             install_state(&stopped).unwrap(),
@@ -1237,10 +1290,12 @@ mod tests {
     #[test]
     fn readiness_is_aro_rps() {
         assert!(!deployment_ready(&cd_with(true, json!([]))));
-        let ready = json!([cond("Provisioned", "True", "Provisioned"),
-                           cond("ControlPlaneCertificateNotFound", "False", "x"),
-                           cond("Unreachable", "False", "x"),
-                           cond("Hibernating", "True", "whatever")]);
+        let ready = json!([
+            cond("Provisioned", "True", "Provisioned"),
+            cond("ControlPlaneCertificateNotFound", "False", "x"),
+            cond("Unreachable", "False", "x"),
+            cond("Hibernating", "True", "whatever")
+        ]);
         assert!(deployment_ready(&cd_with(true, ready)));
         for (type_, bad) in [
             ("Provisioned", "False"),
@@ -1251,9 +1306,15 @@ mod tests {
             let conditions = if type_ == "Provisioned" {
                 json!([cond(type_, bad, "x")])
             } else {
-                json!([cond("Provisioned", "True", "Provisioned"), cond(type_, bad, "x")])
+                json!([
+                    cond("Provisioned", "True", "Provisioned"),
+                    cond(type_, bad, "x")
+                ])
             };
-            assert!(!deployment_ready(&cd_with(true, conditions)), "{type_}={bad}");
+            assert!(
+                !deployment_ready(&cd_with(true, conditions)),
+                "{type_}={bad}"
+            );
         }
     }
 
@@ -1271,7 +1332,9 @@ level=fatal msg=failed to fetch Cluster
             "Deployment failed with KeyBasedAuthenticationNotPermitted error. Please see details for more information."
         );
         assert_eq!(key.details.len(), 1);
-        assert!(key.details[0].message.starts_with("Cluster creation failed because key based authentication has been disabled"));
+        assert!(key.details[0].message.starts_with(
+            "Cluster creation failed because key based authentication has been disabled"
+        ));
 
         for (reason, message) in WRAPPED_ARM_ERROR_REASONS {
             let e = provision_failed_error(reason, Some(ARM_ERROR_LOG));
@@ -1294,7 +1357,10 @@ level=fatal msg=failed to fetch Cluster
             );
             // Without the ARM error in the log there is nothing to wrap.
             let e = provision_failed_error(reason, Some("level=fatal msg=boom"));
-            assert_eq!(e, ArmError::new("InternalServerError", "Deployment failed."));
+            assert_eq!(
+                e,
+                ArmError::new("InternalServerError", "Deployment failed.")
+            );
             assert_eq!(
                 provision_failed_error(reason, None),
                 ArmError::new("InternalServerError", "Deployment failed.")
@@ -1309,19 +1375,27 @@ level=fatal msg=failed to fetch Cluster
     #[test]
     fn the_arm_error_is_the_first_marked_line_json() {
         assert!(deployment_failed_details("").is_none());
-        let broken = "level=error msg=400: DeploymentFailed: : Deployment failed. Details: : : {not json}\n";
+        let broken =
+            "level=error msg=400: DeploymentFailed: : Deployment failed. Details: : : {not json}\n";
         assert!(deployment_failed_details(broken).is_none());
         let no_details = "level=error msg=400: DeploymentFailed: : Deployment failed. Details: : : {\"code\":\"X\"} trailing\n";
         assert_eq!(deployment_failed_details(no_details), Some(vec![]));
-        let two = format!("level=error msg=400: DeploymentFailed: : Deployment failed. Details: : : nothing here\n{ARM_ERROR_LOG}");
+        let two = format!(
+            "level=error msg=400: DeploymentFailed: : Deployment failed. Details: : : nothing here\n{ARM_ERROR_LOG}"
+        );
         assert_eq!(deployment_failed_details(&two).unwrap().len(), 2);
     }
 
     #[test]
     fn the_latest_attempts_log_is_read() {
-        let provision = |attempt: i64, log: &str| json!({"spec": {"attempt": attempt, "installLog": log}});
+        let provision =
+            |attempt: i64, log: &str| json!({"spec": {"attempt": attempt, "installLog": log}});
         assert_eq!(
-            latest_install_log(&[provision(0, "first"), provision(2, "third"), provision(1, "second")]),
+            latest_install_log(&[
+                provision(0, "first"),
+                provision(2, "third"),
+                provision(1, "second")
+            ]),
             Some("third".into())
         );
         assert_eq!(latest_install_log(&[]), None);
@@ -1343,7 +1417,10 @@ level=fatal msg=failed to fetch Cluster
     #[test]
     fn the_hive_crds_parse() {
         let crds = hive_crds().unwrap();
-        let names: Vec<_> = crds.iter().filter_map(|c| c.metadata.name.clone()).collect();
+        let names: Vec<_> = crds
+            .iter()
+            .filter_map(|c| c.metadata.name.clone())
+            .collect();
         assert_eq!(
             names,
             [
@@ -1353,10 +1430,11 @@ level=fatal msg=failed to fetch Cluster
                 "clusterdeprovisions.hive.openshift.io"
             ]
         );
-        for (crd, resource) in crds
-            .iter()
-            .zip([cluster_deployments(), cluster_image_sets(), cluster_provisions()])
-        {
+        for (crd, resource) in crds.iter().zip([
+            cluster_deployments(),
+            cluster_image_sets(),
+            cluster_provisions(),
+        ]) {
             assert_eq!(crd.spec.names.kind, resource.kind);
             assert_eq!(crd.spec.names.plural, resource.plural);
         }
