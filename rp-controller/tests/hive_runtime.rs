@@ -251,6 +251,8 @@ impl FakeHive {
                         "infraID": "demo-x7k2p",
                         "adminKubeconfigSecretRef": {"name": "cluster-0-x7k2p-admin-kubeconfig"},
                         "adminPasswordSecretRef": {"name": "cluster-0-x7k2p-admin-password"},
+                        // From the installer's metadata.json: where the cluster was installed.
+                        "platform": {"azure": {"resourceGroupName": "aro-demo"}},
                     },
                 }})),
             )
@@ -309,6 +311,7 @@ impl FakeHive {
                     "clusterName": cd["spec"]["clusterName"], "baseDomain": cd["spec"]["baseDomain"],
                     "platform": {"azure": {
                         "credentialsSecretRef": cd["spec"]["platform"]["azure"]["credentialsSecretRef"],
+                        "resourceGroupName": metadata["platform"]["azure"]["resourceGroupName"],
                         "baseDomainResourceGroupName": cd["spec"]["platform"]["azure"]["baseDomainResourceGroupName"],
                     }},
                 },
@@ -570,6 +573,10 @@ async fn hive_installs_the_cluster_and_deprovisions_it() {
         .await
         .expect("Hive deprovisions an installed cluster");
     assert_eq!(deprovision["spec"]["infraID"], "demo-x7k2p");
+    assert_eq!(
+        deprovision["spec"]["platform"]["azure"]["resourceGroupName"],
+        "aro-demo"
+    );
     assert_eq!(
         deprovision["spec"]["platform"]["azure"]["credentialsSecretRef"]["name"],
         "cluster-service-principal-secret"
