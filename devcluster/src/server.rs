@@ -50,6 +50,9 @@ pub struct DevclusterConfig {
     /// `None`: in-memory (tests).
     pub data_dir: Option<PathBuf>,
     pub name: String,
+    /// CA certificates (PEM) whose client certificates the server accepts besides its own CA's,
+    /// as an API server given extra client CAs (OpenShift's `APIServer.spec.clientCA`).
+    pub extra_client_ca_pems: Vec<String>,
 }
 
 impl DevclusterConfig {
@@ -59,6 +62,7 @@ impl DevclusterConfig {
             listen: "127.0.0.1:0".parse().expect("valid address"),
             data_dir: None,
             name: "devcluster".into(),
+            extra_client_ca_pems: Vec::new(),
         }
     }
 
@@ -77,6 +81,7 @@ impl From<&DevclusterArgs> for DevclusterConfig {
             listen: a.listen,
             data_dir: (!a.in_memory).then(|| a.data_dir.clone()),
             name: a.name.clone(),
+            extra_client_ca_pems: Vec::new(),
         }
     }
 }
@@ -158,7 +163,7 @@ impl Devcluster {
             openapi: OpenApiCache::default(),
             faults: Default::default(),
         });
-        let tls = tls_config(&pki)?;
+        let tls = tls_config(&pki, &config.extra_client_ca_pems)?;
         let tasks = vec![
             tokio::spawn(crate::controllers::run(rest.clone(), shutdown.clone())),
             tokio::spawn(serve(listener, tls, server.clone(), shutdown.clone())),
@@ -334,7 +339,10 @@ async fn ensure_initial_namespaces(rest: &Rest) -> Result<(), Error> {
     Ok(())
 }
 
-fn tls_config(pki: &Pki) -> Result<Arc<rustls::ServerConfig>, Error> {
+fn tls_config(
+    pki: &Pki,
+    extra_client_ca_pems: &[String],
+) -> Result<Arc<rustls::ServerConfig>, Error> {
     let cert_err = |e: &dyn std::fmt::Display| Error::Certificates(e.to_string());
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs: Vec<CertificateDer<'static>> =
@@ -346,10 +354,14 @@ fn tls_config(pki: &Pki) -> Result<Arc<rustls::ServerConfig>, Error> {
             .map_err(|e| cert_err(&e))?
             .ok_or_else(|| Error::Certificates("no serving key".into()))?;
     let mut roots = rustls::RootCertStore::empty();
-    for ca in rustls_pemfile::certs(&mut pki.ca_cert_pem.as_bytes()) {
-        roots
-            .add(ca.map_err(|e| cert_err(&e))?)
-            .map_err(|e| cert_err(&e))?;
+    let client_cas = std::iter::once(pki.ca_cert_pem.as_str())
+        .chain(extra_client_ca_pems.iter().map(String::as_str));
+    for pem in client_cas {
+        for ca in rustls_pemfile::certs(&mut pem.as_bytes()) {
+            roots
+                .add(ca.map_err(|e| cert_err(&e))?)
+                .map_err(|e| cert_err(&e))?;
+        }
     }
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .allow_unauthenticated()

@@ -97,3 +97,67 @@ async fn a_successor_opens_the_data_dir_after_stop_or_drop() {
     assert!(lingering.get("kept").await.is_err());
     third.stop().await;
 }
+
+/// A client certificate signed by a CA the server was given besides its own is accepted (as
+/// kube-apiserver with an extra client CA bundle); without it the handshake fails.
+#[tokio::test]
+async fn extra_client_cas_are_trusted_for_client_certificates() {
+    use base64::Engine;
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "extra-client-ca");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::from_ca_cert_pem(&ca_cert.pem(), ca_key).unwrap();
+    let user_key = KeyPair::generate().unwrap();
+    let mut user_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    user_params
+        .distinguished_name
+        .push(DnType::OrganizationName, "system:masters");
+    user_params
+        .distinguished_name
+        .push(DnType::CommonName, "alice");
+    let user_cert = user_params.signed_by(&user_key, &issuer).unwrap();
+
+    // The server's own CA for the serving certificate, the extra CA's certificate as the user.
+    let as_alice = |dc: &Devcluster| {
+        let own = dc
+            .client_certificate_kubeconfig("someone", &[], None)
+            .unwrap();
+        let mut kubeconfig: serde_yaml::Value = serde_yaml::from_str(&own).unwrap();
+        let user = &mut kubeconfig["users"][0]["user"];
+        user["client-certificate-data"] = b64(&user_cert.pem()).into();
+        user["client-key-data"] = b64(&user_key.serialize_pem()).into();
+        serde_yaml::to_string(&kubeconfig).unwrap()
+    };
+    let client_of = |yaml: String| async move {
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(&yaml).unwrap();
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .unwrap();
+        kube::Client::try_from(config).unwrap()
+    };
+
+    let trusting = Devcluster::start(DevclusterConfig {
+        extra_client_ca_pems: vec![ca_cert.pem()],
+        ..DevclusterConfig::in_memory()
+    })
+    .await
+    .unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(client_of(as_alice(&trusting)).await, "default");
+    cms.list(&ListParams::default())
+        .await
+        .expect("alice is authenticated");
+    trusting.stop().await;
+
+    let other = Devcluster::start(DevclusterConfig::in_memory())
+        .await
+        .unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(client_of(as_alice(&other)).await, "default");
+    assert!(cms.list(&ListParams::default()).await.is_err());
+    other.stop().await;
+}

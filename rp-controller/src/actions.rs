@@ -147,10 +147,19 @@ pub fn kube_outcome(e: &kube::Error) -> Outcome {
     }
 }
 
+/// The outcome of a cluster runtime call that did not succeed: a poll while the runtime's work
+/// goes on elsewhere, a failure when provisioning failed for good, else transient.
 fn runtime_outcome(e: &crate::Error) -> Outcome {
-    Outcome::Retryable {
-        error: ArmError::new("InternalServerError", format!("Cluster runtime: {e}")),
-        retry_after: None,
+    match e {
+        crate::Error::RuntimeInProgress { poll_after, .. } => Outcome::InProgress {
+            poll_after: *poll_after,
+            pending_operation_url: None,
+        },
+        crate::Error::ProvisionFailed(error) => Outcome::Failed(error.clone()),
+        _ => Outcome::Retryable {
+            error: ArmError::new("InternalServerError", format!("Cluster runtime: {e}")),
+            retry_after: None,
+        },
     }
 }
 
@@ -242,6 +251,30 @@ fn random_suffix(len: usize) -> String {
 mod tests {
     use super::*;
     use dns::duplicate_domain;
+
+    #[test]
+    fn runtime_progress_polls_and_provisioning_failures_end_the_operation() {
+        let poll_after = Duration::from_secs(10);
+        assert_eq!(
+            runtime_outcome(&crate::Error::RuntimeInProgress {
+                what: "Hive is installing the cluster".into(),
+                poll_after,
+            }),
+            Outcome::InProgress {
+                poll_after,
+                pending_operation_url: None
+            }
+        );
+        let failed = ArmError::new("DeploymentFailed", "Deployment failed.");
+        assert_eq!(
+            runtime_outcome(&crate::Error::ProvisionFailed(failed.clone())),
+            Outcome::Failed(failed)
+        );
+        assert!(matches!(
+            runtime_outcome(&crate::Error::Runtime("boom".into())),
+            Outcome::Retryable { error, .. } if error.is_internal() && error.message.contains("boom")
+        ));
+    }
 
     #[test]
     fn azure_errors_on_the_rps_own_resources_are_internal_and_duplicate_domains_stay() {

@@ -79,6 +79,13 @@ pub struct ControllerArgs {
     /// every version (with the version's release image as override).
     #[arg(long, env = "ARO_INSTALLER_BINARIES_DIR")]
     pub installer_binaries_dir: Option<PathBuf>,
+    /// `hive` runtime: kubeconfig of the cluster Hive runs on; without it, the management cluster.
+    #[arg(long, env = "ARO_HIVE_KUBECONFIG")]
+    pub hive_kubeconfig: Option<PathBuf>,
+    /// `hive` runtime: prefix of each cluster's namespace on the Hive cluster
+    /// (`<prefix><infra id>`).
+    #[arg(long, default_value = crate::cluster_runtime::hive::DEFAULT_NAMESPACE_PREFIX)]
+    pub hive_namespace_prefix: String,
     /// `installer` runtime: how long one `create cluster` or `destroy cluster` may run, in minutes.
     #[arg(long, default_value_t = 60)]
     pub installer_timeout_minutes: u64,
@@ -128,8 +135,7 @@ pub enum RuntimeKind {
 
 impl ControllerArgs {
     /// The cluster runtime these flags choose, built on the management cluster's `client`.
-    pub fn cluster_runtime(&self, client: &kube::Client) -> Result<Arc<dyn ClusterRuntime>> {
-        let _ = client;
+    pub async fn cluster_runtime(&self, client: &kube::Client) -> Result<Arc<dyn ClusterRuntime>> {
         match self.cluster_runtime {
             RuntimeKind::Local => self.local_runtime(),
             RuntimeKind::Installer => {
@@ -149,9 +155,34 @@ impl ControllerArgs {
                     config,
                 )))
             }
-            RuntimeKind::Hive => Err(Error::Config(
-                "--cluster-runtime=hive is not available in this build yet".into(),
-            )),
+            RuntimeKind::Hive => {
+                let hive = match &self.hive_kubeconfig {
+                    Some(path) => {
+                        let yaml = std::fs::read_to_string(path)
+                            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+                        crate::cluster_runtime::remote::client_from_kubeconfig(&yaml)
+                            .await
+                            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?
+                    }
+                    None => client.clone(),
+                };
+                let config = crate::cluster_runtime::hive::HiveConfig {
+                    namespace_prefix: self.hive_namespace_prefix.clone(),
+                    poll_interval: Duration::from_secs(self.max_poll_seconds.max(1)),
+                };
+                tracing::info!(
+                    hive_cluster = if self.hive_kubeconfig.is_some() {
+                        "from --hive-kubeconfig"
+                    } else {
+                        "the management cluster"
+                    },
+                    namespace_prefix = config.namespace_prefix,
+                    "cluster runtime: hive"
+                );
+                Ok(Arc::new(crate::cluster_runtime::hive::HiveRuntime::new(
+                    hive, config,
+                )))
+            }
         }
     }
 
@@ -249,7 +280,7 @@ pub async fn run(args: ControllerArgs, shutdown: CancellationToken) -> Result<()
         aro_common::kube_client::REQUEST_TIMEOUT,
     );
     let azure = AzureClients::new(args.azure.to_config()?)?;
-    let runtime = args.cluster_runtime(&client)?;
+    let runtime = args.cluster_runtime(&client).await?;
     let health = Health::new();
     let (bound, _listener) =
         aro_common::health::serve(args.listen, health.clone(), shutdown.clone())

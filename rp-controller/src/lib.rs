@@ -8,16 +8,17 @@
 //!   operation outcome written when an operation ends.
 //! * [`plans`]: the named steps of install, update, admin update (per maintenance task) and delete.
 //! * [`infra`]: names and desired ARM bodies of the resources an install creates, and DNS names.
-//! * [`cluster_runtime`]: what brings clusters up; pure parts: the objects a fresh cluster exposes
-//!   and the installer's inputs and outputs.
+//! * [`cluster_runtime`]: what brings clusters up; pure parts: the objects a fresh cluster exposes,
+//!   the installer's inputs and outputs, and the Hive objects of a cluster and what Hive's status
+//!   says.
 //! * [`validation`]: dynamic validation of the customer's network and permissions (ARO-RP's
 //!   pkg/validate).
 //!
 //! Against servers: [`actions`] (what each step does through ARM and the cluster runtime),
 //! [`lifecycle`] and [`subscriptions`] (the reconcilers), [`controller`] (`aro controller`: leader
 //! election, sharding, health), [`gc`] (expired operation records) and [`cluster_runtime`] (the
-//! `installer` cluster runtime, and with the `local-runtime` feature the `local` one, which runs
-//! each cluster as an embedded devcluster). `aro local`, the whole system in one process, is the
+//! `installer` and `hive` cluster runtimes, and with the `local-runtime` feature the `local` one,
+//! which runs each cluster as an embedded devcluster). `aro local`, the whole system in one process, is the
 //! aro-local crate.
 
 // Errors carry kube and ARM error bodies and are built once per failed call: their size does not
@@ -71,6 +72,19 @@ pub enum Error {
     /// The cluster runtime failed.
     #[error("cluster runtime: {0}")]
     Runtime(String),
+    /// The cluster runtime's work goes on elsewhere (Hive installing or deprovisioning the
+    /// cluster): nothing failed, ask again after `poll_after`.
+    #[error("cluster runtime: {what} (in progress)")]
+    RuntimeInProgress {
+        /// What is still going on, for logs and status.
+        what: String,
+        /// When to ask again.
+        poll_after: std::time::Duration,
+    },
+    /// The cluster's provisioning failed for good (Hive's ProvisionFailed, or its install attempts
+    /// exhausted): the operation fails with this error (customer-facing unless internal).
+    #[error("cluster provisioning failed: {}: {}", .0.code, .0.message)]
+    ProvisionFailed(crds::ArmError),
     /// Leader election failed or leadership was lost.
     #[error("leader election: {0}")]
     Leadership(String),

@@ -86,6 +86,19 @@ fn typed<T: serde::de::DeserializeOwned>(
 }
 
 /// CRD plural -> whether it has the status subresource, from deploy/crds.
+/// Hive's API group (the hive cluster runtime's ClusterDeployments and what goes with them).
+const HIVE_GROUP: &str = "hive.openshift.io";
+
+/// Plural names of the Hive kinds the hive runtime uses (deploy/hive/crds/).
+fn hive_plurals() -> BTreeSet<String> {
+    rp_controller::cluster_runtime::hive::hive_crds()
+        .unwrap()
+        .into_iter()
+        .inspect(|crd| assert_eq!(crd.spec.group, HIVE_GROUP))
+        .map(|crd| crd.spec.names.plural)
+        .collect()
+}
+
 fn crd_plurals() -> BTreeMap<String, bool> {
     let mut out = BTreeMap::new();
     for entry in std::fs::read_dir(deploy_dir().join("crds")).unwrap() {
@@ -573,6 +586,12 @@ fn check_rules(owner: &str, rules: &[PolicyRule], plurals: &BTreeMap<String, boo
                         }
                     }
                     "coordination.k8s.io" => assert_eq!(resource, "leases", "{owner}"),
+                    // The hive cluster runtime's objects (cluster_runtime/hive.rs): Hive's kinds
+                    // it uses, as deploy/hive/crds/ describes them; no subresource.
+                    HIVE_GROUP => assert!(
+                        hive_plurals().contains(resource),
+                        "{owner}: Hive kind {resource} is not used by the hive runtime"
+                    ),
                     other => panic!("{owner}: API group {other:?} is not used by the code"),
                 }
             }
@@ -634,6 +653,10 @@ fn rbac_is_least_privilege() {
     let controller = rules_of("aro-rp-controller");
     assert!(grants(&frontend, "namespaces", "create"));
     assert!(!grants(&controller, "namespaces", "create"));
+    // The controller's namespaces are the hive runtime's, on the Hive cluster: server-side
+    // applied, read and deleted, never listed.
+    assert!(grants(&controller, "namespaces", "patch"));
+    assert!(!grants(&controller, "namespaces", "list"));
     assert!(
         !grants(&frontend, "openshiftclusters", "delete"),
         "the controller deletes clusters"

@@ -45,9 +45,6 @@ use std::time::Duration;
 
 use aro_operator::manifests::OperatorDeployValues;
 use async_trait::async_trait;
-use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{Api, DynamicObject};
-use kube::core::ApiResource;
 use serde_json::{Value, json};
 
 use crds::management::{OutboundType, Visibility};
@@ -99,8 +96,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 const ERROR_TAIL_LINES: usize = 20;
 /// At most this many characters of installer output in an error.
 const ERROR_TAIL_CHARS: usize = 4000;
-/// How long `api_ready` waits for the API server to answer.
-const API_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Pod network when the cluster names none (the frontend's default).
 pub const DEFAULT_POD_CIDR: &str = "10.128.0.0/14";
@@ -536,8 +531,7 @@ impl ClusterRuntime for InstallerRuntime {
         let Some(client) = self.cluster_client(infra_id).await? else {
             return Ok(false);
         };
-        let probe = tokio::time::timeout(API_PROBE_TIMEOUT, client.apiserver_version()).await;
-        Ok(matches!(probe, Ok(Ok(_))))
+        Ok(super::remote::api_answers(&client).await)
     }
 
     async fn install_operator(&self, infra_id: &str, values: &OperatorDeployValues) -> Result<()> {
@@ -546,38 +540,14 @@ impl ClusterRuntime for InstallerRuntime {
                 "cluster {infra_id} is not installed (installer runtime)"
             ))
         })?;
-        aro_operator::manifests::deploy(&client, values)
-            .await
-            .map_err(|e| Error::Runtime(e.to_string()))?;
-        Ok(())
+        super::remote::deploy_operator(&client, values).await
     }
 
     async fn operator_ready(&self, infra_id: &str) -> Result<bool> {
         let Some(client) = self.cluster_client(infra_id).await? else {
             return Ok(false);
         };
-        let deployments: Api<Deployment> =
-            Api::namespaced(client.clone(), aro_operator::OPERATOR_NAMESPACE);
-        let Some(master) = deployments.get_opt("aro-operator-master").await? else {
-            return Ok(false);
-        };
-        if !deployment_ready(&master) {
-            return Ok(false);
-        }
-        if let Some(worker) = deployments.get_opt("aro-operator-worker").await?
-            && !deployment_ready(&worker)
-        {
-            return Ok(false);
-        }
-        let clusters: Api<DynamicObject> =
-            Api::all_with(client, &ApiResource::erase::<crds::operator::Cluster>(&()));
-        let Some(object) = clusters.get_opt(crds::operator::SINGLETON_NAME).await? else {
-            return Ok(false);
-        };
-        // The operator reports on its Cluster object once its controllers run.
-        Ok(object.data["status"]["conditions"]
-            .as_array()
-            .is_some_and(|c| !c.is_empty()))
+        super::remote::operator_ready(&client).await
     }
 
     async fn user_admin_kubeconfig(
@@ -1314,17 +1284,6 @@ pub fn user_admin_kubeconfig(
     .into())
 }
 
-/// Whether a Deployment rolled out: every replica updated and available, its generation observed.
-fn deployment_ready(deployment: &Deployment) -> bool {
-    let (Some(spec), Some(status)) = (&deployment.spec, &deployment.status) else {
-        return false;
-    };
-    let replicas = spec.replicas.unwrap_or(1);
-    status.observed_generation >= deployment.metadata.generation
-        && status.updated_replicas.unwrap_or(0) == replicas
-        && status.available_replicas.unwrap_or(0) == replicas
-}
-
 /// Infra ids name directories: no separators, no leading dot.
 fn validate_infra_id(infra_id: &str) -> Result<()> {
     let valid = !infra_id.is_empty()
@@ -1340,12 +1299,7 @@ fn validate_infra_id(infra_id: &str) -> Result<()> {
 }
 
 async fn kube_client(kubeconfig: &Path) -> Result<kube::Client> {
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig)
-        .map_err(|e| Error::Runtime(format!("{}: {e}", kubeconfig.display())))?;
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .map_err(|e| Error::Runtime(format!("{}: {e}", kubeconfig.display())))?;
-    kube::Client::try_from(config).map_err(|e| Error::Runtime(format!("admin client: {e}")))
+    super::remote::client_from_kubeconfig(&read_file(kubeconfig).await?).await
 }
 
 async fn read_file(path: &Path) -> Result<String> {
@@ -1714,24 +1668,6 @@ users:
         for bad in ["", "..", "../x", "a/b", ".hidden", "a b"] {
             assert!(validate_infra_id(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn deployments_are_ready_once_rolled_out() {
-        let mut d: Deployment = serde_json::from_value(json!({
-            "metadata": {"name": "aro-operator-master", "generation": 2},
-            "spec": {"replicas": 1, "selector": {}, "template": {}},
-            "status": {"observedGeneration": 2, "updatedReplicas": 1, "availableReplicas": 1}
-        }))
-        .unwrap();
-        assert!(deployment_ready(&d));
-        d.metadata.generation = Some(3);
-        assert!(!deployment_ready(&d));
-        d.metadata.generation = Some(2);
-        d.status.as_mut().unwrap().available_replicas = Some(0);
-        assert!(!deployment_ready(&d));
-        d.status = None;
-        assert!(!deployment_ready(&d));
     }
 
     #[test]

@@ -2,21 +2,28 @@
 //!
 //! * `local` (feature `local-runtime`): a devcluster per cluster, seeded with [`seed`] objects, the
 //!   operator in-process.
-//! * [`installer`]: the production runtime: runs the OpenShift installer binary the way Hive does
+//! * [`installer`]: a production runtime: runs the OpenShift installer binary the way Hive does
 //!   (install-config.yaml in; metadata.json, kubeconfig and kubeadmin password out) and deploys the
 //!   operator into the installed cluster through its API.
+//! * [`hive`]: a production runtime, ARO-RP's hive mode: a ClusterDeployment per cluster on a
+//!   Hive cluster; Hive installs and deprovisions, the runtime reads its status.
+//!
+//! [`remote`] holds what the runtimes whose clusters run elsewhere share.
 
+pub mod hive;
 pub mod installer;
 #[cfg(feature = "local-runtime")]
 pub mod local;
 #[cfg(feature = "local-runtime")]
 mod local_cco;
+pub mod remote;
 pub mod seed;
 
 use aro_operator::manifests::OperatorDeployValues;
 use async_trait::async_trait;
 
 use crate::Result;
+pub use hive::{HiveConfig, HiveRuntime};
 pub use installer::{InstallerConfig, InstallerRuntime};
 #[cfg(feature = "local-runtime")]
 pub use local::LocalRuntime;
