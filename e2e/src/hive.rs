@@ -236,6 +236,12 @@ async fn provision(
         &version,
         pull_secret,
     );
+    if let Some(manifests) = spec["provisioning"]["manifestsSecretRef"]["name"].as_str() {
+        let manifests = secrets.get(manifests).await?;
+        state
+            .clusters
+            .trust_client_cas(&infra_id, client_cas(&manifests)?);
+    }
     let access = state.clusters.ensure_cluster(&infra_id, &seed).await?;
 
     let kubeconfig_secret = format!("{name}-admin-kubeconfig");
@@ -311,6 +317,36 @@ async fn provision(
     .await?;
     start_kubelet(state, &infra_id).await;
     Ok(())
+}
+
+/// The client CAs install manifests make the API server trust, as OpenShift reads them: the
+/// `APIServer` `cluster`'s `spec.clientCA.name` names a ConfigMap of `openshift-config` whose
+/// `ca-bundle.crt` holds them.
+fn client_cas(manifests: &Secret) -> Result<Vec<String>, Failure> {
+    let mut objects = Vec::new();
+    for bytes in manifests.data.iter().flat_map(|d| d.values()) {
+        let text = String::from_utf8(bytes.0.clone())?;
+        for document in serde_yaml::Deserializer::from_str(&text) {
+            let value: Value = serde::Deserialize::deserialize(document)?;
+            objects.push(value);
+        }
+    }
+    let named = objects
+        .iter()
+        .filter(|o| o["kind"] == "APIServer" && o["metadata"]["name"] == "cluster")
+        .filter_map(|o| o["spec"]["clientCA"]["name"].as_str());
+    let mut pems = Vec::new();
+    for name in named {
+        let bundle = objects.iter().find(|o| {
+            o["kind"] == "ConfigMap"
+                && o["metadata"]["namespace"] == "openshift-config"
+                && o["metadata"]["name"] == name
+        });
+        if let Some(pem) = bundle.and_then(|c| c["data"]["ca-bundle.crt"].as_str()) {
+            pems.push(pem.to_string());
+        }
+    }
+    Ok(pems)
 }
 
 /// What openshift-install would build from the install-config (and the credentials file it

@@ -96,6 +96,9 @@ pub struct RecordingRuntime {
     pub calls: Mutex<Vec<RuntimeCall>>,
     pub ready: Mutex<bool>,
     pub client: Option<kube::Client>,
+    /// The runtime's installer builds the cluster's network (as openshift-install does), so the
+    /// RP does not.
+    pub installer_builds_network: bool,
 }
 
 impl RecordingRuntime {
@@ -116,6 +119,9 @@ impl RecordingRuntime {
 impl ClusterRuntime for RecordingRuntime {
     fn name(&self) -> &'static str {
         "recording"
+    }
+    fn rp_builds_network(&self) -> bool {
+        !self.installer_builds_network
     }
     async fn ensure_cluster(&self, _: &str, seed: &SeedInput) -> crate::Result<ClusterAccess> {
         self.record(RuntimeCall::EnsureCluster(Box::new(seed.clone())));
@@ -172,7 +178,16 @@ impl Harness {
             "http://127.0.0.1:9".parse().expect("a URL"),
         ))
         .expect("a client");
-        Self::start(client, None, RecordingRuntime::default()).await
+        Self::arm_only_with(RecordingRuntime::default()).await
+    }
+
+    /// ARM only, with this runtime.
+    pub async fn arm_only_with(runtime: RecordingRuntime) -> Self {
+        let client = kube::Client::try_from(kube::Config::new(
+            "http://127.0.0.1:9".parse().expect("a URL"),
+        ))
+        .expect("a client");
+        Self::start(client, None, runtime).await
     }
 
     /// ARM and an in-memory devcluster, which is both the management cluster and the cluster's

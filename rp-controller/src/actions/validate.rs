@@ -116,7 +116,12 @@ pub(super) async fn validate_resources(env: &mut StepEnv<'_>) -> StepResult<()> 
     let vnet = azure::get(&arm, &vnet_id, NETWORK_API)
         .await?
         .map(|v| vnet_of(&v));
-    let expected_nsg_id = if creating || spec.network_profile.preconfigured_nsg == Toggle::Enabled {
+    // The cluster's NSG on its subnets is the RP's doing (AttachNSGs) only when the RP builds the
+    // network; a runtime whose installer builds it owns the subnets' NSG.
+    let expected_nsg_id = if creating
+        || spec.network_profile.preconfigured_nsg == Toggle::Enabled
+        || !env.ctx.runtime.rp_builds_network()
+    {
         None
     } else {
         env.names().ok().map(|n| n.nsg_id())
@@ -232,6 +237,39 @@ mod tests {
         );
         // Validation only reads.
         assert_eq!(h.writes(), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn an_installed_clusters_subnets_need_its_nsg_only_when_the_rp_attached_it() {
+        let updating = || crds::management::OpenShiftClusterStatus {
+            provisioning_state: Some(ProvisioningState::Updating),
+            ..installing()
+        };
+        // The demo subnets carry no NSG of this cluster.
+        let h = Harness::arm_only().await;
+        let Outcome::Failed(e) = h
+            .run(StepId::ValidateResources, &cluster(), &mut updating())
+            .await
+        else {
+            panic!("the RP's NSG is missing from the subnets");
+        };
+        assert_eq!(e.code, "InvalidLinkedVNet");
+        assert!(
+            e.message.contains("must have network security group"),
+            "{}",
+            e.message
+        );
+        // openshift-install (installer or Hive runtime) owns the subnets' NSG.
+        let h = Harness::arm_only_with(crate::actions::testing::RecordingRuntime {
+            installer_builds_network: true,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(
+            h.run(StepId::ValidateResources, &cluster(), &mut updating())
+                .await,
+            Outcome::Done
+        );
     }
 
     #[tokio::test]

@@ -69,6 +69,9 @@ pub struct LocalRuntime {
     /// Shutdown tokens of the running servers, reachable without a slot's lock: a shutdown
     /// stops every server first, so a step holding a slot (mid-request) lets go at once.
     servers: std::sync::Mutex<HashMap<String, CancellationToken>>,
+    /// Extra client CAs a cluster's API server trusts (what an install's manifests give
+    /// OpenShift's `APIServer.spec.clientCA`), by infra id; set before the cluster starts.
+    client_cas: std::sync::Mutex<HashMap<String, Vec<String>>>,
 }
 
 impl LocalRuntime {
@@ -80,7 +83,18 @@ impl LocalRuntime {
             subnets: None,
             clusters: Default::default(),
             servers: Default::default(),
+            client_cas: Default::default(),
         }
+    }
+
+    /// Make the API server of cluster `infra_id`, when it starts, trust these client CAs (PEM)
+    /// besides its own: what an install manifest naming a client CA in OpenShift's
+    /// `APIServer.spec.clientCA` does (a test double of a cluster installer uses it).
+    pub fn trust_client_cas(&self, infra_id: &str, pems: Vec<String>) {
+        self.client_cas
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(infra_id.to_string(), pems);
     }
 
     /// The operators reach Azure through `subnets` (their subnets controller runs only with it).
@@ -124,6 +138,13 @@ impl LocalRuntime {
             None => DevclusterConfig::in_memory(),
         };
         config.name = infra_id.to_string();
+        config.extra_client_ca_pems = self
+            .client_cas
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(infra_id)
+            .cloned()
+            .unwrap_or_default();
         let port_file = self.dir_of(infra_id).map(|d| d.join("port"));
         let previous_port = port_file
             .as_ref()

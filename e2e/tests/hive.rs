@@ -1,0 +1,194 @@
+//! The cluster lifecycle with the `hive` cluster runtime, as deploy/ runs the RP: the controller
+//! writes ClusterDeployments to the management cluster (Hive's CRDs installed there) and a test
+//! double plays Hive's part ([`e2e::hive::FakeHive`]: it installs each ClusterDeployment as a local
+//! cluster and reports through Hive's API). Create, read, credentials, a credential rotation,
+//! delete.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aro_local::{LocalConfig, LocalSystem};
+use base64::Engine;
+use e2e::hive::{FakeHive, cluster_deployments};
+use e2e::{Arm, cluster_body, demo_network};
+use k8s_openapi::api::core::v1::{Namespace, Node, Secret};
+use kube::api::{Api, DynamicObject, ListParams};
+use rp_controller::cluster_runtime::LocalRuntime;
+use rp_controller::cluster_runtime::hive::{HiveConfig, HiveRuntime, hive_crds};
+
+const T: Duration = Duration::from_secs(90);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_hive_runtime_creates_updates_and_deletes_clusters_through_cluster_deployments() {
+    let system = LocalSystem::start(LocalConfig {
+        settings: e2e::fast_settings(),
+        lease_duration: Duration::from_secs(3),
+        start_controller: false,
+        ..Default::default()
+    })
+    .await
+    .expect("the local system starts");
+    let management = system.client.clone();
+    aro_common::crd::apply_crds(&management, &hive_crds().unwrap(), "hive")
+        .await
+        .expect("Hive's CRDs");
+
+    // Hive's part: it knows which version each release image installs.
+    let versions: Api<crds::management::OpenShiftVersion> = Api::all(management.clone());
+    let releases: BTreeMap<String, String> = versions
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|v| (v.spec.open_shift_pullspec, v.spec.version))
+        .collect();
+    let installed = Arc::new(LocalRuntime::new(None).with_operator_resync(Duration::from_secs(5)));
+    let hive = FakeHive::start(management.clone(), installed.clone(), releases);
+
+    // The RP's controller on the hive runtime.
+    let runtime = Arc::new(HiveRuntime::new(
+        management.clone(),
+        HiveConfig {
+            poll_interval: Duration::from_millis(200),
+            ..Default::default()
+        },
+    ));
+    let (_health, stop, controller) = system.start_controller_with("hive-0", runtime).unwrap();
+
+    let arm = Arm::new(&system.frontend_url);
+    let created = arm
+        .put("demo", &cluster_body("demo", &demo_network()))
+        .await
+        .unwrap();
+    assert_eq!(created.status, 201, "{}", created.body);
+    let cluster = arm
+        .wait_for_state("demo", &["Succeeded", "Failed"], T)
+        .await
+        .unwrap();
+    assert_eq!(
+        cluster["properties"]["provisioningState"], "Succeeded",
+        "{cluster}"
+    );
+
+    // The ClusterDeployment the RP wrote, in the cluster's own namespace.
+    let stored = Api::<crds::management::OpenShiftCluster>::all(management.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|c| c.spec.name == "demo")
+        .unwrap();
+    let infra_id = stored.status.unwrap().infra_id.unwrap();
+    let namespace = format!("aro-{infra_id}");
+    let deployments: Api<DynamicObject> =
+        Api::namespaced_with(management.clone(), &namespace, &cluster_deployments());
+    let cd = deployments.get("cluster").await.unwrap();
+    assert_eq!(cd.data["spec"]["installed"], true);
+    assert_eq!(cd.data["spec"]["installAttemptsLimit"], 1);
+    assert_eq!(cd.data["spec"]["platform"]["azure"]["region"], "eastus");
+
+    // listCredentials is the password Hive reported; listAdminCredentials reaches the cluster as
+    // system:admin.
+    let password_secret = cd.data["spec"]["clusterMetadata"]["adminPasswordSecretRef"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hive_password = Api::<Secret>::namespaced(management.clone(), &namespace)
+        .get(&password_secret)
+        .await
+        .unwrap()
+        .data
+        .unwrap()["password"]
+        .clone();
+    let creds = arm.action("demo", "listCredentials").await.unwrap();
+    assert_eq!(creds.status, 200, "{}", creds.body);
+    assert_eq!(
+        creds.body["kubeadminPassword"].as_str().unwrap().as_bytes(),
+        hive_password.0.as_slice()
+    );
+    let admin = arm.action("demo", "listAdminCredentials").await.unwrap();
+    assert_eq!(admin.status, 200, "{}", admin.body);
+    let kubeconfig = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(admin.body["kubeconfig"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let cluster_client = e2e::kube_client_from(&kubeconfig).await.unwrap();
+    let review =
+        Api::<k8s_openapi::api::authentication::v1::SelfSubjectReview>::all(cluster_client.clone())
+            .create(&Default::default(), &Default::default())
+            .await
+            .expect("the user-admin kubeconfig authenticates");
+    assert_eq!(
+        review
+            .status
+            .unwrap()
+            .user_info
+            .unwrap()
+            .username
+            .as_deref(),
+        Some("system:admin")
+    );
+    let nodes = Api::<Node>::all(cluster_client.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    assert_eq!(nodes.items.len(), 6);
+
+    // A credential rotation reaches the cluster and its cloud-credential-operator.
+    let rotated = arm
+        .patch(
+            "demo",
+            &serde_json::json!({"properties": {"servicePrincipalProfile": {
+                "clientId": arm_emulator::demo::ROTATED_CLIENT_ID,
+                "clientSecret": arm_emulator::demo::ROTATED_CLIENT_SECRET,
+            }}}),
+        )
+        .await
+        .unwrap();
+    assert!(rotated.status < 300, "{}", rotated.body);
+    let cluster = arm
+        .wait_for_state("demo", &["Succeeded", "Failed"], T)
+        .await
+        .unwrap();
+    assert_eq!(
+        cluster["properties"]["provisioningState"],
+        "Succeeded",
+        "{}",
+        arm.admin_get("demo").await.unwrap().body
+    );
+    let credentials = Api::<Secret>::namespaced(cluster_client.clone(), "kube-system")
+        .get("azure-credentials")
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    assert_eq!(credentials.len(), 7, "{:?}", credentials.keys());
+    assert_eq!(
+        credentials["azure_client_id"].0,
+        arm_emulator::demo::ROTATED_CLIENT_ID.as_bytes()
+    );
+
+    // Delete: through Hive's deprovision, then the namespace.
+    let deleted = arm.delete("demo").await.unwrap();
+    assert_eq!(deleted.status, 202, "{}", deleted.body);
+    arm.wait_gone("demo", T).await.unwrap();
+    assert!(deployments.get_opt("cluster").await.unwrap().is_none());
+    let namespaces: Api<Namespace> = Api::all(management.clone());
+    assert!(
+        namespaces
+            .get_opt(&namespace)
+            .await
+            .unwrap()
+            .is_none_or(|n| n.metadata.deletion_timestamp.is_some()),
+        "the cluster's Hive namespace is deleted"
+    );
+
+    stop.cancel();
+    controller.await.unwrap().unwrap();
+    hive.stop().await;
+}
