@@ -33,7 +33,7 @@ enum Command {
     Operator(aro_operator::OperatorArgs),
     /// Run rp-controller, the controllers that drive every OpenShiftCluster of the management
     /// cluster to a terminal provisioning state (install, update, admin update, delete).
-    Controller(rp_controller::ControllerArgs),
+    Controller(Box<rp_controller::ControllerArgs>),
     /// Run the whole system on this machine: devcluster (management cluster), arm-emulator with a
     /// demo VNet, rp-frontend and rp-controller with local clusters; prints a walkthrough.
     Local(aro_local::LocalArgs),
@@ -60,7 +60,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::ArmEmulator(args) => arm_emulator::run(args, shutdown).await?,
         Command::Frontend(args) => rp_frontend::run(args, shutdown).await?,
         Command::Operator(args) => aro_operator::run(args, shutdown).await?,
-        Command::Controller(args) => rp_controller::run(args, shutdown).await?,
+        Command::Controller(args) => rp_controller::run(*args, shutdown).await?,
         Command::Local(args) => aro_local::run(args, shutdown).await?,
     }
     Ok(())
