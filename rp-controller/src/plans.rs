@@ -62,7 +62,15 @@ pub fn install(rp_builds_network: bool) -> Plan {
         .into_iter()
         .chain(network)
         .chain([
-            b(Step::action(RunInstaller)),
+            // A runtime that installs in the background (Hive) answers "in progress" until the
+            // cluster is up: bounded like ARO-RP's hive install (60 minutes).
+            b(Step::wait(
+                RunInstaller,
+                60 * MINUTE,
+                POLL,
+                "InternalServerError",
+                "Timed out waiting for the cluster installation to complete.",
+            )),
             b(Step::wait(
                 ApiServersReady,
                 30 * MINUTE,
@@ -243,6 +251,18 @@ mod tests {
 
     fn ids(plan: &Plan) -> Vec<StepId> {
         plan.steps.iter().map(|s| s.id).collect()
+    }
+
+    #[test]
+    fn a_background_install_is_waited_for_an_hour_at_most() {
+        for rp_builds_network in [true, false] {
+            let plan = install(rp_builds_network);
+            let step = plan.steps.iter().find(|s| s.id == RunInstaller).unwrap();
+            assert!(
+                matches!(step.kind, crate::steps::StepKind::Wait { timeout, .. } if timeout == 60 * MINUTE),
+                "{step:?}"
+            );
+        }
     }
 
     #[test]
