@@ -14,6 +14,24 @@ use serde_json::{Value, json};
 /// API version the tests speak.
 pub const API_VERSION: &str = "2023-11-22";
 
+/// The stored `OpenShiftCluster` of the cluster named `name` (its ARM name), from the management
+/// cluster; panics when there is none (a test's precondition).
+pub async fn stored_cluster(
+    management: &kube::Client,
+    name: &str,
+) -> crds::management::OpenShiftCluster {
+    let clusters: kube::Api<crds::management::OpenShiftCluster> =
+        kube::Api::all(management.clone());
+    clusters
+        .list(&Default::default())
+        .await
+        .expect("the clusters are listed")
+        .items
+        .into_iter()
+        .find(|c| c.spec.name == name)
+        .unwrap_or_else(|| panic!("no stored cluster {name}"))
+}
+
 /// Failures of the e2e helpers.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -73,14 +73,7 @@ async fn the_hive_runtime_creates_updates_and_deletes_clusters_through_cluster_d
     );
 
     // The ClusterDeployment the RP wrote, in the cluster's own namespace.
-    let stored = Api::<crds::management::OpenShiftCluster>::all(management.clone())
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .find(|c| c.spec.name == "demo")
-        .unwrap();
+    let stored = e2e::stored_cluster(&management, "demo").await;
     let infra_id = stored.status.unwrap().infra_id.unwrap();
     let namespace = format!("aro-{infra_id}");
     let deployments: Api<DynamicObject> =

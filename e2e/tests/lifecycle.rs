@@ -215,14 +215,7 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
     assert_eq!(user.username.as_deref(), Some("system:admin"));
     assert!(user.groups.unwrap().iter().any(|g| g == "system:masters"));
     // listCredentials hands out the password the cluster runtime reported.
-    let stored = Api::<crds::management::OpenShiftCluster>::all(system.client.clone())
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .find(|c| c.spec.name == "demo")
-        .unwrap();
+    let stored = e2e::stored_cluster(&system.client, "demo").await;
     let infra_id = stored.status.unwrap().infra_id.unwrap();
     let access = system
         .controller_runtime()

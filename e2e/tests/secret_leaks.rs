@@ -260,14 +260,7 @@ async fn no_secret_reaches_logs_statuses_errors_metrics_or_the_arm_request_log()
         "the user-admin kubeconfig's client key"
     );
     // The RP's own admin kubeconfig of the cluster (a token and a key) must not leak either.
-    let stored = Api::<crds::management::OpenShiftCluster>::all(system.client.clone())
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .find(|c| c.spec.name == "leaks")
-        .unwrap();
+    let stored = e2e::stored_cluster(&system.client, "leaks").await;
     let credentials: Api<Secret> = Api::namespaced(
         system.client.clone(),
         &stored.metadata.namespace.clone().unwrap(),

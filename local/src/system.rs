@@ -57,6 +57,13 @@ pub struct LocalSystem {
 /// How long [`RunningController::kill`] waits for the killed controller's clusters to stop.
 const KILL_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A controller replica's readiness and metrics, the token that stops it and its task.
+pub type ControllerTask = (
+    Health,
+    CancellationToken,
+    JoinHandle<rp_controller::Result<()>>,
+);
+
 /// A controller replica started by [`LocalSystem::start_controller`].
 pub struct RunningController {
     /// Its runtime (its local clusters).
@@ -322,11 +329,7 @@ impl LocalSystem {
         &self,
         identity: &str,
         runtime: Arc<dyn ClusterRuntime>,
-    ) -> Result<(
-        Health,
-        CancellationToken,
-        JoinHandle<rp_controller::Result<()>>,
-    )> {
+    ) -> Result<ControllerTask> {
         let azure = AzureClients::new(self.azure.clone())?;
         self.spawn_controller(identity, azure, runtime)
     }
@@ -336,11 +339,7 @@ impl LocalSystem {
         identity: &str,
         azure: AzureClients,
         runtime: Arc<dyn ClusterRuntime>,
-    ) -> Result<(
-        Health,
-        CancellationToken,
-        JoinHandle<rp_controller::Result<()>>,
-    )> {
+    ) -> Result<ControllerTask> {
         let token = self.shutdown.child_token();
         let health = Health::new();
         let options = ControllerOptions {

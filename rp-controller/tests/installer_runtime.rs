@@ -35,19 +35,6 @@ const CANARY: &str = "CARGO_MANIFEST_DIR";
 fn seed(infra_id: &str) -> SeedInput {
     SeedInput {
         infra_id: infra_id.into(),
-        version: "4.15.35".into(),
-        location: "eastus".into(),
-        domain: "demo.eastus.aroapp.io".into(),
-        subscription_id: "00000000-0000-0000-0000-000000000001".into(),
-        cluster_resource_group: "aro-demo".into(),
-        vnet_resource_group: "demo-rg".into(),
-        vnet: "demo-vnet".into(),
-        master_subnet: "master".into(),
-        worker_subnet: "worker".into(),
-        master_vm_size: "Standard_D8s_v3".into(),
-        worker_vm_size: "Standard_D4s_v3".into(),
-        worker_count: 3,
-        worker_disk_size_gb: 128,
         pull_secret: PULL_SECRET.into(),
         release_pullspec: RELEASE_IMAGE.into(),
         installer_pullspec: "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:fedcba".into(),
@@ -57,7 +44,7 @@ fn seed(infra_id: &str) -> SeedInput {
             client_secret: CLIENT_SECRET.into(),
         }),
         ssh_public_key: SSH_PUBLIC_KEY.into(),
-        ..Default::default()
+        ..SeedInput::example()
     }
 }
 

@@ -1051,20 +1051,8 @@ mod tests {
 
     fn seed() -> SeedInput {
         SeedInput {
-            infra_id: "demo-abcde".into(),
-            version: "4.15.35".into(),
             location: "EastUS".into(),
-            domain: "demo.eastus.aroapp.io".into(),
             subscription_id: "0000-sub".into(),
-            cluster_resource_group: "aro-demo".into(),
-            vnet_resource_group: "demo-rg".into(),
-            vnet: "demo-vnet".into(),
-            master_subnet: "master".into(),
-            worker_subnet: "worker".into(),
-            master_vm_size: "Standard_D8s_v3".into(),
-            worker_vm_size: "Standard_D4s_v3".into(),
-            worker_count: 3,
-            worker_disk_size_gb: 128,
             pull_secret: r#"{"auths":{"quay.io":{"auth":"cXVheQ=="}}}"#.into(),
             release_pullspec: "quay.io/openshift-release-dev/ocp-release@sha256:abc".into(),
             installer_pullspec: "quay.io/openshift-release-dev/installer@sha256:def".into(),
@@ -1073,7 +1061,7 @@ mod tests {
                 client_id: "client".into(),
                 client_secret: "hunter2".into(),
             }),
-            ..Default::default()
+            ..SeedInput::example()
         }
     }
 

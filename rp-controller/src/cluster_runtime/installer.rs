@@ -1327,25 +1327,9 @@ mod tests {
 
     fn seed() -> SeedInput {
         SeedInput {
-            infra_id: "demo-abcde".into(),
-            version: "4.15.35".into(),
             location: "EastUS".into(),
-            domain: "demo.eastus.aroapp.io".into(),
             subscription_id: "sub".into(),
-            cluster_resource_group: "aro-demo".into(),
-            vnet_resource_group: "demo-rg".into(),
-            vnet: "demo-vnet".into(),
-            master_subnet: "master".into(),
-            worker_subnet: "worker".into(),
-            master_vm_size: "Standard_D8s_v3".into(),
-            worker_vm_size: "Standard_D4s_v3".into(),
-            worker_count: 3,
-            worker_disk_size_gb: 128,
-            pull_secret: Default::default(),
-            release_pullspec: String::new(),
-            installer_pullspec: String::new(),
-            service_principal: None,
-            ..Default::default()
+            ..SeedInput::example()
         }
     }
 

@@ -94,6 +94,31 @@ pub struct WorkerPool {
     pub disk_encryption_set_id: Option<String>,
 }
 
+impl SeedInput {
+    /// A complete cluster with demo values (`demo` in `eastus`, infra id `demo-abcde`, the
+    /// `demo-vnet` subnets, three `Standard_D4s_v3` workers), no secrets: the base of the tests'
+    /// clusters, which override what they are about.
+    pub fn example() -> Self {
+        Self {
+            infra_id: "demo-abcde".into(),
+            version: "4.15.35".into(),
+            location: "eastus".into(),
+            domain: "demo.eastus.aroapp.io".into(),
+            subscription_id: "00000000-0000-0000-0000-000000000001".into(),
+            cluster_resource_group: "aro-demo".into(),
+            vnet_resource_group: "demo-rg".into(),
+            vnet: "demo-vnet".into(),
+            master_subnet: "master".into(),
+            worker_subnet: "worker".into(),
+            master_vm_size: "Standard_D8s_v3".into(),
+            worker_vm_size: "Standard_D4s_v3".into(),
+            worker_count: 3,
+            worker_disk_size_gb: 128,
+            ..Default::default()
+        }
+    }
+}
+
 /// A service principal's credentials in its tenant (the customer's).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServicePrincipalCredentials {
@@ -487,25 +512,9 @@ mod tests {
 
     fn input(workers: u32) -> SeedInput {
         SeedInput {
-            infra_id: "demo-abcde".into(),
-            version: "4.15.35".into(),
-            location: "eastus".into(),
-            domain: "demo.eastus.aroapp.io".into(),
             subscription_id: "sub".into(),
-            cluster_resource_group: "aro-demo".into(),
-            vnet_resource_group: "demo-rg".into(),
-            vnet: "demo-vnet".into(),
-            master_subnet: "master".into(),
-            worker_subnet: "worker".into(),
-            master_vm_size: "Standard_D8s_v3".into(),
-            worker_vm_size: "Standard_D4s_v3".into(),
             worker_count: workers,
-            worker_disk_size_gb: 128,
-            pull_secret: Default::default(),
-            release_pullspec: String::new(),
-            installer_pullspec: String::new(),
-            service_principal: None,
-            ..Default::default()
+            ..SeedInput::example()
         }
     }
 
