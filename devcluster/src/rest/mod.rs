@@ -363,15 +363,13 @@ impl Rest {
             .get("name")
             .and_then(Value::as_str)
             .is_some_and(|n| !n.is_empty());
-        if !has_name && let Some(prefix) = meta.get("generateName").and_then(Value::as_str) {
-            let suffix: String = (0..5)
-                .map(|_| {
-                    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-                    ALPHABET[rand::random_range(0..ALPHABET.len())] as char
-                })
-                .collect();
-            let prefix = &prefix[..prefix.len().min(58)];
-            meta.insert("name".into(), json!(format!("{prefix}{suffix}")));
+        // A generated name that turns out taken is generated again, as kube-apiserver does.
+        let generate_from = (!has_name)
+            .then(|| meta.get("generateName").and_then(Value::as_str))
+            .flatten()
+            .map(str::to_string);
+        if let Some(prefix) = &generate_from {
+            meta.insert("name".into(), json!(names::generate_name(prefix)));
         }
         let name = str_field(&obj, &["metadata", "name"])
             .unwrap_or_default()
@@ -405,17 +403,55 @@ impl Rest {
         if opts.dry_run {
             return Ok(Outcome::ok(obj, 201, warnings));
         }
-        let key = rt.key(if rt.namespaced { namespace } else { "" }, &name);
-        let stored = self
-            .store
-            .write(WriteOp::Put {
-                key,
-                object: obj,
-                expect: Expect::Absent,
-            })
-            .await
-            .map_err(|e| storage_error(e, rt, &name))?;
+        let namespace = if rt.namespaced { namespace } else { "" };
+        let stored = match &generate_from {
+            Some(prefix) => {
+                self.write_new_generated(rt, namespace, obj, || names::generate_name(prefix))
+                    .await?
+            }
+            None => self
+                .store
+                .write(WriteOp::Put {
+                    key: rt.key(namespace, &name),
+                    object: obj,
+                    expect: Expect::Absent,
+                })
+                .await
+                .map_err(|e| storage_error(e, rt, &name))?,
+        };
         Ok(Outcome::ok(stored.value(), 201, warnings))
+    }
+
+    /// Store a new object under its generated name, or under the next name of `next_name` while
+    /// the name is taken, up to [`names::GENERATE_NAME_ATTEMPTS`] names in all.
+    async fn write_new_generated(
+        &self,
+        rt: &ResourceType,
+        namespace: &str,
+        mut obj: Value,
+        mut next_name: impl FnMut() -> String,
+    ) -> Result<Arc<Stored>, ApiError> {
+        let mut attempt = 1;
+        loop {
+            let name = str_field(&obj, &["metadata", "name"])
+                .unwrap_or_default()
+                .to_string();
+            let written = self
+                .store
+                .write(WriteOp::Put {
+                    key: rt.key(namespace, &name),
+                    object: obj.clone(),
+                    expect: Expect::Absent,
+                })
+                .await;
+            match written {
+                Err(WriteError::AlreadyExists) if attempt < names::GENERATE_NAME_ATTEMPTS => {
+                    attempt += 1;
+                    meta_mut(&mut obj).insert("name".into(), json!(next_name()));
+                }
+                other => return other.map_err(|e| storage_error(e, rt, &name)),
+            }
+        }
     }
 
     fn defaults_on_create(&self, rt: &ResourceType, obj: &mut Value) {
@@ -506,7 +542,10 @@ impl Rest {
                 })?),
                 _ => None,
             };
-        for _attempt in 0..16 {
+        // Without a resourceVersion the update is unconditional: like kube-apiserver's
+        // GuaranteedUpdate, it is re-applied to the latest object until it lands (last writer
+        // wins), never answered with a 409.
+        loop {
             let current = self.read(rt, namespace, name)?;
             if client_rv.is_some_and(|rv| rv != current.rev) {
                 return Err(storage_error(
@@ -531,12 +570,6 @@ impl Rest {
                 other => return other.map(|(body, code)| Outcome::ok(body, code, warnings)),
             }
         }
-        Err(ApiError::conflict(
-            &rt.group,
-            &rt.plural,
-            name,
-            "too many concurrent writers; try again",
-        ))
     }
 
     /// Combine the old object and the submitted one per subresource rules and metadata rules.
@@ -766,6 +799,63 @@ mod tests {
             out,
             vec!["spec.list[0].bad".to_string(), "spec.x".to_string()]
         );
+    }
+
+    #[tokio::test]
+    async fn a_taken_generated_name_is_generated_again_up_to_kube_apiservers_limit() {
+        let rest = Rest {
+            store: Store::in_memory(),
+            registry: Arc::new(Registry::new()),
+        };
+        let rt = rest.registry.find("", "v1", "configmaps").unwrap();
+        let object = |name: &str| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": name, "namespace": "default"}})
+        };
+        for taken in ["x-aaaaa", "x-bbbbb"] {
+            rest.store
+                .write(WriteOp::Put {
+                    key: rt.key("default", taken),
+                    object: object(taken),
+                    expect: Expect::Absent,
+                })
+                .await
+                .unwrap();
+        }
+        // The first name and the next are taken: the third is stored.
+        let mut names = ["x-bbbbb", "x-ccccc"].into_iter().map(str::to_string);
+        let stored = rest
+            .write_new_generated(&rt, "default", object("x-aaaaa"), || names.next().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(stored.value()["metadata"]["name"], "x-ccccc");
+        // Every name taken: after kube-apiserver's eight attempts, its AlreadyExists.
+        let mut calls = 0;
+        let error = rest
+            .write_new_generated(&rt, "default", object("x-aaaaa"), || {
+                calls += 1;
+                "x-bbbbb".to_string()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (error.code, calls),
+            (409, names::GENERATE_NAME_ATTEMPTS - 1)
+        );
+    }
+
+    #[test]
+    fn generated_names_are_kube_apiservers() {
+        let name = names::generate_name("web-");
+        assert_eq!(name.len(), 9);
+        assert!(name.starts_with("web-"));
+        assert!(
+            name[4..]
+                .chars()
+                .all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c))
+        );
+        let long = "p".repeat(70);
+        assert_eq!(names::generate_name(&long).len(), 63);
     }
 
     #[test]

@@ -7,6 +7,22 @@ use crate::error::Cause;
 use crate::registry::ResourceType;
 use crate::selectors::LabelSelector;
 
+/// How many names kube-apiserver generates for one `metadata.generateName` create before it
+/// reports the conflict (its registry store's `maxNameGenerationCreateAttempts`).
+pub const GENERATE_NAME_ATTEMPTS: usize = 8;
+
+/// A name generated from `metadata.generateName`, as kube-apiserver's `SimpleNameGenerator`
+/// makes it: the prefix (cut to 58 characters) and five random characters of an alphabet without
+/// vowels and look-alikes.
+pub fn generate_name(prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let prefix: String = prefix.chars().take(58).collect();
+    let suffix: String = (0..5)
+        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .collect();
+    format!("{prefix}{suffix}")
+}
+
 /// RFC 1123 subdomain (most names).
 pub fn is_dns_subdomain(s: &str) -> bool {
     !s.is_empty()
