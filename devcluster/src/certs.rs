@@ -271,6 +271,7 @@ mod tests {
                 "ca.crt",
                 "ca.key",
                 "devcluster.redb",
+                "encryption-config.yaml",
                 "kubeconfig"
             ]
         );

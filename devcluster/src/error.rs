@@ -25,6 +25,9 @@ pub enum Error {
     },
     #[error("kubeconfig: {0}")]
     Kubeconfig(String),
+    /// The encryption-at-rest configuration, or a value it cannot decrypt.
+    #[error("encryption at rest: {0}")]
+    Encryption(String),
 }
 
 impl From<redb::Error> for Error {

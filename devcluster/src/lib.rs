@@ -16,6 +16,7 @@
 
 mod certs;
 mod controllers;
+mod encryption;
 mod error;
 mod faults;
 mod http;

@@ -41,6 +41,11 @@ pub struct DevclusterArgs {
     /// Cluster and context name in the kubeconfig.
     #[arg(long, default_value = "devcluster")]
     pub name: String,
+    /// kube-apiserver's `EncryptionConfiguration` for Secrets at rest (an `aesgcm` provider
+    /// first; its first key encrypts, every key decrypts). Without it the data dir gets its own
+    /// (`encryption-config.yaml`, one random key).
+    #[arg(long, env = "DEVCLUSTER_ENCRYPTION_PROVIDER_CONFIG")]
+    pub encryption_provider_config: Option<PathBuf>,
 }
 
 /// How to start a devcluster in-process.
@@ -53,6 +58,8 @@ pub struct DevclusterConfig {
     /// CA certificates (PEM) whose client certificates the server accepts besides its own CA's,
     /// as an API server given extra client CAs (OpenShift's `APIServer.spec.clientCA`).
     pub extra_client_ca_pems: Vec<String>,
+    /// The encryption-at-rest configuration of a durable server; `None`: the data dir's own.
+    pub encryption_provider_config: Option<PathBuf>,
 }
 
 impl DevclusterConfig {
@@ -63,6 +70,7 @@ impl DevclusterConfig {
             data_dir: None,
             name: "devcluster".into(),
             extra_client_ca_pems: Vec::new(),
+            encryption_provider_config: None,
         }
     }
 
@@ -82,6 +90,7 @@ impl From<&DevclusterArgs> for DevclusterConfig {
             data_dir: (!a.in_memory).then(|| a.data_dir.clone()),
             name: a.name.clone(),
             extra_client_ca_pems: Vec::new(),
+            encryption_provider_config: a.encryption_provider_config.clone(),
         }
     }
 }
@@ -125,7 +134,13 @@ impl Devcluster {
         }
         let pki = Pki::load_or_create(config.data_dir.as_deref(), &hosts)?;
         let store = match &config.data_dir {
-            Some(dir) => open_durable(dir).await?,
+            Some(dir) => {
+                let encryption = crate::encryption::Encryption::load_or_create(
+                    dir,
+                    config.encryption_provider_config.as_deref(),
+                )?;
+                open_durable(dir, Arc::new(encryption)).await?
+            }
             None => Store::in_memory(),
         };
         let rest = Arc::new(Rest {
@@ -304,10 +319,13 @@ impl Drop for Devcluster {
 /// release the database file.
 const STORAGE_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-async fn open_durable(dir: &std::path::Path) -> Result<Arc<Store>, Error> {
+async fn open_durable(
+    dir: &std::path::Path,
+    encryption: Arc<crate::encryption::Encryption>,
+) -> Result<Arc<Store>, Error> {
     let deadline = tokio::time::Instant::now() + STORAGE_RELEASE_WAIT;
     loop {
-        match Store::open(dir) {
+        match Store::open(dir, encryption.clone()) {
             Err(Error::StorageInUse(_)) if tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }

@@ -17,6 +17,7 @@ use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::encryption::{Encryption, is_encrypted_resource};
 use crate::error::Error;
 
 const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
@@ -236,6 +237,8 @@ pub struct Store {
     hub: Mutex<Hub>,
     writer: mpsc::Sender<Message>,
     durable: bool,
+    /// Secrets are written to the database encrypted with it (durable stores).
+    encryption: Option<Arc<Encryption>>,
 }
 
 /// The events a new watcher must replay, and its live feed.
@@ -247,11 +250,13 @@ pub struct Subscription {
 impl Store {
     /// An in-memory store (nothing survives the process).
     pub fn in_memory() -> Arc<Self> {
-        Self::start(None, State::default())
+        Self::start(None, State::default(), None)
     }
 
-    /// A durable store in `dir/devcluster.redb`, loading whatever it already holds.
-    pub fn open(dir: &Path) -> Result<Arc<Self>, Error> {
+    /// A durable store in `dir/devcluster.redb`, loading whatever it already holds; Secrets are
+    /// kept encrypted with `encryption` (those stored in the clear or under an older key are
+    /// encrypted again with its first key now).
+    pub fn open(dir: &Path, encryption: Arc<Encryption>) -> Result<Arc<Self>, Error> {
         let path = dir.join("devcluster.redb");
         // redb creates its file with the umask's mode: make it owner-only first.
         aro_common::fs::ensure_private_file(&path).map_err(Error::PrivateFile)?;
@@ -284,9 +289,18 @@ impl Store {
         let objects = txn
             .open_table(OBJECTS)
             .map_err(|e| Error::Storage(e.to_string()))?;
+        let mut rewrite = Vec::new();
         for entry in objects.iter().map_err(|e| Error::Storage(e.to_string()))? {
             let (k, v) = entry.map_err(|e| Error::Storage(e.to_string()))?;
-            let raw = Bytes::copy_from_slice(v.value());
+            let raw = if is_encrypted_resource(k.value()) {
+                let (plain, stale) = encryption.decrypt(v.value(), k.value())?;
+                if stale {
+                    rewrite.push(k.value().to_string());
+                }
+                Bytes::from(plain)
+            } else {
+                Bytes::copy_from_slice(v.value())
+            };
             let value: Value = serde_json::from_slice(&raw)
                 .map_err(|e| Error::Storage(format!("corrupt object {}: {e}", k.value())))?;
             let rev = value["metadata"]["resourceVersion"]
@@ -303,10 +317,39 @@ impl Store {
         drop(objects);
         drop(meta);
         drop(txn);
-        Ok(Self::start(Some(db), state))
+        if !rewrite.is_empty() {
+            let txn = db
+                .begin_write()
+                .map_err(|e| Error::Storage(e.to_string()))?;
+            {
+                let mut objects = txn
+                    .open_table(OBJECTS)
+                    .map_err(|e| Error::Storage(e.to_string()))?;
+                for key in &rewrite {
+                    let Some(stored) = state.objects.get(key) else {
+                        continue;
+                    };
+                    let sealed = encryption.encrypt(&stored.raw)?;
+                    objects
+                        .insert(key.as_str(), sealed.as_slice())
+                        .map_err(|e| Error::Storage(e.to_string()))?;
+                }
+            }
+            txn.commit().map_err(|e| Error::Storage(e.to_string()))?;
+            tracing::info!(
+                secrets = rewrite.len(),
+                key = encryption.primary(),
+                "re-encrypted Secrets at rest with the first key"
+            );
+        }
+        Ok(Self::start(Some(db), state, Some(encryption)))
     }
 
-    fn start(db: Option<redb::Database>, state: State) -> Arc<Self> {
+    fn start(
+        db: Option<redb::Database>,
+        state: State,
+        encryption: Option<Arc<Encryption>>,
+    ) -> Arc<Self> {
         let (tx, rx) = mpsc::channel(4096);
         let (events, _) = broadcast::channel(WATCHER_BUFFER);
         let floor = state.revision;
@@ -319,6 +362,7 @@ impl Store {
             }),
             writer: tx,
             durable: db.is_some(),
+            encryption,
         });
         let weak = Arc::downgrade(&store);
         std::thread::Builder::new()
@@ -570,7 +614,7 @@ fn commit_batch(store: &Store, db: Option<&redb::Database>, batch: Vec<Request>)
         return;
     }
     if let Some(db) = db
-        && let Err(e) = persist(db, &staged, revision)
+        && let Err(e) = persist(db, &staged, revision, store.encryption.as_deref())
     {
         let msg = format!("storage commit failed: {e}");
         tracing::error!("{msg}");
@@ -681,25 +725,37 @@ fn persist(
     db: &redb::Database,
     staged: &[(Request, Result<Staged, WriteError>)],
     revision: u64,
-) -> Result<(), redb::Error> {
-    let txn = db.begin_write()?;
+    encryption: Option<&Encryption>,
+) -> Result<(), String> {
+    let db_error = |e: redb::Error| e.to_string();
+    let txn = db.begin_write().map_err(|e| db_error(e.into()))?;
     {
-        let mut objects = txn.open_table(OBJECTS)?;
+        let mut objects = txn.open_table(OBJECTS).map_err(|e| db_error(e.into()))?;
         for (_, r) in staged {
             match r {
                 Ok(Staged::Put(o)) => {
-                    objects.insert(o.key.as_str(), o.raw.as_ref())?;
+                    match encryption.filter(|_| is_encrypted_resource(&o.key)) {
+                        Some(encryption) => {
+                            let sealed = encryption.encrypt(&o.raw).map_err(|e| e.to_string())?;
+                            objects.insert(o.key.as_str(), sealed.as_slice())
+                        }
+                        None => objects.insert(o.key.as_str(), o.raw.as_ref()),
+                    }
+                    .map_err(|e| db_error(e.into()))?;
                 }
                 Ok(Staged::Delete(o)) => {
-                    objects.remove(o.key.as_str())?;
+                    objects
+                        .remove(o.key.as_str())
+                        .map_err(|e| db_error(e.into()))?;
                 }
                 Err(_) => {}
             }
         }
-        let mut meta = txn.open_table(META)?;
-        meta.insert(REVISION_KEY, revision)?;
+        let mut meta = txn.open_table(META).map_err(|e| db_error(e.into()))?;
+        meta.insert(REVISION_KEY, revision)
+            .map_err(|e| db_error(e.into()))?;
     }
-    txn.commit()?;
+    txn.commit().map_err(|e| db_error(e.into()))?;
     Ok(())
 }
 
@@ -793,11 +849,115 @@ mod tests {
         assert_eq!((e.kind, e.rev), (EventType::Deleted, 4));
     }
 
+    fn test_encryption(dir: &Path) -> Arc<Encryption> {
+        Arc::new(Encryption::load_or_create(dir, None).unwrap())
+    }
+
+    /// Open again once the previous store's writer thread let go of the database.
+    async fn reopen(dir: &Path, encryption: Arc<Encryption>) -> Arc<Store> {
+        loop {
+            match Store::open(dir, encryption.clone()) {
+                Ok(s) => break s,
+                Err(Error::StorageInUse(_)) => tokio::task::yield_now().await,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    /// The bytes of the database file (what an attacker with the disk reads).
+    fn database_bytes(dir: &Path) -> Vec<u8> {
+        std::fs::read(dir.join("devcluster.redb")).unwrap()
+    }
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[tokio::test]
+    async fn secrets_are_encrypted_at_rest_and_re_encrypted_after_a_key_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = json!({"apiVersion": "v1", "kind": "Secret",
+                            "metadata": {"name": "s", "namespace": "ns", "resourceVersion": "0"},
+                            "data": {"password": "c3VwZXItc2VjcmV0LXBhc3N3b3Jk"}});
+        let plain_config = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                                  "metadata": {"name": "c", "namespace": "ns", "resourceVersion": "0"},
+                                  "data": {"note": "visible-configmap-value"}});
+        {
+            let store = Store::open(dir.path(), test_encryption(dir.path())).unwrap();
+            for (key, object) in [
+                ("/secrets/ns/s", &secret),
+                ("/configmaps/ns/c", &plain_config),
+            ] {
+                store
+                    .write(WriteOp::Put {
+                        key: key.into(),
+                        object: object.clone(),
+                        expect: Expect::Absent,
+                    })
+                    .await
+                    .unwrap();
+            }
+        }
+        let store = reopen(dir.path(), test_encryption(dir.path())).await;
+        assert_eq!(
+            store.get("/secrets/ns/s").unwrap().value()["data"]["password"],
+            "c3VwZXItc2VjcmV0LXBhc3N3b3Jk"
+        );
+        drop(store);
+        let on_disk = database_bytes(dir.path());
+        assert!(!contains(&on_disk, b"c3VwZXItc2VjcmV0LXBhc3N3b3Jk"));
+        assert!(contains(&on_disk, b"k8s:enc:aesgcm:v1:key1:"));
+        assert!(
+            contains(&on_disk, b"visible-configmap-value"),
+            "only Secrets are encrypted"
+        );
+
+        // Rotation: a new first key; at open the Secret is written again under it, after which
+        // the old key can go.
+        let config_path = dir.path().join(crate::encryption::DEFAULT_CONFIG_FILE);
+        let mut config: Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+        let old_key = config["resources"][0]["providers"][0]["aesgcm"]["keys"][0].clone();
+        let new_key =
+            json!({"name": "key2", "secret": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="});
+        config["resources"][0]["providers"][0]["aesgcm"]["keys"] = json!([new_key, old_key]);
+        let rotated = dir.path().join("rotated.yaml");
+        std::fs::write(&rotated, serde_yaml::to_string(&config).unwrap()).unwrap();
+        let encryption = Arc::new(Encryption::load_or_create(dir.path(), Some(&rotated)).unwrap());
+        drop(reopen(dir.path(), encryption).await);
+        config["resources"][0]["providers"][0]["aesgcm"]["keys"] = json!([new_key]);
+        std::fs::write(&rotated, serde_yaml::to_string(&config).unwrap()).unwrap();
+        let encryption = Arc::new(Encryption::load_or_create(dir.path(), Some(&rotated)).unwrap());
+        let store = reopen(dir.path(), encryption).await;
+        assert_eq!(
+            store.get("/secrets/ns/s").unwrap().value()["data"]["password"],
+            "c3VwZXItc2VjcmV0LXBhc3N3b3Jk"
+        );
+        drop(store);
+        // Without any key that wrote it, the database does not open (and says why).
+        let wrong = dir.path().join("wrong.yaml");
+        config["resources"][0]["providers"][0]["aesgcm"]["keys"] =
+            json!([{"name": "key3", "secret": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}]);
+        std::fs::write(&wrong, serde_yaml::to_string(&config).unwrap()).unwrap();
+        let encryption = Arc::new(Encryption::load_or_create(dir.path(), Some(&wrong)).unwrap());
+        let error = loop {
+            match Store::open(dir.path(), encryption.clone()) {
+                Err(Error::StorageInUse(_)) => tokio::task::yield_now().await,
+                Err(e) => break e.to_string(),
+                Ok(_) => panic!("opened without the key"),
+            }
+        };
+        assert!(
+            error.contains("/secrets/ns/s") && error.contains("no key named key2"),
+            "{error}"
+        );
+    }
+
     #[tokio::test]
     async fn durable_store_reloads_objects_and_revision() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let store = Store::open(dir.path()).unwrap();
+            let store = Store::open(dir.path(), test_encryption(dir.path())).unwrap();
             for n in ["a", "b"] {
                 store
                     .write(WriteOp::Put {
@@ -818,12 +978,7 @@ mod tests {
                 .unwrap();
         }
         // The writer thread holds the database until it notices the store is gone.
-        let store = loop {
-            match Store::open(dir.path()) {
-                Ok(s) => break s,
-                Err(_) => tokio::task::yield_now().await,
-            }
-        };
+        let store = reopen(dir.path(), test_encryption(dir.path())).await;
         assert_eq!(store.revision(), 3);
         assert!(store.get("k/a").is_none());
         assert_eq!(store.get("k/b").unwrap().rev, 2);
