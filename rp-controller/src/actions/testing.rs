@@ -179,11 +179,16 @@ impl Harness {
 
     /// ARM only, with this runtime (the management client likewise points at a closed port).
     pub async fn arm_only_with(runtime: RecordingRuntime) -> Self {
+        Self::arm_only_lro(runtime, Duration::from_millis(20)).await
+    }
+
+    /// ARM only, with this runtime and Azure operations that take `lro_delay` to complete.
+    pub async fn arm_only_lro(runtime: RecordingRuntime, lro_delay: Duration) -> Self {
         let client = kube::Client::try_from(kube::Config::new(
             "http://127.0.0.1:9".parse().expect("a URL"),
         ))
         .expect("a client");
-        Self::start(client, None, runtime).await
+        Self::start(client, None, runtime, lro_delay).await
     }
 
     /// ARM and an in-memory devcluster, which is both the management cluster and the cluster's
@@ -197,17 +202,18 @@ impl Harness {
             client: Some(client.clone()),
             ..Default::default()
         };
-        Self::start(client, Some(devcluster), runtime).await
+        Self::start(client, Some(devcluster), runtime, Duration::from_millis(20)).await
     }
 
     async fn start(
         client: kube::Client,
         devcluster: Option<devcluster::Devcluster>,
         runtime: RecordingRuntime,
+        lro_delay: Duration,
     ) -> Self {
         let emulator = ArmEmulator::start(EmulatorConfig {
             seeds: vec![demo::seed()],
-            lro_delay: Duration::from_millis(20),
+            lro_delay,
             lro_retry_after_secs: 0,
             ..Default::default()
         })

@@ -2,6 +2,8 @@
 //! cluster's service principal and the RP hold on it (ARO-RP's pkg/validate/dynamic), as ARM
 //! answers for them; the rules themselves are [`crate::validation`]'s.
 
+use std::time::Duration;
+
 use azure_clients::ArmClient;
 use crds::ArmError;
 use crds::management::Toggle;
@@ -50,6 +52,9 @@ pub fn vnet_of(value: &Value) -> VirtualNetwork {
     let id = value["id"].as_str().unwrap_or_default().to_string();
     VirtualNetwork {
         location: value["location"].as_str().unwrap_or_default().to_string(),
+        provisioning_state: value["properties"]["provisioningState"]
+            .as_str()
+            .map(str::to_string),
         subnets: value["properties"]["subnets"]
             .as_array()
             .map(|a| a.iter().map(|s| subnet_of(s, &id)).collect())
@@ -104,6 +109,25 @@ fn invalid_credentials(principal: Principal, message: &str) -> ArmError {
     }
 }
 
+/// How long a validation held up by a network operation in flight waits before it looks again.
+const TRANSIENT_RETRY: Duration = Duration::from_secs(5);
+
+/// A network validation failure: retried (within the step's attempts) while the virtual network
+/// or a cluster subnet is in a transient state, since the operation in flight may be all that is
+/// wrong; reported at once otherwise. Pure.
+fn network_failure(error: ArmError, transient: Option<String>) -> Outcome {
+    match transient {
+        Some(why) => {
+            tracing::info!(%why, code = %error.code, "network validation waits out an operation in flight");
+            Outcome::Retryable {
+                error,
+                retry_after: Some(TRANSIENT_RETRY),
+            }
+        }
+        None => Outcome::Failed(error),
+    }
+}
+
 pub(super) async fn validate_resources(env: &mut StepEnv<'_>) -> StepResult<()> {
     let spec = &env.cluster.spec;
     let creating =
@@ -126,13 +150,22 @@ pub(super) async fn validate_resources(env: &mut StepEnv<'_>) -> StepResult<()> 
     } else {
         env.names().ok().map(|n| n.nsg_id())
     };
+    let cluster_subnet_ids: Vec<&str> = std::iter::once(spec.master_profile.subnet_id.as_str())
+        .chain(spec.worker_profiles.iter().map(|w| w.subnet_id.as_str()))
+        .collect();
     validation::validate_network(&NetworkFacts {
         spec,
         creating,
         vnet: vnet.as_ref(),
         expected_nsg_id,
     })
-    .map_err(Outcome::Failed)?;
+    .map_err(|error| {
+        network_failure(
+            error,
+            vnet.as_ref()
+                .and_then(|v| validation::network::transient_state(v, &cluster_subnet_ids)),
+        )
+    })?;
 
     // Linked resources: the virtual network and what is attached to the cluster's subnets.
     let mut linked = vec![(LinkedResource::VirtualNetwork, vnet_id.clone())];
@@ -270,6 +303,33 @@ mod tests {
                 .await,
             Outcome::Done
         );
+    }
+
+    #[tokio::test]
+    async fn a_subnet_in_an_operation_is_waited_out_not_failed() {
+        let h = Harness::arm_only_lro(
+            crate::actions::testing::RecordingRuntime::default(),
+            Duration::from_secs(600),
+        )
+        .await;
+        let arm = h.ctx.azure.arm();
+        let worker = cluster().spec.worker_profiles[0].subnet_id.clone();
+        let body = arm.get(&worker, NETWORK_API).await.unwrap().unwrap();
+        // Someone (the cluster's operator re-attaching its NSG) updates the subnet: Updating.
+        arm.put(&worker, NETWORK_API, &body).await.unwrap();
+        let outcome = h
+            .run_once(StepId::ValidateResources, &cluster(), &mut creating(), None)
+            .await;
+        let Outcome::Retryable { error, retry_after } = outcome else {
+            panic!("an Updating subnet is retried: {outcome:?}");
+        };
+        assert_eq!(error.code, "InvalidLinkedVNet");
+        assert_eq!(retry_after, Some(TRANSIENT_RETRY));
+        // A bad state that is not transient is the customer's error at once.
+        assert!(matches!(
+            network_failure(ArmError::new("InvalidLinkedVNet", "x"), None),
+            Outcome::Failed(_)
+        ));
     }
 
     #[tokio::test]

@@ -21,6 +21,8 @@ pub struct VirtualNetwork {
     pub location: String,
     /// Its subnets.
     pub subnets: Vec<Subnet>,
+    /// Provisioning state (`Succeeded` when usable).
+    pub provisioning_state: Option<String>,
 }
 
 /// A subnet, reduced to what validation reads.
@@ -38,6 +40,34 @@ pub struct Subnet {
     pub nat_gateway_id: Option<String>,
     /// Provisioning state (`Succeeded` when usable).
     pub provisioning_state: Option<String>,
+}
+
+/// Azure's transient provisioning state of a network resource: an operation on it is running
+/// (for example the cluster's own operator re-attaching its NSG), and it ends by itself.
+pub const TRANSIENT_STATE: &str = "Updating";
+
+/// The virtual network or one of `subnet_ids` in a transient provisioning state, named, when one
+/// is: a validation failure then may only be the operation in flight, and is retried rather than
+/// reported.
+pub fn transient_state(vnet: &VirtualNetwork, subnet_ids: &[&str]) -> Option<String> {
+    let transient = |state: &Option<String>| {
+        state
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case(TRANSIENT_STATE))
+    };
+    if transient(&vnet.provisioning_state) {
+        return Some(format!(
+            "the virtual network '{}' is {TRANSIENT_STATE}",
+            vnet.id
+        ));
+    }
+    vnet.subnets
+        .iter()
+        .find(|s| {
+            transient(&s.provisioning_state)
+                && subnet_ids.iter().any(|id| id.eq_ignore_ascii_case(&s.id))
+        })
+        .map(|s| format!("the subnet '{}' is {TRANSIENT_STATE}", s.id))
 }
 
 /// What network validation looks at.
@@ -237,6 +267,7 @@ mod tests {
                 subnet("master", "10.0.0.0/23"),
                 subnet("worker", "10.0.2.0/23"),
             ],
+            provisioning_state: Some("Succeeded".into()),
         }
     }
 
@@ -327,6 +358,17 @@ mod tests {
 
         let mut v = vnet();
         v.subnets[1].provisioning_state = Some("Updating".into());
+        let subnet_ids: Vec<String> = v.subnets.iter().map(|s| s.id.clone()).collect();
+        let ids: Vec<&str> = subnet_ids.iter().map(String::as_str).collect();
+        assert!(
+            transient_state(&v, &ids).is_some_and(|w| w.contains("is Updating")),
+            "an Updating subnet is transient"
+        );
+        assert_eq!(
+            transient_state(&v, &[]),
+            None,
+            "only the cluster's subnets count"
+        );
         let err = check(&spec(), Some(&v), true).unwrap_err();
         assert!(
             err.message.contains("Succeeded provisioning state"),
