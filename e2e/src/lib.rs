@@ -253,6 +253,37 @@ impl Arm {
         ))
     }
 
+    /// PATCH a cluster and wait for the update to end; it must end Succeeded (else a panic with
+    /// the admin view, which carries the internal error). The final GET.
+    pub async fn patch_until_succeeded(
+        &self,
+        name: &str,
+        body: &Value,
+        timeout: Duration,
+    ) -> Value {
+        let accepted = self.patch(name, body).await.unwrap();
+        assert!(matches!(accepted.status, 200 | 202), "{}", accepted.body);
+        self.until_succeeded(name, timeout).await
+    }
+
+    /// Wait for the cluster's operation to end; it must end Succeeded (else a panic with the
+    /// admin view). The final GET.
+    pub async fn until_succeeded(&self, name: &str, timeout: Duration) -> Value {
+        let cluster = self
+            .wait_for_state(name, &["Succeeded", "Failed"], timeout)
+            .await
+            .unwrap();
+        if cluster["properties"]["provisioningState"] != "Succeeded" {
+            let admin = self
+                .admin_get(name)
+                .await
+                .map(|a| a.body)
+                .unwrap_or_default();
+            panic!("{name} did not succeed: {cluster}\nadmin view: {admin}");
+        }
+        cluster
+    }
+
     /// Poll GET until the cluster is gone (404).
     pub async fn wait_gone(&self, name: &str, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;

@@ -63,14 +63,7 @@ async fn the_hive_runtime_creates_updates_and_deletes_clusters_through_cluster_d
         .await
         .unwrap();
     assert_eq!(created.status, 201, "{}", created.body);
-    let cluster = arm
-        .wait_for_state("demo", &["Succeeded", "Failed"], T)
-        .await
-        .unwrap();
-    assert_eq!(
-        cluster["properties"]["provisioningState"], "Succeeded",
-        "{cluster}"
-    );
+    arm.until_succeeded("demo", T).await;
 
     // The ClusterDeployment the RP wrote, in the cluster's own namespace.
     let stored = e2e::stored_cluster(&management, "demo").await;
@@ -133,27 +126,15 @@ async fn the_hive_runtime_creates_updates_and_deletes_clusters_through_cluster_d
     assert_eq!(nodes.items.len(), 6);
 
     // A credential rotation reaches the cluster and its cloud-credential-operator.
-    let rotated = arm
-        .patch(
-            "demo",
-            &serde_json::json!({"properties": {"servicePrincipalProfile": {
-                "clientId": arm_emulator::demo::ROTATED_CLIENT_ID,
-                "clientSecret": arm_emulator::demo::ROTATED_CLIENT_SECRET,
-            }}}),
-        )
-        .await
-        .unwrap();
-    assert!(rotated.status < 300, "{}", rotated.body);
-    let cluster = arm
-        .wait_for_state("demo", &["Succeeded", "Failed"], T)
-        .await
-        .unwrap();
-    assert_eq!(
-        cluster["properties"]["provisioningState"],
-        "Succeeded",
-        "{}",
-        arm.admin_get("demo").await.unwrap().body
-    );
+    arm.patch_until_succeeded(
+        "demo",
+        &serde_json::json!({"properties": {"servicePrincipalProfile": {
+            "clientId": arm_emulator::demo::ROTATED_CLIENT_ID,
+            "clientSecret": arm_emulator::demo::ROTATED_CLIENT_SECRET,
+        }}}),
+        T,
+    )
+    .await;
     let credentials = Api::<Secret>::namespaced(cluster_client.clone(), "kube-system")
         .get("azure-credentials")
         .await

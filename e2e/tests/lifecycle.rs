@@ -294,29 +294,7 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
         .filter_map(|s| Some((s.metadata.name?, s.data["spec"]["replicas"].clone())))
         .min_by(|a, b| a.0.cmp(&b.0))
         .unwrap();
-    let merge = |value| Patch::Merge(value);
-    sets.patch(
-        &set,
-        &PatchParams::default(),
-        &merge(serde_json::json!({"spec": {"replicas": 5}})),
-    )
-    .await
-    .unwrap();
-    sets.patch_status(
-        &set,
-        &PatchParams::default(),
-        &merge(serde_json::json!({"status": {"replicas": 5, "readyReplicas": 5}})),
-    )
-    .await
-    .unwrap();
-    versions
-        .patch_status(
-            "version",
-            &PatchParams::default(),
-            &merge(serde_json::json!({"status": {"desired": {"version": "4.15.36"}}})),
-        )
-        .await
-        .unwrap();
+    set_live_cluster(&sets, &versions, &set, &serde_json::json!(5), "4.15.36").await;
     let started = std::time::Instant::now();
     loop {
         let live = arm.get("demo").await.unwrap();
@@ -339,32 +317,12 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Back as installed, for the steps below.
-    sets.patch(
-        &set,
-        &PatchParams::default(),
-        &merge(serde_json::json!({"spec": {"replicas": replicas}})),
-    )
-    .await
-    .unwrap();
-    sets.patch_status(
-        &set,
-        &PatchParams::default(),
-        &merge(serde_json::json!({"status": {"replicas": replicas, "readyReplicas": replicas}})),
-    )
-    .await
-    .unwrap();
-    versions
-        .patch_status(
-            "version",
-            &PatchParams::default(),
-            &merge(serde_json::json!({"status": {"desired": {"version": "4.15.35"}}})),
-        )
-        .await
-        .unwrap();
+    set_live_cluster(&sets, &versions, &set, &replicas, "4.15.35").await;
 
     // Update (tags) -> Succeeded.
-    let cluster =
-        patch_until_succeeded(&arm, "demo", serde_json::json!({"tags": {"env": "test"}})).await;
+    let cluster = arm
+        .patch_until_succeeded("demo", &serde_json::json!({"tags": {"env": "test"}}), T)
+        .await;
     assert_eq!(cluster["tags"]["env"], "test");
     let secrets: Api<Secret> = Api::namespaced(cluster_client.clone(), "kube-system");
     let secret_value = |secret: &Secret, key: &str| {
@@ -383,15 +341,16 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
     // Service principal rotation (az aro update --client-id --client-secret) -> Succeeded: the
     // cluster and its operator get the new credentials, the new principal gets Contributor on the
     // cluster resource group and the old one loses the RP's grant.
-    let cluster = patch_until_succeeded(
-        &arm,
-        "demo",
-        serde_json::json!({"properties": {"servicePrincipalProfile": {
-            "clientId": arm_emulator::demo::ROTATED_CLIENT_ID,
-            "clientSecret": arm_emulator::demo::ROTATED_CLIENT_SECRET,
-        }}}),
-    )
-    .await;
+    let cluster = arm
+        .patch_until_succeeded(
+            "demo",
+            &serde_json::json!({"properties": {"servicePrincipalProfile": {
+                "clientId": arm_emulator::demo::ROTATED_CLIENT_ID,
+                "clientSecret": arm_emulator::demo::ROTATED_CLIENT_SECRET,
+            }}}),
+            T,
+        )
+        .await;
     assert_eq!(
         cluster["properties"]["servicePrincipalProfile"]["clientId"],
         arm_emulator::demo::ROTATED_CLIENT_ID
@@ -530,27 +489,42 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
     system.stop().await.unwrap();
 }
 
-fn demo_network_subnet(name: &str) -> String {
-    arm_emulator::demo::subnet_id(name)
-}
-
-/// PATCH a cluster and wait for the update to end; it must end Succeeded. The final GET.
-async fn patch_until_succeeded(
-    arm: &Arm,
-    name: &str,
-    body: serde_json::Value,
-) -> serde_json::Value {
-    let accepted = arm.patch(name, &body).await.unwrap();
-    assert!(matches!(accepted.status, 200 | 202), "{}", accepted.body);
-    let cluster = arm
-        .wait_for_state(name, &["Succeeded", "Failed"], T)
+/// What the cluster's own controllers would do: scale the MachineSet `set` (spec and status) and
+/// report ClusterVersion `version`.
+async fn set_live_cluster(
+    sets: &Api<DynamicObject>,
+    versions: &Api<DynamicObject>,
+    set: &str,
+    replicas: &serde_json::Value,
+    version: &str,
+) {
+    let merge = |value| Patch::Merge(value);
+    sets.patch(
+        set,
+        &PatchParams::default(),
+        &merge(serde_json::json!({"spec": {"replicas": replicas}})),
+    )
+    .await
+    .unwrap();
+    sets.patch_status(
+        set,
+        &PatchParams::default(),
+        &merge(serde_json::json!({"status": {"replicas": replicas, "readyReplicas": replicas}})),
+    )
+    .await
+    .unwrap();
+    versions
+        .patch_status(
+            "version",
+            &PatchParams::default(),
+            &merge(serde_json::json!({"status": {"desired": {"version": version}}})),
+        )
         .await
         .unwrap();
-    assert_eq!(
-        cluster["properties"]["provisioningState"], "Succeeded",
-        "{cluster}"
-    );
-    cluster
+}
+
+fn demo_network_subnet(name: &str) -> String {
+    arm_emulator::demo::subnet_id(name)
 }
 
 async fn wait_admin_done(arm: &Arm, name: &str) -> serde_json::Value {
