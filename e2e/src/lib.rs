@@ -32,6 +32,17 @@ pub async fn stored_cluster(
         .unwrap_or_else(|| panic!("no stored cluster {name}"))
 }
 
+/// Who a client authenticates as in its cluster (a SelfSubjectReview, `kubectl auth whoami`).
+pub async fn whoami(client: &kube::Client) -> k8s_openapi::api::authentication::v1::UserInfo {
+    kube::Api::<k8s_openapi::api::authentication::v1::SelfSubjectReview>::all(client.clone())
+        .create(&Default::default(), &Default::default())
+        .await
+        .expect("the client authenticates")
+        .status
+        .and_then(|s| s.user_info)
+        .expect("a user")
+}
+
 /// Failures of the e2e helpers.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aro_local::{LocalConfig, LocalSystem};
-use base64::Engine;
 use e2e::hive::{FakeHive, cluster_deployments};
 use e2e::{Arm, cluster_body, demo_network};
 use k8s_openapi::api::core::v1::{Namespace, Node, Secret};
@@ -97,26 +96,12 @@ async fn the_hive_runtime_creates_updates_and_deletes_clusters_through_cluster_d
     );
     let admin = arm.action("demo", "listAdminCredentials").await.unwrap();
     assert_eq!(admin.status, 200, "{}", admin.body);
-    let kubeconfig = String::from_utf8(
-        base64::engine::general_purpose::STANDARD
-            .decode(admin.body["kubeconfig"].as_str().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let kubeconfig =
+        rp_controller::actions::decode_kubeconfig(admin.body["kubeconfig"].as_str().unwrap())
+            .expect("a base64 kubeconfig");
     let cluster_client = e2e::kube_client_from(&kubeconfig).await.unwrap();
-    let review =
-        Api::<k8s_openapi::api::authentication::v1::SelfSubjectReview>::all(cluster_client.clone())
-            .create(&Default::default(), &Default::default())
-            .await
-            .expect("the user-admin kubeconfig authenticates");
     assert_eq!(
-        review
-            .status
-            .unwrap()
-            .user_info
-            .unwrap()
-            .username
-            .as_deref(),
+        e2e::whoami(&cluster_client).await.username.as_deref(),
         Some("system:admin")
     );
     let nodes = Api::<Node>::all(cluster_client.clone())

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use aro_local::{LocalConfig, LocalSystem};
-use base64::Engine;
 use e2e::{Arm, cluster_body, cluster_resources, demo_network, seed_network};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Secret};
@@ -196,22 +195,14 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
     assert_eq!(creds.body["kubeadminPassword"].as_str().unwrap().len(), 23);
     let admin = arm.action("demo", "listAdminCredentials").await.unwrap();
     assert_eq!(admin.status, 200, "{}", admin.body);
-    let kubeconfig = String::from_utf8(
-        base64::engine::general_purpose::STANDARD
-            .decode(admin.body["kubeconfig"].as_str().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let kubeconfig =
+        rp_controller::actions::decode_kubeconfig(admin.body["kubeconfig"].as_str().unwrap())
+            .expect("a base64 kubeconfig");
     let cluster_client = e2e::kube_client_from(&kubeconfig)
         .await
         .expect("a usable kubeconfig");
     // The customer's kubeconfig is the user-admin one: system:admin, by a client certificate.
-    let review =
-        Api::<k8s_openapi::api::authentication::v1::SelfSubjectReview>::all(cluster_client.clone())
-            .create(&Default::default(), &Default::default())
-            .await
-            .unwrap();
-    let user = review.status.unwrap().user_info.unwrap();
+    let user = e2e::whoami(&cluster_client).await;
     assert_eq!(user.username.as_deref(), Some("system:admin"));
     assert!(user.groups.unwrap().iter().any(|g| g == "system:masters"));
     // listCredentials hands out the password the cluster runtime reported.
