@@ -273,7 +273,7 @@ pub(super) async fn update_openshift_secret(env: &mut StepEnv<'_>) -> StepResult
     let client = env.cluster_client(&infra_id).await?;
     let tenant = customer_tenant(env).await?;
     let resource_group = env.names()?.resource_group;
-    let data = AzureCredentials {
+    let applied = AzureCredentials {
         subscription_id: &env.cluster.spec.subscription_id,
         tenant_id: &tenant,
         resource_prefix: &infra_id,
@@ -282,20 +282,7 @@ pub(super) async fn update_openshift_secret(env: &mut StepEnv<'_>) -> StepResult
         client_id: &sp.client_id,
         client_secret: secret.expose_str(),
     }
-    .data();
-    let encoded: serde_json::Map<String, serde_json::Value> = data
-        .into_iter()
-        .map(|(k, v)| {
-            let value = base64::engine::general_purpose::STANDARD.encode(v);
-            (k, serde_json::Value::String(value))
-        })
-        .collect();
-    let applied = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": AZURE_CREDENTIALS_SECRET, "namespace": AZURE_CREDENTIALS_NAMESPACE},
-        "data": encoded,
-    });
+    .secret();
     let secrets: Api<Secret> = Api::namespaced(client.clone(), AZURE_CREDENTIALS_NAMESPACE);
     secrets
         .patch(

@@ -192,6 +192,20 @@ impl AzureCredentials<'_> {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
     }
+
+    /// The Secret `kube-system/azure-credentials` with that data (base64, as `data` holds it).
+    pub fn secret(&self) -> Value {
+        let data: serde_json::Map<String, Value> = self
+            .data()
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(b64(&v))))
+            .collect();
+        json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": AZURE_CREDENTIALS_SECRET, "namespace": AZURE_CREDENTIALS_NAMESPACE},
+            "data": data
+        })
+    }
 }
 
 /// Cluster operators reported by ClusterVersion (a subset, enough for readiness checks).
@@ -367,16 +381,7 @@ pub fn seed_objects(input: &SeedInput) -> Vec<Value> {
             client_id: &sp.client_id,
             client_secret: sp.client_secret.expose_str(),
         };
-        let data: serde_json::Map<String, Value> = credentials
-            .data()
-            .into_iter()
-            .map(|(k, v)| (k, Value::String(b64(&v))))
-            .collect();
-        objects.push(json!({
-            "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-            "metadata": {"name": AZURE_CREDENTIALS_SECRET, "namespace": AZURE_CREDENTIALS_NAMESPACE},
-            "data": data
-        }));
+        objects.push(credentials.secret());
     }
     // The cloud-credential-operator's pod (what ARO-RP deletes to restart it) and one of the
     // CredentialsRequests a cluster is installed with.
