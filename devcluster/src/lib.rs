@@ -14,6 +14,7 @@
 // matter, boxing it everywhere would.
 #![allow(clippy::result_large_err)]
 
+mod auth;
 mod certs;
 mod controllers;
 mod encryption;
@@ -26,6 +27,7 @@ mod selectors;
 mod server;
 mod storage;
 
+pub use auth::{AccessLog, AccessRecord};
 pub use error::Error;
 pub use faults::Faults;
 pub use server::{Devcluster, DevclusterArgs, DevclusterConfig, run};

@@ -14,10 +14,11 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::{AccessLog, Authorizer, UserInfo};
 use crate::certs::{Pki, identity_of};
 use crate::error::{ApiError, Error};
 use crate::faults::Faults;
-use crate::http::{Metrics, OpenApiCache, PeerIdentity, Query, Server, User};
+use crate::http::{Metrics, OpenApiCache, PeerIdentity, Query, Server};
 use crate::registry::Registry;
 use crate::rest::{Rest, WriteOptions};
 use crate::storage::Store;
@@ -60,6 +61,8 @@ pub struct DevclusterConfig {
     pub extra_client_ca_pems: Vec<String>,
     /// The encryption-at-rest configuration of a durable server; `None`: the data dir's own.
     pub encryption_provider_config: Option<PathBuf>,
+    /// Record what each user was allowed to do ([`Devcluster::access_log`]); tests only.
+    pub record_access: bool,
 }
 
 impl DevclusterConfig {
@@ -71,6 +74,7 @@ impl DevclusterConfig {
             name: "devcluster".into(),
             extra_client_ca_pems: Vec::new(),
             encryption_provider_config: None,
+            record_access: false,
         }
     }
 
@@ -91,6 +95,7 @@ impl From<&DevclusterArgs> for DevclusterConfig {
             name: a.name.clone(),
             extra_client_ca_pems: Vec::new(),
             encryption_provider_config: a.encryption_provider_config.clone(),
+            record_access: false,
         }
     }
 }
@@ -177,6 +182,8 @@ impl Devcluster {
             metrics: Metrics::new(),
             openapi: OpenApiCache::default(),
             faults: Default::default(),
+            authorizer: Authorizer::default(),
+            access_log: AccessLog::new(config.record_access),
         });
         let tls = tls_config(&pki, &config.extra_client_ca_pems)?;
         let tasks = vec![
@@ -259,10 +266,7 @@ impl Devcluster {
     pub fn in_process_client(&self) -> kube::Client {
         let server = self.server.clone();
         let shutdown = self.shutdown.clone();
-        let admin = PeerIdentity(Some(User {
-            name: "devcluster-admin".into(),
-            groups: vec!["system:masters".into()],
-        }));
+        let admin = PeerIdentity(Some(UserInfo::admin()));
         let service = tower::service_fn(move |request: http::Request<kube::client::Body>| {
             let server = server.clone();
             let shutdown = shutdown.clone();
@@ -294,6 +298,11 @@ impl Devcluster {
             let _ = t.await;
         }
         self.rest.store.close().await;
+    }
+
+    /// What each user was allowed to do, when [`DevclusterConfig::record_access`] is set.
+    pub fn access_log(&self) -> &AccessLog {
+        &self.server.access_log
     }
 
     /// Test-only fault injection: stall the requests of one user (see [`Faults`]).
@@ -443,7 +452,7 @@ async fn serve(
                     .extensions()
                     .get::<PeerCertificate>()
                     .and_then(|certificate| identity_of(&certificate.0))
-                    .map(|(name, groups)| User { name, groups }),
+                    .map(|(name, groups)| UserInfo::new(name, groups)),
             );
             request.extensions_mut().insert(identity);
             crate::http::handle(server, request).await

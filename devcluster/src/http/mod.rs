@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use futures::FutureExt;
 use serde_json::{Value, json};
 
+use crate::auth::{AccessLog, Attributes, Authorizer, Decision, ResourceAttributes, UserInfo};
 use crate::error::ApiError;
 use crate::registry::ResourceType;
 use crate::rest::Rest;
@@ -34,16 +35,9 @@ use query::{delete_options, matches, selectors, write_options};
 /// Largest accepted request body (kube-apiserver's limit).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
-/// The authenticated caller of a request.
-#[derive(Debug, Clone)]
-pub struct User {
-    pub name: String,
-    pub groups: Vec<String>,
-}
-
 /// What the TLS layer learned about the peer (a verified client certificate).
 #[derive(Debug, Clone, Default)]
-pub struct PeerIdentity(pub Option<User>);
+pub struct PeerIdentity(pub Option<UserInfo>);
 
 /// Everything a request handler needs.
 pub struct Server {
@@ -54,6 +48,9 @@ pub struct Server {
     pub openapi: OpenApiCache,
     /// Test-only fault injection (see `faults.rs`); inert unless a test pauses a user.
     pub faults: crate::faults::Faults,
+    pub authorizer: Authorizer,
+    /// What each user was allowed to do (recorded only when a test asks for it).
+    pub access_log: AccessLog,
 }
 
 /// Which response form the client asked for in `Accept`.
@@ -146,7 +143,7 @@ pub async fn handle(server: Arc<Server>, req: Request<Body>) -> Response {
 
 type Routed = Result<(Response, &'static str, String), (ApiError, &'static str, String)>;
 
-fn authenticate(server: &Server, req: &Request<Body>) -> Option<User> {
+fn authenticate(server: &Server, req: &Request<Body>) -> Option<UserInfo> {
     if let Some(PeerIdentity(Some(user))) = req.extensions().get::<PeerIdentity>() {
         return Some(user.clone());
     }
@@ -155,19 +152,39 @@ fn authenticate(server: &Server, req: &Request<Body>) -> Option<User> {
         .strip_prefix("Bearer ")
         .or_else(|| auth.strip_prefix("bearer "))?
         .trim();
-    token_matches(token, server.admin_token.expose()).then(|| User {
-        name: "devcluster-admin".into(),
-        groups: vec!["system:masters".into()],
-    })
+    token_matches(token, server.admin_token.expose()).then(UserInfo::admin)
+}
+
+/// Allow the request or give kube-apiserver's 403; an allowed request is recorded in the
+/// access log.
+fn authorize(server: &Server, user: &UserInfo, attributes: &Attributes) -> Result<(), ApiError> {
+    match server.authorizer.authorize(user, attributes) {
+        Decision::Allow => {
+            server.access_log.record(user, attributes);
+            Ok(())
+        }
+        Decision::Deny { reason } => Err(crate::auth::forbidden(user, attributes, &reason)),
+    }
+}
+
+/// The attributes of a non-resource request (verb: the lower-case HTTP method, as
+/// kube-apiserver's `RequestInfo`).
+fn non_resource(method: &Method, path: &str) -> Attributes {
+    Attributes {
+        verb: method.as_str().to_ascii_lowercase(),
+        resource: None,
+        path: if path.is_empty() {
+            "/".into()
+        } else {
+            path.into()
+        },
+    }
 }
 
 /// `kubectl auth whoami`: who the request authenticated as (kube-apiserver adds
 /// `system:authenticated` to every authenticated user's groups).
-fn self_subject_review(user: &User) -> serde_json::Value {
-    let mut groups = user.groups.clone();
-    if !groups.iter().any(|g| g == "system:authenticated") {
-        groups.push("system:authenticated".into());
-    }
+fn self_subject_review(user: &UserInfo) -> serde_json::Value {
+    let groups = user.clone().with_authenticated_group().groups;
     serde_json::json!({
         "kind": "SelfSubjectReview",
         "apiVersion": "authentication.k8s.io/v1",
@@ -209,11 +226,31 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
     tracing::trace!(user = %user.name, groups = ?user.groups, "authenticated");
     server.faults.hold(&user.name).await;
     if path == "/apis/authentication.k8s.io/v1/selfsubjectreviews" && req.method() == Method::POST {
+        let attributes = Attributes {
+            verb: "create".into(),
+            resource: Some(ResourceAttributes {
+                group: "authentication.k8s.io".into(),
+                version: "v1".into(),
+                resource: "selfsubjectreviews".into(),
+                ..Default::default()
+            }),
+            path: path.clone(),
+        };
+        if let Err(e) = authorize(&server, &user, &attributes) {
+            return Err((e, "create", "selfsubjectreviews".into()));
+        }
         return Ok((
             json_response(201, &self_subject_review(&user)),
             "create",
             "selfsubjectreviews".into(),
         ));
+    }
+    let is_resource_path = (path.starts_with("/api/") && path.split('/').count() > 3)
+        || (path.starts_with("/apis/") && path.split('/').count() > 4);
+    if !is_resource_path
+        && let Err(e) = authorize(&server, &user, &non_resource(req.method(), &path))
+    {
+        return Err((e, "unknown", String::new()));
     }
     match path.as_str() {
         "/metrics" => {
@@ -356,6 +393,21 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
         }
     };
     let resource_label = rt.plural.clone();
+    let attributes = Attributes {
+        verb: verb.into(),
+        resource: Some(ResourceAttributes {
+            group: rt.group.clone(),
+            version: rt.version.clone(),
+            resource: rt.plural.clone(),
+            subresource: target.sub.clone().unwrap_or_default(),
+            namespace: target.namespace.clone().unwrap_or_default(),
+            name: target.name.clone().unwrap_or_default(),
+        }),
+        path: path.clone(),
+    };
+    if let Err(e) = authorize(&server, &user, &attributes) {
+        return Err((e, verb, resource_label));
+    }
     let headers = req.headers().clone();
     let body = match read_body(req).await {
         Ok(b) => b,

@@ -1,0 +1,198 @@
+//! Who a request is and whether it may do what it asks, as kube-apiserver decides it:
+//! authentication (the verified client certificate or a bearer token) gives a [`UserInfo`];
+//! the request's [`Attributes`] (verb, resource or non-resource path) are what authorization
+//! judges; [`AccessLog`] records, per user, what was allowed (tests compare it with the grants).
+//!
+//! Sits after `rest` (it reads RBAC objects through the store) and before `http` (which calls it
+//! on every request).
+
+mod access_log;
+
+use std::collections::BTreeMap;
+
+pub use access_log::{AccessLog, AccessRecord};
+
+use crate::error::ApiError;
+
+/// The group of every superuser: kube-apiserver's authorizer allows its members everything.
+pub const SYSTEM_MASTERS: &str = "system:masters";
+/// The group kube-apiserver adds to every authenticated user.
+pub const SYSTEM_AUTHENTICATED: &str = "system:authenticated";
+/// The name of the admin bearer token's user.
+pub const ADMIN_USER: &str = "devcluster-admin";
+
+/// An authenticated caller, as kube-apiserver's `user.Info`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserInfo {
+    pub name: String,
+    pub uid: String,
+    pub groups: Vec<String>,
+    pub extra: BTreeMap<String, Vec<String>>,
+}
+
+impl UserInfo {
+    /// A user named `name` in `groups` (no uid, no extra).
+    pub fn new(name: impl Into<String>, groups: Vec<String>) -> Self {
+        UserInfo {
+            name: name.into(),
+            groups,
+            ..Default::default()
+        }
+    }
+
+    /// The admin token's user.
+    pub fn admin() -> Self {
+        Self::new(ADMIN_USER, vec![SYSTEM_MASTERS.into()])
+    }
+
+    /// The groups with `system:authenticated`, which kube-apiserver adds to every authenticated
+    /// user (once).
+    pub fn with_authenticated_group(mut self) -> Self {
+        if !self.groups.iter().any(|g| g == SYSTEM_AUTHENTICATED) {
+            self.groups.push(SYSTEM_AUTHENTICATED.into());
+        }
+        self
+    }
+
+    pub fn is_superuser(&self) -> bool {
+        self.groups.iter().any(|g| g == SYSTEM_MASTERS)
+    }
+}
+
+/// What a resource request acts on (kube-apiserver's `RequestInfo` of a resource request).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceAttributes {
+    /// The API group (`""` for the core group).
+    pub group: String,
+    pub version: String,
+    /// The resource's plural name.
+    pub resource: String,
+    /// `""` unless the request is for a subresource (`status`, `scale`, `token`, ...).
+    pub subresource: String,
+    /// `""` for cluster-scoped resources and requests across all namespaces.
+    pub namespace: String,
+    /// `""` for collection requests (list, watch, create, deletecollection).
+    pub name: String,
+}
+
+/// What a request asks to do: kube-apiserver's authorizer attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attributes {
+    /// kube's verb: get, list, watch, create, update, patch, delete, deletecollection for
+    /// resource requests; the lower-case HTTP method for non-resource requests.
+    pub verb: String,
+    /// `None` for a non-resource request (discovery, `/metrics`, `/openapi/...`).
+    pub resource: Option<ResourceAttributes>,
+    /// The request path.
+    pub path: String,
+}
+
+/// The authorizer's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// Not allowed; `reason` is added to the 403 Status message when not empty.
+    Deny {
+        reason: String,
+    },
+}
+
+/// Decides requests. Until RBAC is evaluated every authenticated user is allowed.
+#[derive(Default)]
+pub struct Authorizer {}
+
+impl Authorizer {
+    pub fn authorize(&self, user: &UserInfo, attributes: &Attributes) -> Decision {
+        if user.is_superuser() || !attributes.verb.is_empty() {
+            return Decision::Allow;
+        }
+        Decision::Deny {
+            reason: "no verb".into(),
+        }
+    }
+}
+
+/// The 403 Status kube-apiserver sends for a denied request, with its message.
+pub fn forbidden(user: &UserInfo, attributes: &Attributes, reason: &str) -> ApiError {
+    let suffix = if reason.is_empty() {
+        String::new()
+    } else {
+        format!(": {reason}")
+    };
+    let Some(r) = &attributes.resource else {
+        return ApiError::forbidden(format!(
+            "forbidden: User \"{}\" cannot {} path \"{}\"{suffix}",
+            user.name, attributes.verb, attributes.path
+        ));
+    };
+    let resource = if r.subresource.is_empty() {
+        r.resource.clone()
+    } else {
+        format!("{}/{}", r.resource, r.subresource)
+    };
+    let subject = if r.name.is_empty() {
+        resource.clone()
+    } else {
+        format!("{resource} \"{}\"", r.name)
+    };
+    let scope = if r.namespace.is_empty() {
+        "at the cluster scope".to_string()
+    } else {
+        format!("in the namespace \"{}\"", r.namespace)
+    };
+    let mut error = ApiError::forbidden(format!(
+        "{subject} is forbidden: User \"{}\" cannot {} resource \"{resource}\" in API group \"{}\" {scope}{suffix}",
+        user.name, attributes.verb, r.group
+    ));
+    error.name = (!r.name.is_empty()).then(|| r.name.clone());
+    error.group = Some(r.group.clone());
+    error.kind = Some(r.resource.clone());
+    error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forbidden_messages_are_kube_apiservers() {
+        let bob = UserInfo::new("bob", vec![]);
+        let get = Attributes {
+            verb: "get".into(),
+            resource: Some(ResourceAttributes {
+                resource: "configmaps".into(),
+                namespace: "default".into(),
+                name: "c".into(),
+                version: "v1".into(),
+                ..Default::default()
+            }),
+            path: "/api/v1/namespaces/default/configmaps/c".into(),
+        };
+        assert_eq!(
+            forbidden(&bob, &get, "").message,
+            "configmaps \"c\" is forbidden: User \"bob\" cannot get resource \"configmaps\" in API group \"\" in the namespace \"default\""
+        );
+        let list_nodes = Attributes {
+            verb: "list".into(),
+            resource: Some(ResourceAttributes {
+                resource: "nodes".into(),
+                version: "v1".into(),
+                ..Default::default()
+            }),
+            path: "/api/v1/nodes".into(),
+        };
+        assert_eq!(
+            forbidden(&bob, &list_nodes, "").message,
+            "nodes is forbidden: User \"bob\" cannot list resource \"nodes\" in API group \"\" at the cluster scope"
+        );
+        let metrics = Attributes {
+            verb: "get".into(),
+            resource: None,
+            path: "/metrics".into(),
+        };
+        assert_eq!(
+            forbidden(&bob, &metrics, "").message,
+            "forbidden: User \"bob\" cannot get path \"/metrics\""
+        );
+    }
+}
