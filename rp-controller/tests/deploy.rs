@@ -16,9 +16,11 @@ use clap::{CommandFactory, Parser, Subcommand};
 use devcluster::{Devcluster, DevclusterConfig};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Namespace, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Api;
 use kube::runtime::wait::{await_condition, conditions};
@@ -709,6 +711,111 @@ fn rbac_is_least_privilege() {
     }
 }
 
+/// Whether `selector` (matchLabels only, as deploy/ writes them) selects pods labelled `labels`.
+fn selects(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    assert!(
+        selector.match_expressions.is_none(),
+        "deploy/ policies use matchLabels only"
+    );
+    selector
+        .match_labels
+        .iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v))
+}
+
+#[test]
+fn network_policies_deny_by_default_and_allow_only_each_listener() {
+    let objects = rp_objects();
+    let policies: Vec<NetworkPolicy> = typed(&objects, "NetworkPolicy");
+    let deployments: Vec<Deployment> = typed(&objects, "Deployment");
+    // A default deny of both directions for every pod of the namespace.
+    let deny = policies
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some("default-deny"))
+        .expect("a default-deny NetworkPolicy");
+    let spec = deny.spec.as_ref().unwrap();
+    assert_eq!(spec.pod_selector, Some(LabelSelector::default()));
+    assert_eq!(
+        spec.policy_types.as_deref(),
+        Some(&["Ingress".to_string(), "Egress".to_string()][..])
+    );
+    assert!(spec.ingress.is_none() && spec.egress.is_none());
+    for deployment in &deployments {
+        let name = deployment.metadata.name.clone().unwrap();
+        let template = deployment.spec.as_ref().unwrap().template.clone();
+        let labels = template.metadata.unwrap().labels.unwrap();
+        // Exactly one policy names this component, and it opens each of its listeners.
+        let own: Vec<&NetworkPolicy> = policies
+            .iter()
+            .filter(|p| {
+                let spec = p.spec.as_ref().unwrap();
+                let selector = spec.pod_selector.clone().unwrap_or_default();
+                selector.match_labels.is_some() && selects(&selector, &labels)
+            })
+            .collect();
+        assert_eq!(own.len(), 1, "{name}: one NetworkPolicy of its own");
+        let spec = own[0].spec.as_ref().unwrap();
+        let ingress_ports: BTreeSet<i32> = spec
+            .ingress
+            .iter()
+            .flatten()
+            .flat_map(|rule| rule.ports.iter().flatten())
+            .filter_map(|p| match &p.port {
+                Some(IntOrString::Int(port)) => Some(*port),
+                _ => None,
+            })
+            .collect();
+        let container_ports: BTreeSet<i32> = template
+            .spec
+            .unwrap()
+            .containers
+            .iter()
+            .flat_map(|c| c.ports.iter().flatten())
+            .map(|p| p.container_port)
+            .collect();
+        assert_eq!(
+            ingress_ports, container_ports,
+            "{name}: ingress is allowed on exactly its listeners"
+        );
+        // Every egress rule names its ports (no open egress), and the API server is reachable.
+        let egress: Vec<i32> = spec
+            .egress
+            .iter()
+            .flatten()
+            .map(|rule| {
+                assert!(rule.ports.is_some(), "{name}: an egress rule without ports");
+                rule
+            })
+            .flat_map(|rule| rule.ports.iter().flatten())
+            .filter_map(|p| match &p.port {
+                Some(IntOrString::Int(port)) => Some(*port),
+                _ => None,
+            })
+            .collect();
+        assert!(egress.contains(&443), "{name}: the Kubernetes API");
+    }
+    // DNS for every pod.
+    let dns = policies
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some("allow-dns"))
+        .expect("an allow-dns NetworkPolicy");
+    let ports: Vec<i32> = dns
+        .spec
+        .as_ref()
+        .unwrap()
+        .egress
+        .iter()
+        .flatten()
+        .flat_map(|rule| rule.ports.iter().flatten())
+        .filter_map(|p| match &p.port {
+            Some(IntOrString::Int(port)) => Some(*port),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ports, vec![53, 53]);
+}
+
 #[test]
 fn every_crd_file_is_part_of_the_kustomization() {
     let resources: BTreeSet<String> = kustomization_resources(&deploy_dir()).into_iter().collect();
@@ -816,6 +923,15 @@ async fn kubectl_apply_k_installs_the_rp_and_is_idempotent() {
         assert_eq!(binding.role_ref.name, name);
         let pdb = pdbs.get(&name).await.unwrap();
         assert_eq!(pdb.spec.unwrap().min_available, Some(IntOrString::Int(1)));
+    }
+    let policies: Api<NetworkPolicy> = Api::namespaced(client.clone(), NAMESPACE);
+    for name in [
+        "default-deny",
+        "allow-dns",
+        "aro-rp-frontend",
+        "aro-rp-controller",
+    ] {
+        policies.get(name).await.unwrap();
     }
     let frontend = services.get("aro-rp-frontend").await.unwrap();
     assert_eq!(frontend.spec.unwrap().ports.unwrap()[0].port, 443);
