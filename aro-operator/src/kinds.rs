@@ -133,6 +133,13 @@ const BUILTIN: &[Kind] = &[
         namespaced: true,
     },
     Kind {
+        group: "networking.k8s.io",
+        version: "v1",
+        kind: "NetworkPolicy",
+        plural: "networkpolicies",
+        namespaced: true,
+    },
+    Kind {
         group: "rbac.authorization.k8s.io",
         version: "v1",
         kind: "ClusterRole",

@@ -316,6 +316,54 @@ fn rbac(role: &str, rules: Vec<Value>) -> Vec<Value> {
     ]
 }
 
+/// The operator namespace's NetworkPolicies (templates/networkpolicies.yaml): deny by default;
+/// the master takes Alertmanager's webhook calls and Prometheus's scrapes on 8080 from
+/// openshift-monitoring; every operator pod may resolve names (OpenShift's DNS pods listen on
+/// 5353 behind the service's 53, and policies see the pod's port) and reach the API server
+/// (443 service, 6443 endpoints), Azure and the internet checker's URLs (443).
+fn network_policies(roles: &[&str]) -> Vec<Value> {
+    let policy = |name: &str, component: Option<&str>, spec: Value| {
+        let labels = match component {
+            Some(component) => labels(component),
+            None => json!({"app.kubernetes.io/name": "aro-operator", "app.kubernetes.io/part-of": "aro"}),
+        };
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+               "metadata": {"name": name, "namespace": OPERATOR_NAMESPACE, "labels": labels},
+               "spec": spec})
+    };
+    let port = |protocol: &str, port: u16| json!({"protocol": protocol, "port": port});
+    let mut policies = vec![
+        policy(
+            "default-deny",
+            None,
+            json!({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+        ),
+        policy(
+            "allow-dns",
+            None,
+            json!({"podSelector": {}, "policyTypes": ["Egress"], "egress": [{
+                "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "openshift-dns"}}}],
+                "ports": [port("UDP", 53), port("TCP", 53), port("UDP", 5353), port("TCP", 5353)],
+            }]}),
+        ),
+    ];
+    for role in roles {
+        let mut spec = json!({
+            "podSelector": {"matchLabels": {"app": name_of(role)}},
+            "policyTypes": ["Ingress", "Egress"],
+            "egress": [{"ports": [port("TCP", 443), port("TCP", 6443)]}],
+        });
+        if *role == "master" {
+            spec["ingress"] = json!([{
+                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "openshift-monitoring"}}}],
+                "ports": [port("TCP", 8080)],
+            }]);
+        }
+        policies.push(policy(&name_of(role), Some(role), spec));
+    }
+    policies
+}
+
 fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
@@ -361,6 +409,7 @@ pub fn render(v: &OperatorDeployValues) -> Vec<Value> {
             &v.worker.tolerations,
         ));
     }
+    objects.extend(network_policies(&roles));
     objects.push(json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "aro-operator-master", "namespace": OPERATOR_NAMESPACE, "labels": labels("master")},
@@ -460,8 +509,8 @@ mod tests {
                 .all(|o| !o["metadata"]["name"].as_str().unwrap().contains("worker"))
         );
         let all = render(&OperatorDeployValues::defaults());
-        // Service account, four RBAC objects and the Deployment.
-        assert_eq!(all.len(), objects.len() + 6);
+        // Service account, four RBAC objects, the Deployment and the NetworkPolicy.
+        assert_eq!(all.len(), objects.len() + 7);
         for o in &all {
             crate::apply::object_id(o).unwrap();
         }
