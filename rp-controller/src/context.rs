@@ -39,6 +39,10 @@ pub struct Settings {
     pub gc_interval: Duration,
     /// How often a Deleted subscription with busy clusters is looked at again.
     pub subscription_retry: Duration,
+    /// The frontend's ServiceAccount, `namespace/name`: bound in every subscription namespace to
+    /// the ClusterRole [`crate::subscriptions::FRONTEND_SUBSCRIPTION_ROLE`] (its only access to
+    /// Secrets). Empty: no binding is made (a frontend with cluster-wide grants).
+    pub frontend_service_account: String,
 }
 
 impl Default for Settings {
@@ -55,6 +59,7 @@ impl Default for Settings {
             operation_ttl: Duration::from_secs(7 * 24 * 3600),
             gc_interval: Duration::from_secs(3600),
             subscription_retry: Duration::from_secs(600),
+            frontend_service_account: crate::subscriptions::DEFAULT_FRONTEND_SERVICE_ACCOUNT.into(),
         }
     }
 }

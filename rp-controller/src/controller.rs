@@ -79,6 +79,15 @@ pub struct ControllerArgs {
     /// every version (with the version's release image as override).
     #[arg(long, env = "ARO_INSTALLER_BINARIES_DIR")]
     pub installer_binaries_dir: Option<PathBuf>,
+    /// The frontend's ServiceAccount (`namespace/name`), which the controller binds in each
+    /// subscription namespace to the ClusterRole aro-rp-frontend-subscription (deploy/rp): the
+    /// frontend's only access to Secrets. Empty: no bindings (the frontend's grants cover it).
+    #[arg(
+        long,
+        env = "ARO_FRONTEND_SERVICE_ACCOUNT",
+        default_value = crate::subscriptions::DEFAULT_FRONTEND_SERVICE_ACCOUNT
+    )]
+    pub frontend_service_account: String,
     /// `hive` runtime: kubeconfig of the cluster Hive runs on; without it, the management cluster.
     #[arg(long, env = "ARO_HIVE_KUBECONFIG")]
     pub hive_kubeconfig: Option<PathBuf>,
@@ -220,6 +229,7 @@ impl ControllerArgs {
                 ..Default::default()
             },
             max_poll_interval: Duration::from_secs(self.max_poll_seconds.max(1)),
+            frontend_service_account: self.frontend_service_account.clone(),
             ..Default::default()
         }
     }
@@ -279,6 +289,8 @@ pub async fn run(args: ControllerArgs, shutdown: CancellationToken) -> Result<()
         client,
         aro_common::kube_client::REQUEST_TIMEOUT,
     );
+    crate::subscriptions::subscription_access("", &args.frontend_service_account)
+        .map_err(|e| Error::Config(format!("--frontend-service-account: {e}")))?;
     let azure = AzureClients::new(args.azure.to_config()?)?;
     let runtime = args.cluster_runtime(&client).await?;
     let health = Health::new();

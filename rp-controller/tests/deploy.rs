@@ -588,6 +588,11 @@ fn check_rules(owner: &str, rules: &[PolicyRule], plurals: &BTreeMap<String, boo
                         }
                     }
                     "coordination.k8s.io" => assert_eq!(resource, "leases", "{owner}"),
+                    // The controller binds the frontend in subscription namespaces.
+                    "rbac.authorization.k8s.io" => {
+                        assert_eq!(owner, "aro-rp-controller");
+                        assert_eq!(resource, "rolebindings", "{owner}");
+                    }
                     // The hive cluster runtime's objects (cluster_runtime/hive.rs): Hive's kinds
                     // it uses, as deploy/hive/crds/ describes them; no subresource.
                     HIVE_GROUP => assert!(
@@ -615,7 +620,8 @@ fn rbac_is_least_privilege() {
         names,
         BTreeSet::from([
             "aro-rp-controller".to_string(),
-            "aro-rp-frontend".to_string()
+            "aro-rp-frontend".to_string(),
+            rp_controller::subscriptions::FRONTEND_SUBSCRIPTION_ROLE.to_string(),
         ])
     );
     for role in &cluster_roles {
@@ -653,6 +659,23 @@ fn rbac_is_least_privilege() {
     };
     let frontend = rules_of("aro-rp-frontend");
     let controller = rules_of("aro-rp-controller");
+    // The internet-facing frontend has no cluster-wide access to Secrets: only the role the
+    // controller binds in each subscription namespace grants them, and it grants nothing else.
+    assert!(
+        frontend
+            .iter()
+            .all(|r| !r.resources.iter().flatten().any(|x| x == "secrets")),
+        "the frontend's ClusterRole grants Secrets cluster-wide"
+    );
+    let subscription = rules_of(rp_controller::subscriptions::FRONTEND_SUBSCRIPTION_ROLE);
+    assert!(
+        subscription
+            .iter()
+            .all(|r| r.resources.as_deref() == Some(&["secrets".to_string()][..])),
+        "{subscription:?}"
+    );
+    assert!(grants(&subscription, "secrets", "create"));
+    assert!(grants(&controller, "rolebindings", "patch"));
     assert!(grants(&frontend, "namespaces", "create"));
     assert!(!grants(&controller, "namespaces", "create"));
     // The controller's namespaces are the hive runtime's, on the Hive cluster: server-side
@@ -687,7 +710,13 @@ fn rbac_is_least_privilege() {
         .into_iter()
         .filter_map(|s| s.metadata.name)
         .collect();
+    // The subscription role is bound by the controller at run time, never cluster-wide.
     assert_eq!(bindings.len(), 2);
+    assert!(
+        bindings
+            .iter()
+            .all(|b| b.role_ref.name != rp_controller::subscriptions::FRONTEND_SUBSCRIPTION_ROLE)
+    );
     for (role_ref, subjects) in bindings
         .iter()
         .map(|b| (&b.role_ref, b.subjects.clone().unwrap_or_default()))

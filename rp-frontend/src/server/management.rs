@@ -326,6 +326,37 @@ fn owner(cluster: &OpenShiftCluster) -> Option<OwnerReference> {
     cluster.controller_owner_ref(&())
 }
 
+/// How long a write to a subscription namespace's Secrets waits for the frontend's access there:
+/// rp-controller binds it when the subscription is registered (rp-controller/src/subscriptions.rs),
+/// normally well before the first cluster PUT; this covers a PUT right behind the registration.
+const SUBSCRIPTION_ACCESS_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Run `attempt` until it does not fail with 403 Forbidden or [`SUBSCRIPTION_ACCESS_WAIT`] ran out
+/// (then its last error stands).
+async fn with_subscription_access<T, F, Fut>(namespace: &str, mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let deadline = tokio::time::Instant::now() + SUBSCRIPTION_ACCESS_WAIT;
+    let mut pause = std::time::Duration::from_millis(50);
+    loop {
+        match attempt().await {
+            Err(Error::Kube(kube::Error::Api(status)))
+                if status.code == 403 && tokio::time::Instant::now() + pause < deadline =>
+            {
+                tracing::info!(
+                    namespace,
+                    "no access to the subscription namespace's Secrets yet; waiting for rp-controller to grant it"
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(1));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Stage the secrets a transition carries in the cluster's customer Secret under keys of its
 /// operation (see [`crds::management::claim`]), before the claim: whoever completes the claim
 /// promotes them, so a repaired claim never runs without them, and a writer that loses its race
@@ -530,7 +561,11 @@ pub async fn transition(
     let ns = cluster.namespace().unwrap_or_default();
     let api: Api<OpenShiftCluster> = Api::namespaced(client.clone(), &ns);
     let name = cluster.name_any();
-    if let Err(error) = stage_customer_secrets(client, &cluster, operation_id, secrets).await {
+    let staged = with_subscription_access(&ns, || {
+        stage_customer_secrets(client, &cluster, operation_id, secrets)
+    })
+    .await;
+    if let Err(error) = staged {
         unstage_customer_secrets(client, &cluster, operation_id).await;
         return Claim::Lost(error);
     }
