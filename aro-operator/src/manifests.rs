@@ -325,7 +325,9 @@ fn network_policies(roles: &[&str]) -> Vec<Value> {
     let policy = |name: &str, component: Option<&str>, spec: Value| {
         let labels = match component {
             Some(component) => labels(component),
-            None => json!({"app.kubernetes.io/name": "aro-operator", "app.kubernetes.io/part-of": "aro"}),
+            None => {
+                json!({"app.kubernetes.io/name": "aro-operator", "app.kubernetes.io/part-of": "aro"})
+            }
         };
         json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
                "metadata": {"name": name, "namespace": OPERATOR_NAMESPACE, "labels": labels},
