@@ -1,6 +1,7 @@
-//! What each user was allowed to do, recorded when a test asks for it: the least-privilege tests
-//! compare a component's recorded accesses with its RBAC grants (no grant unused, none missing).
-//! Off unless [`crate::DevclusterConfig::record_access`] is set; in-process only.
+//! What each user was allowed and denied, recorded when a test asks for it: the least-privilege
+//! tests compare a component's recorded accesses with its RBAC grants (no grant unused) and name
+//! every denied request (a missing grant). Off unless
+//! [`crate::DevclusterConfig::record_access`] is set; in-process only.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -45,46 +46,44 @@ impl AccessRecord {
     }
 }
 
+type ByUser = Mutex<BTreeMap<String, BTreeSet<AccessRecord>>>;
+
 /// The recorded accesses by user name. Cheap when off (one branch per request).
 #[derive(Default)]
 pub struct AccessLog {
-    records: Option<Mutex<BTreeMap<String, BTreeSet<AccessRecord>>>>,
+    allowed: Option<ByUser>,
+    denied: Option<ByUser>,
 }
 
 impl AccessLog {
     pub fn new(enabled: bool) -> Self {
         AccessLog {
-            records: enabled.then(Default::default),
+            allowed: enabled.then(Default::default),
+            denied: enabled.then(Default::default),
         }
     }
 
     pub(crate) fn record(&self, user: &UserInfo, attributes: &Attributes) {
-        if let Some(records) = &self.records {
-            records
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(user.name.clone())
-                .or_default()
-                .insert(AccessRecord::of(attributes));
-        }
+        insert(&self.allowed, user, attributes);
+    }
+
+    pub(crate) fn record_denied(&self, user: &UserInfo, attributes: &Attributes) {
+        insert(&self.denied, user, attributes);
     }
 
     /// What `user` was allowed to do so far (empty when recording is off).
     pub fn of_user(&self, user: &str) -> BTreeSet<AccessRecord> {
-        self.records
-            .as_ref()
-            .and_then(|r| {
-                r.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(user)
-                    .cloned()
-            })
-            .unwrap_or_default()
+        of(&self.allowed, user)
+    }
+
+    /// What `user` was denied so far (empty when recording is off).
+    pub fn denied_to(&self, user: &str) -> BTreeSet<AccessRecord> {
+        of(&self.denied, user)
     }
 
     /// Every user that made an allowed request so far.
     pub fn users(&self) -> Vec<String> {
-        self.records
+        self.allowed
             .as_ref()
             .map(|r| {
                 r.lock()
@@ -94,5 +93,47 @@ impl AccessLog {
                     .collect()
             })
             .unwrap_or_default()
+    }
+}
+
+fn insert(log: &Option<ByUser>, user: &UserInfo, attributes: &Attributes) {
+    if let Some(log) = log {
+        log.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(user.name.clone())
+            .or_default()
+            .insert(AccessRecord::of(attributes));
+    }
+}
+
+fn of(log: &Option<ByUser>, user: &str) -> BTreeSet<AccessRecord> {
+    log.as_ref()
+        .and_then(|r| {
+            r.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(user)
+                .cloned()
+        })
+        .unwrap_or_default()
+}
+
+impl std::fmt::Display for AccessRecord {
+    /// `verb resource[/subresource][ "name"] in API group "g" [in namespace ns]`, or `verb path`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.resource.is_empty() {
+            return write!(f, "{} path {}", self.verb, self.path);
+        }
+        write!(f, "{} {}", self.verb, self.resource)?;
+        if !self.subresource.is_empty() {
+            write!(f, "/{}", self.subresource)?;
+        }
+        if !self.name.is_empty() {
+            write!(f, " {:?}", self.name)?;
+        }
+        write!(f, " in API group {:?}", self.group)?;
+        if !self.namespace.is_empty() {
+            write!(f, " in namespace {}", self.namespace)?;
+        }
+        Ok(())
     }
 }

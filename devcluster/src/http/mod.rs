@@ -163,7 +163,10 @@ fn authorize(server: &Server, user: &UserInfo, attributes: &Attributes) -> Resul
             server.access_log.record(user, attributes);
             Ok(())
         }
-        Decision::Deny { reason } => Err(crate::auth::forbidden(user, attributes, &reason)),
+        Decision::Deny { reason } => {
+            server.access_log.record_denied(user, attributes);
+            Err(crate::auth::forbidden(user, attributes, &reason))
+        }
     }
 }
 
