@@ -196,9 +196,13 @@ impl Devcluster {
             service_accounts.clone(),
             pki.ca_cert_pem.clone(),
         ));
-        for ns in INITIAL_NAMESPACES {
-            accounts.populate_namespace(&rest, ns).await;
-        }
+        // Concurrently, so that a durable store commits them in few transactions.
+        futures::future::join_all(
+            INITIAL_NAMESPACES
+                .iter()
+                .map(|ns| accounts.populate_namespace(&rest, ns)),
+        )
+        .await;
         let host = if addr.ip().is_unspecified() {
             "127.0.0.1".to_string()
         } else {
@@ -625,6 +629,46 @@ mod tests {
             ("POST", "/api/v1/namespaces/default/configmaps?watch=true"),
         ] {
             assert!(!is_long_running(&request(method, uri)), "{method} {uri}");
+        }
+    }
+
+    #[test]
+    fn authentication_flags_reach_the_config() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: DevclusterArgs,
+        }
+        let cli = Cli::try_parse_from([
+            "devcluster",
+            "--token-auth-file",
+            "/etc/tokens.csv",
+            "--service-account-issuer",
+            "https://issuer.example",
+            "--api-audiences",
+            "api,https://issuer.example",
+        ])
+        .unwrap();
+        let config = DevclusterConfig::from(&cli.args);
+        assert_eq!(config.token_auth_file, Some("/etc/tokens.csv".into()));
+        assert_eq!(config.service_account_issuer, "https://issuer.example");
+        assert_eq!(config.api_audiences, ["api", "https://issuer.example"]);
+        let defaults = DevclusterConfig::from(&Cli::try_parse_from(["devcluster"]).unwrap().args);
+        assert_eq!(
+            defaults.service_account_issuer,
+            crate::auth::service_accounts::DEFAULT_ISSUER
+        );
+        assert!(defaults.api_audiences.is_empty());
+        let help = <Cli as clap::CommandFactory>::command()
+            .render_long_help()
+            .to_string();
+        for flag in [
+            "--token-auth-file",
+            "--service-account-issuer",
+            "--api-audiences",
+        ] {
+            assert!(help.contains(flag), "{flag} in {help}");
         }
     }
 

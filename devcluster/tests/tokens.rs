@@ -301,10 +301,12 @@ async fn token_review_answers_as_kube() {
     assert_eq!(status["authenticated"], Value::Null);
     assert_eq!(
         status["error"],
-        format!("token audiences [\"vault\"] is invalid for the target audiences [\"{ISSUER}\"]")
+        format!(
+            "[invalid bearer token, token audiences [\"vault\"] is invalid for the target audiences [\"{ISSUER}\"]]"
+        )
     );
     let status = review("not-a-token", json!([])).await.json()["status"].clone();
-    assert_eq!(status, json!({"user": {}}));
+    assert_eq!(status, json!({"user": {}, "error": "invalid bearer token"}));
     let r = review("", json!([])).await;
     assert_eq!(r.code, 400);
     assert_eq!(

@@ -170,8 +170,12 @@ impl Authenticator {
                 "user": user_json(&user),
                 "audiences": audiences,
             }),
-            Err(Some(reason)) => json!({"user": {}, "error": reason}),
-            Err(None) => json!({"user": {}}),
+            // kube reviews the token as a request's bearer token: its bearer authenticator's
+            // error comes first.
+            Err(Some(reason)) => {
+                json!({"user": {}, "error": format!("[invalid bearer token, {reason}]")})
+            }
+            Err(None) => json!({"user": {}, "error": "invalid bearer token"}),
         };
         review["kind"] = json!("TokenReview");
         review["apiVersion"] = json!(AUTHENTICATION_V1);
