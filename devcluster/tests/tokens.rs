@@ -12,7 +12,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use common::{anonymous_client, expect_err, raw, start};
-use devcluster::{Devcluster, DevclusterConfig, UserInfo};
+use devcluster::{AccessRecord, Devcluster, DevclusterConfig, UserInfo};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, ServiceAccount};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
@@ -186,6 +186,68 @@ async fn a_token_request_token_authenticates_its_service_account() {
             .await,
     );
     assert_eq!((e.code, e.reason.as_str()), (401, "Unauthorized"));
+    dc.stop().await;
+}
+
+#[tokio::test]
+async fn token_requests_and_reviews_are_authorized_as_kube_names_them() {
+    let dc = Devcluster::start(DevclusterConfig {
+        record_access: true,
+        ..DevclusterConfig::in_memory()
+    })
+    .await
+    .unwrap();
+    create_service_account(&dc.in_process_client(), "default", "robot").await;
+    let alice = dc.in_process_client_as(UserInfo::new("alice", vec![]));
+    Api::<ServiceAccount>::namespaced(alice.clone(), "default")
+        .create_token_request("robot", &PostParams::default(), &TokenRequest::default())
+        .await
+        .unwrap();
+    let r = raw(
+        &alice,
+        "POST",
+        "/apis/authentication.k8s.io/v1/tokenreviews",
+        Some("application/json"),
+        serde_json::to_vec(&json!({"spec": {"token": "t"}})).unwrap(),
+    )
+    .await;
+    assert_eq!(r.code, 201, "{}", r.text);
+    assert_eq!(
+        raw(&alice, "GET", "/openid/v1/jwks", None, "").await.code,
+        200
+    );
+    let record =
+        |verb: &str, group: &str, resource: &str, sub: &str, ns: &str, name: &str| AccessRecord {
+            verb: verb.into(),
+            group: group.into(),
+            resource: resource.into(),
+            subresource: sub.into(),
+            namespace: ns.into(),
+            name: name.into(),
+            path: String::new(),
+        };
+    let jwks = AccessRecord {
+        path: "/openid/v1/jwks".into(),
+        ..record("get", "", "", "", "", "")
+    };
+    assert_eq!(
+        dc.access_log()
+            .of_user("alice")
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec![
+            record("create", "", "serviceaccounts", "token", "default", "robot"),
+            record(
+                "create",
+                "authentication.k8s.io",
+                "tokenreviews",
+                "",
+                "",
+                ""
+            ),
+            jwks,
+        ]
+    );
     dc.stop().await;
 }
 
@@ -576,6 +638,7 @@ async fn the_issuer_discovery_documents_verify_tokens() {
     let jwks = raw(&as_robot, "GET", "/openid/v1/jwks", None, "").await;
     assert_eq!(jwks.code, 200);
     assert_eq!(jwks.headers["content-type"], "application/jwk-set+json");
+    assert_eq!(jwks.headers["cache-control"], "public, max-age=3600");
     let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&jwks.text).unwrap();
 
     let header = jsonwebtoken::decode_header(&token).unwrap();

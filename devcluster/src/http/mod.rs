@@ -287,15 +287,21 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
                 String::new(),
             ));
         }
-        "/.well-known/openid-configuration" => {
-            let doc = server.authenticator.openid_configuration(&server.url);
-            return Ok((json_response(200, &doc), "discovery", String::new()));
-        }
-        "/openid/v1/jwks" => {
-            let mut response = json_response(200, &server.authenticator.jwks());
+        "/.well-known/openid-configuration" | "/openid/v1/jwks" => {
+            let mut response = if path == "/openid/v1/jwks" {
+                let mut response = json_response(200, &server.authenticator.jwks());
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/jwk-set+json"),
+                );
+                response
+            } else {
+                json_response(200, &server.authenticator.openid_configuration(&server.url))
+            };
+            // As kube-apiserver: relying parties may cache the documents for an hour.
             response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/jwk-set+json"),
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
             );
             return Ok((response, "discovery", String::new()));
         }
