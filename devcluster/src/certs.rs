@@ -272,7 +272,8 @@ mod tests {
                 "ca.key",
                 "devcluster.redb",
                 "encryption-config.yaml",
-                "kubeconfig"
+                "kubeconfig",
+                "service-account.key"
             ]
         );
         for f in &files {

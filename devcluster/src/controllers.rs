@@ -1,5 +1,6 @@
 //! The API server's own machinery: CRD establishment (status), CRD cleanup on deletion,
-//! namespace deletion, and ownerReference garbage collection (background, foreground, orphan).
+//! namespace deletion, ownerReference garbage collection (background, foreground, orphan), and
+//! the ServiceAccount controllers (`auth::ServiceAccountController`).
 //! It runs in-process and writes through the same REST layer as clients.
 
 use std::collections::BTreeSet;
@@ -10,6 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::ServiceAccountController;
 use crate::registry::{ResourceType, crd_resource_types};
 use crate::rest::{
     CRD_PREFIX, DeleteOptions, FINALIZER_CRD_CLEANUP, FINALIZER_FOREGROUND, FINALIZER_ORPHAN,
@@ -20,19 +22,23 @@ use crate::storage::{Event, EventType, Stored};
 const NAMESPACE_PREFIX: &str = "/namespaces/";
 
 /// Run the controllers until `shutdown`.
-pub async fn run(rest: Arc<Rest>, shutdown: CancellationToken) {
+pub async fn run(
+    rest: Arc<Rest>,
+    accounts: Arc<ServiceAccountController>,
+    shutdown: CancellationToken,
+) {
     loop {
         let mut sub = match rest.store.subscribe(None) {
             Ok(s) => s,
             Err(_) => return,
         };
         // A full pass first, then event by event; after falling behind, start over.
-        full_pass(&rest).await;
+        full_pass(&rest, &accounts).await;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 e = sub.live.recv() => match e {
-                    Ok(e) => on_event(&rest, &e).await,
+                    Ok(e) => on_event(&rest, &accounts, &e).await,
                     Err(RecvError::Lagged(_)) => break,
                     Err(RecvError::Closed) => return,
                 },
@@ -41,17 +47,22 @@ pub async fn run(rest: Arc<Rest>, shutdown: CancellationToken) {
     }
 }
 
-async fn full_pass(rest: &Rest) {
+async fn full_pass(rest: &Rest, accounts: &ServiceAccountController) {
     let (all, _, _) = rest.store.list("", None, |_| true, None);
     for s in all {
         reconcile_object(rest, &s).await;
+        accounts.reconcile(rest, &s).await;
     }
 }
 
-async fn on_event(rest: &Rest, e: &Event) {
+async fn on_event(rest: &Rest, accounts: &ServiceAccountController, e: &Event) {
     match e.kind {
-        EventType::Added | EventType::Modified => reconcile_object(rest, &e.object).await,
+        EventType::Added | EventType::Modified => {
+            reconcile_object(rest, &e.object).await;
+            accounts.reconcile(rest, &e.object).await;
+        }
         EventType::Deleted => {
+            accounts.deleted(rest, &e.object).await;
             if e.object.key.starts_with(CRD_PREFIX) {
                 rest.registry.set_crd(&e.object.name, Vec::new());
             }

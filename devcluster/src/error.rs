@@ -28,6 +28,12 @@ pub enum Error {
     /// The encryption-at-rest configuration, or a value it cannot decrypt.
     #[error("encryption at rest: {0}")]
     Encryption(String),
+    /// The authentication configuration (token file, signing key).
+    #[error("authentication: {0}")]
+    Authentication(String),
+    /// A ServiceAccount token could not be issued (kube's TokenRequest error message).
+    #[error("service account token: {0}")]
+    ServiceAccountToken(String),
 }
 
 impl From<redb::Error> for Error {

@@ -27,7 +27,7 @@ mod selectors;
 mod server;
 mod storage;
 
-pub use auth::{AccessLog, AccessRecord};
+pub use auth::{AccessLog, AccessRecord, UserInfo};
 pub use error::Error;
 pub use faults::Faults;
 pub use server::{Devcluster, DevclusterArgs, DevclusterConfig, run};

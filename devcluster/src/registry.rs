@@ -135,12 +135,47 @@ impl ResourceType {
                 "verbs": ["get", "patch", "update"],
             }));
         }
+        if self.group.is_empty() && self.plural == "serviceaccounts" {
+            out.push(json!({"name": "serviceaccounts/token", "singularName": "", "namespaced": true, "group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest", "verbs": ["create"]}));
+        }
         if self.group.is_empty() && self.plural == "namespaces" {
             out.push(json!({"name": "namespaces/finalize", "singularName": "", "namespaced": false, "kind": "Namespace", "verbs": ["update"]}));
         }
         out
     }
 }
+
+/// A create-only resource that is not stored (a review answered by its handler), served in
+/// discovery beside the stored resources.
+#[derive(Debug, Clone, Copy)]
+pub struct VirtualResource {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub plural: &'static str,
+    pub kind: &'static str,
+}
+
+impl VirtualResource {
+    pub fn discovery_entry(&self) -> Value {
+        json!({"name": self.plural, "singularName": self.kind.to_lowercase(), "namespaced": false, "kind": self.kind, "verbs": ["create"]})
+    }
+}
+
+/// The virtual resources devcluster serves.
+pub const VIRTUAL_RESOURCES: &[VirtualResource] = &[
+    VirtualResource {
+        group: "authentication.k8s.io",
+        version: "v1",
+        plural: "selfsubjectreviews",
+        kind: "SelfSubjectReview",
+    },
+    VirtualResource {
+        group: "authentication.k8s.io",
+        version: "v1",
+        plural: "tokenreviews",
+        kind: "TokenReview",
+    },
+];
 
 fn storage_version_hash(group: &str, version: &str, kind: &str) -> String {
     use base64::Engine;
@@ -377,19 +412,24 @@ impl Registry {
     /// Served groups (core `""` excluded), each with its versions, preferred first.
     pub fn groups(&self) -> Vec<GroupInfo> {
         let mut out: Vec<GroupInfo> = Vec::new();
-        for r in self.all() {
-            if r.group.is_empty() {
+        let stored = self.all();
+        let group_versions = stored
+            .iter()
+            .map(|r| (r.group.as_str(), r.version.as_str()))
+            .chain(VIRTUAL_RESOURCES.iter().map(|v| (v.group, v.version)));
+        for (group, version) in group_versions {
+            if group.is_empty() {
                 continue;
             }
-            match out.iter_mut().find(|g| g.name == r.group) {
+            match out.iter_mut().find(|g| g.name == group) {
                 Some(g) => {
-                    if !g.versions.contains(&r.version) {
-                        g.versions.push(r.version.clone());
+                    if !g.versions.iter().any(|v| v == version) {
+                        g.versions.push(version.to_string());
                     }
                 }
                 None => out.push(GroupInfo {
-                    name: r.group.clone(),
-                    versions: vec![r.version.clone()],
+                    name: group.to_string(),
+                    versions: vec![version.to_string()],
                 }),
             }
         }

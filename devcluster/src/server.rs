@@ -14,7 +14,10 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{AccessLog, Authorizer, UserInfo};
+use crate::auth::{
+    AccessLog, Authenticator, Authorizer, ServiceAccountController, ServiceAccountTokens,
+    SigningKey, StaticTokens, UserInfo,
+};
 use crate::certs::{Pki, identity_of};
 use crate::error::{ApiError, Error};
 use crate::faults::Faults;
@@ -47,6 +50,18 @@ pub struct DevclusterArgs {
     /// (`encryption-config.yaml`, one random key).
     #[arg(long, env = "DEVCLUSTER_ENCRYPTION_PROVIDER_CONFIG")]
     pub encryption_provider_config: Option<PathBuf>,
+    /// Static bearer tokens, kube-apiserver's CSV format: one `token,user,uid,"group1,group2"`
+    /// a line (the groups column is optional).
+    #[arg(long, env = "DEVCLUSTER_TOKEN_AUTH_FILE")]
+    pub token_auth_file: Option<PathBuf>,
+    /// The issuer (`iss`) of the ServiceAccount tokens this server issues and accepts, and of
+    /// its discovery document (`/.well-known/openid-configuration`).
+    #[arg(long, default_value = crate::auth::service_accounts::DEFAULT_ISSUER)]
+    pub service_account_issuer: String,
+    /// The audiences the API server identifies as (comma-separated): tokens must be valid for
+    /// one of them, and TokenRequests without audiences get them. Default: the issuer.
+    #[arg(long, value_delimiter = ',')]
+    pub api_audiences: Vec<String>,
 }
 
 /// How to start a devcluster in-process.
@@ -63,6 +78,12 @@ pub struct DevclusterConfig {
     pub encryption_provider_config: Option<PathBuf>,
     /// Record what each user was allowed to do ([`Devcluster::access_log`]); tests only.
     pub record_access: bool,
+    /// `--token-auth-file`: static bearer tokens.
+    pub token_auth_file: Option<PathBuf>,
+    /// `--service-account-issuer`.
+    pub service_account_issuer: String,
+    /// `--api-audiences` (empty: the issuer).
+    pub api_audiences: Vec<String>,
 }
 
 impl DevclusterConfig {
@@ -75,6 +96,9 @@ impl DevclusterConfig {
             extra_client_ca_pems: Vec::new(),
             encryption_provider_config: None,
             record_access: false,
+            token_auth_file: None,
+            service_account_issuer: crate::auth::service_accounts::DEFAULT_ISSUER.into(),
+            api_audiences: Vec::new(),
         }
     }
 
@@ -96,6 +120,9 @@ impl From<&DevclusterArgs> for DevclusterConfig {
             extra_client_ca_pems: Vec::new(),
             encryption_provider_config: a.encryption_provider_config.clone(),
             record_access: false,
+            token_auth_file: a.token_auth_file.clone(),
+            service_account_issuer: a.service_account_issuer.clone(),
+            api_audiences: a.api_audiences.clone(),
         }
     }
 }
@@ -138,6 +165,15 @@ impl Devcluster {
             hosts.push(addr.ip().to_string());
         }
         let pki = Pki::load_or_create(config.data_dir.as_deref(), &hosts)?;
+        let static_tokens = match &config.token_auth_file {
+            Some(path) => StaticTokens::load(path)?,
+            None => StaticTokens::default(),
+        };
+        let service_accounts = Arc::new(ServiceAccountTokens::new(
+            SigningKey::load_or_create(config.data_dir.as_deref())?,
+            config.service_account_issuer.clone(),
+            config.api_audiences.clone(),
+        ));
         let store = match &config.data_dir {
             Some(dir) => {
                 let encryption = crate::encryption::Encryption::load_or_create(
@@ -154,6 +190,19 @@ impl Devcluster {
         });
         rest.register_stored_crds();
         ensure_initial_namespaces(&rest).await?;
+        // The initial namespaces are complete before the first request, as in a cluster whose
+        // controllers have run: later namespaces are populated by the controller.
+        let accounts = Arc::new(ServiceAccountController::new(
+            service_accounts.clone(),
+            pki.ca_cert_pem.clone(),
+        ));
+        // Concurrently, so that a durable store commits them in few transactions.
+        futures::future::join_all(
+            INITIAL_NAMESPACES
+                .iter()
+                .map(|ns| accounts.populate_namespace(&rest, ns)),
+        )
+        .await;
         let host = if addr.ip().is_unspecified() {
             "127.0.0.1".to_string()
         } else {
@@ -177,7 +226,12 @@ impl Devcluster {
         let shutdown = CancellationToken::new();
         let server = Arc::new(Server {
             rest: rest.clone(),
-            admin_token: pki.admin_token.clone(),
+            authenticator: Authenticator::new(
+                pki.admin_token.clone(),
+                static_tokens,
+                service_accounts.clone(),
+                rest.store.clone(),
+            ),
             url: url.clone(),
             metrics: Metrics::new(),
             openapi: OpenApiCache::default(),
@@ -187,7 +241,11 @@ impl Devcluster {
         });
         let tls = tls_config(&pki, &config.extra_client_ca_pems)?;
         let tasks = vec![
-            tokio::spawn(crate::controllers::run(rest.clone(), shutdown.clone())),
+            tokio::spawn(crate::controllers::run(
+                rest.clone(),
+                accounts,
+                shutdown.clone(),
+            )),
             tokio::spawn(serve(listener, tls, server.clone(), shutdown.clone())),
         ];
         tracing::info!(%url, durable = rest.store.is_durable(), "devcluster serving");
@@ -243,8 +301,56 @@ impl Devcluster {
         ))
     }
 
+    /// A token of the ServiceAccount `namespace/name` for `audiences` (empty: the API
+    /// audiences), valid for `expiration`: what a TokenRequest returns (same checks: the
+    /// ServiceAccount must exist, at least 10 minutes).
+    pub fn service_account_token(
+        &self,
+        namespace: &str,
+        name: &str,
+        audiences: &[&str],
+        expiration: std::time::Duration,
+    ) -> Result<String, Error> {
+        let request = json!({"spec": {
+            "audiences": audiences,
+            "expirationSeconds": expiration.as_secs(),
+        }});
+        let response = self
+            .server
+            .authenticator
+            .token_request(namespace, name, request)
+            .map_err(|e| Error::ServiceAccountToken(e.message))?;
+        Ok(response["status"]["token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// A kubeconfig for this server authenticating with the bearer `token`.
+    pub fn token_kubeconfig(&self, token: &str) -> String {
+        use base64::Engine;
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\nusers:\n- name: u\n  user:\n    token: {token}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n",
+            url = self.url,
+            ca = base64::engine::general_purpose::STANDARD.encode(self.pki.ca_cert_pem.as_bytes()),
+        )
+    }
+
+    /// A kube client authenticating with the bearer `token`.
+    pub async fn client_with_token(&self, token: &str) -> Result<kube::Client, Error> {
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(&self.token_kubeconfig(token))
+            .map_err(|e| Error::Kubeconfig(e.to_string()))?;
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .map_err(|e| Error::Kubeconfig(e.to_string()))?;
+        kube::Client::try_from(config).map_err(|e| Error::Kubeconfig(e.to_string()))
+    }
+
     /// A kube client authenticated as `user` in `groups` by a client certificate of the cluster
-    /// CA (every authenticated user is an administrator here).
+    /// CA.
     pub async fn client_as(&self, user: &str, groups: &[&str]) -> Result<kube::Client, Error> {
         let yaml = self.client_certificate_kubeconfig(user, groups, None)?;
         let kubeconfig = kube::config::Kubeconfig::from_yaml(&yaml)
@@ -264,14 +370,20 @@ impl Devcluster {
     /// servers and their operators in one process). Requests fail, and open watches end, once
     /// the server stops.
     pub fn in_process_client(&self) -> kube::Client {
+        self.in_process_client_as(UserInfo::admin())
+    }
+
+    /// Like [`Devcluster::in_process_client`], authenticated as `user` (as a verified client
+    /// certificate would authenticate it).
+    pub fn in_process_client_as(&self, user: UserInfo) -> kube::Client {
         let server = self.server.clone();
         let shutdown = self.shutdown.clone();
-        let admin = PeerIdentity(Some(UserInfo::admin()));
+        let identity = PeerIdentity(Some(user));
         let service = tower::service_fn(move |request: http::Request<kube::client::Body>| {
             let server = server.clone();
             let shutdown = shutdown.clone();
             let mut request = request.map(Body::new);
-            request.extensions_mut().insert(admin.clone());
+            request.extensions_mut().insert(identity.clone());
             async move {
                 if shutdown.is_cancelled() {
                     return Err(std::io::Error::new(
@@ -517,6 +629,46 @@ mod tests {
             ("POST", "/api/v1/namespaces/default/configmaps?watch=true"),
         ] {
             assert!(!is_long_running(&request(method, uri)), "{method} {uri}");
+        }
+    }
+
+    #[test]
+    fn authentication_flags_reach_the_config() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: DevclusterArgs,
+        }
+        let cli = Cli::try_parse_from([
+            "devcluster",
+            "--token-auth-file",
+            "/etc/tokens.csv",
+            "--service-account-issuer",
+            "https://issuer.example",
+            "--api-audiences",
+            "api,https://issuer.example",
+        ])
+        .unwrap();
+        let config = DevclusterConfig::from(&cli.args);
+        assert_eq!(config.token_auth_file, Some("/etc/tokens.csv".into()));
+        assert_eq!(config.service_account_issuer, "https://issuer.example");
+        assert_eq!(config.api_audiences, ["api", "https://issuer.example"]);
+        let defaults = DevclusterConfig::from(&Cli::try_parse_from(["devcluster"]).unwrap().args);
+        assert_eq!(
+            defaults.service_account_issuer,
+            crate::auth::service_accounts::DEFAULT_ISSUER
+        );
+        assert!(defaults.api_audiences.is_empty());
+        let help = <Cli as clap::CommandFactory>::command()
+            .render_long_help()
+            .to_string();
+        for flag in [
+            "--token-auth-file",
+            "--service-account-issuer",
+            "--api-audiences",
+        ] {
+            assert!(help.contains(flag), "{flag} in {help}");
         }
     }
 

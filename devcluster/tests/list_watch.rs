@@ -61,14 +61,15 @@ async fn label_and_field_selectors() {
     ] {
         cms.create(&PostParams::default(), &c).await.unwrap();
     }
+    // Every namespace also holds the unlabelled kube-root-ca.crt (root-ca-cert-publisher).
     let cases: &[(&str, &[&str])] = &[
         ("env=prod", &["a"]),
         ("env==prod", &["a"]),
-        ("env!=prod", &["b", "c", "d"]),
+        ("env!=prod", &["b", "c", "d", "kube-root-ca.crt"]),
         ("env in (prod,dev)", &["a", "b"]),
-        ("env notin (prod,dev)", &["c", "d"]),
+        ("env notin (prod,dev)", &["c", "d", "kube-root-ca.crt"]),
         ("tier", &["a", "b"]),
-        ("!tier", &["c", "d"]),
+        ("!tier", &["c", "d", "kube-root-ca.crt"]),
         ("tier=web,env!=dev", &["a"]),
         ("env in (test),!tier", &["c"]),
         ("env=nope", &[]),
@@ -95,15 +96,16 @@ async fn label_and_field_selectors() {
             &ListParams::default().fields("metadata.name!=b,metadata.namespace=default")
         )
         .await,
-        ["a", "c", "d"]
+        ["a", "c", "d", "kube-root-ca.crt"]
     );
     let all: Api<ConfigMap> = Api::all(client.clone());
-    assert!(
-        all.list(&ListParams::default().fields("metadata.namespace=kube-system"))
-            .await
-            .unwrap()
-            .items
-            .is_empty()
+    assert_eq!(
+        names(
+            &all,
+            &ListParams::default().fields("metadata.namespace=kube-system")
+        )
+        .await,
+        ["kube-root-ca.crt"]
     );
     let e = expect_err(cms.list(&ListParams::default().fields("data.x=1")).await);
     assert_eq!((e.code, e.reason.as_str()), (400, "BadRequest"));
@@ -186,7 +188,10 @@ async fn limit_and_continue_paging() {
         }
     }
     assert_eq!(pages, 3);
-    assert_eq!(seen, ["c0", "c1", "c2", "c3", "c4", "c5", "c6"]);
+    assert_eq!(
+        seen,
+        ["c0", "c1", "c2", "c3", "c4", "c5", "c6", "kube-root-ca.crt"]
+    );
     // Limit with a selector.
     let page = cms
         .list(&ListParams::default().labels("i in (1,3,5)").limit(2))
@@ -211,7 +216,7 @@ async fn limit_and_continue_paging() {
     .try_collect()
     .await
     .unwrap();
-    assert_eq!(all.len(), 7);
+    assert_eq!(all.len(), 8);
     // Garbage continue token: 400; continue with a resourceVersion: 400.
     let e = expect_err(
         cms.list(&ListParams::default().continue_token("garbage"))
@@ -228,6 +233,7 @@ async fn resource_version_semantics() {
     cms.create(&PostParams::default(), &cm("a", json!({})))
         .await
         .unwrap();
+    // "a" and the namespace's kube-root-ca.crt.
     let list = cms.list(&ListParams::default()).await.unwrap();
     let rv = list.metadata.resource_version.unwrap();
     // Any / NotOlderThan / Exact at the current revision.
@@ -237,7 +243,7 @@ async fn resource_version_semantics() {
             .unwrap()
             .items
             .len(),
-        1
+        2
     );
     assert_eq!(
         cms.list(
@@ -249,7 +255,7 @@ async fn resource_version_semantics() {
         .unwrap()
         .items
         .len(),
-        1
+        2
     );
     assert_eq!(
         cms.list(&ListParams::default().at(&rv).matching(VersionMatch::Exact))
@@ -257,7 +263,7 @@ async fn resource_version_semantics() {
             .unwrap()
             .items
             .len(),
-        1
+        2
     );
     // resourceVersionMatch without resourceVersion: 400.
     let r = raw(
@@ -473,7 +479,7 @@ async fn watch_selector_transitions_timeout_and_initial_state() {
         }
     }
     initial.sort();
-    assert_eq!(initial, ["other", "pre"]);
+    assert_eq!(initial, ["kube-root-ca.crt", "other", "pre"]);
     cms.create(&PostParams::default(), &cm("later", json!({})))
         .await
         .unwrap();

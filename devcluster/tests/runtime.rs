@@ -35,9 +35,11 @@ async fn watcher_sees_everything(strategy: watcher::Config) {
             .expect("stream open")
     };
     assert!(matches!(next().await, WatcherEvent::Init));
-    match next().await {
-        WatcherEvent::InitApply(o) => assert_eq!(o.name_any(), "before"),
-        other => panic!("{other:?}"),
+    for name in ["before", "kube-root-ca.crt"] {
+        match next().await {
+            WatcherEvent::InitApply(o) => assert_eq!(o.name_any(), name),
+            other => panic!("{other:?}"),
+        }
     }
     assert!(matches!(next().await, WatcherEvent::InitDone));
     cms.create(&PostParams::default(), &cm("after", json!({})))
@@ -98,7 +100,8 @@ async fn reflector_mirrors_the_collection() {
         .await
         .expect("reflector ready")
         .unwrap();
-    assert_eq!(reader.len(), 5);
+    // c0..c4 and the namespace's kube-root-ca.crt.
+    assert_eq!(reader.len(), 6);
     cms.delete("c0", &DeleteParams::default()).await.unwrap();
     cms.create(&PostParams::default(), &cm("c9", json!({})))
         .await
@@ -108,7 +111,7 @@ async fn reflector_mirrors_the_collection() {
         async move {
             let mut names: Vec<String> = reader.state().iter().map(|c| c.name_any()).collect();
             names.sort();
-            (names == ["c1", "c2", "c3", "c4", "c9"]).then_some(())
+            (names == ["c1", "c2", "c3", "c4", "c9", "kube-root-ca.crt"]).then_some(())
         }
     })
     .await;

@@ -17,7 +17,8 @@ async fn kube_client_round_trip() {
     let got = cms.get("a").await.unwrap();
     assert_eq!(got.data.unwrap()["k"], "v");
     let list = cms.list(&ListParams::default()).await.unwrap();
-    assert_eq!(list.items.len(), 1);
+    // "a" and the namespace's kube-root-ca.crt.
+    assert_eq!(list.items.len(), 2);
     dc.stop().await;
 }
 

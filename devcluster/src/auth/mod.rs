@@ -7,10 +7,18 @@
 //! on every request).
 
 mod access_log;
+mod authn;
+pub mod service_accounts;
+mod token_controller;
+mod token_file;
 
 use std::collections::BTreeMap;
 
 pub use access_log::{AccessLog, AccessRecord};
+pub use authn::{ANONYMOUS_USER, Authenticator, user_json};
+pub use service_accounts::{ServiceAccountTokens, SigningKey};
+pub use token_controller::ServiceAccountController;
+pub use token_file::StaticTokens;
 
 use crate::error::ApiError;
 
@@ -97,12 +105,19 @@ pub enum Decision {
     },
 }
 
-/// Decides requests. Until RBAC is evaluated every authenticated user is allowed.
+/// Decides requests. Until RBAC is evaluated every authenticated user is allowed and the
+/// anonymous user is denied (kube-apiserver's RBAC grants it nothing but the public health and
+/// version paths, which devcluster serves before authentication).
 #[derive(Default)]
 pub struct Authorizer {}
 
 impl Authorizer {
     pub fn authorize(&self, user: &UserInfo, attributes: &Attributes) -> Decision {
+        if user.name == ANONYMOUS_USER {
+            return Decision::Deny {
+                reason: String::new(),
+            };
+        }
         if user.is_superuser() || !attributes.verb.is_empty() {
             return Decision::Allow;
         }
@@ -110,6 +125,20 @@ impl Authorizer {
             reason: "no verb".into(),
         }
     }
+}
+
+/// Whether a presented bearer token is the expected one, in time independent of where they
+/// differ: both are hashed (so lengths and common prefixes do not show) and the digests compared
+/// without an early exit. An empty expected token matches nothing.
+pub fn token_matches(presented: &str, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let a = Sha256::digest(presented.as_bytes());
+    let b = Sha256::digest(expected.as_bytes());
+    let difference = a
+        .iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | std::hint::black_box(x ^ y));
+    std::hint::black_box(difference) == 0 && !expected.is_empty()
 }
 
 /// The 403 Status kube-apiserver sends for a denied request, with its message.
@@ -194,5 +223,23 @@ mod tests {
             forbidden(&bob, &metrics, "").message,
             "forbidden: User \"bob\" cannot get path \"/metrics\""
         );
+    }
+
+    #[test]
+    fn bearer_tokens_match_only_exactly() {
+        let expected = "dG9rZW4tb2YtdGhlLWFkbWlu";
+        assert!(token_matches(expected, expected));
+        for wrong in [
+            "",
+            "d",
+            "dG9rZW4tb2YtdGhlLWFkbWl",
+            "dG9rZW4tb2YtdGhlLWFkbWlux",
+            "xG9rZW4tb2YtdGhlLWFkbWlu",
+            "DG9RZW4TB2YTDGHLLWFKBWLU",
+        ] {
+            assert!(!token_matches(wrong, expected), "{wrong:?}");
+        }
+        // An unset token authenticates nobody, not even an empty header value.
+        assert!(!token_matches("", ""));
     }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::registry::Registry;
+use crate::registry::{Registry, VIRTUAL_RESOURCES};
 
 pub fn api_versions(server_url: &str) -> Value {
     let address = server_url
@@ -42,10 +42,19 @@ pub fn api_group(registry: &Registry, name: &str) -> Option<Value> {
 
 pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<Value> {
     let types = registry.group_version(group, version);
-    if types.is_empty() {
+    let virtual_resources: Vec<Value> = VIRTUAL_RESOURCES
+        .iter()
+        .filter(|v| v.group == group && v.version == version)
+        .map(|v| v.discovery_entry())
+        .collect();
+    if types.is_empty() && virtual_resources.is_empty() {
         return None;
     }
-    let resources: Vec<Value> = types.iter().flat_map(|r| r.discovery_entries()).collect();
+    let resources: Vec<Value> = types
+        .iter()
+        .flat_map(|r| r.discovery_entries())
+        .chain(virtual_resources)
+        .collect();
     let gv = if group.is_empty() {
         version.to_string()
     } else {

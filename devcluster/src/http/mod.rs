@@ -42,7 +42,8 @@ pub struct PeerIdentity(pub Option<UserInfo>);
 /// Everything a request handler needs.
 pub struct Server {
     pub rest: Arc<Rest>,
-    pub admin_token: aro_common::Secret,
+    /// Certificates, bearer tokens and the anonymous user; ServiceAccount tokens.
+    pub authenticator: crate::auth::Authenticator,
     pub url: String,
     pub metrics: Metrics,
     pub openapi: OpenApiCache,
@@ -143,16 +144,18 @@ pub async fn handle(server: Arc<Server>, req: Request<Body>) -> Response {
 
 type Routed = Result<(Response, &'static str, String), (ApiError, &'static str, String)>;
 
-fn authenticate(server: &Server, req: &Request<Body>) -> Option<UserInfo> {
-    if let Some(PeerIdentity(Some(user))) = req.extensions().get::<PeerIdentity>() {
-        return Some(user.clone());
-    }
-    let auth = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = auth
-        .strip_prefix("Bearer ")
-        .or_else(|| auth.strip_prefix("bearer "))?
-        .trim();
-    token_matches(token, server.admin_token.expose()).then(UserInfo::admin)
+fn authenticate(server: &Server, req: &Request<Body>) -> Result<UserInfo, ApiError> {
+    let certificate_user = match req.extensions().get::<PeerIdentity>() {
+        Some(PeerIdentity(Some(user))) => Some(user),
+        _ => None,
+    };
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    server
+        .authenticator
+        .authenticate(certificate_user, authorization)
 }
 
 /// Allow the request or give kube-apiserver's 403; an allowed request is recorded in the
@@ -187,27 +190,12 @@ fn non_resource(method: &Method, path: &str) -> Attributes {
 /// `kubectl auth whoami`: who the request authenticated as (kube-apiserver adds
 /// `system:authenticated` to every authenticated user's groups).
 fn self_subject_review(user: &UserInfo) -> serde_json::Value {
-    let groups = user.clone().with_authenticated_group().groups;
     serde_json::json!({
         "kind": "SelfSubjectReview",
         "apiVersion": "authentication.k8s.io/v1",
         "metadata": {"creationTimestamp": null},
-        "status": {"userInfo": {"username": user.name, "groups": groups}},
+        "status": {"userInfo": crate::auth::user_json(user)},
     })
-}
-
-/// Whether a presented bearer token is the expected one, in time independent of where they
-/// differ: both are hashed (so lengths and common prefixes do not show) and the digests compared
-/// without an early exit. An empty expected token matches nothing.
-pub fn token_matches(presented: &str, expected: &str) -> bool {
-    use sha2::{Digest, Sha256};
-    let a = Sha256::digest(presented.as_bytes());
-    let b = Sha256::digest(expected.as_bytes());
-    let difference = a
-        .iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | std::hint::black_box(x ^ y));
-    std::hint::black_box(difference) == 0 && !expected.is_empty()
 }
 
 async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
@@ -223,30 +211,45 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
     {
         return Ok((plain(200, "ok"), "health", String::new()));
     }
-    let Some(user) = authenticate(&server, &req) else {
-        return Err((ApiError::unauthorized(), "unauthenticated", String::new()));
+    let user = match authenticate(&server, &req) {
+        Ok(user) => user,
+        Err(e) => return Err((e, "unauthenticated", String::new())),
     };
     tracing::trace!(user = %user.name, groups = ?user.groups, "authenticated");
     server.faults.hold(&user.name).await;
-    if path == "/apis/authentication.k8s.io/v1/selfsubjectreviews" && req.method() == Method::POST {
+    if let Some(review @ ("selfsubjectreviews" | "tokenreviews")) =
+        path.strip_prefix("/apis/authentication.k8s.io/v1/")
+        && req.method() == Method::POST
+    {
         let attributes = Attributes {
             verb: "create".into(),
             resource: Some(ResourceAttributes {
                 group: "authentication.k8s.io".into(),
                 version: "v1".into(),
-                resource: "selfsubjectreviews".into(),
+                resource: review.into(),
                 ..Default::default()
             }),
             path: path.clone(),
         };
+        let review = review.to_string();
         if let Err(e) = authorize(&server, &user, &attributes) {
-            return Err((e, "create", "selfsubjectreviews".into()));
+            return Err((e, "create", review));
         }
-        return Ok((
-            json_response(201, &self_subject_review(&user)),
-            "create",
-            "selfsubjectreviews".into(),
-        ));
+        let body = if review == "tokenreviews" {
+            let headers = req.headers().clone();
+            let reviewed = match read_body(req).await {
+                Ok(body) => decode_body(&headers, &body)
+                    .and_then(|request| server.authenticator.token_review(request)),
+                Err(e) => Err(e),
+            };
+            match reviewed {
+                Ok(body) => body,
+                Err(e) => return Err((e, "create", review)),
+            }
+        } else {
+            self_subject_review(&user)
+        };
+        return Ok((json_response(201, &body), "create", review));
     }
     let is_resource_path = (path.starts_with("/api/") && path.split('/').count() > 3)
         || (path.starts_with("/apis/") && path.split('/').count() > 4);
@@ -267,7 +270,7 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
             return Ok((
                 json_response(
                     200,
-                    &json!({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/metrics", "/openapi/v2", "/openapi/v3", "/readyz", "/version"]}),
+                    &json!({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/metrics", "/openapi/v2", "/openapi/v3", "/openid/v1/jwks", "/readyz", "/version", "/.well-known/openid-configuration"]}),
                 ),
                 "root",
                 String::new(),
@@ -286,6 +289,24 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
                 "discovery",
                 String::new(),
             ));
+        }
+        "/.well-known/openid-configuration" | "/openid/v1/jwks" => {
+            let mut response = if path == "/openid/v1/jwks" {
+                let mut response = json_response(200, &server.authenticator.jwks());
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/jwk-set+json"),
+                );
+                response
+            } else {
+                json_response(200, &server.authenticator.openid_configuration(&server.url))
+            };
+            // As kube-apiserver: relying parties may cache the documents for an hour.
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            );
+            return Ok((response, "discovery", String::new()));
         }
         "/openapi/v2" => {
             let doc = server.openapi.v2(&server.rest.registry);
@@ -364,6 +385,7 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
             "status" => rt.status_subresource,
             "scale" => rt.scale.is_some(),
             "finalize" => rt.group.is_empty() && rt.plural == "namespaces",
+            "token" => rt.group.is_empty() && rt.plural == "serviceaccounts",
             _ => false,
         };
         if !ok {
@@ -378,11 +400,20 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
     };
     let query = Query::parse(req.uri().query());
     let method = req.method().clone();
+    if target.sub.as_deref() == Some("token") && method != Method::POST {
+        return Err((
+            ApiError::method_not_allowed(method.as_str(), "serviceaccounts/token"),
+            "unknown",
+            rt.plural.clone(),
+        ));
+    }
     let verb: &'static str = match (&method, target.name.is_some()) {
         (&Method::GET, true) => "get",
         (&Method::GET, false) if query.flag("watch") => "watch",
         (&Method::GET, false) => "list",
         (&Method::POST, false) => "create",
+        // A create-only subresource (serviceaccounts/token).
+        (&Method::POST, true) if target.sub.as_deref() == Some("token") => "create",
         (&Method::PUT, true) => "update",
         (&Method::PATCH, true) => "patch",
         (&Method::DELETE, true) => "delete",
@@ -531,6 +562,12 @@ async fn dispatch(
         "list" => list::list(server, t, query, form),
         "watch" => watch::watch(server.clone(), t, query, form),
         "create" => {
+            if t.sub.as_deref() == Some("token") {
+                let request = decode_body(headers, &body)?;
+                let name = t.name.as_deref().unwrap_or_default();
+                let out = server.authenticator.token_request(t.ns(), name, request)?;
+                return Ok(json_response(201, &out));
+            }
             if t.sub.is_some() {
                 return Err(ApiError::method_not_allowed("POST", &rt.plural));
             }
@@ -623,28 +660,5 @@ pub fn render_one(rt: &ResourceType, obj: Value, form: Form, query: &Query) -> V
             t["metadata"] = json!({"resourceVersion": obj["metadata"]["resourceVersion"]});
             t
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::token_matches;
-
-    #[test]
-    fn bearer_tokens_match_only_exactly() {
-        let expected = "dG9rZW4tb2YtdGhlLWFkbWlu";
-        assert!(token_matches(expected, expected));
-        for wrong in [
-            "",
-            "d",
-            "dG9rZW4tb2YtdGhlLWFkbWl",
-            "dG9rZW4tb2YtdGhlLWFkbWlux",
-            "xG9rZW4tb2YtdGhlLWFkbWlu",
-            "DG9RZW4TB2YTDGHLLWFKBWLU",
-        ] {
-            assert!(!token_matches(wrong, expected), "{wrong:?}");
-        }
-        // An unset token authenticates nobody, not even an empty header value.
-        assert!(!token_matches("", ""));
     }
 }
