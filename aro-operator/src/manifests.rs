@@ -146,6 +146,14 @@ fn name_of(role: &str) -> String {
     format!("aro-operator-{role}")
 }
 
+/// The ServiceAccount (in [`OPERATOR_NAMESPACE`]) the operator of `role` runs as.
+pub fn service_account(role: crate::Role) -> String {
+    name_of(match role {
+        crate::Role::Master => "master",
+        crate::Role::Worker => "worker",
+    })
+}
+
 fn container(v: &OperatorDeployValues, role: &str, resources: &Value) -> Value {
     let mut container = json!({
         "name": "aro-operator",

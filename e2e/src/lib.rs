@@ -5,6 +5,7 @@
 //! seed the emulator with per-cluster networks (two clusters may not share subnets).
 
 pub mod hive;
+pub mod least_privilege;
 
 use std::time::{Duration, Instant};
 

@@ -87,6 +87,10 @@ pub struct LocalConfig {
     /// Address of the frontend's metrics listener (`None`: no listener; the registry is still
     /// in [`crate::LocalSystem::frontend_health`]).
     pub frontend_metrics_listen: Option<SocketAddr>,
+    /// Record what each identity was allowed and denied in the embedded management cluster
+    /// (`LocalSystem::devcluster`'s access log): the least-privilege tests read it. In-process
+    /// only (no flag).
+    pub record_access: bool,
 }
 
 impl Default for LocalConfig {
@@ -107,6 +111,7 @@ impl Default for LocalConfig {
             operator_resync: Duration::from_secs(30),
             frontend_skip_token_key: None,
             frontend_metrics_listen: None,
+            record_access: false,
         }
     }
 }

@@ -6,6 +6,8 @@
 //! * [`args`]: the flags of `aro local` and the configuration they describe.
 //! * [`system`]: the composition: start every piece, controller replicas, stop.
 //! * [`certs`]: the frontend's self-signed server and client certificates.
+//! * [`identity`]: the RP's namespace, ServiceAccounts and RBAC from deploy/rp, and each
+//!   component's client authenticated by a refreshed token of its ServiceAccount.
 //! * [`seed`]: what ARM and an SRE would have set up in the management cluster (a registered
 //!   subscription, the default OpenShift version, its workload identity role set).
 //! * [`walkthrough`]: the ready-to-paste walkthrough `aro local` prints.
@@ -16,6 +18,7 @@
 
 pub mod args;
 pub mod certs;
+pub mod identity;
 pub mod seed;
 pub mod system;
 pub mod walkthrough;

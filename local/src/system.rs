@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::args::LocalConfig;
 use crate::certs::{FrontendCerts, ensure_certs, fingerprint_of};
+use crate::identity;
 use crate::seed::seed_management_cluster;
 use crate::{Error, LOCAL_LOCATION, LOCAL_PARENT_DOMAIN, Result, io, private};
 
@@ -49,6 +50,10 @@ pub struct LocalSystem {
     /// Where local clusters live (`None`: in memory).
     pub clusters_dir: Option<PathBuf>,
     pub(crate) config: LocalConfig,
+    /// The controller's client: authenticated by its ServiceAccount's token ([`identity`]).
+    controller_client: kube::Client,
+    /// Where the components' tokens are kept when there is no data dir (removed at drop).
+    _token_dir: Option<tempfile::TempDir>,
     shutdown: CancellationToken,
     frontend: JoinHandle<()>,
     controller: Option<RunningController>,
@@ -109,13 +114,17 @@ impl RunningController {
     }
 }
 
-async fn kube_client(kubeconfig: &Path) -> Result<kube::Client> {
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig)
-        .map_err(|e| Error::Config(format!("{}: {e}", kubeconfig.display())))?;
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+/// The configuration of a kubeconfig (`origin` names it in errors).
+async fn kube_config(kubeconfig: kube::config::Kubeconfig, origin: &str) -> Result<kube::Config> {
+    kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
         .await
-        .map_err(|e| Error::Config(format!("{}: {e}", kubeconfig.display())))?;
-    Ok(kube::Client::try_from(config)?)
+        .map_err(|e| Error::Config(format!("{origin}: {e}")))
+}
+
+/// A management client as `aro controller` and `aro frontend` build one: every call but watches
+/// bounded in time.
+fn bounded(client: kube::Client) -> kube::Client {
+    aro_common::kube_client::with_request_timeout(client, aro_common::kube_client::REQUEST_TIMEOUT)
 }
 
 impl LocalSystem {
@@ -126,31 +135,38 @@ impl LocalSystem {
             aro_common::fs::create_private_dir(dir).map_err(private)?;
         }
 
-        // Management cluster.
-        let (devcluster, client, kubeconfig_path) = match &config.management_kubeconfig {
-            Some(path) => (None, kube_client(path).await?, Some(path.clone())),
+        // Management cluster: `management` is its address, CA and admin credentials.
+        let (devcluster, management, kubeconfig_path) = match &config.management_kubeconfig {
+            Some(path) => {
+                let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                    .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+                let origin = path.display().to_string();
+                (
+                    None,
+                    kube_config(kubeconfig, &origin).await?,
+                    Some(path.clone()),
+                )
+            }
             None => {
                 let mut dc_config = match &config.data_dir {
                     Some(dir) => DevclusterConfig::durable(dir.join("management")),
                     None => DevclusterConfig::in_memory(),
                 };
                 dc_config.name = "aro-local".into();
+                dc_config.record_access = config.record_access;
                 let dc = Devcluster::start(dc_config)
                     .await
                     .map_err(|e| Error::System(format!("management devcluster: {e}")))?;
-                let client = dc
-                    .client()
-                    .await
+                let kubeconfig = kube::config::Kubeconfig::from_yaml(dc.kubeconfig_yaml())
                     .map_err(|e| Error::System(format!("management devcluster: {e}")))?;
+                let management = kube_config(kubeconfig, "management devcluster").await?;
                 let path = dc.kubeconfig_path.clone();
-                (Some(dc), client, path)
+                (Some(dc), management, path)
             }
         };
-        // A management client, as `aro controller` builds it: every call but watches bounded.
-        let client = aro_common::kube_client::with_request_timeout(
-            client,
-            aro_common::kube_client::REQUEST_TIMEOUT,
-        );
+        // The cluster admin's client: what an SRE installing the RP uses (CRDs, deploy/rp's RBAC,
+        // the seed objects). The components run under their own ServiceAccounts.
+        let client = bounded(kube::Client::try_from(management.clone())?);
         aro_common::crd::apply_crds(
             &client,
             &crds::management_crds(),
@@ -206,6 +222,46 @@ impl LocalSystem {
         // What ARM and an SRE would have set up: a registered subscription and a default version.
         seed_management_cluster(&client).await?;
 
+        // The components' identities: deploy/rp's ServiceAccounts and RBAC, and a token of each.
+        identity::apply_rp_rbac(&client).await?;
+        let (token_dir, temporary_token_dir) = match &config.data_dir {
+            Some(dir) => {
+                let tokens = dir.join("tokens");
+                aro_common::fs::create_private_dir(&tokens).map_err(private)?;
+                (tokens, None)
+            }
+            None => {
+                let temporary = tempfile::Builder::new()
+                    .prefix("aro-local-tokens-")
+                    .tempdir()
+                    .map_err(io("creating the token directory"))?;
+                (temporary.path().to_path_buf(), Some(temporary))
+            }
+        };
+        let service_account_client = |name: &'static str| {
+            let (client, management, token_dir, shutdown) = (
+                client.clone(),
+                management.clone(),
+                token_dir.clone(),
+                shutdown.clone(),
+            );
+            async move {
+                identity::service_account_client(
+                    &client,
+                    &management,
+                    identity::RP_NAMESPACE,
+                    name,
+                    &token_dir,
+                    shutdown,
+                )
+                .await
+                .map(bounded)
+            }
+        };
+        let frontend_client = service_account_client(identity::FRONTEND_SERVICE_ACCOUNT).await?;
+        let controller_client =
+            service_account_client(identity::CONTROLLER_SERVICE_ACCOUNT).await?;
+
         // Frontend.
         let certs = match (&config.data_dir, config.frontend_tls) {
             (Some(dir), true) => Some(ensure_certs(&dir.join("frontend"))?),
@@ -236,7 +292,7 @@ impl LocalSystem {
             frontend_config.skip_token_key = key.clone();
         }
         let frontend_health = Health::new();
-        let app = Frontend::with_health(client.clone(), frontend_config, frontend_health.clone());
+        let app = Frontend::with_health(frontend_client, frontend_config, frontend_health.clone());
         let frontend_metrics_url = match config.frontend_metrics_listen {
             Some(addr) => {
                 let (bound, _task) =
@@ -293,6 +349,8 @@ impl LocalSystem {
             frontend_metrics_url,
             clusters_dir,
             config: config.clone(),
+            controller_client,
+            _token_dir: temporary_token_dir,
             shutdown,
             frontend,
             controller: None,
@@ -343,12 +401,12 @@ impl LocalSystem {
         let token = self.shutdown.child_token();
         let health = Health::new();
         let options = ControllerOptions {
-            client: self.client.clone(),
+            client: self.controller_client.clone(),
             azure,
             runtime,
             settings: self.settings.clone(),
             lease: LeaseConfig::new(
-                "default",
+                identity::RP_NAMESPACE,
                 "aro-rp-controller",
                 identity,
                 self.config.lease_duration,

@@ -48,6 +48,12 @@ impl UserInfo {
         }
     }
 
+    /// ServiceAccount `namespace/name` as its tokens authenticate it (without the uid and the
+    /// credential's extra): what an in-process component running as that account uses.
+    pub fn service_account(namespace: &str, name: &str) -> Self {
+        service_accounts::service_account_user(namespace, name, "")
+    }
+
     /// The admin token's user.
     pub fn admin() -> Self {
         Self::new(ADMIN_USER, vec![SYSTEM_MASTERS.into()])

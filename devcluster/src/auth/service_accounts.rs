@@ -453,7 +453,7 @@ fn service_account(
     Ok(sa)
 }
 
-fn service_account_user(namespace: &str, name: &str, uid: &str) -> UserInfo {
+pub(crate) fn service_account_user(namespace: &str, name: &str, uid: &str) -> UserInfo {
     UserInfo {
         name: user_name(namespace, name),
         uid: uid.into(),

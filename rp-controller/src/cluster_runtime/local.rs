@@ -235,7 +235,16 @@ impl LocalRuntime {
             return;
         }
         let token = cluster.devcluster.shutdown_token().child_token();
-        let client = cluster.client.clone();
+        // The operator runs as its Deployment's pod would: as the chart's ServiceAccount, so the
+        // chart's RBAC (applied by the deploy step) is what it may do.
+        let account = aro_operator::manifests::service_account(aro_operator::Role::Master);
+        let client =
+            cluster
+                .devcluster
+                .in_process_client_as(devcluster::UserInfo::service_account(
+                    aro_operator::OPERATOR_NAMESPACE,
+                    &account,
+                ));
         let options = aro_operator::manager::ControllerOptions {
             resync: self.operator_resync,
             azure: self.subnets.clone(),
