@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::bootstrap::CLUSTER_ROLES_PREFIX;
 use crate::registry::{ResourceType, crd_resource_types};
 use crate::rest::{
     CRD_PREFIX, DeleteOptions, FINALIZER_CRD_CLEANUP, FINALIZER_FOREGROUND, FINALIZER_ORPHAN,
@@ -46,9 +47,15 @@ async fn full_pass(rest: &Rest) {
     for s in all {
         reconcile_object(rest, &s).await;
     }
+    crate::auth::bootstrap::aggregate(rest).await;
 }
 
 async fn on_event(rest: &Rest, e: &Event) {
+    // The clusterrole-aggregation controller: any ClusterRole change may change what an
+    // aggregated one selects.
+    if e.object.key.starts_with(CLUSTER_ROLES_PREFIX) {
+        crate::auth::bootstrap::aggregate(rest).await;
+    }
     match e.kind {
         EventType::Added | EventType::Modified => reconcile_object(rest, &e.object).await,
         EventType::Deleted => {

@@ -154,6 +154,7 @@ impl Devcluster {
         });
         rest.register_stored_crds();
         ensure_initial_namespaces(&rest).await?;
+        crate::auth::bootstrap::reconcile(&rest).await?;
         let host = if addr.ip().is_unspecified() {
             "127.0.0.1".to_string()
         } else {
@@ -182,7 +183,7 @@ impl Devcluster {
             metrics: Metrics::new(),
             openapi: OpenApiCache::default(),
             faults: Default::default(),
-            authorizer: Authorizer::default(),
+            authorizer: Authorizer::new(rest.store.clone()),
             access_log: AccessLog::new(config.record_access),
         });
         let tls = tls_config(&pki, &config.extra_client_ca_pems)?;
