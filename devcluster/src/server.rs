@@ -245,7 +245,7 @@ impl Devcluster {
     }
 
     /// A kube client authenticated as `user` in `groups` by a client certificate of the cluster
-    /// CA (every authenticated user is an administrator here).
+    /// CA; what it may do is what RBAC grants it (everything in `system:masters`).
     pub async fn client_as(&self, user: &str, groups: &[&str]) -> Result<kube::Client, Error> {
         let yaml = self.client_certificate_kubeconfig(user, groups, None)?;
         let kubeconfig = kube::config::Kubeconfig::from_yaml(&yaml)

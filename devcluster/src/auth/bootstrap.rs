@@ -404,6 +404,10 @@ fn cluster_role_bindings() -> Vec<Value> {
     ]
 }
 
+/// [`default_policy`], computed once per process (devcluster starts hundreds of times in one).
+static DEFAULT_POLICY: std::sync::LazyLock<(Vec<Value>, Vec<Value>)> =
+    std::sync::LazyLock::new(default_policy);
+
 /// The default ClusterRoles, aggregated ones with their aggregated rules, and the default
 /// ClusterRoleBindings.
 pub fn default_policy() -> (Vec<Value>, Vec<Value>) {
@@ -512,7 +516,7 @@ fn auto_updated(existing: &Value) -> bool {
 /// aggregation selectors and subjects to the defaults not annotated `autoupdate: "false"`.
 pub async fn reconcile(rest: &Rest) -> Result<(), Error> {
     let (role_rt, binding_rt) = cluster_role_types(rest);
-    let (roles, bindings) = default_policy();
+    let (roles, bindings) = DEFAULT_POLICY.clone();
     let mut creates = Vec::new();
     let mut updates = Vec::new();
     for (rt, expected) in roles

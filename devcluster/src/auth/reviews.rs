@@ -60,7 +60,7 @@ impl ReviewTarget {
             _ => return None,
         };
         let (plural, _, kind, namespaced) = RESOURCES.iter().find(|r| r.0 == plural)?;
-        (*namespaced == !namespace.is_empty()).then_some(ReviewTarget {
+        (*namespaced != namespace.is_empty()).then_some(ReviewTarget {
             plural,
             kind,
             namespace,
