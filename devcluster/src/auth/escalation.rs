@@ -175,3 +175,115 @@ pub fn check(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::storage::{Expect, Store, WriteOp};
+
+    fn types() -> Vec<ResourceType> {
+        crate::registry::builtins()
+            .into_iter()
+            .filter(is_checked)
+            .collect()
+    }
+
+    async fn put(store: &Store, key: &str, object: Value) {
+        store
+            .write(WriteOp::Put {
+                key: key.into(),
+                object,
+                expect: Expect::Absent,
+            })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn grants_need_held_permissions_or_escalate_and_bind() {
+        let store = Store::in_memory();
+        put(&store, "rbac.authorization.k8s.io/roles/ns/mgr", json!({"metadata": {"name": "mgr", "namespace": "ns"}, "rules": [
+            {"verbs": ["get"], "apiGroups": [""], "resources": ["configmaps"]},
+            {"verbs": ["bind"], "apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "resourceNames": ["view"]},
+        ]})).await;
+        put(
+            &store,
+            "rbac.authorization.k8s.io/rolebindings/ns/mgr",
+            json!({"metadata": {"name": "mgr", "namespace": "ns"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "mgr"},
+            "subjects": [{"kind": "User", "name": "bob"}]}),
+        )
+        .await;
+        put(
+            &store,
+            "rbac.authorization.k8s.io/clusterroles//edit",
+            json!({"metadata": {"name": "edit"}, "rules": [
+            {"verbs": ["delete"], "apiGroups": [""], "resources": ["secrets"]}]}),
+        )
+        .await;
+        let authorizer = Authorizer::new(Arc::clone(&store));
+        let bob = UserInfo::new("bob", vec!["system:authenticated".into()]);
+        let all = types();
+        let rt = |plural: &str| all.iter().find(|t| t.plural == plural).unwrap();
+        let create = Attributes {
+            verb: "create".into(),
+            resource: None,
+            path: String::new(),
+        };
+        let check = |plural: &str, ns: &str, obj: Value| {
+            check(&authorizer, &bob, &create, rt(plural), ns, &obj)
+        };
+        let getter = json!({"metadata": {"name": "r"}, "rules": [{"verbs": ["get"], "apiGroups": [""], "resources": ["configmaps"]}]});
+        assert!(check("roles", "ns", getter.clone()).is_ok());
+        // The same rules outside the namespace where bob holds them.
+        let e = check("roles", "other", getter).unwrap_err();
+        assert_eq!(e.code, 403);
+        assert_eq!(
+            e.message,
+            "roles.rbac.authorization.k8s.io \"r\" is forbidden: user \"bob\" (groups=[\"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n{APIGroups:[\"\"], Resources:[\"configmaps\"], Verbs:[\"get\"]}"
+        );
+        let aggregating =
+            json!({"metadata": {"name": "agg"}, "aggregationRule": {"clusterRoleSelectors": []}});
+        assert_eq!(
+            check("clusterroles", "", aggregating).unwrap_err().message,
+            "clusterroles.rbac.authorization.k8s.io \"agg\" is forbidden: must have cluster-admin privileges to use the aggregationRule"
+        );
+        let to = |kind: &str, name: &str| json!({"metadata": {"name": "b"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name}});
+        // `bind` on view (resourceNames) though bob does not hold view's rules (none stored).
+        assert!(check("rolebindings", "ns", to("ClusterRole", "view")).is_ok());
+        assert!(check("rolebindings", "ns", to("Role", "mgr")).is_ok());
+        let e = check("rolebindings", "ns", to("ClusterRole", "edit")).unwrap_err();
+        assert_eq!(e.code, 403);
+        assert!(
+            e.message
+                .ends_with("{APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"delete\"]}"),
+            "{}",
+            e.message
+        );
+        let e = check("rolebindings", "ns", to("ClusterRole", "ghost")).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                404,
+                "clusterrole.rbac.authorization.k8s.io \"ghost\" not found"
+            )
+        );
+        // system:masters is never checked.
+        let root = UserInfo::new("root", vec!["system:masters".into()]);
+        assert!(
+            super::check(
+                &authorizer,
+                &root,
+                &create,
+                rt("clusterrolebindings"),
+                "",
+                &to("ClusterRole", "ghost")
+            )
+            .is_ok()
+        );
+    }
+}
