@@ -12,6 +12,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::ServiceAccountController;
+use crate::auth::bootstrap::CLUSTER_ROLES_PREFIX;
 use crate::registry::{ResourceType, crd_resource_types};
 use crate::rest::{
     CRD_PREFIX, DeleteOptions, FINALIZER_CRD_CLEANUP, FINALIZER_FOREGROUND, FINALIZER_ORPHAN,
@@ -53,9 +54,15 @@ async fn full_pass(rest: &Rest, accounts: &ServiceAccountController) {
         reconcile_object(rest, &s).await;
         accounts.reconcile(rest, &s).await;
     }
+    crate::auth::bootstrap::aggregate(rest).await;
 }
 
 async fn on_event(rest: &Rest, accounts: &ServiceAccountController, e: &Event) {
+    // The clusterrole-aggregation controller: any ClusterRole change may change what an
+    // aggregated one selects.
+    if e.object.key.starts_with(CLUSTER_ROLES_PREFIX) {
+        crate::auth::bootstrap::aggregate(rest).await;
+    }
     match e.kind {
         EventType::Added | EventType::Modified => {
             reconcile_object(rest, &e.object).await;

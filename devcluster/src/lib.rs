@@ -6,7 +6,8 @@
 //! Layers, each using only those before it: `storage` (objects, revisions, watch
 //! events) <- `registry` (the served resources) <- `rest` (REST semantics: create, update, patch,
 //! delete, names, managed fields, schema steps, CRD registration after a write) <- `controllers`
-//! (the API machinery, writing through `rest`) and `http` (routing, query, list, watch, the patch
+//! (the API machinery, writing through `rest`), `auth` (RBAC over the stored objects, access reviews,
+//! impersonation) and `http` (routing, query, list, watch, the patch
 //! handler, tables, protobuf) <- `server` (start, TLS, `aro devcluster`). The patch and schema
 //! libraries are the `devcluster-patch` and `devcluster-schema` crates.
 

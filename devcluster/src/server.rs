@@ -203,6 +203,7 @@ impl Devcluster {
                 .map(|ns| accounts.populate_namespace(&rest, ns)),
         )
         .await;
+        crate::auth::bootstrap::reconcile(&rest).await?;
         let host = if addr.ip().is_unspecified() {
             "127.0.0.1".to_string()
         } else {
@@ -236,7 +237,7 @@ impl Devcluster {
             metrics: Metrics::new(),
             openapi: OpenApiCache::default(),
             faults: Default::default(),
-            authorizer: Authorizer::default(),
+            authorizer: Authorizer::new(rest.store.clone()),
             access_log: AccessLog::new(config.record_access),
         });
         let tls = tls_config(&pki, &config.extra_client_ca_pems)?;
@@ -350,7 +351,7 @@ impl Devcluster {
     }
 
     /// A kube client authenticated as `user` in `groups` by a client certificate of the cluster
-    /// CA.
+    /// CA; what it may do is what RBAC grants it (everything in `system:masters`).
     pub async fn client_as(&self, user: &str, groups: &[&str]) -> Result<kube::Client, Error> {
         let yaml = self.client_certificate_kubeconfig(user, groups, None)?;
         let kubeconfig = kube::config::Kubeconfig::from_yaml(&yaml)

@@ -24,6 +24,9 @@ const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const REVISION_KEY: &str = "revision";
 
+/// The key prefix of the RBAC objects (Roles, ClusterRoles and their bindings): writes under it
+/// advance [`Store::rbac_revision`], which the authorizer's cache is keyed on.
+pub const RBAC_KEY_PREFIX: &str = "rbac.authorization.k8s.io/";
 /// How many past events are kept for watches that resume from an older resourceVersion.
 pub const HISTORY_LEN: usize = 50_000;
 /// How many events a watcher may fall behind before it is closed (it then resumes from history).
@@ -239,6 +242,8 @@ pub struct Store {
     durable: bool,
     /// Secrets are written to the database encrypted with it (durable stores).
     encryption: Option<Arc<Encryption>>,
+    /// The revision of the last write under [`RBAC_KEY_PREFIX`].
+    rbac_revision: std::sync::atomic::AtomicU64,
 }
 
 /// The events a new watcher must replay, and its live feed.
@@ -363,6 +368,7 @@ impl Store {
             writer: tx,
             durable: db.is_some(),
             encryption,
+            rbac_revision: Default::default(),
         });
         let weak = Arc::downgrade(&store);
         std::thread::Builder::new()
@@ -380,6 +386,13 @@ impl Store {
     /// The current global revision.
     pub fn revision(&self) -> u64 {
         self.state.read().revision
+    }
+
+    /// The revision of the last write to an RBAC object (0 before any): set before the write is
+    /// acknowledged, so a client's next request sees the change.
+    pub fn rbac_revision(&self) -> u64 {
+        self.rbac_revision
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn get(&self, key: &str) -> Option<Arc<Stored>> {
@@ -656,6 +669,14 @@ fn commit_batch(store: &Store, db: Option<&redb::Database>, batch: Vec<Request>)
             }
         }
         state.revision = revision;
+        if events
+            .iter()
+            .any(|e| e.object.key.starts_with(RBAC_KEY_PREFIX))
+        {
+            store
+                .rbac_revision
+                .store(revision, std::sync::atomic::Ordering::Release);
+        }
     }
     {
         let mut hub = store.hub.lock();

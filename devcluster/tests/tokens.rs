@@ -47,6 +47,29 @@ async fn create_service_account(client: &kube::Client, ns: &str, name: &str) -> 
     sas.create(&PostParams::default(), &sa).await.unwrap()
 }
 
+/// Bind ClusterRole `role` to `subject` (`User` or `ServiceAccount` in `ns`): in `ns` by a
+/// RoleBinding, or cluster-wide when `ns` is empty.
+async fn bind(client: &kube::Client, ns: &str, kind: &str, name: &str, role: &str) {
+    let subject = json!({"kind": kind, "name": name, "namespace": if kind == "ServiceAccount" { json!(ns) } else { Value::Null }});
+    let binding = json!({
+        "metadata": {"name": format!("{name}-{role}").replace(':', "-")},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [subject],
+    });
+    let params = PostParams::default();
+    if ns.is_empty() {
+        Api::<k8s_openapi::api::rbac::v1::ClusterRoleBinding>::all(client.clone())
+            .create(&params, &serde_json::from_value(binding).unwrap())
+            .await
+            .unwrap();
+    } else {
+        Api::<k8s_openapi::api::rbac::v1::RoleBinding>::namespaced(client.clone(), ns)
+            .create(&params, &serde_json::from_value(binding).unwrap())
+            .await
+            .unwrap();
+    }
+}
+
 /// The claims of a JWT (unverified).
 fn claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("a JWT");
@@ -103,6 +126,14 @@ async fn a_token_request_token_authenticates_its_service_account() {
         robot.metadata.uid.as_deref()
     );
 
+    bind(
+        &dc.in_process_client(),
+        "default",
+        "ServiceAccount",
+        "robot",
+        "view",
+    )
+    .await;
     let as_robot = dc.client_with_token(&token).await.unwrap();
     Api::<ConfigMap>::namespaced(as_robot.clone(), "default")
         .list(&ListParams::default())
@@ -197,7 +228,31 @@ async fn token_requests_and_reviews_are_authorized_as_kube_names_them() {
     })
     .await
     .unwrap();
-    create_service_account(&dc.in_process_client(), "default", "robot").await;
+    let admin = dc.in_process_client();
+    create_service_account(&admin, "default", "robot").await;
+    // What kube grants for these: TokenRequest by an explicit grant, TokenReview by
+    // system:auth-delegator, the issuer's keys by system:service-account-issuer-discovery.
+    let token_requester = json!({
+        "metadata": {"name": "token-requester"},
+        "rules": [{"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]}],
+    });
+    Api::<k8s_openapi::api::rbac::v1::ClusterRole>::all(admin.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(token_requester).unwrap(),
+        )
+        .await
+        .unwrap();
+    bind(&admin, "default", "User", "alice", "token-requester").await;
+    bind(&admin, "", "User", "alice", "system:auth-delegator").await;
+    bind(
+        &admin,
+        "",
+        "User",
+        "alice",
+        "system:service-account-issuer-discovery",
+    )
+    .await;
     let alice = dc.in_process_client_as(UserInfo::new("alice", vec![]));
     Api::<ServiceAccount>::namespaced(alice.clone(), "default")
         .create_token_request("robot", &PostParams::default(), &TokenRequest::default())
@@ -698,6 +753,17 @@ async fn kubectl_create_token_and_whoami() {
         .unwrap();
     let admin_kubeconfig = dc.kubeconfig_path.clone().unwrap();
     let (ok, _, err) = kubectl(&admin_kubeconfig, &["create", "serviceaccount", "robot"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = kubectl(
+        &admin_kubeconfig,
+        &[
+            "create",
+            "rolebinding",
+            "robot-view",
+            "--clusterrole=view",
+            "--serviceaccount=default:robot",
+        ],
+    );
     assert!(ok, "{err}");
 
     let (ok, token, err) = kubectl(&admin_kubeconfig, &["create", "token", "robot"]);

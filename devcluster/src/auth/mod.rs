@@ -8,19 +8,27 @@
 
 mod access_log;
 mod authn;
+pub mod bootstrap;
+pub mod escalation;
+pub mod impersonation;
+pub mod rbac;
+pub mod reviews;
 pub mod service_accounts;
 mod token_controller;
 mod token_file;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub use access_log::{AccessLog, AccessRecord};
-pub use authn::{ANONYMOUS_USER, Authenticator, user_json};
+pub use authn::{Authenticator, user_json};
 pub use service_accounts::{ServiceAccountTokens, SigningKey};
 pub use token_controller::ServiceAccountController;
 pub use token_file::StaticTokens;
 
 use crate::error::ApiError;
+use crate::storage::Store;
+use rbac::{Evaluation, PolicyRule, RbacCache, Snapshot};
 
 /// The group of every superuser: kube-apiserver's authorizer allows its members everything.
 pub const SYSTEM_MASTERS: &str = "system:masters";
@@ -111,25 +119,52 @@ pub enum Decision {
     },
 }
 
-/// Decides requests. Until RBAC is evaluated every authenticated user is allowed and the
-/// anonymous user is denied (kube-apiserver's RBAC grants it nothing but the public health and
-/// version paths, which devcluster serves before authentication).
-#[derive(Default)]
-pub struct Authorizer {}
+/// Decides requests as kube-apiserver's authorizer chain does: members of `system:masters` may
+/// do anything; everyone else what the RBAC objects of the store grant.
+pub struct Authorizer {
+    rbac: RbacCache,
+}
 
 impl Authorizer {
-    pub fn authorize(&self, user: &UserInfo, attributes: &Attributes) -> Decision {
-        if user.name == ANONYMOUS_USER {
-            return Decision::Deny {
-                reason: String::new(),
-            };
+    pub fn new(store: Arc<Store>) -> Self {
+        Authorizer {
+            rbac: RbacCache::new(store),
         }
-        if user.is_superuser() || !attributes.verb.is_empty() {
+    }
+
+    pub fn authorize(&self, user: &UserInfo, attributes: &Attributes) -> Decision {
+        if user.is_superuser() {
+            return Decision::Allow;
+        }
+        let snapshot = self.rbac.snapshot();
+        if snapshot.allows(user, attributes) {
             return Decision::Allow;
         }
         Decision::Deny {
-            reason: "no verb".into(),
+            reason: snapshot.evaluate(user, attributes).reason,
         }
+    }
+
+    /// The decision with kube's reason (what an access review reports). The `system:masters`
+    /// authorizer gives no reason.
+    pub fn evaluate(&self, user: &UserInfo, attributes: &Attributes) -> Evaluation {
+        if user.is_superuser() {
+            return Evaluation {
+                allowed: true,
+                reason: String::new(),
+            };
+        }
+        self.rbac.snapshot().evaluate(user, attributes)
+    }
+
+    /// The rules bound to `user` in `namespace` and the resolution error, if any.
+    pub fn rules_for(&self, user: &UserInfo, namespace: &str) -> (Vec<PolicyRule>, Option<String>) {
+        self.rbac.snapshot().rules_for(user, namespace)
+    }
+
+    /// The compiled RBAC objects now.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.rbac.snapshot()
     }
 }
 
@@ -165,10 +200,12 @@ pub fn forbidden(user: &UserInfo, attributes: &Attributes, reason: &str) -> ApiE
     } else {
         format!("{}/{}", r.resource, r.subresource)
     };
+    // kube's NewForbidden names the group-qualified resource, without the subresource.
+    let qualified = crate::error::qualified(&r.group, &r.resource);
     let subject = if r.name.is_empty() {
-        resource.clone()
+        qualified
     } else {
-        format!("{resource} \"{}\"", r.name)
+        format!("{qualified} \"{}\"", r.name)
     };
     let scope = if r.namespace.is_empty() {
         "at the cluster scope".to_string()
@@ -228,6 +265,34 @@ mod tests {
         assert_eq!(
             forbidden(&bob, &metrics, "").message,
             "forbidden: User \"bob\" cannot get path \"/metrics\""
+        );
+        let anonymous = UserInfo::new("system:anonymous", vec!["system:unauthenticated".into()]);
+        let scale = Attributes {
+            verb: "update".into(),
+            resource: Some(ResourceAttributes {
+                group: "apps".into(),
+                resource: "deployments".into(),
+                subresource: "scale".into(),
+                namespace: "ns".into(),
+                name: "d".into(),
+                version: "v1".into(),
+            }),
+            path: "/apis/apps/v1/namespaces/ns/deployments/d/scale".into(),
+        };
+        let error = forbidden(&anonymous, &scale, "");
+        assert_eq!(
+            error.message,
+            "deployments.apps \"d\" is forbidden: User \"system:anonymous\" cannot update resource \"deployments/scale\" in API group \"apps\" in the namespace \"ns\""
+        );
+        assert_eq!(error.kind.as_deref(), Some("deployments"));
+        assert_eq!(
+            forbidden(
+                &bob,
+                &list_nodes,
+                "RBAC: clusterrole.rbac.authorization.k8s.io \"x\" not found"
+            )
+            .message,
+            "nodes is forbidden: User \"bob\" cannot list resource \"nodes\" in API group \"\" at the cluster scope: RBAC: clusterrole.rbac.authorization.k8s.io \"x\" not found"
         );
     }
 

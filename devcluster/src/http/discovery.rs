@@ -2,7 +2,8 @@
 
 use serde_json::{Value, json};
 
-use crate::registry::{Registry, VIRTUAL_RESOURCES};
+use crate::auth::reviews;
+use crate::registry::{GroupInfo, Registry, VIRTUAL_RESOURCES};
 
 pub fn api_versions(server_url: &str) -> Value {
     let address = server_url
@@ -23,9 +24,20 @@ fn group_json(name: &str, versions: &[String]) -> Value {
     json!({"name": name, "versions": vs, "preferredVersion": vs.first().cloned().unwrap_or(Value::Null)})
 }
 
+/// The served groups: the registry's and the create-only ones (access reviews).
+fn groups(registry: &Registry) -> Vec<GroupInfo> {
+    let mut groups = registry.groups();
+    if !groups.iter().any(|g| g.name == reviews::GROUP) {
+        groups.push(GroupInfo {
+            name: reviews::GROUP.into(),
+            versions: vec![reviews::VERSION.into()],
+        });
+    }
+    groups
+}
+
 pub fn api_groups(registry: &Registry) -> Value {
-    let groups: Vec<Value> = registry
-        .groups()
+    let groups: Vec<Value> = groups(registry)
         .iter()
         .map(|g| group_json(&g.name, &g.versions))
         .collect();
@@ -33,7 +45,7 @@ pub fn api_groups(registry: &Registry) -> Value {
 }
 
 pub fn api_group(registry: &Registry, name: &str) -> Option<Value> {
-    let g = registry.groups().into_iter().find(|g| g.name == name)?;
+    let g = groups(registry).into_iter().find(|g| g.name == name)?;
     let mut v = group_json(&g.name, &g.versions);
     v["kind"] = json!("APIGroup");
     v["apiVersion"] = json!("v1");

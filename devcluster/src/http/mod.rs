@@ -22,10 +22,12 @@ use axum::response::{IntoResponse, Response};
 use futures::FutureExt;
 use serde_json::{Value, json};
 
-use crate::auth::{AccessLog, Attributes, Authorizer, Decision, ResourceAttributes, UserInfo};
+use crate::auth::{
+    AccessLog, Attributes, Authorizer, Decision, ResourceAttributes, UserInfo, reviews,
+};
 use crate::error::ApiError;
 use crate::registry::ResourceType;
-use crate::rest::Rest;
+use crate::rest::{AdmissionCheck, Rest};
 
 pub use metrics::Metrics;
 pub use openapi::OpenApiCache;
@@ -158,6 +160,24 @@ fn authenticate(server: &Server, req: &Request<Body>) -> Result<UserInfo, ApiErr
         .authenticate(certificate_user, authorization)
 }
 
+/// A list's or watch's name, as kube-apiserver's `RequestInfo` takes it from a
+/// `metadata.name=<name>` field selector (what resourceNames grants then match).
+fn name_from_field_selector(query: &Query) -> Option<String> {
+    query
+        .get("fieldSelector")?
+        .split(',')
+        .find_map(|requirement| {
+            let value = requirement
+                .trim()
+                .strip_prefix("metadata.name")?
+                .trim_start();
+            let value = value
+                .strip_prefix("==")
+                .or_else(|| value.strip_prefix('='))?;
+            Some(value.trim().to_string()).filter(|v| !v.is_empty() && !v.contains('/'))
+        })
+}
+
 /// Allow the request or give kube-apiserver's 403; an allowed request is recorded in the
 /// access log.
 fn authorize(server: &Server, user: &UserInfo, attributes: &Attributes) -> Result<(), ApiError> {
@@ -215,7 +235,13 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
         Ok(user) => user,
         Err(e) => return Err((e, "unauthenticated", String::new())),
     };
+    let user = user.with_authenticated_group();
     tracing::trace!(user = %user.name, groups = ?user.groups, "authenticated");
+    let user =
+        match crate::auth::impersonation::impersonate(&server.authorizer, user, req.headers()) {
+            Ok(user) => user,
+            Err(e) => return Err((e, "impersonate", String::new())),
+        };
     server.faults.hold(&user.name).await;
     if let Some(review @ ("selfsubjectreviews" | "tokenreviews")) =
         path.strip_prefix("/apis/authentication.k8s.io/v1/")
@@ -346,6 +372,19 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
         }
         _ => return Err((ApiError::not_found_path(), "unknown", String::new())),
     };
+    if group == reviews::GROUP && version == reviews::VERSION {
+        if rest.is_empty() {
+            return Ok((
+                json_response(200, &reviews::resource_list()),
+                "discovery",
+                String::new(),
+            ));
+        }
+        if let Some(target) = reviews::ReviewTarget::parse(rest) {
+            return access_review(&server, &user, req, &path, target).await;
+        }
+        return Err((ApiError::not_found_path(), "unknown", String::new()));
+    }
     if rest.is_empty() {
         return match discovery::resource_list(&server.rest.registry, &group, &version) {
             Some(list) => Ok((json_response(200, &list), "discovery", String::new())),
@@ -427,6 +466,11 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
         }
     };
     let resource_label = rt.plural.clone();
+    let name = match (&target.name, verb) {
+        (Some(name), _) => name.clone(),
+        (None, "list" | "watch") => name_from_field_selector(&query).unwrap_or_default(),
+        (None, _) => String::new(),
+    };
     let attributes = Attributes {
         verb: verb.into(),
         resource: Some(ResourceAttributes {
@@ -435,19 +479,36 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
             resource: rt.plural.clone(),
             subresource: target.sub.clone().unwrap_or_default(),
             namespace: target.namespace.clone().unwrap_or_default(),
-            name: target.name.clone().unwrap_or_default(),
+            name,
         }),
         path: path.clone(),
     };
     if let Err(e) = authorize(&server, &user, &attributes) {
         return Err((e, verb, resource_label));
     }
+    // The RBAC REST storage's escalation check needs the requesting user.
+    let admission = (crate::auth::escalation::is_checked(&rt) && !user.is_superuser()).then(|| {
+        let server = server.clone();
+        let user = user.clone();
+        AdmissionCheck(Arc::new(
+            move |rt: &ResourceType, namespace: &str, obj: &Value| {
+                crate::auth::escalation::check(
+                    &server.authorizer,
+                    &user,
+                    &attributes,
+                    rt,
+                    namespace,
+                    obj,
+                )
+            },
+        ))
+    });
     let headers = req.headers().clone();
     let body = match read_body(req).await {
         Ok(b) => b,
         Err(e) => return Err((e, verb, resource_label)),
     };
-    match dispatch(&server, verb, &target, &query, &headers, body).await {
+    match dispatch(&server, verb, &target, &query, &headers, body, admission).await {
         Ok(r) => Ok((r, verb, resource_label)),
         Err(e) => Err((e, verb, resource_label)),
     }
@@ -536,6 +597,39 @@ pub fn decode_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> 
     Ok(value)
 }
 
+/// Create an access review (authorization.k8s.io): authorized like any create, answered at
+/// once, stored nowhere.
+async fn access_review(
+    server: &Server,
+    user: &UserInfo,
+    req: Request<Body>,
+    path: &str,
+    target: reviews::ReviewTarget,
+) -> Routed {
+    let label = target.plural.to_string();
+    if req.method() != Method::POST {
+        return Err((
+            ApiError::method_not_allowed(req.method().as_str(), target.plural),
+            "unknown",
+            label,
+        ));
+    }
+    let attributes = target.attributes(path);
+    if let Err(e) = authorize(server, user, &attributes) {
+        return Err((e, "create", label));
+    }
+    let headers = req.headers().clone();
+    let answer = async {
+        let body = read_body(req).await?;
+        let obj = decode_body(&headers, &body)?;
+        reviews::review(&server.authorizer, user, &target, obj)
+    };
+    match answer.await {
+        Ok(review) => Ok((json_response(201, &review), "create", label)),
+        Err(e) => Err((e, "create", label)),
+    }
+}
+
 async fn dispatch(
     server: &Arc<Server>,
     verb: &'static str,
@@ -543,6 +637,7 @@ async fn dispatch(
     query: &Query,
     headers: &HeaderMap,
     body: Bytes,
+    admission: Option<AdmissionCheck>,
 ) -> Result<Response, ApiError> {
     let rest = &server.rest;
     let rt = &t.rt;
@@ -571,7 +666,8 @@ async fn dispatch(
             if t.sub.is_some() {
                 return Err(ApiError::method_not_allowed("POST", &rt.plural));
             }
-            let opts = write_options(query, headers)?;
+            let mut opts = write_options(query, headers)?;
+            opts.admission = admission.clone();
             let obj = decode_body(headers, &body)?;
             let ns = t.ns().to_string();
             let out = rest.create(rt, &ns, obj, &opts).await?;
@@ -581,7 +677,8 @@ async fn dispatch(
             ))
         }
         "update" => {
-            let opts = write_options(query, headers)?;
+            let mut opts = write_options(query, headers)?;
+            opts.admission = admission.clone();
             let obj = decode_body(headers, &body)?;
             let out = rest
                 .update(
@@ -599,7 +696,8 @@ async fn dispatch(
             ))
         }
         "patch" => {
-            let opts = write_options(query, headers)?;
+            let mut opts = write_options(query, headers)?;
+            opts.admission = admission.clone();
             let out = patch::patch(rest, t, query, headers, &body, &opts).await?;
             Ok(with_warnings(
                 json_response(out.code, &out.body),

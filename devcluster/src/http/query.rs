@@ -86,6 +86,7 @@ pub(super) fn write_options(query: &Query, headers: &HeaderMap) -> Result<WriteO
         dry_run,
         field_manager,
         field_validation,
+        admission: None,
     })
 }
 

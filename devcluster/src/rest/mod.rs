@@ -33,12 +33,28 @@ pub enum FieldValidation {
     Strict,
 }
 
+/// A check of a create's, update's or patch's final object by a layer above this one (the
+/// requesting user's RBAC escalation check), with the object's type and namespace.
+pub type AdmissionFn = dyn Fn(&ResourceType, &str, &Value) -> Result<(), ApiError> + Send + Sync;
+
+/// An [`AdmissionFn`] as a write option.
+#[derive(Clone)]
+pub struct AdmissionCheck(pub Arc<AdmissionFn>);
+
+impl std::fmt::Debug for AdmissionCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdmissionCheck")
+    }
+}
+
 /// Options shared by every write.
 #[derive(Debug, Clone)]
 pub struct WriteOptions {
     pub dry_run: bool,
     pub field_manager: String,
     pub field_validation: FieldValidation,
+    /// Run on the final object before it is stored (`None`: the API machinery's own writes).
+    pub admission: Option<AdmissionCheck>,
 }
 
 impl Default for WriteOptions {
@@ -47,6 +63,7 @@ impl Default for WriteOptions {
             dry_run: false,
             field_manager: "devcluster".into(),
             field_validation: FieldValidation::Warn,
+            admission: None,
         }
     }
 }
@@ -282,6 +299,9 @@ impl Rest {
                 .to_string();
             unknown = schema_steps::custom_resource(rt, obj)
                 .map_err(|causes| ApiError::invalid(&rt.group, &rt.kind, &name, causes))?;
+        }
+        if let Some(check) = &opts.admission {
+            (check.0)(rt, namespace, obj)?;
         }
         match opts.field_validation {
             FieldValidation::Strict if !unknown.is_empty() => {
