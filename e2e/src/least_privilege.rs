@@ -159,7 +159,13 @@ pub fn compare(
     Comparison {
         unused: grants
             .iter()
-            .filter(|g| !exempt.contains(g))
+            // An exemption names the permission wherever it is bound.
+            .filter(|g| {
+                !exempt.iter().any(|e| {
+                    (&e.verb, &e.group, &e.resource, &e.name)
+                        == (&g.verb, &g.group, &g.resource, &g.name)
+                })
+            })
             .filter(|g| !allowed.iter().any(|r| covers(g, r)))
             .cloned()
             .collect(),
@@ -381,4 +387,59 @@ pub fn merge_namespaces(grants: &BTreeSet<Grant>) -> BTreeSet<Grant> {
         }
     }
     out
+}
+
+/// A grant a run is excused from using (cluster-wide, no resource name): `resource` may name a
+/// subresource (`resource/sub`).
+pub fn exempt(verb: &str, group: &str, resource: &str) -> Grant {
+    Grant {
+        verb: verb.into(),
+        group: group.into(),
+        resource: resource.into(),
+        name: None,
+        namespace: None,
+    }
+}
+
+/// Print every request devcluster denied, by user (what a failing test shows first: the missing
+/// grant, rather than only its consequence).
+pub fn print_denials(log: &devcluster::AccessLog) {
+    for user in log.users() {
+        for denied in log.denied_to(&user) {
+            eprintln!("denied to {user}: {denied}");
+        }
+    }
+}
+
+/// Assert that ServiceAccount `aro-rp/<account>` of `system`'s embedded management cluster was
+/// denied nothing, did nothing its grants do not cover, and used every grant but `exempt` ones
+/// (compared without namespace: a grant bound in several namespaces is used when used in one).
+pub async fn assert_least_privilege(
+    system: &aro_local::LocalSystem,
+    account: &str,
+    exempt: &[Grant],
+) {
+    let log = system
+        .devcluster
+        .as_ref()
+        .expect("an embedded management cluster")
+        .access_log();
+    let namespace = aro_local::identity::RP_NAMESPACE;
+    let grants = merge_namespaces(
+        &service_account_grants(&system.client, namespace, account)
+            .await
+            .expect("the RBAC objects are listed"),
+    );
+    let user = service_account_user(namespace, account);
+    let allowed = log.of_user(&user);
+    assert!(
+        !allowed.is_empty(),
+        "{account} made no request as {user} (is record_access on?)"
+    );
+    let comparison = compare(&grants, &allowed, &log.denied_to(&user), exempt);
+    assert!(
+        comparison.is_clean(),
+        "least privilege of {account}:\n{}",
+        comparison.report(account)
+    );
 }

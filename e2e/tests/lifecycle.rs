@@ -18,6 +18,7 @@ async fn system() -> LocalSystem {
     LocalSystem::start(LocalConfig {
         settings: e2e::fast_settings(),
         lease_duration: Duration::from_secs(3),
+        record_access: true,
         ..Default::default()
     })
     .await
@@ -45,6 +46,7 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
         .wait_for_state("demo", &["Succeeded", "Failed"], T)
         .await
         .unwrap();
+    e2e::least_privilege::print_denials(system.devcluster.as_ref().unwrap().access_log());
     assert_eq!(
         cluster["properties"]["provisioningState"], "Succeeded",
         "{cluster}"
@@ -477,6 +479,72 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
         "the cluster API is down"
     );
 
+    // Least privilege, proven: the frontend and the controller ran under their deploy/rp
+    // ServiceAccounts (and the operator under the chart's); nothing was denied, and every grant
+    // was used except those only other paths take (each named with the path).
+    use e2e::least_privilege::{assert_least_privilege, exempt};
+    assert_least_privilege(
+        &system,
+        "aro-rp-frontend",
+        &[
+            // ARM's subscription lifecycle PUT (the seed registered this subscription).
+            exempt("create", "rp.aro.openshift.io", "subscriptions"),
+            exempt("update", "rp.aro.openshift.io", "subscriptions"),
+            // The admin API's upserts of versions and role sets, and the customer list of role
+            // sets.
+            exempt("get", "rp.aro.openshift.io", "openshiftversions"),
+            exempt("create", "rp.aro.openshift.io", "openshiftversions"),
+            exempt("update", "rp.aro.openshift.io", "openshiftversions"),
+            exempt(
+                "get",
+                "rp.aro.openshift.io",
+                "platformworkloadidentityrolesets",
+            ),
+            exempt(
+                "list",
+                "rp.aro.openshift.io",
+                "platformworkloadidentityrolesets",
+            ),
+            exempt(
+                "create",
+                "rp.aro.openshift.io",
+                "platformworkloadidentityrolesets",
+            ),
+            exempt(
+                "update",
+                "rp.aro.openshift.io",
+                "platformworkloadidentityrolesets",
+            ),
+            // A PUT that loses its race: its operation record and staged Secret go.
+            exempt("delete", "rp.aro.openshift.io", "asyncoperations"),
+            exempt("delete", "", "secrets"),
+            // Taking over a stale unique-key claim.
+            exempt("update", "rp.aro.openshift.io", "clusteruniquekeys"),
+            // The first PUT of a subscription the controller has not provisioned yet.
+            exempt("create", "", "namespaces"),
+        ],
+    )
+    .await;
+    assert_least_privilege(
+        &system,
+        "aro-rp-controller",
+        &[
+            // A deleted subscription's clusters (subscriptions.rs) and the 7-day collector.
+            exempt("create", "rp.aro.openshift.io", "asyncoperations"),
+            exempt("delete", "rp.aro.openshift.io", "asyncoperations"),
+            exempt("patch", "rp.aro.openshift.io", "subscriptions/status"),
+            // The hive runtime (e2e/tests/hive.rs).
+            exempt("get", "", "namespaces"),
+            exempt("delete", "", "namespaces"),
+            exempt("patch", "", "secrets"),
+            exempt("get", "hive.openshift.io", "clusterdeployments"),
+            exempt("patch", "hive.openshift.io", "clusterdeployments"),
+            exempt("delete", "hive.openshift.io", "clusterdeployments"),
+            exempt("patch", "hive.openshift.io", "clusterimagesets"),
+            exempt("list", "hive.openshift.io", "clusterprovisions"),
+        ],
+    )
+    .await;
     system.stop().await.unwrap();
 }
 
