@@ -227,7 +227,11 @@ async fn provision(
         .clone();
 
     let cluster_name = install_config["metadata"]["name"].as_str().unwrap_or(name);
-    let suffix: String = uuid::Uuid::new_v4().simple().to_string()[..5].to_string();
+    // Derived from the ClusterDeployment's uid, so a second reconcile that starts before the
+    // first one's `spec.installed` is visible installs the same cluster again (idempotent, with
+    // the same password) instead of a new one, as Hive keeps one infraID per ClusterDeployment.
+    let uid = cd.metadata.uid.clone().unwrap_or_default().replace('-', "");
+    let suffix: String = uid.chars().take(5).collect();
     let infra_id = format!("{cluster_name}-{suffix}");
     let seed = seed_input(
         &install_config,

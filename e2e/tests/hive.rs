@@ -24,6 +24,7 @@ async fn the_hive_runtime_creates_updates_and_deletes_clusters_through_cluster_d
         settings: e2e::fast_settings(),
         lease_duration: Duration::from_secs(3),
         start_controller: false,
+        record_access: true,
         ..Default::default()
     })
     .await
@@ -63,6 +64,7 @@ async fn the_hive_runtime_creates_updates_and_deletes_clusters_through_cluster_d
         .unwrap();
     assert_eq!(created.status, 201, "{}", created.body);
     arm.until_succeeded("demo", T).await;
+    e2e::least_privilege::print_denials(system.devcluster.as_ref().unwrap().access_log());
 
     // The ClusterDeployment the RP wrote, in the cluster's own namespace.
     let stored = e2e::stored_cluster(&management, "demo").await;
