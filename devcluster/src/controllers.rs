@@ -31,7 +31,7 @@ pub async fn run(rest: Arc<Rest>, shutdown: CancellationToken) {
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                e = sub.live.recv() => match e {
+                e = sub.recv() => match e {
                     Ok(e) => on_event(&rest, &e).await,
                     Err(RecvError::Lagged(_)) => break,
                     Err(RecvError::Closed) => return,

@@ -31,3 +31,4 @@ pub use auth::{AccessLog, AccessRecord};
 pub use error::Error;
 pub use faults::Faults;
 pub use server::{Devcluster, DevclusterArgs, DevclusterConfig, run};
+pub use storage::HistoryLimits;

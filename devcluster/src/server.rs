@@ -21,7 +21,7 @@ use crate::faults::Faults;
 use crate::http::{Metrics, OpenApiCache, PeerIdentity, Query, Server};
 use crate::registry::Registry;
 use crate::rest::{Rest, WriteOptions};
-use crate::storage::Store;
+use crate::storage::{HistoryLimits, Store};
 
 /// Namespaces that exist from the start, like in a fresh cluster.
 pub const INITIAL_NAMESPACES: &[&str] =
@@ -63,6 +63,8 @@ pub struct DevclusterConfig {
     pub encryption_provider_config: Option<PathBuf>,
     /// Record what each user was allowed to do ([`Devcluster::access_log`]); tests only.
     pub record_access: bool,
+    /// How much past the watch history keeps (older resourceVersions get 410 Gone).
+    pub watch_history: HistoryLimits,
 }
 
 impl DevclusterConfig {
@@ -75,6 +77,7 @@ impl DevclusterConfig {
             extra_client_ca_pems: Vec::new(),
             encryption_provider_config: None,
             record_access: false,
+            watch_history: HistoryLimits::default(),
         }
     }
 
@@ -96,6 +99,7 @@ impl From<&DevclusterArgs> for DevclusterConfig {
             extra_client_ca_pems: Vec::new(),
             encryption_provider_config: a.encryption_provider_config.clone(),
             record_access: false,
+            watch_history: HistoryLimits::default(),
         }
     }
 }
@@ -144,9 +148,9 @@ impl Devcluster {
                     dir,
                     config.encryption_provider_config.as_deref(),
                 )?;
-                open_durable(dir, Arc::new(encryption)).await?
+                open_durable(dir, Arc::new(encryption), config.watch_history).await?
             }
-            None => Store::in_memory(),
+            None => Store::in_memory(config.watch_history),
         };
         let rest = Arc::new(Rest {
             store,
@@ -331,10 +335,11 @@ const STORAGE_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs
 async fn open_durable(
     dir: &std::path::Path,
     encryption: Arc<crate::encryption::Encryption>,
+    history: HistoryLimits,
 ) -> Result<Arc<Store>, Error> {
     let deadline = tokio::time::Instant::now() + STORAGE_RELEASE_WAIT;
     loop {
-        match Store::open(dir, encryption.clone()) {
+        match Store::open(dir, encryption.clone(), history) {
             Err(Error::StorageInUse(_)) if tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
