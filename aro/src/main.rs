@@ -4,6 +4,11 @@ mod crds_cmd;
 
 use clap::{Parser, Subcommand};
 
+/// jemalloc with its background thread gives memory back to the system after a burst, which
+/// glibc's malloc mostly keeps (docs/benchmarks.md, "devcluster under churn").
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Azure Red Hat OpenShift resource provider, Kubernetes-operator style.
 ///
 /// Each subcommand runs one component; `aro <subcommand> --help` documents its flags.

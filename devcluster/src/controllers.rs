@@ -38,7 +38,7 @@ pub async fn run(
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                e = sub.live.recv() => match e {
+                e = sub.recv() => match e {
                     Ok(e) => on_event(&rest, &accounts, &e).await,
                     Err(RecvError::Lagged(_)) => break,
                     Err(RecvError::Closed) => return,

@@ -32,3 +32,4 @@ pub use auth::{AccessLog, AccessRecord, UserInfo};
 pub use error::Error;
 pub use faults::Faults;
 pub use server::{Devcluster, DevclusterArgs, DevclusterConfig, run};
+pub use storage::HistoryLimits;

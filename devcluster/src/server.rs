@@ -24,7 +24,7 @@ use crate::faults::Faults;
 use crate::http::{Metrics, OpenApiCache, PeerIdentity, Query, Server};
 use crate::registry::Registry;
 use crate::rest::{Rest, WriteOptions};
-use crate::storage::Store;
+use crate::storage::{HistoryLimits, Store};
 
 /// Namespaces that exist from the start, like in a fresh cluster.
 pub const INITIAL_NAMESPACES: &[&str] =
@@ -84,6 +84,8 @@ pub struct DevclusterConfig {
     pub service_account_issuer: String,
     /// `--api-audiences` (empty: the issuer).
     pub api_audiences: Vec<String>,
+    /// How much past the watch history keeps (older resourceVersions get 410 Gone).
+    pub watch_history: HistoryLimits,
 }
 
 impl DevclusterConfig {
@@ -99,6 +101,7 @@ impl DevclusterConfig {
             token_auth_file: None,
             service_account_issuer: crate::auth::service_accounts::DEFAULT_ISSUER.into(),
             api_audiences: Vec::new(),
+            watch_history: HistoryLimits::default(),
         }
     }
 
@@ -123,6 +126,7 @@ impl From<&DevclusterArgs> for DevclusterConfig {
             token_auth_file: a.token_auth_file.clone(),
             service_account_issuer: a.service_account_issuer.clone(),
             api_audiences: a.api_audiences.clone(),
+            watch_history: HistoryLimits::default(),
         }
     }
 }
@@ -180,9 +184,9 @@ impl Devcluster {
                     dir,
                     config.encryption_provider_config.as_deref(),
                 )?;
-                open_durable(dir, Arc::new(encryption)).await?
+                open_durable(dir, Arc::new(encryption), config.watch_history).await?
             }
-            None => Store::in_memory(),
+            None => Store::in_memory(config.watch_history),
         };
         let rest = Arc::new(Rest {
             store,
@@ -444,10 +448,11 @@ const STORAGE_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs
 async fn open_durable(
     dir: &std::path::Path,
     encryption: Arc<crate::encryption::Encryption>,
+    history: HistoryLimits,
 ) -> Result<Arc<Store>, Error> {
     let deadline = tokio::time::Instant::now() + STORAGE_RELEASE_WAIT;
     loop {
-        match Store::open(dir, encryption.clone()) {
+        match Store::open(dir, encryption.clone(), history) {
             Err(Error::StorageInUse(_)) if tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }

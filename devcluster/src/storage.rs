@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -27,10 +27,14 @@ const REVISION_KEY: &str = "revision";
 /// The key prefix of the RBAC objects (Roles, ClusterRoles and their bindings): writes under it
 /// advance [`Store::rbac_revision`], which the authorizer's cache is keyed on.
 pub const RBAC_KEY_PREFIX: &str = "rbac.authorization.k8s.io/";
-/// How many past events are kept for watches that resume from an older resourceVersion.
-pub const HISTORY_LEN: usize = 50_000;
 /// How many events a watcher may fall behind before it is closed (it then resumes from history).
 pub const WATCHER_BUFFER: usize = 8_192;
+/// How often events older than the history's age limit are dropped when nothing is written.
+const HISTORY_SWEEP: Duration = Duration::from_secs(15);
+/// The memory redb may use for its page cache and write buffer. Reads are served from the
+/// objects in memory, never from redb, so its cache only speeds up finding the pages a commit
+/// changes; redb's default (1 GiB) would let it grow far beyond that.
+const DB_CACHE_BYTES: usize = 32 << 20;
 /// The largest number of writes committed in one transaction.
 const MAX_BATCH: usize = 512;
 /// The longest a durable commit waits for the writers of the previous one to come back.
@@ -88,6 +92,22 @@ impl Stored {
     /// The object as JSON.
     pub fn value(&self) -> Value {
         serde_json::from_slice(&self.raw).unwrap_or(Value::Null)
+    }
+
+    /// About how many bytes of memory this object holds: its JSON and its indexed fields.
+    fn footprint(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.raw.len()
+            + self.key.len()
+            + self.namespace.len()
+            + self.name.len()
+            + self.uid.len()
+            + self
+                .labels
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 3 * std::mem::size_of::<String>())
+                .sum::<usize>()
+            + self.owner_uids.iter().map(String::len).sum::<usize>()
     }
 }
 
@@ -166,8 +186,101 @@ pub struct Event {
     pub kind: EventType,
     pub rev: u64,
     pub object: Arc<Stored>,
-    /// The state before the change (for selector transitions).
+    /// The state before a modification (for selector transitions); `None` for ADDED and DELETED
+    /// (a deleted object's last state is `object`), so a deletion keeps one copy alive, not two.
     pub prev: Option<Arc<Stored>>,
+}
+
+impl Event {
+    /// The bytes this event keeps alive at most (shared objects are counted in full).
+    fn footprint(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.object.footprint()
+            + self.prev.as_ref().map_or(0, |p| p.footprint())
+    }
+}
+
+/// How much past the watch history keeps for watches that resume from an older resourceVersion.
+/// Whatever is older is dropped (whichever bound is reached first) and such a watch gets 410
+/// Gone, which clients answer by listing again: kube-apiserver's watch cache and etcd's
+/// compaction (every 5 minutes) bound theirs the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryLimits {
+    /// The most events kept.
+    pub events: usize,
+    /// The most bytes the kept events hold: their objects' JSON and indexed fields, an object
+    /// shared with the store or another event counted in full.
+    pub bytes: usize,
+    /// The oldest event kept.
+    pub age: Duration,
+}
+
+impl Default for HistoryLimits {
+    fn default() -> Self {
+        HistoryLimits {
+            events: 50_000,
+            bytes: 32 << 20,
+            age: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// The recent events, oldest first, within [`HistoryLimits`].
+struct History {
+    limits: HistoryLimits,
+    events: VecDeque<(Instant, Arc<Event>)>,
+    /// The sum of the events' footprints.
+    bytes: usize,
+    /// Every event with a revision above this one is in `events`.
+    floor: u64,
+}
+
+impl History {
+    fn new(floor: u64, limits: HistoryLimits) -> Self {
+        History {
+            limits,
+            events: VecDeque::new(),
+            bytes: 0,
+            floor,
+        }
+    }
+
+    fn push(&mut self, event: Arc<Event>, now: Instant) {
+        self.bytes += event.footprint();
+        self.events.push_back((now, event));
+        self.evict(now);
+    }
+
+    /// Drop the oldest events while any bound is exceeded.
+    fn evict(&mut self, now: Instant) {
+        while let Some((at, _)) = self.events.front() {
+            let over = self.events.len() > self.limits.events
+                || self.bytes > self.limits.bytes
+                || now.saturating_duration_since(*at) > self.limits.age;
+            if !over {
+                break;
+            }
+            if let Some((_, old)) = self.events.pop_front() {
+                self.bytes -= old.footprint();
+                self.floor = old.rev;
+            }
+        }
+        if self.events.is_empty() {
+            // Give back the ring buffer of a burst, not only its events.
+            self.events.shrink_to(self.limits.events.min(1024));
+        }
+    }
+
+    /// The events after revision `rev`, or the oldest revision still complete when some of
+    /// them were dropped.
+    fn since(&self, rev: u64) -> Result<Vec<Arc<Event>>, u64> {
+        if rev < self.floor {
+            return Err(self.floor);
+        }
+        // Sorted by revision: skip to the first event after `rev`.
+        let start = self.events.partition_point(|(_, e)| e.rev <= rev);
+        Ok(self.events.range(start..).map(|(_, e)| e.clone()).collect())
+    }
 }
 
 #[derive(Default)]
@@ -216,10 +329,11 @@ impl State {
 }
 
 struct Hub {
-    history: VecDeque<Arc<Event>>,
-    /// Every event with a revision above this one is in `history`.
-    floor: u64,
-    tx: broadcast::Sender<Arc<Event>>,
+    history: History,
+    /// Live events for subscribers. The channel's ring buffer holds its last values until they
+    /// are overwritten, so it carries weak references: only the history keeps events alive, and
+    /// a subscriber that is handed an event already dropped from the history is too far behind.
+    tx: broadcast::Sender<Weak<Event>>,
 }
 
 struct Request {
@@ -249,28 +363,47 @@ pub struct Store {
 /// The events a new watcher must replay, and its live feed.
 pub struct Subscription {
     pub replay: Vec<Arc<Event>>,
-    pub live: broadcast::Receiver<Arc<Event>>,
+    live: broadcast::Receiver<Weak<Event>>,
+}
+
+impl Subscription {
+    /// The next live event. `Lagged` when this subscriber fell so far behind that events it has
+    /// not received are gone (from the channel or from the history): it must start over (a
+    /// watch is closed and its client resumes from its last resourceVersion or lists again).
+    pub async fn recv(&mut self) -> Result<Arc<Event>, broadcast::error::RecvError> {
+        let event = self.live.recv().await?;
+        event
+            .upgrade()
+            .ok_or(broadcast::error::RecvError::Lagged(1))
+    }
 }
 
 impl Store {
     /// An in-memory store (nothing survives the process).
-    pub fn in_memory() -> Arc<Self> {
-        Self::start(None, State::default(), None)
+    pub fn in_memory(history: HistoryLimits) -> Arc<Self> {
+        Self::start(None, State::default(), None, history)
     }
 
     /// A durable store in `dir/devcluster.redb`, loading whatever it already holds; Secrets are
     /// kept encrypted with `encryption` (those stored in the clear or under an older key are
     /// encrypted again with its first key now).
-    pub fn open(dir: &Path, encryption: Arc<Encryption>) -> Result<Arc<Self>, Error> {
+    pub fn open(
+        dir: &Path,
+        encryption: Arc<Encryption>,
+        history: HistoryLimits,
+    ) -> Result<Arc<Self>, Error> {
         let path = dir.join("devcluster.redb");
         // redb creates its file with the umask's mode: make it owner-only first.
         aro_common::fs::ensure_private_file(&path).map_err(Error::PrivateFile)?;
-        let db = redb::Database::create(&path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => {
-                Error::StorageInUse(path.display().to_string())
-            }
-            e => Error::Storage(format!("{}: {e}", path.display())),
-        })?;
+        let db = redb::Builder::new()
+            .set_cache_size(DB_CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    Error::StorageInUse(path.display().to_string())
+                }
+                e => Error::Storage(format!("{}: {e}", path.display())),
+            })?;
         let mut state = State::default();
         {
             let txn = db
@@ -347,13 +480,14 @@ impl Store {
                 "re-encrypted Secrets at rest with the first key"
             );
         }
-        Ok(Self::start(Some(db), state, Some(encryption)))
+        Ok(Self::start(Some(db), state, Some(encryption), history))
     }
 
     fn start(
         db: Option<redb::Database>,
         state: State,
         encryption: Option<Arc<Encryption>>,
+        history: HistoryLimits,
     ) -> Arc<Self> {
         let (tx, rx) = mpsc::channel(4096);
         let (events, _) = broadcast::channel(WATCHER_BUFFER);
@@ -361,8 +495,7 @@ impl Store {
         let store = Arc::new(Store {
             state: RwLock::new(state),
             hub: Mutex::new(Hub {
-                history: VecDeque::new(),
-                floor,
+                history: History::new(floor, history),
                 tx: events,
             }),
             writer: tx,
@@ -375,6 +508,22 @@ impl Store {
             .name("devcluster-writer".into())
             .spawn(move || writer_loop(weak, db, rx))
             .expect("spawning the storage writer thread");
+        // Without writes nothing else drops events past the age limit.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let weak = Arc::downgrade(&store);
+            runtime.spawn(async move {
+                let mut sweep = tokio::time::interval(
+                    HISTORY_SWEEP
+                        .min(history.age)
+                        .max(Duration::from_millis(10)),
+                );
+                loop {
+                    sweep.tick().await;
+                    let Some(store) = weak.upgrade() else { break };
+                    store.hub.lock().history.evict(Instant::now());
+                }
+            });
+        }
         store
     }
 
@@ -498,16 +647,12 @@ impl Store {
     /// Subscribe to events after revision `from` (exclusive). `None` means "from now".
     /// Fails with the oldest revision still available when `from` is too old.
     pub fn subscribe(&self, from: Option<u64>) -> Result<Subscription, u64> {
-        let hub = self.hub.lock();
+        let mut hub = self.hub.lock();
+        hub.history.evict(Instant::now());
         let live = hub.tx.subscribe();
         let replay = match from {
             None => Vec::new(),
-            Some(rev) if rev < hub.floor => return Err(hub.floor),
-            Some(rev) => {
-                // history is sorted by revision: skip to the first event after `rev`.
-                let start = hub.history.partition_point(|e| e.rev <= rev);
-                hub.history.range(start..).cloned().collect()
-            }
+            Some(rev) => hub.history.since(rev)?,
         };
         Ok(Subscription { replay, live })
     }
@@ -657,12 +802,12 @@ fn commit_batch(store: &Store, db: Option<&redb::Database>, batch: Vec<Request>)
                     }));
                 }
                 Ok(Staged::Delete(last)) => {
-                    let prev = state.remove(&last.key);
+                    state.remove(&last.key);
                     events.push(Arc::new(Event {
                         kind: EventType::Deleted,
                         rev: last.rev,
                         object: last.clone(),
-                        prev,
+                        prev: None,
                     }));
                 }
                 Err(_) => {}
@@ -679,15 +824,12 @@ fn commit_batch(store: &Store, db: Option<&redb::Database>, batch: Vec<Request>)
         }
     }
     {
+        let now = Instant::now();
         let mut hub = store.hub.lock();
         for e in events {
-            hub.history.push_back(e.clone());
-            while hub.history.len() > HISTORY_LEN {
-                if let Some(old) = hub.history.pop_front() {
-                    hub.floor = old.rev;
-                }
-            }
-            let _ = hub.tx.send(e);
+            let live = Arc::downgrade(&e);
+            hub.history.push(e, now);
+            let _ = hub.tx.send(live);
         }
     }
     for (req, r) in staged {
@@ -791,7 +933,7 @@ mod tests {
 
     #[tokio::test]
     async fn revisions_increase_and_preconditions_hold() {
-        let store = Store::in_memory();
+        let store = Store::in_memory(HistoryLimits::default());
         let a = store
             .write(WriteOp::Put {
                 key: "k/a".into(),
@@ -842,7 +984,7 @@ mod tests {
 
     #[tokio::test]
     async fn subscribers_replay_history_then_follow() {
-        let store = Store::in_memory();
+        let store = Store::in_memory(HistoryLimits::default());
         for n in ["a", "b", "c"] {
             store
                 .write(WriteOp::Put {
@@ -866,8 +1008,119 @@ mod tests {
             })
             .await
             .unwrap();
-        let e = sub.live.recv().await.unwrap();
+        let e = sub.recv().await.unwrap();
         assert_eq!((e.kind, e.rev), (EventType::Deleted, 4));
+    }
+
+    fn added(rev: u64, payload: usize) -> Arc<Event> {
+        let mut value = obj(&format!("o{rev}"));
+        value["data"] = json!({"payload": "x".repeat(payload)});
+        let object = Arc::new(Stored::from_value(format!("k/o{rev}"), &value, rev).unwrap());
+        Arc::new(Event {
+            kind: EventType::Added,
+            rev,
+            object,
+            prev: None,
+        })
+    }
+
+    fn revs(events: &[Arc<Event>]) -> Vec<u64> {
+        events.iter().map(|e| e.rev).collect()
+    }
+
+    #[test]
+    fn history_is_bounded_by_bytes() {
+        let one = added(1, 1000).footprint();
+        let mut history = History::new(
+            0,
+            HistoryLimits {
+                events: 1000,
+                bytes: 3 * one + one / 2,
+                age: Duration::from_secs(3600),
+            },
+        );
+        let now = Instant::now();
+        for rev in 1..=10 {
+            history.push(added(rev, 1000), now);
+        }
+        assert_eq!(revs(&history.since(7).unwrap()), [8, 9, 10]);
+        assert_eq!(history.since(6).map(|e| revs(&e)), Err(7));
+        assert_eq!(history.since(1).map(|e| revs(&e)), Err(7));
+        assert!(history.bytes <= history.limits.bytes);
+        // Small events: more of them fit in the same bytes.
+        for rev in 11..=14 {
+            history.push(added(rev, 10), now);
+        }
+        assert_eq!(revs(&history.since(9).unwrap()), [10, 11, 12, 13, 14]);
+    }
+
+    #[test]
+    fn history_is_bounded_by_age_and_count() {
+        let limits = HistoryLimits {
+            events: 3,
+            bytes: usize::MAX,
+            age: Duration::from_secs(300),
+        };
+        let mut history = History::new(0, limits);
+        let t0 = Instant::now();
+        for rev in 1..=3 {
+            history.push(added(rev, 10), t0 + Duration::from_secs(rev * 100));
+        }
+        assert_eq!(revs(&history.since(0).unwrap()), [1, 2, 3]);
+        // Event 1 is 301 s old, event 2 201 s.
+        history.evict(t0 + Duration::from_secs(401));
+        assert_eq!(history.since(0).map(|e| revs(&e)), Err(1));
+        assert_eq!(revs(&history.since(1).unwrap()), [2, 3]);
+        history.push(added(4, 10), t0 + Duration::from_secs(402));
+        history.push(added(5, 10), t0 + Duration::from_secs(403));
+        assert_eq!(history.since(1).map(|e| revs(&e)), Err(2), "count");
+        assert_eq!(revs(&history.since(2).unwrap()), [3, 4, 5]);
+        // Long after, everything is gone and so is its memory; new events are served again.
+        history.evict(t0 + Duration::from_secs(3600));
+        assert_eq!((history.events.len(), history.bytes), (0, 0));
+        assert_eq!(history.since(4).map(|e| revs(&e)), Err(5));
+        assert!(history.since(5).unwrap().is_empty());
+        history.push(added(6, 10), t0 + Duration::from_secs(3601));
+        assert_eq!(revs(&history.since(5).unwrap()), [6]);
+    }
+
+    #[tokio::test]
+    async fn deletions_keep_one_copy_and_dropped_events_end_a_lagging_subscriber() {
+        let store = Store::in_memory(HistoryLimits {
+            events: 2,
+            ..HistoryLimits::default()
+        });
+        let mut slow = store.subscribe(None).unwrap();
+        for n in ["a", "b"] {
+            store
+                .write(WriteOp::Put {
+                    key: format!("k/{n}"),
+                    object: obj(n),
+                    expect: Expect::Absent,
+                })
+                .await
+                .unwrap();
+        }
+        let mut fresh = store.subscribe(Some(2)).unwrap();
+        store
+            .write(WriteOp::Delete {
+                key: "k/a".into(),
+                expect: Expect::Present,
+                final_state: None,
+            })
+            .await
+            .unwrap();
+        let deleted = fresh.recv().await.unwrap();
+        assert_eq!((deleted.kind, deleted.rev), (EventType::Deleted, 3));
+        assert!(deleted.prev.is_none(), "the last state is the object");
+        assert_eq!(deleted.object.value()["metadata"]["resourceVersion"], "3");
+        // Event 1 left the history (2 events): the subscriber that never read it has lagged.
+        assert!(matches!(
+            slow.recv().await,
+            Err(broadcast::error::RecvError::Lagged(_))
+        ));
+        assert_eq!(store.subscribe(Some(0)).err(), Some(1));
+        assert_eq!(revs(&store.subscribe(Some(1)).unwrap().replay), [2, 3]);
     }
 
     fn test_encryption(dir: &Path) -> Arc<Encryption> {
@@ -877,7 +1130,7 @@ mod tests {
     /// Open again once the previous store's writer thread let go of the database.
     async fn reopen(dir: &Path, encryption: Arc<Encryption>) -> Arc<Store> {
         loop {
-            match Store::open(dir, encryption.clone()) {
+            match Store::open(dir, encryption.clone(), HistoryLimits::default()) {
                 Ok(s) => break s,
                 Err(Error::StorageInUse(_)) => tokio::task::yield_now().await,
                 Err(e) => panic!("{e}"),
@@ -904,7 +1157,12 @@ mod tests {
                                   "metadata": {"name": "c", "namespace": "ns", "resourceVersion": "0"},
                                   "data": {"note": "visible-configmap-value"}});
         {
-            let store = Store::open(dir.path(), test_encryption(dir.path())).unwrap();
+            let store = Store::open(
+                dir.path(),
+                test_encryption(dir.path()),
+                HistoryLimits::default(),
+            )
+            .unwrap();
             for (key, object) in [
                 ("/secrets/ns/s", &secret),
                 ("/configmaps/ns/c", &plain_config),
@@ -962,7 +1220,7 @@ mod tests {
         std::fs::write(&wrong, serde_yaml::to_string(&config).unwrap()).unwrap();
         let encryption = Arc::new(Encryption::load_or_create(dir.path(), Some(&wrong)).unwrap());
         let error = loop {
-            match Store::open(dir.path(), encryption.clone()) {
+            match Store::open(dir.path(), encryption.clone(), HistoryLimits::default()) {
                 Err(Error::StorageInUse(_)) => tokio::task::yield_now().await,
                 Err(e) => break e.to_string(),
                 Ok(_) => panic!("opened without the key"),
@@ -978,7 +1236,12 @@ mod tests {
     async fn durable_store_reloads_objects_and_revision() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let store = Store::open(dir.path(), test_encryption(dir.path())).unwrap();
+            let store = Store::open(
+                dir.path(),
+                test_encryption(dir.path()),
+                HistoryLimits::default(),
+            )
+            .unwrap();
             for n in ["a", "b"] {
                 store
                     .write(WriteOp::Put {

@@ -420,7 +420,7 @@ mod tests {
                 DEFAULT_ISSUER.into(),
                 vec!["api".into(), "other-api".into()],
             )),
-            Store::in_memory(),
+            Store::in_memory(Default::default()),
         )
     }
 

@@ -205,7 +205,7 @@ mod tests {
 
     #[tokio::test]
     async fn grants_need_held_permissions_or_escalate_and_bind() {
-        let store = Store::in_memory();
+        let store = Store::in_memory(Default::default());
         put(&store, "rbac.authorization.k8s.io/roles/ns/mgr", json!({"metadata": {"name": "mgr", "namespace": "ns"}, "rules": [
             {"verbs": ["get"], "apiGroups": [""], "resources": ["configmaps"]},
             {"verbs": ["bind"], "apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "resourceNames": ["view"]},

@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn a_superuser_becomes_the_impersonated_user_with_kubes_groups() {
-        let authorizer = Authorizer::new(crate::storage::Store::in_memory());
+        let authorizer = Authorizer::new(crate::storage::Store::in_memory(Default::default()));
         let admin = UserInfo::admin();
         let none = impersonate(&authorizer, admin.clone(), &HeaderMap::new()).unwrap();
         assert_eq!(none, admin);
@@ -212,7 +212,7 @@ mod tests {
 
     #[test]
     fn impersonating_without_the_verb_is_kubes_403() {
-        let authorizer = Authorizer::new(crate::storage::Store::in_memory());
+        let authorizer = Authorizer::new(crate::storage::Store::in_memory(Default::default()));
         let carol = UserInfo::new("carol", vec!["system:authenticated".into()]);
         let e = impersonate(
             &authorizer,

@@ -333,7 +333,7 @@ mod tests {
     #[test]
     fn specs_need_exactly_one_kind_of_attributes_and_a_subject() {
         let sar = ReviewTarget::parse(&strings(&["subjectaccessreviews"])).unwrap();
-        let authorizer = Authorizer::new(crate::storage::Store::in_memory());
+        let authorizer = Authorizer::new(crate::storage::Store::in_memory(Default::default()));
         let ask =
             |spec: Value| review(&authorizer, &UserInfo::admin(), &sar, json!({"spec": spec}));
         let e = ask(json!({"user": "bob"})).unwrap_err();

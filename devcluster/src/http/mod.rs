@@ -32,7 +32,7 @@ use crate::rest::{AdmissionCheck, Rest};
 pub use metrics::Metrics;
 pub use openapi::OpenApiCache;
 pub use query::Query;
-use query::{delete_options, matches, selectors, write_options};
+use query::{delete_options, write_options};
 
 /// Largest accepted request body (kube-apiserver's limit).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -713,27 +713,7 @@ async fn dispatch(
         }
         "deletecollection" => {
             let opts = delete_options(query, headers, &body)?;
-            let (label, field) = selectors(rt, query)?;
-            let prefix = rt.list_prefix(t.namespace.as_deref());
-            let (items, _, _) =
-                rest.store
-                    .list(&prefix, None, |s| matches(s, &label, &field), None);
-            let mut deleted = Vec::new();
-            for item in items {
-                match rest.delete(rt, &item.namespace, &item.name, &opts).await {
-                    Ok(_) => deleted.push(Rest::for_version(rt, item.value())),
-                    Err(e) if e.code == 404 => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(json_response(
-                200,
-                &json!({
-                    "kind": rt.list_kind, "apiVersion": rt.api_version(),
-                    "metadata": {"resourceVersion": rest.store.revision().to_string()},
-                    "items": deleted,
-                }),
-            ))
+            list::delete_collection(server, t, query, &opts).await
         }
         _ => Err(ApiError::method_not_allowed(verb, &rt.plural)),
     }

@@ -186,6 +186,7 @@ pub(super) fn watch(
     };
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {
+        let mut subscription = subscription;
         let mut last = start;
         for s in &initial {
             if tx.send(filter.encode("ADDED", s)).await.is_err() {
@@ -206,14 +207,13 @@ pub(super) fn watch(
                 return;
             }
         }
-        let mut live = subscription.live;
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
         let mut tick = tokio::time::interval(BOOKMARK_INTERVAL);
         tick.tick().await;
         loop {
             tokio::select! {
-                e = live.recv() => match e {
+                e = subscription.recv() => match e {
                     Ok(e) => {
                         if e.rev <= last {
                             continue;

@@ -824,7 +824,7 @@ mod tests {
     #[tokio::test]
     async fn a_taken_generated_name_is_generated_again_up_to_kube_apiservers_limit() {
         let rest = Rest {
-            store: Store::in_memory(),
+            store: Store::in_memory(Default::default()),
             registry: Arc::new(Registry::new()),
         };
         let rt = rest.registry.find("", "v1", "configmaps").unwrap();

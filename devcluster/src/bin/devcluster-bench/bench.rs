@@ -25,6 +25,7 @@ use serde::Serialize;
 use devcluster::{Devcluster, DevclusterConfig};
 
 use crate::Error;
+use crate::churn::{ChurnArgs, ChurnReport};
 
 /// The most simulated clients one phase may run (the load stays bounded).
 pub const MAX_CLIENTS: usize = 1024;
@@ -84,6 +85,34 @@ pub struct BenchArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Run only the churn measurement: a devcluster server in a child process (durable, in a
+    /// scratch data dir); create `--churn-objects` ConfigMaps of about 1 KiB in steps at each of
+    /// `--churn-clients`, delete all but `--churn-keep` by one deletecollection per namespace
+    /// (a label selector), and report the server process's RSS (VmRSS after each part and after
+    /// `--churn-settle-secs` idle, VmHWM as the peak) and the throughput.
+    #[arg(long)]
+    pub churn: bool,
+    /// How many ConfigMaps the churn measurement creates.
+    #[arg(long, default_value_t = 85_000)]
+    pub churn_objects: usize,
+    /// How many of them the deletecollection keeps.
+    #[arg(long, default_value_t = 10_000)]
+    pub churn_keep: usize,
+    /// Concurrent clients of each create step of the churn measurement (the objects are split
+    /// evenly over the steps), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "8,16,32,64")]
+    pub churn_clients: Vec<usize>,
+    /// Namespaces the churn objects are spread over (one deletecollection each, concurrently).
+    #[arg(long, default_value_t = 8)]
+    pub churn_namespaces: usize,
+    /// How long the churn measurement leaves the server idle before reading its final RSS.
+    #[arg(long, default_value_t = 15)]
+    pub churn_settle_secs: u64,
+    /// The executable serving devcluster in the churn measurement, run as `<it> devcluster
+    /// --listen 127.0.0.1:0 --data-dir <scratch>`: `aro`, or by default this benchmark itself
+    /// (its `devcluster` subcommand runs the same server as `aro devcluster`).
+    #[arg(long)]
+    pub churn_server: Option<PathBuf>,
 }
 
 /// What the benchmark measured.
@@ -95,6 +124,7 @@ pub struct BenchReport {
     pub duration_secs: u64,
     pub phases: Vec<PhaseReport>,
     pub rss: Option<RssReport>,
+    pub churn: Option<ChurnReport>,
     pub targets: Vec<TargetCheck>,
 }
 
@@ -160,18 +190,18 @@ pub struct TargetCheck {
 
 /// Latency samples and failures of one or more workers.
 #[derive(Debug, Default)]
-struct Recorder {
-    samples: Vec<Duration>,
-    errors: u64,
-    first_error: Option<String>,
+pub(crate) struct Recorder {
+    pub(crate) samples: Vec<Duration>,
+    pub(crate) errors: u64,
+    pub(crate) first_error: Option<String>,
 }
 
 impl Recorder {
-    fn ok(&mut self, d: Duration) {
+    pub(crate) fn ok(&mut self, d: Duration) {
         self.samples.push(d);
     }
 
-    fn fail(&mut self, e: impl Display) {
+    pub(crate) fn fail(&mut self, e: impl Display) {
         self.errors += 1;
         if self.first_error.is_none() {
             self.first_error = Some(e.to_string());
@@ -210,7 +240,7 @@ impl Recorder {
 }
 
 /// The nearest-rank percentile of sorted samples (zero when there are none).
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -218,15 +248,15 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-fn bench_err(context: &str) -> impl Fn(kube::Error) -> Error + '_ {
+pub(crate) fn bench_err(context: &str) -> impl Fn(kube::Error) -> Error + '_ {
     move |e| Error::Bench(format!("{context}: {e}"))
 }
 
 /// A directory removed when dropped.
-struct ScratchDir(PathBuf);
+pub(crate) struct ScratchDir(pub(crate) PathBuf);
 
 impl ScratchDir {
-    fn new(tag: &str) -> Result<Self, Error> {
+    pub(crate) fn new(tag: &str) -> Result<Self, Error> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
@@ -294,7 +324,7 @@ fn config_map(name: &str, value: &str) -> ConfigMap {
     }
 }
 
-async fn ensure_namespace(client: &kube::Client, name: &str) -> Result<(), Error> {
+pub(crate) async fn ensure_namespace(client: &kube::Client, name: &str) -> Result<(), Error> {
     let ns = Namespace {
         metadata: ObjectMeta {
             name: Some(name.to_string()),
@@ -631,19 +661,25 @@ async fn receive_events(
     rec
 }
 
+/// A field (in KiB) of this process's `/proc/self/status`.
 fn proc_status_kib(field: &str) -> Result<u64, Error> {
-    let status = std::fs::read_to_string("/proc/self/status").map_err(|source| Error::Read {
-        path: "/proc/self/status".into(),
+    status_file_kib("/proc/self/status", field)
+}
+
+/// A field (in KiB) of a `/proc/<pid>/status` file.
+pub(crate) fn status_file_kib(path: &str, field: &str) -> Result<u64, Error> {
+    let status = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.into(),
         source,
     })?;
     status
         .lines()
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .ok_or_else(|| Error::Bench(format!("no {field} in /proc/self/status")))
+        .ok_or_else(|| Error::Bench(format!("no {field} in {path}")))
 }
 
-fn mib(kib: u64) -> f64 {
+pub(crate) fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
@@ -736,6 +772,24 @@ fn validate(args: &BenchArgs) -> Result<(), Error> {
             "--list-sizes must list sizes between 1 and 1000000".into(),
         ));
     }
+    if args.churn
+        && (args.churn_objects == 0
+            || args.churn_objects > 10_000_000
+            || args.churn_clients.is_empty()
+            || args
+                .churn_clients
+                .iter()
+                .any(|&c| c == 0 || c > MAX_CLIENTS)
+            || args.churn_namespaces == 0
+            || args.churn_namespaces > 1000
+            || args.churn_settle_secs > 3600)
+    {
+        return Err(Error::Bench(format!(
+            "--churn-objects must be between 1 and 10000000, --churn-clients list counts between \
+             1 and {MAX_CLIENTS}, --churn-namespaces be between 1 and 1000 and \
+             --churn-settle-secs at most 3600"
+        )));
+    }
     if !args.skip_rss && (args.rss_objects == 0 || args.rss_objects > 10_000_000) {
         return Err(Error::Bench(
             "--rss-objects must be between 1 and 10000000".into(),
@@ -748,6 +802,28 @@ fn validate(args: &BenchArgs) -> Result<(), Error> {
 pub async fn run_bench(args: &BenchArgs) -> Result<BenchReport, Error> {
     validate(args)?;
     let load_before = load_average();
+    if args.churn {
+        let churn = crate::churn::run(&ChurnArgs {
+            objects: args.churn_objects,
+            keep: args.churn_keep,
+            clients: args.churn_clients.clone(),
+            namespaces: args.churn_namespaces,
+            settle: Duration::from_secs(args.churn_settle_secs),
+            server: args.churn_server.clone(),
+        })
+        .await?;
+        let mut report = BenchReport {
+            machine: machine(load_before),
+            storage: "durable".into(),
+            duration_secs: 0,
+            phases: Vec::new(),
+            rss: None,
+            churn: Some(churn),
+            targets: Vec::new(),
+        };
+        report.targets = check_targets(&report);
+        return Ok(report);
+    }
     let durable = !args.in_memory;
     // RSS first, in a fresh devcluster, so earlier phases' garbage does not blur it.
     let rss = if args.skip_rss {
@@ -806,6 +882,7 @@ pub async fn run_bench(args: &BenchArgs) -> Result<BenchReport, Error> {
         duration_secs: args.duration_secs,
         phases: reports,
         rss,
+        churn: None,
         targets: Vec::new(),
     };
     report.targets = check_targets(&report);
@@ -914,6 +991,19 @@ fn check_targets(report: &BenchReport) -> Vec<TargetCheck> {
             r.after_create_mib * 1.048_576 <= 300.0,
         );
     }
+    if let Some(c) = &report.churn
+        && c.objects == 85_000
+        && c.kept == 10_000
+    {
+        // Issue 15: a quarter of kube-apiserver + etcd's 943 MiB under the same workload.
+        check(
+            "server RSS after 85k creates and a deletecollection keeping 10k",
+            "<= 240 MiB",
+            c.final_mib,
+            "MiB",
+            c.final_mib <= 240.0,
+        );
+    }
     out
 }
 
@@ -934,11 +1024,13 @@ impl BenchReport {
             m.load_before,
             m.load_after
         );
-        let _ = writeln!(
-            s,
-            "{:<10} {:>7} {:>9} {:>7} {:>10} {:>9} {:>9} {:>9}",
-            "op", "clients", "ops", "errors", "ops/s", "p50 ms", "p99 ms", "max ms"
-        );
+        if !self.phases.is_empty() {
+            let _ = writeln!(
+                s,
+                "{:<10} {:>7} {:>9} {:>7} {:>10} {:>9} {:>9} {:>9}",
+                "op", "clients", "ops", "errors", "ops/s", "p50 ms", "p99 ms", "max ms"
+            );
+        }
         for p in &self.phases {
             let _ = writeln!(
                 s,
@@ -969,6 +1061,47 @@ impl BenchReport {
                 r.db_file_mib
                     .map(|d| format!("; database file {d:.1} MiB"))
                     .unwrap_or_default()
+            );
+        }
+        if let Some(c) = &self.churn {
+            let _ = writeln!(s, "churn: server {}", c.server);
+            let _ = writeln!(
+                s,
+                "{:<10} {:>7} {:>9} {:>7} {:>10} {:>9} {:>9}",
+                "op", "clients", "ops", "errors", "ops/s", "p50 ms", "p99 ms"
+            );
+            for step in &c.create_steps {
+                let _ = writeln!(
+                    s,
+                    "{:<10} {:>7} {:>9} {:>7} {:>10.0} {:>9.2} {:>9.2}",
+                    "create",
+                    step.clients,
+                    step.created,
+                    step.errors,
+                    step.per_sec,
+                    step.p50_ms,
+                    step.p99_ms
+                );
+                if let Some(e) = &step.first_error {
+                    let _ = writeln!(s, "           first error: {e}");
+                }
+            }
+            let _ = writeln!(
+                s,
+                "deleted {} by deletecollection in {:.1} s ({:.0}/s), {} kept; objects of {} bytes",
+                c.deleted, c.delete_secs, c.deletes_per_sec, c.kept, c.object_bytes
+            );
+            let _ = writeln!(
+                s,
+                "server RSS: idle {:.1} MiB, after the creates {:.1} MiB, after the deletes \
+                 {:.1} MiB, final {:.1} MiB ({} s idle), peak {:.1} MiB; database file {:.1} MiB",
+                c.idle_mib,
+                c.after_create_mib,
+                c.after_delete_mib,
+                c.final_mib,
+                c.settle_secs,
+                c.peak_mib,
+                c.db_file_mib
             );
         }
         if !self.targets.is_empty() {
@@ -1062,6 +1195,13 @@ mod tests {
             list_sizes: vec![10],
             ops: vec![Op::Get],
             json: false,
+            churn: false,
+            churn_objects: 10,
+            churn_keep: 5,
+            churn_clients: vec![2],
+            churn_namespaces: 2,
+            churn_settle_secs: 0,
+            churn_server: None,
         };
         assert!(validate(&base).is_ok());
         for bad in [
@@ -1084,6 +1224,16 @@ mod tests {
             BenchArgs {
                 skip_rss: false,
                 rss_objects: 0,
+                ..base.clone()
+            },
+            BenchArgs {
+                churn: true,
+                churn_clients: vec![8, 0],
+                ..base.clone()
+            },
+            BenchArgs {
+                churn: true,
+                churn_namespaces: 0,
                 ..base.clone()
             },
         ] {
@@ -1115,6 +1265,7 @@ mod tests {
                 phase("list-10k", 1, 10.0, 150.0),
             ],
             rss: None,
+            churn: None,
             targets: Vec::new(),
         };
         let met: Vec<(String, bool)> = check_targets(&report)
