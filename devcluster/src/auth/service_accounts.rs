@@ -280,6 +280,12 @@ pub enum Verdict {
 /// authenticator with the legacy and bound validators).
 pub struct ServiceAccountTokens {
     key: SigningKey,
+    /// The claims of tokens whose signature was verified, by the SHA-256 of the token: a
+    /// component presents the same token on every request, and an ES256 verification costs
+    /// far more than the request. Only the signature is cached (the same bytes always verify the
+    /// same way under the one key); times, audiences and the ServiceAccount and bound objects are
+    /// checked on every request, so a deleted ServiceAccount's token stops working at once.
+    verified: std::sync::Mutex<std::collections::HashMap<[u8; 32], Claims>>,
     /// `--service-account-issuer`.
     pub issuer: String,
     /// `--api-audiences`: the audiences of tokens the API server accepts, and the default
@@ -296,6 +302,7 @@ impl ServiceAccountTokens {
         };
         ServiceAccountTokens {
             key,
+            verified: Default::default(),
             issuer,
             api_audiences,
         }
@@ -374,15 +381,8 @@ impl ServiceAccountTokens {
         if !legacy && unverified.iss != self.issuer {
             return Verdict::NotServiceAccountToken;
         }
-        let mut validation = Validation::new(Algorithm::ES256);
-        // Signature only: times and audiences are checked below, as kube checks them.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims.clear();
-        let claims = match jsonwebtoken::decode::<Claims>(token, &self.key.decoding, &validation) {
-            Ok(data) => data.claims,
-            Err(_) => return Verdict::Invalid("invalid signature".into()),
+        let Some(claims) = self.verified_claims(token) else {
+            return Verdict::Invalid("invalid signature".into());
         };
         // Legacy tokens have no audience: they are valid for the API audiences only.
         let token_audiences = if claims.aud.is_empty() {
@@ -413,6 +413,37 @@ impl ServiceAccountTokens {
             },
             Err(message) => Verdict::Invalid(message),
         }
+    }
+}
+
+impl ServiceAccountTokens {
+    /// The most verified tokens remembered; past it the cache starts over (tokens are few: one
+    /// per component and pod, each refreshed hourly).
+    const VERIFIED_CACHE_LIMIT: usize = 4096;
+
+    /// The token's claims if its signature is ours (from the cache when verified before).
+    fn verified_claims(&self, token: &str) -> Option<Claims> {
+        use sha2::{Digest, Sha256};
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let cache = || self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(claims) = cache().get(&digest) {
+            return Some(claims.clone());
+        }
+        let mut validation = Validation::new(Algorithm::ES256);
+        // Signature only: times and audiences are checked by the caller, as kube checks them.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.key.decoding, &validation)
+            .ok()?
+            .claims;
+        let mut cache = cache();
+        if cache.len() >= Self::VERIFIED_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(digest, claims.clone());
+        Some(claims)
     }
 }
 
@@ -680,6 +711,32 @@ mod tests {
             user.extra[CREDENTIAL_ID],
             vec![format!("JTI={}", claims.jti)]
         );
+    }
+
+    #[test]
+    fn a_verified_signature_is_remembered_but_everything_else_is_checked_each_time() {
+        let tokens = tokens();
+        let (token, _) = tokens.issue(&spec(None), NOW).unwrap();
+        assert!(matches!(
+            tokens.validate(&token, None, NOW, &with_robot()),
+            Verdict::Valid { .. }
+        ));
+        assert_eq!(tokens.verified.lock().unwrap().len(), 1);
+        // The ServiceAccount is gone: the remembered signature does not keep the token alive.
+        assert!(matches!(
+            tokens.validate(&token, None, NOW, &Objects::default()),
+            Verdict::Invalid(_)
+        ));
+        // Another token (a changed payload) is verified on its own and fails.
+        let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+        let mut claims = peek_claims(&token).unwrap();
+        claims.sub = "system:serviceaccount:ns:admin".into();
+        parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
+        assert_eq!(
+            invalid(tokens.validate(&parts.join("."), None, NOW, &with_robot())),
+            "invalid signature"
+        );
+        assert_eq!(tokens.verified.lock().unwrap().len(), 1);
     }
 
     #[test]
