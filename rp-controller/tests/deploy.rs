@@ -1000,5 +1000,121 @@ async fn kubectl_apply_k_installs_the_rp_and_is_idempotent() {
     let d = deployments.get("aro-rp-controller").await.unwrap();
     assert_eq!(d.spec.unwrap().replicas, Some(2));
 
+    // What the ServiceAccounts may do, as `kubectl auth can-i --as` asks the API server (RBAC
+    // enforced): the frontend has no Secrets outside a subscription namespace the controller
+    // bound it in, and no deletes of clusters; the controller no cluster creates.
+    let can_i = |account: &'static str, args: &'static [&'static str]| {
+        let (kubeconfig, cache) = (kubeconfig.clone(), cache.clone());
+        async move {
+            let mut full = vec!["auth", "can-i"];
+            full.extend_from_slice(args);
+            let who = format!("--as=system:serviceaccount:{NAMESPACE}:{account}");
+            full.push(&who);
+            let output = kubectl(&kubeconfig, &cache, &full).await;
+            String::from_utf8_lossy(&output.stdout).trim().to_string()
+        }
+    };
+    for (account, args, expected) in [
+        (
+            "aro-rp-frontend",
+            &[
+                "create",
+                "openshiftclusters.rp.aro.openshift.io",
+                "-n",
+                "aro-x",
+            ][..],
+            "yes",
+        ),
+        (
+            "aro-rp-frontend",
+            &[
+                "delete",
+                "openshiftclusters.rp.aro.openshift.io",
+                "-n",
+                "aro-x",
+            ][..],
+            "no",
+        ),
+        (
+            "aro-rp-frontend",
+            &["get", "secrets", "-n", "aro-x"][..],
+            "no",
+        ),
+        (
+            "aro-rp-frontend",
+            &["get", "secrets", "-n", NAMESPACE][..],
+            "no",
+        ),
+        ("aro-rp-frontend", &["list", "secrets", "-A"][..], "no"),
+        (
+            "aro-rp-controller",
+            &[
+                "create",
+                "openshiftclusters.rp.aro.openshift.io",
+                "-n",
+                "aro-x",
+            ][..],
+            "no",
+        ),
+        (
+            "aro-rp-controller",
+            &["patch", "rolebindings", "-n", "aro-x"][..],
+            "yes",
+        ),
+        (
+            "aro-rp-controller",
+            &["update", "leases/aro-rp-controller", "-n", NAMESPACE][..],
+            "yes",
+        ),
+        (
+            "aro-rp-controller",
+            &["update", "leases/another", "-n", NAMESPACE][..],
+            "no",
+        ),
+    ] {
+        assert_eq!(
+            can_i(account, args).await,
+            expected,
+            "{account} can-i {args:?}"
+        );
+    }
+    // The binding the controller makes in a subscription namespace gives the frontend exactly
+    // that namespace's Secrets.
+    let access = rp_controller::subscriptions::subscription_access(
+        "x",
+        rp_controller::subscriptions::DEFAULT_FRONTEND_SERVICE_ACCOUNT,
+    )
+    .unwrap()
+    .unwrap();
+    let controller = dc.in_process_client_as(devcluster::UserInfo::service_account(
+        NAMESPACE,
+        "aro-rp-controller",
+    ));
+    let params = kube::api::PatchParams::apply("aro-rp-controller").force();
+    Api::<Namespace>::all(controller.clone())
+        .patch("aro-x", &params, &kube::api::Patch::Apply(&access.0))
+        .await
+        .expect("the controller makes the subscription namespace");
+    Api::<RoleBinding>::namespaced(controller, "aro-x")
+        .patch(
+            rp_controller::subscriptions::FRONTEND_SUBSCRIPTION_ROLE,
+            &params,
+            &kube::api::Patch::Apply(&access.1),
+        )
+        .await
+        .expect("the controller may bind the frontend there (it holds every grant of the role)");
+    assert_eq!(
+        can_i("aro-rp-frontend", &["get", "secrets", "-n", "aro-x"]).await,
+        "yes"
+    );
+    assert_eq!(
+        can_i("aro-rp-frontend", &["list", "secrets", "-n", "aro-x"]).await,
+        "no"
+    );
+    assert_eq!(
+        can_i("aro-rp-frontend", &["get", "secrets", "-n", "kube-system"]).await,
+        "no"
+    );
+
     dc.stop().await;
 }

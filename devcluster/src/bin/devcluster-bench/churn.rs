@@ -302,7 +302,8 @@ async fn measure(
     let mut left = 0;
     for ns in 0..args.namespaces {
         left += KubeApi::<ConfigMap>::namespaced(admin.clone(), &churn_namespace(ns))
-            .list_metadata(&ListParams::default())
+            // Only the benchmark's own (every namespace also holds kube-root-ca.crt).
+            .list_metadata(&ListParams::default().labels("app.kubernetes.io/name=churn"))
             .await
             .map_err(bench_err("listing what is left"))?
             .items
