@@ -179,105 +179,6 @@ pub fn compare(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rule(groups: &[&str], resources: &[&str], verbs: &[&str], names: &[&str]) -> PolicyRule {
-        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        PolicyRule {
-            api_groups: Some(strings(groups)),
-            resources: Some(strings(resources)),
-            verbs: strings(verbs),
-            resource_names: (!names.is_empty()).then(|| strings(names)),
-            non_resource_urls: None,
-        }
-    }
-
-    fn record(
-        verb: &str,
-        group: &str,
-        resource: &str,
-        sub: &str,
-        ns: &str,
-        name: &str,
-    ) -> AccessRecord {
-        AccessRecord {
-            verb: verb.into(),
-            group: group.into(),
-            resource: resource.into(),
-            subresource: sub.into(),
-            namespace: ns.into(),
-            name: name.into(),
-            path: String::new(),
-        }
-    }
-
-    #[test]
-    fn a_grant_is_used_by_a_matching_request_only() {
-        let granted = grants(
-            &[
-                rule(&[""], &["secrets"], &["get", "create"], &[]),
-                rule(
-                    &["coordination.k8s.io"],
-                    &["leases"],
-                    &["update"],
-                    &["mine"],
-                ),
-                rule(&["x.io"], &["things/status"], &["update"], &[]),
-            ],
-            None,
-        );
-        assert_eq!(granted.len(), 4);
-        let allowed = BTreeSet::from([
-            record("get", "", "secrets", "", "a", "s"),
-            record("update", "coordination.k8s.io", "leases", "", "a", "mine"),
-            record("update", "x.io", "things", "status", "a", "t"),
-            // Not covered: another lease, the object instead of its status, discovery.
-            record("update", "coordination.k8s.io", "leases", "", "a", "theirs"),
-            record("update", "x.io", "things", "", "a", "t"),
-            AccessRecord {
-                verb: "get".into(),
-                path: "/apis".into(),
-                ..record("", "", "", "", "", "")
-            },
-        ]);
-        let comparison = compare(&granted, &allowed, &BTreeSet::new(), &[]);
-        assert_eq!(comparison.unused.len(), 1, "{comparison:?}");
-        assert_eq!(comparison.unused[0].verb, "create");
-        assert_eq!(comparison.uncovered.len(), 2, "{comparison:?}");
-        let report = comparison.report("c");
-        assert!(
-            report.contains("c never used its grant: create secrets in API group \"\""),
-            "{report}"
-        );
-        assert!(report.contains("update leases \"theirs\""), "{report}");
-        // An exemption takes the unused grant out.
-        let exempt = granted
-            .iter()
-            .filter(|g| g.verb == "create")
-            .cloned()
-            .collect::<Vec<_>>();
-        assert!(
-            compare(&granted, &allowed, &BTreeSet::new(), &exempt)
-                .unused
-                .is_empty()
-        );
-    }
-
-    #[test]
-    fn a_role_grant_holds_in_its_namespace_only_and_denials_are_named() {
-        let granted = grants(&[rule(&[""], &["configmaps"], &["get"], &[])], Some("a"));
-        let elsewhere = BTreeSet::from([record("get", "", "configmaps", "", "b", "c")]);
-        let comparison = compare(&granted, &elsewhere, &elsewhere, &[]);
-        assert_eq!(comparison.unused.len(), 1);
-        assert_eq!(comparison.uncovered.len(), 1);
-        assert!(comparison.report("c").contains(
-            "c was denied (a grant is missing): get configmaps \"c\" in API group \"\" in namespace b"
-        ));
-    }
-}
-
 /// The user name kube-apiserver gives ServiceAccount `namespace/name`.
 pub fn service_account_user(namespace: &str, name: &str) -> String {
     devcluster::UserInfo::service_account(namespace, name).name
@@ -442,4 +343,103 @@ pub async fn assert_least_privilege(
         "least privilege of {account}:\n{}",
         comparison.report(account)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(groups: &[&str], resources: &[&str], verbs: &[&str], names: &[&str]) -> PolicyRule {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        PolicyRule {
+            api_groups: Some(strings(groups)),
+            resources: Some(strings(resources)),
+            verbs: strings(verbs),
+            resource_names: (!names.is_empty()).then(|| strings(names)),
+            non_resource_urls: None,
+        }
+    }
+
+    fn record(
+        verb: &str,
+        group: &str,
+        resource: &str,
+        sub: &str,
+        ns: &str,
+        name: &str,
+    ) -> AccessRecord {
+        AccessRecord {
+            verb: verb.into(),
+            group: group.into(),
+            resource: resource.into(),
+            subresource: sub.into(),
+            namespace: ns.into(),
+            name: name.into(),
+            path: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_grant_is_used_by_a_matching_request_only() {
+        let granted = grants(
+            &[
+                rule(&[""], &["secrets"], &["get", "create"], &[]),
+                rule(
+                    &["coordination.k8s.io"],
+                    &["leases"],
+                    &["update"],
+                    &["mine"],
+                ),
+                rule(&["x.io"], &["things/status"], &["update"], &[]),
+            ],
+            None,
+        );
+        assert_eq!(granted.len(), 4);
+        let allowed = BTreeSet::from([
+            record("get", "", "secrets", "", "a", "s"),
+            record("update", "coordination.k8s.io", "leases", "", "a", "mine"),
+            record("update", "x.io", "things", "status", "a", "t"),
+            // Not covered: another lease, the object instead of its status, discovery.
+            record("update", "coordination.k8s.io", "leases", "", "a", "theirs"),
+            record("update", "x.io", "things", "", "a", "t"),
+            AccessRecord {
+                verb: "get".into(),
+                path: "/apis".into(),
+                ..record("", "", "", "", "", "")
+            },
+        ]);
+        let comparison = compare(&granted, &allowed, &BTreeSet::new(), &[]);
+        assert_eq!(comparison.unused.len(), 1, "{comparison:?}");
+        assert_eq!(comparison.unused[0].verb, "create");
+        assert_eq!(comparison.uncovered.len(), 2, "{comparison:?}");
+        let report = comparison.report("c");
+        assert!(
+            report.contains("c never used its grant: create secrets in API group \"\""),
+            "{report}"
+        );
+        assert!(report.contains("update leases \"theirs\""), "{report}");
+        // An exemption takes the unused grant out.
+        let exempt = granted
+            .iter()
+            .filter(|g| g.verb == "create")
+            .cloned()
+            .collect::<Vec<_>>();
+        assert!(
+            compare(&granted, &allowed, &BTreeSet::new(), &exempt)
+                .unused
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_role_grant_holds_in_its_namespace_only_and_denials_are_named() {
+        let granted = grants(&[rule(&[""], &["configmaps"], &["get"], &[])], Some("a"));
+        let elsewhere = BTreeSet::from([record("get", "", "configmaps", "", "b", "c")]);
+        let comparison = compare(&granted, &elsewhere, &elsewhere, &[]);
+        assert_eq!(comparison.unused.len(), 1);
+        assert_eq!(comparison.uncovered.len(), 1);
+        assert!(comparison.report("c").contains(
+            "c was denied (a grant is missing): get configmaps \"c\" in API group \"\" in namespace b"
+        ));
+    }
 }

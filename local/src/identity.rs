@@ -136,7 +136,7 @@ pub async fn service_account_client(
 async fn project_token(
     accounts: &Api<ServiceAccount>,
     name: &str,
-    path: &PathBuf,
+    path: &Path,
 ) -> Result<Duration> {
     let request = TokenRequest {
         spec: TokenRequestSpec {

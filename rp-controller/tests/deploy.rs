@@ -812,9 +812,8 @@ fn network_policies_deny_by_default_and_allow_only_each_listener() {
             .egress
             .iter()
             .flatten()
-            .map(|rule| {
+            .inspect(|rule| {
                 assert!(rule.ports.is_some(), "{name}: an egress rule without ports");
-                rule
             })
             .flat_map(|rule| rule.ports.iter().flatten())
             .filter_map(|p| match &p.port {
