@@ -231,9 +231,18 @@ fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> Value {
     json!({"apiGroups": groups, "resources": resources, "verbs": verbs})
 }
 
-/// The master's ClusterRole rules: only what the master controllers use.
+/// A rule limited to the objects named `names`.
+fn named_rule(groups: &[&str], resources: &[&str], verbs: &[&str], names: &[&str]) -> Value {
+    json!({"apiGroups": groups, "resources": resources, "resourceNames": names, "verbs": verbs})
+}
+
+/// The master's ClusterRole rules: only what the master controllers use. Objects are created and
+/// repaired by server-side apply (`patch`, which creates a missing object), so no rule grants
+/// `create` but for Secrets (the pull secret is recreated by a create); cluster-scoped objects
+/// the operator owns by name are granted by name.
 pub fn master_rules() -> Vec<Value> {
     const READ: &[&str] = &["get", "list", "watch"];
+    use crate::{genevalogging, routefix};
     vec![
         rule(&["aro.openshift.io"], &["clusters"], &with(&["patch"])),
         rule(
@@ -242,33 +251,42 @@ pub fn master_rules() -> Vec<Value> {
             &["get", "update"],
         ),
         rule(&[""], &["secrets"], &with(&["create", "patch", "delete"])),
-        rule(
+        named_rule(
             &[""],
             &["namespaces"],
-            &with(&["create", "patch", "delete"]),
+            &["get", "patch"],
+            &[genevalogging::NAMESPACE, routefix::NAMESPACE],
         ),
-        rule(
-            &[""],
-            &["configmaps", "serviceaccounts"],
-            &with(&["create", "patch"]),
-        ),
-        rule(&["apps"], &["daemonsets"], &with(&["create", "patch"])),
-        rule(
+        named_rule(&[""], &["namespaces"], &["delete"], &[routefix::NAMESPACE]),
+        rule(&[""], &["configmaps", "serviceaccounts"], &with(&["patch"])),
+        rule(&["apps"], &["daemonsets"], &with(&["patch"])),
+        named_rule(
             &["rbac.authorization.k8s.io"],
             &["clusterrolebindings"],
-            &with(&["create", "patch", "delete"]),
+            &["get", "patch", "delete"],
+            &[routefix::WORKLOAD_NAME],
         ),
-        json!({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
-               "resourceNames": [crate::routefix::SDN_CLUSTER_ROLE], "verbs": ["bind"]}),
+        named_rule(
+            &["rbac.authorization.k8s.io"],
+            &["clusterroles"],
+            &["bind"],
+            &[routefix::SDN_CLUSTER_ROLE],
+        ),
         rule(
             &["security.openshift.io"],
             &["securitycontextconstraints"],
-            &with(&["create", "patch"]),
+            READ,
+        ),
+        named_rule(
+            &["security.openshift.io"],
+            &["securitycontextconstraints"],
+            &["patch"],
+            &[genevalogging::SCC_NAME, routefix::SCC_NAME],
         ),
         rule(
             &["machineconfiguration.openshift.io"],
             &["machineconfigs"],
-            &with(&["create", "patch"]),
+            &with(&["patch"]),
         ),
         rule(
             &["machineconfiguration.openshift.io"],
@@ -550,7 +568,7 @@ mod tests {
             (
                 "security.openshift.io",
                 "securitycontextconstraints",
-                "create",
+                "patch",
             ),
             (
                 "machineconfiguration.openshift.io",
@@ -564,6 +582,40 @@ mod tests {
             assert!(allows(group, resource, verb), "{group}/{resource} {verb}");
         }
         assert!(!allows("machine.openshift.io", "machines", "delete"));
+        // Server-side apply creates; only Secrets (the recreated pull secret) take a create.
+        assert!(!allows("", "namespaces", "create"));
+        assert!(!allows("apps", "daemonsets", "create"));
+        // Cluster-scoped objects the operator owns are granted by name.
+        let names_of = |resource: &str| -> Vec<Vec<Value>> {
+            rules
+                .iter()
+                .filter(|r| {
+                    r["resources"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|x| x == resource)
+                })
+                .filter(|r| {
+                    r["verbs"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|v| v == "patch" || v == "delete")
+                })
+                .map(|r| r["resourceNames"].as_array().cloned().unwrap_or_default())
+                .collect()
+        };
+        for resource in [
+            "namespaces",
+            "clusterrolebindings",
+            "securitycontextconstraints",
+        ] {
+            assert!(
+                names_of(resource).iter().all(|names| !names.is_empty()),
+                "{resource}"
+            );
+        }
         assert!(!allows("", "pods", "get"));
     }
 }
