@@ -274,13 +274,18 @@ impl Devcluster {
 
     /// A kube client authenticated as the admin.
     pub async fn client(&self) -> Result<kube::Client, Error> {
-        let kc = kube::config::Kubeconfig::from_yaml(&self.kubeconfig)
-            .map_err(|e| Error::Kubeconfig(e.to_string()))?;
-        let config =
-            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-                .await
-                .map_err(|e| Error::Kubeconfig(e.to_string()))?;
-        kube::Client::try_from(config).map_err(|e| Error::Kubeconfig(e.to_string()))
+        client_of(&self.kubeconfig).await
+    }
+
+    /// A one-context kubeconfig for this server with `user` (the YAML of a kubeconfig user's
+    /// fields).
+    fn kubeconfig_for_user(&self, user: &str) -> String {
+        use base64::Engine;
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\nusers:\n- name: u\n  user:\n{user}contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n",
+            url = self.url,
+            ca = base64::engine::general_purpose::STANDARD.encode(self.pki.ca_cert_pem.as_bytes()),
+        )
     }
 
     /// A kubeconfig for this server authenticating `user` in `groups` by a client certificate of
@@ -297,13 +302,11 @@ impl Devcluster {
             Some(validity) => self.pki.issue_client_valid_for(user, groups, validity)?,
             None => self.pki.issue_client(user, groups)?,
         };
-        Ok(format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\nusers:\n- name: u\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n",
-            url = self.url,
-            ca = b64(&self.pki.ca_cert_pem),
-            cert = b64(&cert),
-            key = b64(&key),
-        ))
+        Ok(self.kubeconfig_for_user(&format!(
+            "    client-certificate-data: {}\n    client-key-data: {}\n",
+            b64(&cert),
+            b64(&key)
+        )))
     }
 
     /// A token of the ServiceAccount `namespace/name` for `audiences` (empty: the API
@@ -333,40 +336,18 @@ impl Devcluster {
 
     /// A kubeconfig for this server authenticating with the bearer `token`.
     pub fn token_kubeconfig(&self, token: &str) -> String {
-        use base64::Engine;
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\nusers:\n- name: u\n  user:\n    token: {token}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n",
-            url = self.url,
-            ca = base64::engine::general_purpose::STANDARD.encode(self.pki.ca_cert_pem.as_bytes()),
-        )
+        self.kubeconfig_for_user(&format!("    token: {token}\n"))
     }
 
     /// A kube client authenticating with the bearer `token`.
     pub async fn client_with_token(&self, token: &str) -> Result<kube::Client, Error> {
-        let kubeconfig = kube::config::Kubeconfig::from_yaml(&self.token_kubeconfig(token))
-            .map_err(|e| Error::Kubeconfig(e.to_string()))?;
-        let config = kube::Config::from_custom_kubeconfig(
-            kubeconfig,
-            &kube::config::KubeConfigOptions::default(),
-        )
-        .await
-        .map_err(|e| Error::Kubeconfig(e.to_string()))?;
-        kube::Client::try_from(config).map_err(|e| Error::Kubeconfig(e.to_string()))
+        client_of(&self.token_kubeconfig(token)).await
     }
 
     /// A kube client authenticated as `user` in `groups` by a client certificate of the cluster
     /// CA; what it may do is what RBAC grants it (everything in `system:masters`).
     pub async fn client_as(&self, user: &str, groups: &[&str]) -> Result<kube::Client, Error> {
-        let yaml = self.client_certificate_kubeconfig(user, groups, None)?;
-        let kubeconfig = kube::config::Kubeconfig::from_yaml(&yaml)
-            .map_err(|e| Error::Kubeconfig(e.to_string()))?;
-        let config = kube::Config::from_custom_kubeconfig(
-            kubeconfig,
-            &kube::config::KubeConfigOptions::default(),
-        )
-        .await
-        .map_err(|e| Error::Kubeconfig(e.to_string()))?;
-        kube::Client::try_from(config).map_err(|e| Error::Kubeconfig(e.to_string()))
+        client_of(&self.client_certificate_kubeconfig(user, groups, None)?).await
     }
 
     /// A kube client (as the admin) that calls this server's handlers in-process: the same API,
@@ -430,6 +411,19 @@ impl Devcluster {
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
     }
+}
+
+/// A kube client of a kubeconfig's current context.
+async fn client_of(kubeconfig_yaml: &str) -> Result<kube::Client, Error> {
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(kubeconfig_yaml)
+        .map_err(|e| Error::Kubeconfig(e.to_string()))?;
+    let config = kube::Config::from_custom_kubeconfig(
+        kubeconfig,
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .map_err(|e| Error::Kubeconfig(e.to_string()))?;
+    kube::Client::try_from(config).map_err(|e| Error::Kubeconfig(e.to_string()))
 }
 
 /// A server dropped without [`Devcluster::stop`] (its owner's task was aborted) still shuts down,
