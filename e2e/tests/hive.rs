@@ -47,9 +47,11 @@ async fn the_hive_runtime_creates_updates_and_deletes_clusters_through_cluster_d
     let installed = Arc::new(LocalRuntime::new(None).with_operator_resync(Duration::from_secs(5)));
     let hive = FakeHive::start(management.clone(), installed.clone(), releases);
 
-    // The RP's controller on the hive runtime.
+    // The RP's controller on the hive runtime, Hive running on the management cluster: the
+    // runtime writes Hive's objects as the controller's ServiceAccount, as `aro controller
+    // --cluster-runtime hive` without --hive-kubeconfig does.
     let runtime = Arc::new(HiveRuntime::new(
-        management.clone(),
+        system.controller_client().clone(),
         HiveConfig {
             poll_interval: Duration::from_millis(200),
             ..Default::default()
@@ -152,4 +154,20 @@ async fn the_hive_runtime_creates_updates_and_deletes_clusters_through_cluster_d
     stop.cancel();
     controller.await.unwrap().unwrap();
     hive.stop().await;
+    // Least privilege: the controller used its hive-runtime grants here (lifecycle.rs covers
+    // the rest), and was denied nothing.
+    use e2e::least_privilege::exempt;
+    e2e::least_privilege::assert_least_privilege(
+        &system,
+        "aro-rp-controller",
+        &[
+            // A deleted subscription's clusters and the 7-day collector (as in lifecycle.rs).
+            exempt("create", "rp.aro.openshift.io", "asyncoperations"),
+            exempt("delete", "rp.aro.openshift.io", "asyncoperations"),
+            exempt("patch", "rp.aro.openshift.io", "subscriptions/status"),
+            // A failed install's ClusterProvisions (cluster_runtime/hive.rs unit tests).
+            exempt("list", "hive.openshift.io", "clusterprovisions"),
+        ],
+    )
+    .await;
 }

@@ -421,6 +421,12 @@ impl LocalSystem {
         Ok((health, token, task))
     }
 
+    /// The management client the controllers use: authenticated as the controller's
+    /// ServiceAccount (a cluster runtime that writes to the management cluster uses it too).
+    pub fn controller_client(&self) -> &kube::Client {
+        &self.controller_client
+    }
+
     /// The metrics registry of the system's own controller, while it has one.
     pub fn controller_health(&self) -> Option<&Health> {
         self.controller.as_ref().map(|c| &c.health)
