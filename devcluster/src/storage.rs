@@ -931,6 +931,20 @@ mod tests {
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default", "uid": format!("uid-{name}")}})
     }
 
+    /// Create `k/<name>` for each name, in order.
+    async fn create_all(store: &Store, names: &[&str]) {
+        for n in names {
+            store
+                .write(WriteOp::Put {
+                    key: format!("k/{n}"),
+                    object: obj(n),
+                    expect: Expect::Absent,
+                })
+                .await
+                .unwrap();
+        }
+    }
+
     #[tokio::test]
     async fn revisions_increase_and_preconditions_hold() {
         let store = Store::in_memory(HistoryLimits::default());
@@ -985,16 +999,7 @@ mod tests {
     #[tokio::test]
     async fn subscribers_replay_history_then_follow() {
         let store = Store::in_memory(HistoryLimits::default());
-        for n in ["a", "b", "c"] {
-            store
-                .write(WriteOp::Put {
-                    key: format!("k/{n}"),
-                    object: obj(n),
-                    expect: Expect::Absent,
-                })
-                .await
-                .unwrap();
-        }
+        create_all(&store, &["a", "b", "c"]).await;
         let mut sub = store.subscribe(Some(1)).unwrap();
         assert_eq!(
             sub.replay.iter().map(|e| e.rev).collect::<Vec<_>>(),
@@ -1091,16 +1096,7 @@ mod tests {
             ..HistoryLimits::default()
         });
         let mut slow = store.subscribe(None).unwrap();
-        for n in ["a", "b"] {
-            store
-                .write(WriteOp::Put {
-                    key: format!("k/{n}"),
-                    object: obj(n),
-                    expect: Expect::Absent,
-                })
-                .await
-                .unwrap();
-        }
+        create_all(&store, &["a", "b"]).await;
         let mut fresh = store.subscribe(Some(2)).unwrap();
         store
             .write(WriteOp::Delete {
@@ -1242,16 +1238,7 @@ mod tests {
                 HistoryLimits::default(),
             )
             .unwrap();
-            for n in ["a", "b"] {
-                store
-                    .write(WriteOp::Put {
-                        key: format!("k/{n}"),
-                        object: obj(n),
-                        expect: Expect::Absent,
-                    })
-                    .await
-                    .unwrap();
-            }
+            create_all(&store, &["a", "b"]).await;
             store
                 .write(WriteOp::Delete {
                     key: "k/a".into(),

@@ -271,16 +271,7 @@ async fn token_requests_and_reviews_are_authorized_as_kube_names_them() {
         raw(&alice, "GET", "/openid/v1/jwks", None, "").await.code,
         200
     );
-    let record =
-        |verb: &str, group: &str, resource: &str, sub: &str, ns: &str, name: &str| AccessRecord {
-            verb: verb.into(),
-            group: group.into(),
-            resource: resource.into(),
-            subresource: sub.into(),
-            namespace: ns.into(),
-            name: name.into(),
-            path: String::new(),
-        };
+    let record = AccessRecord::resource;
     let jwks = AccessRecord {
         path: "/openid/v1/jwks".into(),
         ..record("get", "", "", "", "", "")

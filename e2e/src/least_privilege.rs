@@ -360,23 +360,9 @@ mod tests {
         }
     }
 
-    fn record(
-        verb: &str,
-        group: &str,
-        resource: &str,
-        sub: &str,
-        ns: &str,
-        name: &str,
-    ) -> AccessRecord {
-        AccessRecord {
-            verb: verb.into(),
-            group: group.into(),
-            resource: resource.into(),
-            subresource: sub.into(),
-            namespace: ns.into(),
-            name: name.into(),
-            path: String::new(),
-        }
+    use AccessRecord as Record;
+    fn record(verb: &str, group: &str, resource: &str, sub: &str, ns: &str, name: &str) -> Record {
+        Record::resource(verb, group, resource, sub, ns, name)
     }
 
     #[test]

@@ -22,6 +22,26 @@ pub struct AccessRecord {
 }
 
 impl AccessRecord {
+    /// A resource request's record (what tests expect to find).
+    pub fn resource(
+        verb: &str,
+        group: &str,
+        resource: &str,
+        subresource: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Self {
+        AccessRecord {
+            verb: verb.into(),
+            group: group.into(),
+            resource: resource.into(),
+            subresource: subresource.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+            path: String::new(),
+        }
+    }
+
     pub fn of(attributes: &Attributes) -> Self {
         match &attributes.resource {
             Some(r) => AccessRecord {
