@@ -238,19 +238,17 @@ fn named_rule(groups: &[&str], resources: &[&str], verbs: &[&str], names: &[&str
 
 /// The master's ClusterRole rules: only what the master controllers use. Objects are created and
 /// repaired by server-side apply (`patch`, which creates a missing object), so no rule grants
-/// `create` but for Secrets (the pull secret is recreated by a create); cluster-scoped objects
-/// the operator owns by name are granted by name.
+/// `create`; cluster-scoped objects the operator owns by name are granted by name; Secrets are
+/// granted per namespace ([`master_secret_grants`]).
 pub fn master_rules() -> Vec<Value> {
     const READ: &[&str] = &["get", "list", "watch"];
+    // Read only through informers (never one by name).
+    const LIST_WATCH: &[&str] = &["list", "watch"];
     use crate::{genevalogging, routefix};
     vec![
         rule(&["aro.openshift.io"], &["clusters"], &with(&["patch"])),
-        rule(
-            &["aro.openshift.io"],
-            &["clusters/status"],
-            &["get", "update"],
-        ),
-        rule(&[""], &["secrets"], &with(&["create", "patch", "delete"])),
+        // Status is read with the object and written with an update.
+        rule(&["aro.openshift.io"], &["clusters/status"], &["update"]),
         named_rule(
             &[""],
             &["namespaces"],
@@ -291,7 +289,7 @@ pub fn master_rules() -> Vec<Value> {
         rule(
             &["machineconfiguration.openshift.io"],
             &["machineconfigpools"],
-            READ,
+            LIST_WATCH,
         ),
         rule(&["config.openshift.io"], &["clusterversions"], READ),
         rule(
@@ -299,9 +297,48 @@ pub fn master_rules() -> Vec<Value> {
             &["machinesets"],
             &with(&["patch"]),
         ),
-        rule(&["machine.openshift.io"], &["machines"], READ),
+        rule(&["machine.openshift.io"], &["machines"], LIST_WATCH),
         rule(&["events.k8s.io"], &["events"], &["create", "patch"]),
     ]
+}
+
+/// Name of the master's namespaced Secret Roles ([`master_secret_grants`]).
+pub const MASTER_SECRETS_ROLE: &str = "aro-operator-master-secrets";
+
+/// The master's Secrets, by namespace: a Role in each namespace where a controller reads or
+/// writes them, so the operator holds no cluster-wide Secrets (none to read elsewhere, and no
+/// ServiceAccount-token Secret to mint outside these namespaces).
+pub fn master_secret_grants() -> Vec<(&'static str, &'static [&'static str])> {
+    use crate::{alertwebhook, genevalogging, pullsecret};
+    vec![
+        // Its own Secret `cluster` (registry credentials, Geneva certificates): read only.
+        (OPERATOR_NAMESPACE, &["get", "list", "watch"]),
+        // The global pull secret: repaired in place, created when missing, deleted and
+        // recreated when its type is wrong.
+        (
+            pullsecret::PULL_SECRET_NAMESPACE,
+            &["get", "list", "watch", "create", "patch", "delete"],
+        ),
+        // Alertmanager's configuration.
+        (alertwebhook::NAMESPACE, &["get", "list", "watch", "patch"]),
+        // genevalogging's certificates (server-side apply creates them).
+        (genevalogging::NAMESPACE, &["get", "list", "watch", "patch"]),
+    ]
+}
+
+fn master_secret_roles() -> Vec<Value> {
+    let subjects = json!([{"kind": "ServiceAccount", "name": name_of("master"), "namespace": OPERATOR_NAMESPACE}]);
+    let mut objects = Vec::new();
+    for (namespace, verbs) in master_secret_grants() {
+        objects.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": MASTER_SECRETS_ROLE, "namespace": namespace, "labels": labels("master")},
+            "rules": [rule(&[""], &["secrets"], verbs)]}));
+        objects.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": MASTER_SECRETS_ROLE, "namespace": namespace, "labels": labels("master")},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": MASTER_SECRETS_ROLE},
+            "subjects": subjects}));
+    }
+    objects
 }
 
 /// The worker's ClusterRole rules.
@@ -312,11 +349,8 @@ pub fn worker_rules() -> Vec<Value> {
             &["clusters"],
             &["get", "list", "watch"],
         ),
-        rule(
-            &["aro.openshift.io"],
-            &["clusters/status"],
-            &["get", "update"],
-        ),
+        // Status is read with the object and written with an update.
+        rule(&["aro.openshift.io"], &["clusters/status"], &["update"]),
         rule(&["events.k8s.io"], &["events"], &["create", "patch"]),
     ]
 }
@@ -415,7 +449,17 @@ pub fn render(v: &OperatorDeployValues) -> Vec<Value> {
         objects.push(json!({"apiVersion": "v1", "kind": "ServiceAccount",
                             "metadata": {"name": name_of(role), "namespace": OPERATOR_NAMESPACE, "labels": labels(role)}}));
     }
+    // genevalogging's namespace exists before the operator runs, so the Role for its Secrets
+    // can be bound there (the operator still applies the namespace's own fields).
+    objects.push(json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": crate::genevalogging::NAMESPACE, "labels": {
+            "app.kubernetes.io/name": "aro-operator",
+            "app.kubernetes.io/part-of": "aro",
+        }},
+    }));
     objects.extend(rbac("master", master_rules()));
+    objects.extend(master_secret_roles());
     if v.worker.enabled {
         objects.extend(rbac("worker", worker_rules()));
     }
@@ -563,7 +607,6 @@ mod tests {
             })
         };
         for (group, resource, verb) in [
-            ("", "secrets", "delete"),
             ("apps", "daemonsets", "patch"),
             (
                 "security.openshift.io",
@@ -582,8 +625,19 @@ mod tests {
             assert!(allows(group, resource, verb), "{group}/{resource} {verb}");
         }
         assert!(!allows("machine.openshift.io", "machines", "delete"));
-        // Server-side apply creates; only Secrets (the recreated pull secret) take a create.
+        // Server-side apply creates: nothing cluster-wide takes a create. Secrets are granted
+        // only in the namespaces where controllers use them.
         assert!(!allows("", "namespaces", "create"));
+        assert!(!allows("", "secrets", "get"));
+        let secrets: BTreeMap<_, _> = master_secret_grants().into_iter().collect();
+        assert!(secrets[crate::pullsecret::PULL_SECRET_NAMESPACE].contains(&"delete"));
+        assert!(
+            secrets
+                .iter()
+                .filter(|(_, verbs)| verbs.contains(&"create"))
+                .count()
+                == 1
+        );
         assert!(!allows("apps", "daemonsets", "create"));
         // Cluster-scoped objects the operator owns are granted by name.
         let names_of = |resource: &str| -> Vec<Vec<Value>> {

@@ -26,6 +26,20 @@ pub struct Grant {
     pub namespace: Option<String>,
 }
 
+impl Grant {
+    /// A cluster-wide permission without a resource name; `resource` may name a subresource
+    /// (`resource/sub`).
+    pub fn new(verb: &str, group: &str, resource: &str) -> Self {
+        Grant {
+            verb: verb.into(),
+            group: group.into(),
+            resource: resource.into(),
+            name: None,
+            namespace: None,
+        }
+    }
+}
+
 impl fmt::Display for Grant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.verb, self.resource)?;
@@ -293,22 +307,26 @@ pub fn merge_namespaces(grants: &BTreeSet<Grant>) -> BTreeSet<Grant> {
 /// A grant a run is excused from using (cluster-wide, no resource name): `resource` may name a
 /// subresource (`resource/sub`).
 pub fn exempt(verb: &str, group: &str, resource: &str) -> Grant {
-    Grant {
-        verb: verb.into(),
-        group: group.into(),
-        resource: resource.into(),
-        name: None,
-        namespace: None,
-    }
+    Grant::new(verb, group, resource)
 }
 
-/// Print every request devcluster denied, by user (what a failing test shows first: the missing
-/// grant, rather than only its consequence).
-pub fn print_denials(log: &devcluster::AccessLog) {
+/// Every request devcluster denied, by user, one per line after a newline (empty when none):
+/// what a failing test shows first, the missing grant rather than only its consequence.
+pub fn denials(log: &devcluster::AccessLog) -> String {
+    let mut out = String::new();
     for user in log.users() {
         for denied in log.denied_to(&user) {
-            eprintln!("denied to {user}: {denied}");
+            out.push_str(&format!("\ndenied to {user}: {denied}"));
         }
+    }
+    out
+}
+
+/// Print [`denials`].
+pub fn print_denials(log: &devcluster::AccessLog) {
+    let denials = denials(log);
+    if !denials.is_empty() {
+        eprintln!("{}", denials.trim_start());
     }
 }
 
@@ -325,9 +343,27 @@ pub async fn assert_least_privilege(
         .as_ref()
         .expect("an embedded management cluster")
         .access_log();
-    let namespace = aro_local::identity::RP_NAMESPACE;
+    assert_account_least_privilege(
+        &system.client,
+        log,
+        aro_local::identity::RP_NAMESPACE,
+        account,
+        exempt,
+    )
+    .await;
+}
+
+/// Assert least privilege for ServiceAccount `namespace/account` of any cluster: `admin` reads
+/// the cluster's live RBAC, `log` is the cluster's access log (recording on).
+pub async fn assert_account_least_privilege(
+    admin: &kube::Client,
+    log: &devcluster::AccessLog,
+    namespace: &str,
+    account: &str,
+    exempt: &[Grant],
+) {
     let grants = merge_namespaces(
-        &service_account_grants(&system.client, namespace, account)
+        &service_account_grants(admin, namespace, account)
             .await
             .expect("the RBAC objects are listed"),
     );

@@ -296,6 +296,23 @@ impl Arm {
         cluster
     }
 
+    /// ARM's subscription lifecycle call: `PUT /subscriptions/{subscription}?api-version=2.0`
+    /// with `state` (`Registered`, `Warned`, `Suspended`, `Deleted`, `Unregistered`).
+    pub async fn put_subscription(&self, subscription: &str, state: &str) -> Result<Answer> {
+        let body = json!({
+            "state": state,
+            "registrationDate": "2026-01-01T00:00:00Z",
+            "properties": {"tenantId": demo::TENANT, "registeredFeatures": []},
+        });
+        self.send(
+            reqwest::Method::PUT,
+            &format!("/subscriptions/{subscription}"),
+            "2.0",
+            Some(&body),
+        )
+        .await
+    }
+
     /// Poll GET until the cluster is gone (404).
     pub async fn wait_gone(&self, name: &str, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
@@ -307,6 +324,40 @@ impl Arm {
         }
         Err(Error::Timeout(timeout, format!("{name} was never deleted")))
     }
+}
+
+/// Poll `check` every 50 ms until it holds; after `timeout`, panics naming `what`. Returns how
+/// long that took.
+pub async fn until<F, Fut>(timeout: Duration, what: &str, check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    until_explained(timeout, what, String::new, check).await
+}
+
+/// [`until`], and the panic adds what `explain` says then (for example the requests the API
+/// server denied: the cause, not only the consequence).
+pub async fn until_explained<F, Fut>(
+    timeout: Duration,
+    what: &str,
+    explain: impl Fn() -> String,
+    mut check: F,
+) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < timeout,
+            "{what} never happened{}",
+            explain()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    started.elapsed()
 }
 
 /// A kube client from a kubeconfig document (a cluster's admin kubeconfig).

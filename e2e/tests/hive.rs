@@ -161,7 +161,8 @@ async fn the_hive_runtime_creates_updates_and_deletes_clusters_through_cluster_d
         &system,
         "aro-rp-controller",
         &[
-            // A deleted subscription's clusters and the 7-day collector (as in lifecycle.rs).
+            // A deleted subscription's busy clusters and the operation-record collector
+            // (e2e/tests/subscriptions.rs uses these).
             exempt("create", "rp.aro.openshift.io", "asyncoperations"),
             exempt("delete", "rp.aro.openshift.io", "asyncoperations"),
             exempt("patch", "rp.aro.openshift.io", "subscriptions/status"),

@@ -487,7 +487,8 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
         &system,
         "aro-rp-frontend",
         &[
-            // ARM's subscription lifecycle PUT (the seed registered this subscription).
+            // ARM's subscription lifecycle PUT (the seed registered this subscription;
+            // e2e/tests/subscriptions.rs uses these).
             exempt("create", "rp.aro.openshift.io", "subscriptions"),
             exempt("update", "rp.aro.openshift.io", "subscriptions"),
             // The admin API's upserts of versions and role sets, and the customer list of role
@@ -529,7 +530,8 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
         &system,
         "aro-rp-controller",
         &[
-            // A deleted subscription's clusters (subscriptions.rs) and the 7-day collector.
+            // A deleted subscription's busy clusters and the operation-record collector
+            // (e2e/tests/subscriptions.rs uses these).
             exempt("create", "rp.aro.openshift.io", "asyncoperations"),
             exempt("delete", "rp.aro.openshift.io", "asyncoperations"),
             exempt("patch", "rp.aro.openshift.io", "subscriptions/status"),

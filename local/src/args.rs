@@ -88,8 +88,9 @@ pub struct LocalConfig {
     /// in [`crate::LocalSystem::frontend_health`]).
     pub frontend_metrics_listen: Option<SocketAddr>,
     /// Record what each identity was allowed and denied in the embedded management cluster
-    /// (`LocalSystem::devcluster`'s access log): the least-privilege tests read it. In-process
-    /// only (no flag).
+    /// (`LocalSystem::devcluster`'s access log) and in each local cluster
+    /// (`LocalRuntime::access_log`): the least-privilege tests read them. In-process only (no
+    /// flag).
     pub record_access: bool,
 }
 

@@ -367,11 +367,13 @@ impl LocalSystem {
         let azure = AzureClients::new(self.azure.clone())?;
         // The clusters' operators repair subnets with the RP's identity (a real cluster uses its
         // own service principal or workload identity).
-        let runtime = Arc::new(
-            LocalRuntime::new(self.clusters_dir.clone())
-                .with_operator_resync(self.config.operator_resync)
-                .with_subnets(Arc::new(ArmSubnets::new(azure.arm()))),
-        );
+        let mut runtime = LocalRuntime::new(self.clusters_dir.clone())
+            .with_operator_resync(self.config.operator_resync)
+            .with_subnets(Arc::new(ArmSubnets::new(azure.arm())));
+        if self.config.record_access {
+            runtime = runtime.with_access_recording();
+        }
+        let runtime = Arc::new(runtime);
         let (health, token, task) = self.spawn_controller(identity, azure, runtime.clone())?;
         Ok(RunningController {
             runtime,

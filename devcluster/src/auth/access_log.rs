@@ -4,7 +4,7 @@
 //! [`crate::DevclusterConfig::record_access`] is set; in-process only.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::{Attributes, UserInfo};
 
@@ -66,10 +66,11 @@ impl AccessRecord {
     }
 }
 
-type ByUser = Mutex<BTreeMap<String, BTreeSet<AccessRecord>>>;
+type ByUser = Arc<Mutex<BTreeMap<String, BTreeSet<AccessRecord>>>>;
 
-/// The recorded accesses by user name. Cheap when off (one branch per request).
-#[derive(Default)]
+/// The recorded accesses by user name. Cheap when off (one branch per request). A clone reads
+/// the same log (a test keeps one after handing the server on).
+#[derive(Default, Clone)]
 pub struct AccessLog {
     allowed: Option<ByUser>,
     denied: Option<ByUser>,
@@ -101,18 +102,18 @@ impl AccessLog {
         of(&self.denied, user)
     }
 
-    /// Every user that made an allowed request so far.
+    /// Every user that made a request so far (allowed or denied).
     pub fn users(&self) -> Vec<String> {
-        self.allowed
-            .as_ref()
-            .map(|r| {
-                r.lock()
+        let mut users = BTreeSet::new();
+        for log in [&self.allowed, &self.denied].into_iter().flatten() {
+            users.extend(
+                log.lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .keys()
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
+                    .cloned(),
+            );
+        }
+        users.into_iter().collect()
     }
 }
 

@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use super::rbac::{PolicyRule, RBAC_GROUP, RoleRef, compact, compact_string, covers, go_quoted};
-use super::{Attributes, Authorizer, Decision, ResourceAttributes, UserInfo};
+use super::{AccessLog, Attributes, Authorizer, Decision, ResourceAttributes, UserInfo};
 use crate::error::ApiError;
 use crate::registry::ResourceType;
 
@@ -20,8 +20,11 @@ pub fn is_checked(rt: &ResourceType) -> bool {
         )
 }
 
+/// Whether `user` may `verb` the resource; an allowed `bind` or `escalate` is recorded in `log`
+/// as the user's access (the grant was used, though by no request of its own).
 fn allowed(
     authorizer: &Authorizer,
+    log: &AccessLog,
     user: &UserInfo,
     verb: &str,
     resource: ResourceAttributes,
@@ -31,7 +34,11 @@ fn allowed(
         resource: Some(resource),
         path: String::new(),
     };
-    authorizer.authorize(user, &attributes) == Decision::Allow
+    let allow = authorizer.authorize(user, &attributes) == Decision::Allow;
+    if allow {
+        log.record(user, &attributes);
+    }
+    allow
 }
 
 /// kube's `ConfirmNoEscalation`: the user's rules in `namespace` cover `rules`, or the message
@@ -74,6 +81,7 @@ fn forbidden(rt: &ResourceType, name: &str, message: &str) -> ApiError {
 /// request's own attributes (its name is what an `escalate` grant's resourceNames match).
 pub fn check(
     authorizer: &Authorizer,
+    log: &AccessLog,
     user: &UserInfo,
     request: &Attributes,
     rt: &ResourceType,
@@ -100,7 +108,7 @@ pub fn check(
                 namespace: namespace.into(),
                 name: request_name,
             };
-            if allowed(authorizer, user, "escalate", escalate) {
+            if allowed(authorizer, log, user, "escalate", escalate) {
                 return Ok(());
             }
             let rules: Vec<PolicyRule> =
@@ -150,7 +158,7 @@ pub fn check(
                     namespace: namespace.into(),
                     name: role_ref.name.clone(),
                 };
-                if allowed(authorizer, user, "bind", bind) {
+                if allowed(authorizer, log, user, "bind", bind) {
                     return Ok(());
                 }
             }
@@ -234,8 +242,9 @@ mod tests {
             resource: None,
             path: String::new(),
         };
+        let log = AccessLog::new(true);
         let check = |plural: &str, ns: &str, obj: Value| {
-            check(&authorizer, &bob, &create, rt(plural), ns, &obj)
+            check(&authorizer, &log, &bob, &create, rt(plural), ns, &obj)
         };
         let getter = json!({"metadata": {"name": "r"}, "rules": [{"verbs": ["get"], "apiGroups": [""], "resources": ["configmaps"]}]});
         assert!(check("roles", "ns", getter.clone()).is_ok());
@@ -255,6 +264,18 @@ mod tests {
         let to = |kind: &str, name: &str| json!({"metadata": {"name": "b"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name}});
         // `bind` on view (resourceNames) though bob does not hold view's rules (none stored).
         assert!(check("rolebindings", "ns", to("ClusterRole", "view")).is_ok());
+        // The bind grant counts as used (the least-privilege tests read the log).
+        assert!(
+            log.of_user("bob")
+                .contains(&super::super::AccessRecord::resource(
+                    "bind",
+                    RBAC_GROUP,
+                    "clusterroles",
+                    "",
+                    "ns",
+                    "view"
+                ))
+        );
         assert!(check("rolebindings", "ns", to("Role", "mgr")).is_ok());
         let e = check("rolebindings", "ns", to("ClusterRole", "edit")).unwrap_err();
         assert_eq!(e.code, 403);
@@ -277,6 +298,7 @@ mod tests {
         assert!(
             super::check(
                 &authorizer,
+                &AccessLog::default(),
                 &root,
                 &create,
                 rt("clusterrolebindings"),

@@ -494,6 +494,7 @@ async fn route(server: Arc<Server>, req: Request<Body>) -> Routed {
             move |rt: &ResourceType, namespace: &str, obj: &Value| {
                 crate::auth::escalation::check(
                     &server.authorizer,
+                    &server.access_log,
                     &user,
                     &attributes,
                     rt,

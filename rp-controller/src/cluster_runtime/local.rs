@@ -72,6 +72,9 @@ pub struct LocalRuntime {
     /// Extra client CAs a cluster's API server trusts (what an install's manifests give
     /// OpenShift's `APIServer.spec.clientCA`), by infra id; set before the cluster starts.
     client_cas: std::sync::Mutex<HashMap<String, Vec<String>>>,
+    /// Record what each identity does in each cluster's API (the least-privilege tests compare
+    /// the operator's requests with the chart's grants).
+    record_access: bool,
 }
 
 impl LocalRuntime {
@@ -84,7 +87,23 @@ impl LocalRuntime {
             clusters: Default::default(),
             servers: Default::default(),
             client_cas: Default::default(),
+            record_access: false,
         }
+    }
+
+    /// Record what each identity is allowed and denied in every cluster's API server
+    /// ([`Self::access_log`]); for tests.
+    pub fn with_access_recording(mut self) -> Self {
+        self.record_access = true;
+        self
+    }
+
+    /// What each identity did in the API of running cluster `infra_id` (empty unless
+    /// [`Self::with_access_recording`]).
+    pub async fn access_log(&self, infra_id: &str) -> Option<devcluster::AccessLog> {
+        let slot = self.slot(infra_id);
+        let guard = slot.lock().await;
+        guard.as_ref().map(|c| c.devcluster.access_log().clone())
     }
 
     /// Make the API server of cluster `infra_id`, when it starts, trust these client CAs (PEM)
@@ -138,6 +157,7 @@ impl LocalRuntime {
             None => DevclusterConfig::in_memory(),
         };
         config.name = infra_id.to_string();
+        config.record_access = self.record_access;
         config.extra_client_ca_pems = self
             .client_cas
             .lock()
