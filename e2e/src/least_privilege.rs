@@ -353,6 +353,31 @@ pub async fn assert_least_privilege(
     .await;
 }
 
+/// Assert that ServiceAccount `aro-rp/<account>` of `system`'s embedded management cluster was
+/// denied nothing and used each of `needed` (a path's own grants, proven on that path while
+/// another test's full comparison exempts them).
+pub fn assert_used(system: &aro_local::LocalSystem, account: &str, needed: &[Grant]) {
+    let log = system
+        .devcluster
+        .as_ref()
+        .expect("an embedded management cluster")
+        .access_log();
+    let user = service_account_user(aro_local::identity::RP_NAMESPACE, account);
+    let denied = log.denied_to(&user);
+    assert!(
+        denied.is_empty(),
+        "{account} was denied (a grant is missing):{}",
+        denials(log)
+    );
+    let allowed = log.of_user(&user);
+    for grant in needed {
+        assert!(
+            allowed.iter().any(|r| covers(grant, r)),
+            "{account} never used {grant}"
+        );
+    }
+}
+
 /// Assert least privilege for ServiceAccount `namespace/account` of any cluster: `admin` reads
 /// the cluster's live RBAC, `log` is the cluster's access log (recording on).
 pub async fn assert_account_least_privilege(

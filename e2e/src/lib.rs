@@ -184,6 +184,16 @@ impl Arm {
         .await
     }
 
+    /// A request to an admin route (`/admin/...`, `api-version=admin`).
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer> {
+        self.send(method, path, "admin", body).await
+    }
+
     /// Admin GET of a cluster (the internal view SREs see).
     pub async fn admin_get(&self, name: &str) -> Result<Answer> {
         self.send(

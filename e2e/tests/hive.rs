@@ -162,7 +162,7 @@ async fn the_hive_runtime_creates_updates_and_deletes_clusters_through_cluster_d
         "aro-rp-controller",
         &[
             // A deleted subscription's busy clusters and the operation-record collector
-            // (e2e/tests/subscriptions.rs uses these).
+            // (e2e/tests/grants.rs uses these).
             exempt("create", "rp.aro.openshift.io", "asyncoperations"),
             exempt("delete", "rp.aro.openshift.io", "asyncoperations"),
             exempt("patch", "rp.aro.openshift.io", "subscriptions/status"),

@@ -488,11 +488,11 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
         "aro-rp-frontend",
         &[
             // ARM's subscription lifecycle PUT (the seed registered this subscription;
-            // e2e/tests/subscriptions.rs uses these).
+            // e2e/tests/grants.rs uses these).
             exempt("create", "rp.aro.openshift.io", "subscriptions"),
             exempt("update", "rp.aro.openshift.io", "subscriptions"),
             // The admin API's upserts of versions and role sets, and the customer list of role
-            // sets.
+            // sets (e2e/tests/grants.rs uses these).
             exempt("get", "rp.aro.openshift.io", "openshiftversions"),
             exempt("create", "rp.aro.openshift.io", "openshiftversions"),
             exempt("update", "rp.aro.openshift.io", "openshiftversions"),
@@ -531,7 +531,7 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
         "aro-rp-controller",
         &[
             // A deleted subscription's busy clusters and the operation-record collector
-            // (e2e/tests/subscriptions.rs uses these).
+            // (e2e/tests/grants.rs uses these).
             exempt("create", "rp.aro.openshift.io", "asyncoperations"),
             exempt("delete", "rp.aro.openshift.io", "asyncoperations"),
             exempt("patch", "rp.aro.openshift.io", "subscriptions/status"),
