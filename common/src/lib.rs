@@ -12,6 +12,7 @@ pub mod fs;
 pub mod health;
 pub mod kube_client;
 pub mod leader;
+pub mod manifests;
 pub mod resource_id;
 pub mod secret;
 pub mod serve;
@@ -59,6 +60,9 @@ pub enum Error {
     /// Leader election could not proceed (lease lost, invalid timing or API unusable).
     #[error("leader election: {0}")]
     LeaderElection(String),
+    /// A YAML manifest cannot be applied as it is written.
+    #[error("{source_name}: {reason}")]
+    InvalidManifest { source_name: String, reason: String },
     /// A CRD was written but the API server did not establish it in time.
     #[error("CRD {name} was not established within {timeout:?}")]
     CrdNotEstablished {

@@ -516,12 +516,15 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
                 "rp.aro.openshift.io",
                 "platformworkloadidentityrolesets",
             ),
-            // A PUT that loses its race: its operation record and staged Secret go.
+            // A PUT whose writes fail or that loses its race: its operation record, staged
+            // Secret and unique-key claims go (rp-frontend/tests/write_faults.rs uses these).
             exempt("delete", "rp.aro.openshift.io", "asyncoperations"),
             exempt("delete", "", "secrets"),
-            // Taking over a stale unique-key claim.
+            exempt("delete", "rp.aro.openshift.io", "clusteruniquekeys"),
+            // Taking over a stale unique-key claim, and the first PUT of a subscription the
+            // controller has not provisioned yet (rp-frontend/tests/validation.rs uses these
+            // under deploy/rp's grants).
             exempt("update", "rp.aro.openshift.io", "clusteruniquekeys"),
-            // The first PUT of a subscription the controller has not provisioned yet.
             exempt("create", "", "namespaces"),
         ],
     )

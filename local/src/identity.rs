@@ -12,10 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
-use serde::Deserialize;
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::api::{Api, PostParams};
 use tokio_util::sync::CancellationToken;
 
 use crate::{Error, Result, private};
@@ -55,50 +53,10 @@ const TOKEN_RETRY: Duration = Duration::from_secs(10);
 /// restart re-applies them idempotently and an edited file takes effect).
 pub async fn apply_rp_rbac(admin: &kube::Client) -> Result<()> {
     for (file, text) in RP_MANIFESTS {
-        for document in serde_yaml::Deserializer::from_str(text) {
-            let object = DynamicObject::deserialize(document)
-                .map_err(|e| Error::Config(format!("{file}: {e}")))?;
-            apply_object(admin, file, &object).await?;
-        }
+        aro_common::manifests::apply_yaml(admin, FIELD_MANAGER, file, text)
+            .await
+            .map_err(|e| Error::Config(e.to_string()))?;
     }
-    Ok(())
-}
-
-async fn apply_object(admin: &kube::Client, file: &str, object: &DynamicObject) -> Result<()> {
-    let kind = object.types.as_ref().map(|t| t.kind.as_str()).unwrap_or("");
-    let (resource, namespaced) = match kind {
-        "Namespace" => (ApiResource::erase::<Namespace>(&()), false),
-        "ServiceAccount" => (ApiResource::erase::<ServiceAccount>(&()), true),
-        "ClusterRole" => (ApiResource::erase::<ClusterRole>(&()), false),
-        "ClusterRoleBinding" => (ApiResource::erase::<ClusterRoleBinding>(&()), false),
-        "Role" => (ApiResource::erase::<Role>(&()), true),
-        "RoleBinding" => (ApiResource::erase::<RoleBinding>(&()), true),
-        other => {
-            return Err(Error::Config(format!(
-                "{file}: a {other:?} is not something aro local applies"
-            )));
-        }
-    };
-    let name = object
-        .metadata
-        .name
-        .as_deref()
-        .ok_or_else(|| Error::Config(format!("{file}: a {kind} without a name")))?;
-    let api: Api<DynamicObject> = match (&object.metadata.namespace, namespaced) {
-        (Some(namespace), true) => Api::namespaced_with(admin.clone(), namespace, &resource),
-        (None, true) => {
-            return Err(Error::Config(format!(
-                "{file}: {kind} {name} has no namespace"
-            )));
-        }
-        _ => Api::all_with(admin.clone(), &resource),
-    };
-    api.patch(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(object),
-    )
-    .await?;
     Ok(())
 }
 

@@ -2792,22 +2792,25 @@ async fn a_unique_key_claim_is_taken_over_only_when_stale_and_unused() {
     let env = start(false).await;
     let label = crds::management::naming::LABEL_CLIENT_ID_HASH;
     let claims: Api<ClusterUniqueKey> = Api::all(env.client.clone());
+    // The claims are made as the frontend's ServiceAccount under deploy/rp's grants (the
+    // take-over's update is a path the e2e lifecycle never takes).
+    let frontend = support::frontend_client(&env.dc, &env.client).await;
 
     assert!(matches!(
-        claim_unique_key(&env.client, "clientid", label, "abc", "/a")
+        claim_unique_key(&frontend, "clientid", label, "abc", "/a")
             .await
             .unwrap(),
         KeyClaim::Claimed(..)
     ));
     // Idempotent for its holder; refused to another while fresh.
     assert_eq!(
-        claim_unique_key(&env.client, "clientid", label, "abc", "/a")
+        claim_unique_key(&frontend, "clientid", label, "abc", "/a")
             .await
             .unwrap(),
         KeyClaim::Held
     );
     assert_eq!(
-        claim_unique_key(&env.client, "clientid", label, "abc", "/b")
+        claim_unique_key(&frontend, "clientid", label, "abc", "/b")
             .await
             .unwrap(),
         KeyClaim::Refused
@@ -2821,7 +2824,7 @@ async fn a_unique_key_claim_is_taken_over_only_when_stale_and_unused() {
         .await
         .unwrap();
     assert!(matches!(
-        claim_unique_key(&env.client, "clientid", label, "abc", "/b")
+        claim_unique_key(&frontend, "clientid", label, "abc", "/b")
             .await
             .unwrap(),
         KeyClaim::Claimed(..)
@@ -2835,12 +2838,55 @@ async fn a_unique_key_claim_is_taken_over_only_when_stale_and_unused() {
         Some(&crds::management::naming::short_hash("/b"))
     );
     assert_eq!(
-        claim_unique_key(&env.client, "clientid", label, "abc", "/a")
+        claim_unique_key(&frontend, "clientid", label, "abc", "/a")
             .await
             .unwrap(),
         KeyClaim::Refused
     );
+    let used = env.dc.access_log().of_user(&frontend_user());
+    let denied = env.dc.access_log().denied_to(&frontend_user());
     env.dc.stop().await;
+    assert!(denied.is_empty(), "the frontend was denied: {denied:?}");
+    assert!(
+        used.iter()
+            .any(|r| r.verb == "update" && r.resource == "clusteruniquekeys"),
+        "the take-over used no update"
+    );
+}
+
+/// The user name of the frontend's ServiceAccount.
+fn frontend_user() -> String {
+    let (namespace, account) = support::FRONTEND_ACCOUNT;
+    devcluster::UserInfo::service_account(namespace, account).name
+}
+
+/// ARM registers a subscription before rp-controller has made its namespace: the frontend, under
+/// deploy/rp's grants, makes it itself (a path the e2e lifecycle takes only when it wins that
+/// race).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_registered_before_its_namespace_exists_gets_it_from_the_frontend() {
+    let (dc, admin) = support::management_cluster().await;
+    let frontend = support::frontend_client(&dc, &admin).await;
+    let base = support::serve_http(frontend).await;
+    let answer = reqwest::Client::new()
+        .put(format!("{base}/subscriptions/{OTHER_SUB}?api-version=2.0"))
+        .json(&json!({"state": "Registered", "properties": {"tenantId": "tenant"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let namespace = crds::management::naming::subscription_namespace(OTHER_SUB);
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin.clone());
+    assert!(namespaces.get_opt(&namespace).await.unwrap().is_some());
+    let used = dc.access_log().of_user(&frontend_user());
+    let denied = dc.access_log().denied_to(&frontend_user());
+    dc.stop().await;
+    assert!(denied.is_empty(), "the frontend was denied: {denied:?}");
+    assert!(
+        used.iter()
+            .any(|r| r.verb == "create" && r.resource == "namespaces"),
+        "the frontend created no namespace"
+    );
 }
 
 /// Two subscriptions race for one managed domain: exactly one create wins, the other is

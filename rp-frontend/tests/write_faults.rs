@@ -264,7 +264,10 @@ impl Env {
 async fn start() -> (devcluster::Devcluster, Env) {
     let (dc, client) = support::management_cluster().await;
     let faults = Faults::default();
-    let faulty = client_with_faults(&dc, &faults).await;
+    // The frontend runs as its ServiceAccount under deploy/rp's grants: the clean-ups of failed
+    // writes are paths no other test takes.
+    let identity = support::frontend_identity(&dc, &client).await;
+    let faulty = client_with_faults(&identity, &faults).await;
     let app = Frontend::router(faulty, FrontendConfig::insecure_for_loopback("eastus"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -390,8 +393,26 @@ async fn what_the_client_is_told_matches_the_final_state_whatever_write_fails() 
             problems.extend(run(&env, n, request, at).await);
         }
     }
+    // The clean-ups used the frontend's own grants, and nothing was denied (deploy/rp's
+    // frontend-rbac.yaml: e2e/tests/lifecycle.rs exempts these as paths it does not take).
+    let (namespace, account) = support::FRONTEND_ACCOUNT;
+    let user = devcluster::UserInfo::service_account(namespace, account).name;
+    let denied = dc.access_log().denied_to(&user);
+    let used = dc.access_log().of_user(&user);
     dc.stop().await;
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(denied.is_empty(), "the frontend was denied: {denied:?}");
+    for (group, resource) in [
+        ("rp.aro.openshift.io", "asyncoperations"),
+        ("rp.aro.openshift.io", "clusteruniquekeys"),
+        ("", "secrets"),
+    ] {
+        assert!(
+            used.iter()
+                .any(|r| r.verb == "delete" && r.group == group && r.resource == resource),
+            "the frontend never deleted {resource}"
+        );
+    }
 }
 
 /// The failure of the old write path: a DELETE whose status write failed answered 500, deleted

@@ -189,9 +189,10 @@ where
     }
 }
 
-/// A kube client to a devcluster (over its real HTTPS listener) with `faults` in its transport.
-pub async fn client_with_faults(dc: &devcluster::Devcluster, faults: &Faults) -> kube::Client {
-    let kubeconfig = kube::config::Kubeconfig::from_yaml(dc.kubeconfig_yaml()).expect("kubeconfig");
+/// A kube client to a devcluster (over its real HTTPS listener) with `faults` in its transport,
+/// authenticated by `kubeconfig` (one of `dc`'s).
+pub async fn client_with_faults(kubeconfig: &str, faults: &Faults) -> kube::Client {
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(kubeconfig).expect("kubeconfig");
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
         .await
         .expect("client config");

@@ -36,9 +36,13 @@ pub const RP_ADMIN_KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nusers: [{na
 
 /// A devcluster serving the management CRDs, with one enabled default OpenShift version.
 pub async fn management_cluster() -> (Devcluster, kube::Client) {
-    let dc = Devcluster::start(DevclusterConfig::in_memory())
-        .await
-        .expect("devcluster starts");
+    // Access recorded: a test running the frontend under its ServiceAccount checks what it used.
+    let dc = Devcluster::start(DevclusterConfig {
+        record_access: true,
+        ..DevclusterConfig::in_memory()
+    })
+    .await
+    .expect("devcluster starts");
     let client = dc.client().await.expect("devcluster client");
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     for crd in crds::management_crds() {
@@ -76,6 +80,64 @@ pub async fn management_cluster() -> (Devcluster, kube::Client) {
         .await
         .expect("version created");
     (dc, client)
+}
+
+/// The frontend's ServiceAccount (deploy/rp/frontend-rbac.yaml).
+pub const FRONTEND_ACCOUNT: (&str, &str) = ("aro-rp", "aro-rp-frontend");
+
+/// Give the frontend its production identity in `dc`: deploy/rp's namespace and the frontend's
+/// RBAC (the very files), and the binding rp-controller makes in the subscription's namespace
+/// (ClusterRole `aro-rp-frontend-subscription`). Returns a kubeconfig with a token of the
+/// frontend's ServiceAccount.
+pub async fn frontend_identity(dc: &Devcluster, admin: &kube::Client) -> String {
+    for (file, text) in [
+        (
+            "deploy/rp/namespace.yaml",
+            include_str!("../../../deploy/rp/namespace.yaml"),
+        ),
+        (
+            "deploy/rp/frontend-rbac.yaml",
+            include_str!("../../../deploy/rp/frontend-rbac.yaml"),
+        ),
+    ] {
+        aro_common::manifests::apply_yaml(admin, "rp-frontend-tests", file, text)
+            .await
+            .expect("deploy/rp applies");
+    }
+    let (namespace, account) = FRONTEND_ACCOUNT;
+    let subscription_namespace = crds::management::naming::subscription_namespace(SUB);
+    let namespace_object = serde_json::json!({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": subscription_namespace},
+    });
+    let bound = serde_json::json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "aro-rp-frontend-subscription", "namespace": subscription_namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "aro-rp-frontend-subscription"},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+    });
+    let documents = format!(
+        "{}\n---\n{}",
+        serde_json::to_string(&namespace_object).unwrap(),
+        serde_json::to_string(&bound).unwrap()
+    );
+    aro_common::manifests::apply_yaml(admin, "rp-controller", "subscription access", &documents)
+        .await
+        .expect("the subscription binding applies");
+    let token = dc
+        .service_account_token(namespace, account, &[], Duration::from_secs(3600))
+        .expect("a token of the frontend's ServiceAccount");
+    dc.token_kubeconfig(&token)
+}
+
+/// A client of `dc` as the frontend's ServiceAccount ([`frontend_identity`]).
+pub async fn frontend_client(dc: &Devcluster, admin: &kube::Client) -> kube::Client {
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&frontend_identity(dc, admin).await)
+        .expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("client config");
+    kube::Client::try_from(config).expect("client")
 }
 
 /// Serve the frontend over plain HTTP on a loopback port; returns its base URL.
