@@ -204,6 +204,16 @@ impl FakeHive {
         })
         .await
         .expect("the installed cluster starts");
+        // OpenShift's namespaces the operator's chart binds Roles in (an install makes them).
+        let namespaces: Api<Namespace> = Api::all(cluster.client().await.unwrap());
+        for name in ["openshift-config", "openshift-monitoring"] {
+            let namespace: Namespace =
+                serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+            namespaces
+                .create(&PostParams::default(), &namespace)
+                .await
+                .unwrap();
+        }
         let secret = |name: &str, data: Value| -> Secret {
             serde_json::from_value(json!({
                 "metadata": {"name": name, "namespace": self.namespace},

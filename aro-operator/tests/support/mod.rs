@@ -94,8 +94,9 @@ pub fn machineset(name: &str, replicas: i64) -> Value {
     })
 }
 
-/// What a freshly installed cluster has that the controllers read.
-pub async fn seed(client: &Client, version: &str) {
+/// OpenShift's namespaces: they exist before the operator is deployed (the chart binds its
+/// Secret Roles in two of them).
+pub async fn seed_namespaces(client: &Client) {
     for ns in [
         "openshift-config",
         "openshift-monitoring",
@@ -107,6 +108,10 @@ pub async fn seed(client: &Client, version: &str) {
         )
         .await;
     }
+}
+
+/// What a freshly installed cluster has that the controllers read (after [`seed_namespaces`]).
+pub async fn seed(client: &Client, version: &str) {
     create(
         client,
         json!({
@@ -169,6 +174,7 @@ impl Env {
         )
         .await
         .unwrap();
+        seed_namespaces(&client).await;
         deploy(&client, &values()).await.unwrap();
         seed(&client, version).await;
         Env {
