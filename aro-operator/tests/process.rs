@@ -1,5 +1,6 @@
-//! `aro operator` end to end against a real API server: client from a kubeconfig file, leader
-//! election, the master controllers, shutdown releasing the lease.
+//! `aro operator` end to end against a real API server: client from a kubeconfig file with a
+//! token of the role's ServiceAccount (so the chart's RBAC is what it may do), leader election,
+//! the role's controllers, shutdown releasing the lease.
 
 mod support;
 
@@ -11,13 +12,29 @@ use serde_json::json;
 use support::*;
 use tokio_util::sync::CancellationToken;
 
-#[tokio::test]
-async fn operator_process_leads_and_repairs_the_pull_secret() {
-    let env = Env::new("4.15.35").await;
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, env.dc.kubeconfig_yaml()).unwrap();
-    let mut args = OperatorArgs::for_role(Role::Master);
+/// Start `aro operator --role <role>` as the role's ServiceAccount and wait until it leads; a
+/// request the chart's RBAC denies fails the test at once, naming it.
+async fn start_leading(
+    env: &Env,
+    role: Role,
+    dir: &std::path::Path,
+) -> (
+    CancellationToken,
+    tokio::task::JoinHandle<aro_operator::Result<()>>,
+) {
+    let account = aro_operator::manifests::service_account(role);
+    let token = env
+        .dc
+        .service_account_token(
+            aro_operator::OPERATOR_NAMESPACE,
+            &account,
+            &[],
+            std::time::Duration::from_secs(3600),
+        )
+        .unwrap();
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(&kubeconfig, env.dc.token_kubeconfig(&token)).unwrap();
+    let mut args = OperatorArgs::for_role(role);
     args.kubeconfig = Some(kubeconfig);
     args.listen_address = "127.0.0.1:0".parse().unwrap();
     args.identity = Some("test-pod".into());
@@ -26,10 +43,39 @@ async fn operator_process_leads_and_repairs_the_pull_secret() {
 
     let leases = Api::<Lease>::namespaced(env.client.clone(), aro_operator::OPERATOR_NAMESPACE);
     wait_until("the operator to lead", || async {
-        let lease = leases.get_opt("aro-operator-master").await.unwrap()?;
+        assert_nothing_denied(env, role);
+        let lease = leases.get_opt(&account).await.unwrap()?;
         (lease.spec?.holder_identity.as_deref() == Some("test-pod")).then_some(())
     })
     .await;
+    (shutdown, process)
+}
+
+/// Panics naming every request of the role's ServiceAccount that RBAC denied.
+fn assert_nothing_denied(env: &Env, role: Role) {
+    let user = devcluster::UserInfo::service_account(
+        aro_operator::OPERATOR_NAMESPACE,
+        &aro_operator::manifests::service_account(role),
+    )
+    .name;
+    let denied = env.dc.access_log().denied_to(&user);
+    assert!(
+        denied.is_empty(),
+        "the chart's RBAC denied {user}: {}",
+        denied
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+}
+
+#[tokio::test]
+async fn operator_process_leads_and_repairs_the_pull_secret() {
+    let env = Env::new("4.15.35").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (shutdown, process) = start_leading(&env, Role::Master, dir.path()).await;
+    let leases = Api::<Lease>::namespaced(env.client.clone(), aro_operator::OPERATOR_NAMESPACE);
 
     let corrupted_at = std::time::Instant::now();
     Api::<Secret>::namespaced(env.client.clone(), "openshift-config")
@@ -65,5 +111,33 @@ async fn operator_process_leads_and_repairs_the_pull_secret() {
         None,
         "the lease is released on shutdown"
     );
+    assert_nothing_denied(&env, Role::Master);
+    env.stop().await;
+}
+
+/// The worker role under its own grants: it leads and its checker reports on the Cluster.
+#[tokio::test]
+async fn worker_process_leads_and_reports_its_check() {
+    let env = Env::new("4.15.35").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (shutdown, process) = start_leading(&env, Role::Worker, dir.path()).await;
+    let condition = aro_operator::checker::condition_type(Role::Worker);
+    wait_until("the worker's check on the Cluster", || async {
+        assert_nothing_denied(&env, Role::Worker);
+        let cluster = Api::<crds::operator::Cluster>::all(env.client.clone())
+            .get("cluster")
+            .await
+            .ok()?;
+        cluster
+            .status?
+            .conditions
+            .iter()
+            .any(|c| c.type_ == condition)
+            .then_some(())
+    })
+    .await;
+    shutdown.cancel();
+    process.await.unwrap().unwrap();
+    assert_nothing_denied(&env, Role::Worker);
     env.stop().await;
 }

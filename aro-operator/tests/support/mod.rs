@@ -163,9 +163,14 @@ impl Env {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let dc = Devcluster::start(DevclusterConfig::in_memory())
-            .await
-            .unwrap();
+        // Access recorded: a test running the operator as its ServiceAccount names what RBAC
+        // denied it.
+        let dc = Devcluster::start(DevclusterConfig {
+            record_access: true,
+            ..DevclusterConfig::in_memory()
+        })
+        .await
+        .unwrap();
         let client = dc.client().await.unwrap();
         apply_crds(
             &client,
