@@ -105,13 +105,13 @@ async fn operator_process_leads_and_repairs_the_pull_secret() {
 
     shutdown.cancel();
     process.await.unwrap().unwrap();
+    assert_nothing_denied(&env, Role::Master);
     let lease = leases.get("aro-operator-master").await.unwrap();
     assert_eq!(
         lease.spec.unwrap().holder_identity,
         None,
         "the lease is released on shutdown"
     );
-    assert_nothing_denied(&env, Role::Master);
     env.stop().await;
 }
 

@@ -166,7 +166,8 @@ async fn the_hive_runtime_creates_updates_and_deletes_clusters_through_cluster_d
             exempt("create", "rp.aro.openshift.io", "asyncoperations"),
             exempt("delete", "rp.aro.openshift.io", "asyncoperations"),
             exempt("patch", "rp.aro.openshift.io", "subscriptions/status"),
-            // A failed install's ClusterProvisions (cluster_runtime/hive.rs unit tests).
+            // A failed install's ClusterProvisions (rp-controller/tests/hive_runtime.rs lists
+            // them as this ServiceAccount).
             exempt("list", "hive.openshift.io", "clusterprovisions"),
         ],
     )

@@ -5,6 +5,8 @@
 //! ClusterDeprovision). The "installed cluster" is a second devcluster that, as OpenShift does
 //! with the install manifests, trusts the client CA the manifests Secret carries.
 
+mod support;
+
 use std::time::Duration;
 
 use aro_operator::manifests::OperatorDeployValues;
@@ -47,8 +49,10 @@ fn seed(infra_id: &str) -> SeedInput {
     }
 }
 
-/// A management cluster with Hive's CRDs.
-async fn hive_cluster() -> (Devcluster, kube::Client) {
+/// A management cluster with Hive's CRDs and deploy/rp's RBAC: an admin client (Hive's part in
+/// these tests) and a client of rp-controller's ServiceAccount, which the runtime writes as (so
+/// its hive grants in deploy/rp are what it may do, as in production).
+async fn hive_cluster() -> (Devcluster, kube::Client, kube::Client) {
     let devcluster = Devcluster::start(DevclusterConfig::in_memory())
         .await
         .expect("devcluster starts");
@@ -56,7 +60,30 @@ async fn hive_cluster() -> (Devcluster, kube::Client) {
     aro_common::crd::apply_crds(&client, &hive_crds().expect("Hive CRDs parse"), "test")
         .await
         .expect("the Hive CRDs apply");
-    (devcluster, client)
+    for (file, text) in [
+        (
+            "deploy/rp/namespace.yaml",
+            include_str!("../../deploy/rp/namespace.yaml"),
+        ),
+        (
+            "deploy/rp/controller-rbac.yaml",
+            include_str!("../../deploy/rp/controller-rbac.yaml"),
+        ),
+    ] {
+        aro_common::manifests::apply_yaml(&client, "test", file, text)
+            .await
+            .expect("deploy/rp applies");
+    }
+    let token = devcluster
+        .service_account_token(
+            "aro-rp",
+            "aro-rp-controller",
+            &[],
+            Duration::from_secs(3600),
+        )
+        .expect("a token of the controller's ServiceAccount");
+    let controller = kube_client(&devcluster.token_kubeconfig(&token)).await;
+    (devcluster, client, controller)
 }
 
 fn runtime(client: &kube::Client) -> HiveRuntime {
@@ -204,16 +231,7 @@ impl FakeHive {
         })
         .await
         .expect("the installed cluster starts");
-        // OpenShift's namespaces the operator's chart binds Roles in (an install makes them).
-        let namespaces: Api<Namespace> = Api::all(cluster.client().await.unwrap());
-        for name in ["openshift-config", "openshift-monitoring"] {
-            let namespace: Namespace =
-                serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
-            namespaces
-                .create(&PostParams::default(), &namespace)
-                .await
-                .unwrap();
-        }
+        support::create_openshift_namespaces(&cluster.client().await.unwrap()).await;
         let secret = |name: &str, data: Value| -> Secret {
             serde_json::from_value(json!({
                 "metadata": {"name": name, "namespace": self.namespace},
@@ -392,8 +410,8 @@ async fn kube_client(kubeconfig: &str) -> kube::Client {
 
 #[tokio::test]
 async fn hive_installs_the_cluster_and_deprovisions_it() {
-    let (_management, client) = hive_cluster().await;
-    let rt = runtime(&client);
+    let (_management, client, controller) = hive_cluster().await;
+    let rt = runtime(&controller);
     let infra_id = "demo-abcde";
     let hive = FakeHive::new(&client, infra_id);
 
@@ -552,7 +570,7 @@ async fn hive_installs_the_cluster_and_deprovisions_it() {
     assert!(!rt.operator_ready(infra_id).await.unwrap());
 
     // A restarted controller (a new runtime) adopts the ClusterDeployment it finds.
-    let restarted = runtime(&client);
+    let restarted = runtime(&controller);
     assert_eq!(
         restarted.resume(infra_id).await.unwrap(),
         Some(access.clone())
@@ -600,8 +618,8 @@ level=fatal msg=failed to fetch Cluster: failed to generate asset "Cluster"
 
 #[tokio::test]
 async fn hives_failure_reasons_become_the_customers_errors() {
-    let (_management, client) = hive_cluster().await;
-    let rt = runtime(&client);
+    let (_management, client, controller) = hive_cluster().await;
+    let rt = runtime(&controller);
     let wrapped_detail = vec![ArmErrorDetail {
         code: "RequestDisallowedByPolicy".into(),
         message:
@@ -684,8 +702,8 @@ async fn hives_failure_reasons_become_the_customers_errors() {
 
 #[tokio::test]
 async fn exhausted_install_attempts_end_the_install() {
-    let (_management, client) = hive_cluster().await;
-    let rt = runtime(&client);
+    let (_management, client, controller) = hive_cluster().await;
+    let rt = runtime(&controller);
     let infra_id = "demo-stopd";
     let hive = FakeHive::new(&client, infra_id);
     assert_in_progress(

@@ -5,6 +5,8 @@
 //! secrets a real installer may print, which the runtime's log must not keep.
 #![cfg(unix)]
 
+mod support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -151,6 +153,7 @@ async fn installs_deploys_the_operator_and_destroys() {
     let devcluster = Devcluster::start(DevclusterConfig::in_memory())
         .await
         .expect("devcluster starts");
+    support::create_openshift_namespaces(&devcluster.client().await.unwrap()).await;
     let scripts = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     let kubeconfig = scripts.path().join("cluster-kubeconfig");
