@@ -113,8 +113,10 @@ mod tests {
     use serde_json::json;
 
     fn updated(body: serde_json::Value) -> Result<OpenShiftClusterSpec, ArmErrorDetail> {
-        let mut spec = OpenShiftClusterSpec::default();
-        spec.operator_flags = crds::operator::default_operator_flags();
+        let mut spec = OpenShiftClusterSpec {
+            operator_flags: crds::operator::default_operator_flags(),
+            ..Default::default()
+        };
         spec.operator_flags
             .insert("aro.routefix.enabled".into(), "false".into());
         apply(&serde_json::from_value(body).unwrap(), &mut spec).map(|()| spec)
