@@ -703,8 +703,14 @@ fn rbac_is_least_privilege() {
         "openshiftversions",
         "platformworkloadidentityrolesets",
     ] {
-        assert!(!grants(&frontend, resource, "update"), "frontend {resource}");
-        assert!(!grants(&controller, resource, "update"), "controller {resource}");
+        assert!(
+            !grants(&frontend, resource, "update"),
+            "frontend {resource}"
+        );
+        assert!(
+            !grants(&controller, resource, "update"),
+            "controller {resource}"
+        );
     }
     assert_eq!(roles.len(), 1, "one Role: the controller's leader election");
     let lease_rules = roles[0].rules.clone().unwrap_or_default();

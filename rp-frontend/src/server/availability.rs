@@ -24,6 +24,8 @@ use tokio_util::task::AbortOnDropHandle;
 pub const STALE_AFTER: Duration = Duration::from_secs(3);
 /// How often readiness probes the management API.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+/// How often readiness is re-evaluated (a cache that synced or broke shows within this).
+const READINESS_INTERVAL: Duration = Duration::from_millis(250);
 /// How recent the last successful probe must be for the frontend to be ready.
 pub const ROUND_TRIP_FRESH: Duration = Duration::from_secs(6);
 /// Bound of one probe.
@@ -144,7 +146,7 @@ pub fn ready(watches: &[&WatchHealth], last_round_trip: Option<Instant>, now: In
 }
 
 /// Keep `health`'s readiness: probe the management API every [`PROBE_INTERVAL`] and mark the
-/// frontend ready while [`ready`] holds. Ends with the handle.
+/// frontend ready while [`ready`] holds (re-evaluated every 250 ms). Ends with the handle.
 pub fn spawn_readiness(
     client: kube::Client,
     watches: Vec<Arc<WatchHealth>>,
@@ -152,14 +154,18 @@ pub fn spawn_readiness(
 ) -> AbortOnDropHandle<()> {
     let task = tokio::spawn(async move {
         let mut last_round_trip = None;
-        let mut ticks = tokio::time::interval(PROBE_INTERVAL);
+        let mut last_probe: Option<Instant> = None;
+        let mut ticks = tokio::time::interval(READINESS_INTERVAL);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            match tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await {
-                Ok(Ok(_)) => last_round_trip = Some(Instant::now()),
-                Ok(Err(error)) => tracing::warn!(%error, "management API probe failed"),
-                Err(_) => tracing::warn!("management API probe timed out"),
+            if last_probe.is_none_or(|t| t.elapsed() >= PROBE_INTERVAL) {
+                last_probe = Some(Instant::now());
+                match tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await {
+                    Ok(Ok(_)) => last_round_trip = Some(Instant::now()),
+                    Ok(Err(error)) => tracing::warn!(%error, "management API probe failed"),
+                    Err(_) => tracing::warn!("management API probe timed out"),
+                }
             }
             let watches: Vec<&WatchHealth> = watches.iter().map(Arc::as_ref).collect();
             let now_ready = ready(&watches, last_round_trip, Instant::now());
