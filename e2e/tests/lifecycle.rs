@@ -489,12 +489,12 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
         &[
             // ARM's subscription lifecycle PUT (the seed registered this subscription).
             exempt("create", "rp.aro.openshift.io", "subscriptions"),
-            exempt("update", "rp.aro.openshift.io", "subscriptions"),
+            exempt("patch", "rp.aro.openshift.io", "subscriptions"),
             // The admin API's upserts of versions and role sets, and the customer list of role
             // sets.
             exempt("get", "rp.aro.openshift.io", "openshiftversions"),
             exempt("create", "rp.aro.openshift.io", "openshiftversions"),
-            exempt("update", "rp.aro.openshift.io", "openshiftversions"),
+            exempt("patch", "rp.aro.openshift.io", "openshiftversions"),
             exempt(
                 "get",
                 "rp.aro.openshift.io",
@@ -511,7 +511,7 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
                 "platformworkloadidentityrolesets",
             ),
             exempt(
-                "update",
+                "patch",
                 "rp.aro.openshift.io",
                 "platformworkloadidentityrolesets",
             ),
@@ -519,7 +519,7 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
             exempt("delete", "rp.aro.openshift.io", "asyncoperations"),
             exempt("delete", "", "secrets"),
             // Taking over a stale unique-key claim.
-            exempt("update", "rp.aro.openshift.io", "clusteruniquekeys"),
+            exempt("patch", "rp.aro.openshift.io", "clusteruniquekeys"),
             // The first PUT of a subscription the controller has not provisioned yet.
             exempt("create", "", "namespaces"),
         ],
