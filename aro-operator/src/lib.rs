@@ -26,6 +26,19 @@ pub mod subnets;
 pub use manager::{OperatorArgs, run, run_controllers};
 pub use role::Role;
 
+/// The `.enabled` operator flag of each controller this operator has: the default flags
+/// (`crds::operator::default_operator_flags`) turn on these and no other.
+pub const CONTROLLER_FLAGS: &[&str] = &[
+    alertwebhook::FLAG_ENABLED,
+    checker::FLAG_ENABLED,
+    dnsmasq::FLAG_ENABLED,
+    genevalogging::FLAG_ENABLED,
+    machineset::FLAG_ENABLED,
+    pullsecret::FLAG_ENABLED,
+    routefix::FLAG_ENABLED,
+    subnets::FLAG_ENABLED,
+];
+
 /// Namespace the operator runs in.
 pub const OPERATOR_NAMESPACE: &str = "openshift-azure-operator";
 /// Field manager of every server-side apply and update the operator makes.
@@ -108,3 +121,21 @@ impl Error {
 }
 
 pub(crate) use aro_common::kube_client::is_not_found;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_flags_enable_exactly_the_controllers_that_exist() {
+        let defaults = crds::operator::default_operator_flags();
+        let on: std::collections::BTreeSet<&str> = defaults
+            .iter()
+            .filter(|(flag, value)| flag.ends_with(".enabled") && value.as_str() == "true")
+            .map(|(flag, _)| flag.as_str())
+            .collect();
+        let controllers: std::collections::BTreeSet<&str> =
+            CONTROLLER_FLAGS.iter().copied().collect();
+        assert_eq!(on, controllers);
+    }
+}

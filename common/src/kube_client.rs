@@ -1,5 +1,6 @@
-//! Kubernetes API clients: their error predicates ([`is_conflict`], [`is_not_found`]), the
-//! readiness of a controller's store ([`store_ready`]) and their timeouts.
+//! Kubernetes API clients: their error predicates ([`is_conflict`], [`is_not_found`],
+//! [`is_unavailable`]), the readiness of a controller's store ([`store_ready`]) and their
+//! timeouts.
 //!
 //! Timeouts: kube-rs sets none by default (its `read_timeout` works per
 //! socket read and would also cut quiet watches): a management call to a stalled API server would
@@ -27,6 +28,17 @@ pub fn is_conflict(e: &kube::Error) -> bool {
 /// Whether a kube error is a 404 Not Found.
 pub fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+/// Whether a kube error means the management API could not be reached or could not answer now
+/// (connection refused or reset, a timeout, a broken response stream, 429 throttling or 503/504
+/// from the API server): worth a retry later, not a failure of the request itself.
+pub fn is_unavailable(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => matches!(s.code, 429 | 503 | 504),
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => true,
+        _ => false,
+    }
 }
 
 /// Whether a controller's store finished its first list (only then can reconciles run).
@@ -130,6 +142,31 @@ mod tests {
         assert!(store_ready(&store));
     }
 
+    #[tokio::test]
+    async fn unreachable_or_busy_servers_are_unavailable_and_refusals_are_not() {
+        // A port nothing listens on: connection refused.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let client = Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap();
+        let error = Api::<ConfigMap>::namespaced(client, "default")
+            .get("x")
+            .await
+            .unwrap_err();
+        assert!(is_unavailable(&error), "{error}");
+        let status = |code| {
+            let mut s = kube::core::Status::failure("m", "r");
+            s.code = code;
+            kube::Error::Api(s.boxed())
+        };
+        for code in [429, 503, 504] {
+            assert!(is_unavailable(&status(code)), "{code}");
+        }
+        for code in [400, 403, 404, 409, 500] {
+            assert!(!is_unavailable(&status(code)), "{code}");
+        }
+    }
+
     #[test]
     fn watches_and_follows_are_streams() {
         let stream = |u: &str| is_stream(&u.parse().unwrap());
@@ -195,6 +232,7 @@ mod tests {
                 error.to_string().contains("did not answer within"),
                 "{name}: {error}"
             );
+            assert!(is_unavailable(&error), "{name}: {error}");
         }
         assert!(api.list(&Default::default()).await.is_ok());
 

@@ -4,8 +4,11 @@
 //! and the Kubernetes helpers of the RP and the operator: request timeouts and error predicates of
 //! API clients ([`kube_client`]), leader election on a Lease ([`leader`]), controller store
 //! readiness ([`kube_client::store_ready`]), CRD installation ([`crd`]) and the drift comparison
-//! that decides whether an object must be written ([`drift`]).
+//! that decides whether an object must be written ([`drift`]), writes of shared custom resources
+//! as guarded merge patches of the changed fields ([`merge_patch`]), and the jittered
+//! exponential backoff of retries ([`backoff`]).
 
+pub mod backoff;
 pub mod crd;
 pub mod drift;
 pub mod fs;
@@ -13,6 +16,7 @@ pub mod health;
 pub mod kube_client;
 pub mod leader;
 pub mod manifests;
+pub mod merge_patch;
 pub mod resource_id;
 pub mod secret;
 pub mod serve;

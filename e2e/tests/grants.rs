@@ -106,7 +106,7 @@ async fn a_deleted_subscriptions_clusters_are_deleted_under_least_privilege() {
     assert_used(
         &system,
         "aro-rp-frontend",
-        &[rp("create", "subscriptions"), rp("update", "subscriptions")],
+        &[rp("create", "subscriptions"), rp("patch", "subscriptions")],
     );
     system.stop().await.unwrap();
 }
@@ -200,11 +200,11 @@ async fn the_admin_catalogue_is_upserted_and_listed_under_least_privilege() {
         &[
             rp("get", "openshiftversions"),
             rp("create", "openshiftversions"),
-            rp("update", "openshiftversions"),
+            rp("patch", "openshiftversions"),
             rp("get", "platformworkloadidentityrolesets"),
             rp("list", "platformworkloadidentityrolesets"),
             rp("create", "platformworkloadidentityrolesets"),
-            rp("update", "platformworkloadidentityrolesets"),
+            rp("patch", "platformworkloadidentityrolesets"),
         ],
     );
     system.stop().await.unwrap();

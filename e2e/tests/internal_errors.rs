@@ -1,6 +1,7 @@
-//! Customer-facing errors carry no internals: when the RP itself fails (here its cluster runtime,
-//! then its management cluster), the customer sees only ARM's generic `InternalServerError`, while
-//! the details are in the logs (at error, with the operation or request id) and in the admin view.
+//! Customer-facing errors carry no internals: when the RP itself fails (here its cluster runtime),
+//! the customer sees only ARM's generic `InternalServerError`, and when its management cluster is
+//! unreachable only ARM's `ServiceUnavailable`, while the details are in the logs (at error, with
+//! the operation or request id) and in the admin view.
 
 #[path = "support/logs.rs"]
 mod logs;
@@ -110,8 +111,8 @@ async fn internal_failures_reach_the_customer_as_a_generic_error_and_sres_get_th
     assert!(line.contains(&operation_id), "{line}");
     assert!(line.contains("Cluster runtime"), "{line}");
 
-    // The management cluster fails under the frontend: a generic 500, the details logged at error
-    // with the request id.
+    // The management cluster is gone from under the frontend: a 503 with Retry-After (ARM and
+    // clients retry) and no internals, the details logged at error with the request id.
     let mut system = system;
     system.devcluster.take().unwrap().stop().await;
     let response = reqwest::Client::new()
@@ -125,7 +126,8 @@ async fn internal_failures_reach_the_customer_as_a_generic_error_and_sres_get_th
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 500);
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
     let request_id = response
         .headers()
         .get("x-ms-request-id")
@@ -136,7 +138,7 @@ async fn internal_failures_reach_the_customer_as_a_generic_error_and_sres_get_th
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(
         body,
-        json!({"error": {"code": "InternalServerError", "message": "Internal server error."}})
+        json!({"error": {"code": "ServiceUnavailable", "message": "The service is temporarily unavailable; retry the request later."}})
     );
     let text = logs.text();
     let line = text

@@ -490,12 +490,12 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
             // ARM's subscription lifecycle PUT (the seed registered this subscription;
             // e2e/tests/grants.rs uses these).
             exempt("create", "rp.aro.openshift.io", "subscriptions"),
-            exempt("update", "rp.aro.openshift.io", "subscriptions"),
+            exempt("patch", "rp.aro.openshift.io", "subscriptions"),
             // The admin API's upserts of versions and role sets, and the customer list of role
             // sets (e2e/tests/grants.rs uses these).
             exempt("get", "rp.aro.openshift.io", "openshiftversions"),
             exempt("create", "rp.aro.openshift.io", "openshiftversions"),
-            exempt("update", "rp.aro.openshift.io", "openshiftversions"),
+            exempt("patch", "rp.aro.openshift.io", "openshiftversions"),
             exempt(
                 "get",
                 "rp.aro.openshift.io",
@@ -512,7 +512,7 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
                 "platformworkloadidentityrolesets",
             ),
             exempt(
-                "update",
+                "patch",
                 "rp.aro.openshift.io",
                 "platformworkloadidentityrolesets",
             ),
@@ -524,7 +524,7 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
             // Taking over a stale unique-key claim, and the first PUT of a subscription the
             // controller has not provisioned yet (rp-frontend/tests/validation.rs uses these
             // under deploy/rp's grants).
-            exempt("update", "rp.aro.openshift.io", "clusteruniquekeys"),
+            exempt("patch", "rp.aro.openshift.io", "clusteruniquekeys"),
             exempt("create", "", "namespaces"),
         ],
     )

@@ -126,6 +126,8 @@ pub struct Context {
     pub metrics: Metrics,
     /// First sight of each unreleased frontend claim: (object key, operation) -> when.
     pub claims: std::sync::Mutex<HashMap<(String, String), Instant>>,
+    /// Consecutive reconcile failures per object (the error policy's backoff).
+    pub failures: crate::controller::ReconcileFailures,
 }
 
 impl Context {
@@ -144,6 +146,7 @@ impl Context {
             settings,
             metrics,
             claims: Default::default(),
+            failures: Default::default(),
         }
     }
 }

@@ -323,9 +323,79 @@ pub const CRD_FIELD_MANAGER: &str = aro_operator::FIELD_MANAGER;
 /// How long in-flight reconciles may take to finish once the controller is asked to stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-fn error_policy<K>(_: Arc<K>, error: &Error, _: Arc<Context>) -> Action {
-    tracing::warn!(%error, "reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(2))
+/// Consecutive failed reconciles of each object (`kind/namespace/name`): the error policy backs
+/// off per object, so one object failing again and again neither hammers the management API or
+/// Azure nor delays the others.
+#[derive(Debug, Default)]
+pub struct ReconcileFailures(std::sync::Mutex<std::collections::HashMap<String, u32>>);
+
+impl ReconcileFailures {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, u32>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Count a failure of `key`; returns how many in a row.
+    pub fn failed(&self, key: &str) -> u32 {
+        let mut failures = self.lock();
+        let count = failures.entry(key.to_string()).or_default();
+        *count = count.saturating_add(1);
+        *count
+    }
+
+    /// `key` reconciled: its next failure starts the backoff over.
+    pub fn succeeded(&self, key: &str) {
+        self.lock().remove(key);
+    }
+}
+
+/// The key of `object` in [`ReconcileFailures`].
+fn failure_key<K: kube::Resource<DynamicType = ()>>(object: &K) -> String {
+    let meta = object.meta();
+    format!(
+        "{}/{}/{}",
+        K::kind(&()),
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default()
+    )
+}
+
+/// When to retry an object whose reconcile failed: exponential per object (the settings' retry
+/// policy's initial and maximum backoff), with jitter so that objects failing together (a
+/// management API outage) do not all retry at once.
+fn error_policy<K: kube::Resource<DynamicType = ()>>(
+    object: Arc<K>,
+    error: &Error,
+    ctx: Arc<Context>,
+) -> Action {
+    let key = failure_key(object.as_ref());
+    let failures = ctx.failures.failed(&key);
+    let retry = &ctx.settings.retry;
+    let delay = aro_common::backoff::exponential_with_jitter(
+        failures,
+        retry.initial_backoff,
+        retry.max_backoff,
+    );
+    tracing::warn!(%error, object = key, failures, delay_ms = delay.as_millis() as u64, "reconcile failed; retrying");
+    Action::requeue(delay)
+}
+
+/// `reconcile` that clears the object's failure count when it succeeds.
+async fn counting_failures<K, F, Fut>(
+    object: Arc<K>,
+    ctx: Arc<Context>,
+    reconcile: F,
+) -> Result<Action>
+where
+    K: kube::Resource<DynamicType = ()>,
+    F: FnOnce(Arc<K>, Arc<Context>) -> Fut,
+    Fut: std::future::Future<Output = Result<Action>>,
+{
+    let key = failure_key(object.as_ref());
+    let result = reconcile(object, ctx.clone()).await;
+    if result.is_ok() {
+        ctx.failures.succeeded(&key);
+    }
+    result
 }
 
 /// Lead, then run the controllers until `shutdown` (Ok) or until leadership is lost (Err).
@@ -395,7 +465,11 @@ async fn run_controllers(
     let lifecycle_controller = drive_controller(
         lifecycle
             .graceful_shutdown_on(async move { s.cancelled().await })
-            .run(lifecycle::reconcile, error_policy, ctx.clone())
+            .run(
+                |cluster, ctx| counting_failures(cluster, ctx, lifecycle::reconcile),
+                error_policy,
+                ctx.clone(),
+            )
             .for_each(|_| futures::future::ready(())),
         &stop,
         move || store_ready(&lifecycle_store),
@@ -420,7 +494,11 @@ async fn run_controllers(
     let subscription_controller = drive_controller(
         subscriptions
             .graceful_shutdown_on(async move { s.cancelled().await })
-            .run(subscriptions::reconcile, error_policy, ctx.clone())
+            .run(
+                |subscription, ctx| counting_failures(subscription, ctx, subscriptions::reconcile),
+                error_policy,
+                ctx.clone(),
+            )
             .for_each(|_| futures::future::ready(())),
         &stop,
         move || store_ready(&subscriptions_store),
@@ -434,4 +512,28 @@ async fn run_controllers(
         stop.clone(),
     );
     tokio::join!(lifecycle_controller, subscription_controller, collector);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crds::management::OpenShiftClusterSpec;
+
+    #[test]
+    fn failures_count_per_object_and_reset_on_success() {
+        let failures = ReconcileFailures::default();
+        let mut a = OpenShiftCluster::new("a", OpenShiftClusterSpec::default());
+        a.metadata.namespace = Some("sub-1".into());
+        let mut b = a.clone();
+        b.metadata.name = Some("b".into());
+        let (a, b) = (failure_key(&a), failure_key(&b));
+        assert_eq!(a, "OpenShiftCluster/sub-1/a");
+        assert_eq!(failures.failed(&a), 1);
+        assert_eq!(failures.failed(&a), 2);
+        assert_eq!(failures.failed(&b), 1, "another object has its own count");
+        assert_eq!(failures.failed(&a), 3);
+        failures.succeeded(&a);
+        assert_eq!(failures.failed(&a), 1, "a success starts over");
+        assert_eq!(failures.failed(&b), 2);
+    }
 }

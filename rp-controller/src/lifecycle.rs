@@ -10,13 +10,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aro_common::kube_client::{is_conflict, is_not_found};
+use aro_common::merge_patch;
 use chrono::Utc;
 use crds::management::{
     AsyncOperation, AsyncOperationStatus, OpenShiftCluster, OpenShiftClusterStatus,
     ProvisioningState, protocol, provisioning,
 };
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
@@ -175,10 +176,8 @@ async fn write_status(
         Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
     let mut updated = cluster.clone();
     updated.status = Some(status);
-    match api
-        .replace_status(&cluster.name_any(), &PostParams::default(), &updated)
-        .await
-    {
+    // Only the changed status fields, under the read resourceVersion (docs/decisions/0002).
+    match merge_patch::write(&api, cluster, &updated, merge_patch::Part::Status).await {
         Ok(_) => Ok(then),
         // Someone else wrote first (the frontend, or another replica): read again and redo.
         Err(e) if is_conflict(&e) || is_not_found(&e) => Ok(Action::requeue(Duration::ZERO)),
@@ -336,10 +335,7 @@ async fn wait_for_claim(ctx: &Context, cluster: &OpenShiftCluster, op: &str) -> 
         Utc::now(),
         &ctx.settings.rp_version,
     ));
-    match api
-        .replace_status(&cluster.name_any(), &PostParams::default(), &updated)
-        .await
-    {
+    match merge_patch::write(&api, cluster, &updated, merge_patch::Part::Status).await {
         Ok(_) => {}
         Err(e) if is_conflict(&e) || is_not_found(&e) => {
             return Ok(Action::requeue(Duration::ZERO));

@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use aro_common::merge_patch;
 use chrono::Utc;
 use crds::management::naming::{self, LABEL_CLUSTER_NAME, LABEL_SUBSCRIPTION};
 use crds::management::{
@@ -75,10 +76,7 @@ pub async fn start_delete(ctx: &Context, cluster: &OpenShiftCluster) -> Result<b
     let mut updated = cluster.clone();
     updated.status = Some(next);
     let clusters: Api<OpenShiftCluster> = Api::namespaced(ctx.client.clone(), &ns);
-    match clusters
-        .replace_status(&cluster.name_any(), &PostParams::default(), &updated)
-        .await
-    {
+    match merge_patch::write(&clusters, cluster, &updated, merge_patch::Part::Status).await {
         Ok(_) => Ok(true),
         Err(kube::Error::Api(e)) if e.code == 409 || e.code == 404 => {
             let _ = ops.delete(&id, &Default::default()).await;

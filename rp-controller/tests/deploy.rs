@@ -691,7 +691,27 @@ fn rbac_is_least_privilege() {
     assert!(grants(&frontend, "subscriptions", "watch"));
     assert!(!grants(&frontend, "secrets", "watch"));
     assert!(grants(&controller, "openshiftclusters", "watch"));
-    assert!(grants(&controller, "openshiftclusters/status", "update"));
+    // Status and spec writes of RP custom resources are merge patches of the changed fields,
+    // never whole-object updates (docs/decisions/0002: fields a newer version wrote stay).
+    assert!(grants(&controller, "openshiftclusters/status", "patch"));
+    assert!(grants(&frontend, "openshiftclusters/status", "patch"));
+    for resource in [
+        "openshiftclusters",
+        "openshiftclusters/status",
+        "subscriptions",
+        "clusteruniquekeys",
+        "openshiftversions",
+        "platformworkloadidentityrolesets",
+    ] {
+        assert!(
+            !grants(&frontend, resource, "update"),
+            "frontend {resource}"
+        );
+        assert!(
+            !grants(&controller, resource, "update"),
+            "controller {resource}"
+        );
+    }
     assert_eq!(roles.len(), 1, "one Role: the controller's leader election");
     let lease_rules = roles[0].rules.clone().unwrap_or_default();
     assert!(grants(&lease_rules, "leases", "create"));

@@ -81,8 +81,18 @@ impl Error {
         }
     }
 
+    /// The `Retry-After` (seconds) of the response: set when the management cluster could not
+    /// be reached or did not answer in time, so that ARM and clients retry instead of failing.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::Kube(e) if is_unavailable(e) => Some(RETRY_AFTER_SECS),
+            _ => None,
+        }
+    }
+
     /// HTTP status and CloudError body of this error. Internal failures become a 500
-    /// `InternalServerError` without internals (those are logged).
+    /// `InternalServerError` without internals (those are logged); an unreachable, timed-out or
+    /// throttling management cluster a 503 `ServiceUnavailable` (with [`Error::retry_after`]).
     pub fn to_status_and_body(&self) -> (StatusCode, ArmError) {
         match self {
             // A 5xx is the RP's own failure: never with internals, whatever the message says.
@@ -90,11 +100,11 @@ impl Error {
                 (*status, ArmError::internal())
             }
             Error::Arm { status, error } => (*status, error.clone()),
-            Error::Kube(kube::Error::Api(status)) if status.code == 429 => (
+            Error::Kube(e) if is_unavailable(e) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 ArmError::new(
                     "ServiceUnavailable",
-                    "The service is busy; retry the request later.",
+                    "The service is temporarily unavailable; retry the request later.",
                 ),
             ),
             Error::Conflict => (
@@ -109,7 +119,11 @@ impl Error {
     }
 }
 
-pub use aro_common::kube_client::{is_conflict, is_not_found};
+pub use aro_common::kube_client::{is_conflict, is_not_found, is_unavailable};
+
+/// `Retry-After` of a 503 for an unreachable or busy management cluster: long enough for a
+/// restarting API server or a leader election, short enough that ARM's retries catch up soon.
+pub const RETRY_AFTER_SECS: u64 = 5;
 
 #[cfg(test)]
 mod tests {
@@ -151,5 +165,37 @@ mod tests {
             body.target.as_deref(),
             Some("properties.masterProfile.subnetId")
         );
+    }
+
+    #[test]
+    fn an_unreachable_or_busy_management_cluster_is_a_503_with_retry_after() {
+        let status = |code| {
+            let mut s = kube::core::Status::failure("etcdserver: request timed out", "Timeout");
+            s.code = code;
+            Error::Kube(kube::Error::Api(s.boxed()))
+        };
+        let unavailable = [
+            status(429),
+            status(503),
+            status(504),
+            Error::Kube(kube::Error::Service(
+                std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "10.0.0.1:6443").into(),
+            )),
+            Error::Kube(kube::Error::ReadEvents(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "reset",
+            ))),
+        ];
+        for e in unavailable {
+            let (status, body) = e.to_status_and_body();
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{e}");
+            assert_eq!(body.code, "ServiceUnavailable", "{e}");
+            // No internals (addresses, etcd's words) in the body.
+            assert!(!body.message.contains("10.0.0.1"), "{}", body.message);
+            assert!(!body.message.contains("etcd"), "{}", body.message);
+            assert_eq!(e.retry_after(), Some(RETRY_AFTER_SECS), "{e}");
+        }
+        assert_eq!(status(500).retry_after(), None);
+        assert_eq!(Error::Conflict.retry_after(), None);
     }
 }

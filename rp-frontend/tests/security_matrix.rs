@@ -177,6 +177,14 @@ impl Frontend {
         let running = rp_frontend::start(&cli.args, client, shutdown.clone())
             .await
             .unwrap();
+        // As a rollout waits for readiness: the caches synced and the management API answered.
+        for _ in 0..500 {
+            if running.health.is_ready() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(running.health.is_ready(), "the frontend never became ready");
         Frontend {
             dc,
             base: format!("https://localhost:{}", running.listen.port()),

@@ -2849,8 +2849,8 @@ async fn a_unique_key_claim_is_taken_over_only_when_stale_and_unused() {
     assert!(denied.is_empty(), "the frontend was denied: {denied:?}");
     assert!(
         used.iter()
-            .any(|r| r.verb == "update" && r.resource == "clusteruniquekeys"),
-        "the take-over used no update"
+            .any(|r| r.verb == "patch" && r.resource == "clusteruniquekeys"),
+        "the take-over used no patch"
     );
 }
 

@@ -83,10 +83,11 @@ enum Where {
     StatusWritesExhausted,
 }
 
-/// The write that claims the cluster: POST of a new one, PUT of an existing one.
+/// The write that claims the cluster: POST of a new one, the first merge PATCH of an existing one
+/// (the claim release, a later PATCH of the object, comes after it).
 fn is_claim(method: &Method, path: &str) -> bool {
     (method == Method::POST && path.ends_with("/openshiftclusters"))
-        || (method == Method::PUT
+        || (method == Method::PATCH
             && path.contains("/openshiftclusters/")
             && !path.ends_with("/status"))
 }
@@ -112,7 +113,7 @@ fn arm(faults: &Faults, at: Where) {
         Where::StatusWriteOnce | Where::StatusWritesExhausted => faults.add(
             None,
             matching(|m, p| {
-                m == Method::PUT && p.contains("/openshiftclusters/") && p.ends_with("/status")
+                m == Method::PATCH && p.contains("/openshiftclusters/") && p.ends_with("/status")
             }),
             0,
             if matches!(at, Where::StatusWriteOnce) {

@@ -173,8 +173,15 @@ pub fn claimed_status(
     next.failed_provisioning_state = None;
     // The progress of an earlier operation never resumes in this one.
     next.progress = None;
-    // An admin update does not change the customer's view of the cluster.
-    if state != ProvisioningState::AdminUpdating {
+    // An admin update does not change the customer's view of the cluster, but signals ongoing
+    // maintenance: planned when it was announced (Pending), else unplanned (ARO-RP's
+    // pkg/frontend adminUpdateProvisioningState).
+    if state == ProvisioningState::AdminUpdating {
+        next.maintenance_state = Some(match status.maintenance_state {
+            Some(MaintenanceState::Pending) => MaintenanceState::Planned,
+            _ => MaintenanceState::Unplanned,
+        });
+    } else {
         next.error = None;
     }
     if state == ProvisioningState::Creating {
@@ -183,6 +190,18 @@ pub fn claimed_status(
             .get_or_insert_with(|| rp_version.to_string());
     }
     next
+}
+
+/// The maintenance state an admin update with a signal-only task records (ARO-RP's `Pending`,
+/// `None` and `CustomerActionNeeded` tasks); `None` for a task that runs work (its claim signals
+/// Planned or Unplanned, see [`claimed_status`], and its success None).
+pub fn maintenance_signal(task: MaintenanceTask) -> Option<MaintenanceState> {
+    match task {
+        MaintenanceTask::Pending => Some(MaintenanceState::Pending),
+        MaintenanceTask::None => Some(MaintenanceState::None),
+        MaintenanceTask::CustomerActionNeeded => Some(MaintenanceState::CustomerActionNeeded),
+        _ => None,
+    }
 }
 
 /// Result of ending an operation.
@@ -437,6 +456,47 @@ mod tests {
         );
         assert_eq!(ending.operation.status, Some(Failed));
         assert!(ending.clear_maintenance_task);
+    }
+
+    #[test]
+    fn maintenance_state_follows_signals_and_admin_updates() {
+        use MaintenanceState as M;
+        // Signal-only tasks record their state; tasks that run work signal when claimed.
+        assert_eq!(
+            maintenance_signal(MaintenanceTask::Pending),
+            Some(M::Pending)
+        );
+        assert_eq!(maintenance_signal(MaintenanceTask::None), Some(M::None));
+        assert_eq!(
+            maintenance_signal(MaintenanceTask::CustomerActionNeeded),
+            Some(M::CustomerActionNeeded)
+        );
+        assert_eq!(maintenance_signal(MaintenanceTask::Everything), None);
+        // An announced (Pending) maintenance runs as Planned, any other as Unplanned.
+        let mut status = running(Succeeded, None);
+        status.maintenance_state = Some(M::Pending);
+        let claimed = claimed_status(&status, AdminUpdating, "op-2", now(), "v");
+        assert_eq!(claimed.maintenance_state, Some(M::Planned));
+        for before in [None, Some(M::None), Some(M::CustomerActionNeeded)] {
+            status.maintenance_state = before;
+            let claimed = claimed_status(&status, AdminUpdating, "op-2", now(), "v");
+            assert_eq!(claimed.maintenance_state, Some(M::Unplanned), "{before:?}");
+        }
+        // A customer update leaves the signal alone.
+        status.maintenance_state = Some(M::Pending);
+        let claimed = claimed_status(&status, Updating, "op-3", now(), "v");
+        assert_eq!(claimed.maintenance_state, Some(M::Pending));
+        // The admin update's end: None on success; still ongoing on failure (as ARO-RP).
+        let mut ongoing = running(AdminUpdating, Some(Succeeded));
+        ongoing.maintenance_state = Some(M::Planned);
+        assert_eq!(
+            succeed(&ongoing, now()).status.maintenance_state,
+            Some(M::None)
+        );
+        assert_eq!(
+            fail(&ongoing, error(), now()).status.maintenance_state,
+            Some(M::Planned)
+        );
     }
 
     #[test]

@@ -4,4 +4,4 @@ pub mod cluster;
 pub mod flags;
 
 pub use cluster::*;
-pub use flags::default_operator_flags;
+pub use flags::{ENABLED_IN_ARO_ONLY, default_operator_flags};

@@ -15,6 +15,10 @@ use super::validate::codes;
 pub struct AdminUpdate {
     #[serde(default)]
     pub properties: AdminProperties,
+    /// How `properties.operatorFlags` combine with the cluster's: `merge` (the default) or
+    /// `reset`. At the top level of the body, where ARO-RP's pkg/api/admin reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_flags_merge_strategy: Option<String>,
 }
 
 /// Writable admin properties.
@@ -25,8 +29,6 @@ pub struct AdminProperties {
     pub maintenance_task: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator_flags: Option<BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operator_flags_merge_strategy: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator_version: Option<String>,
 }
@@ -62,7 +64,7 @@ pub fn apply(update: &AdminUpdate, spec: &mut OpenShiftClusterSpec) -> Result<()
                 })?,
         ),
     };
-    match p.operator_flags_merge_strategy.as_deref() {
+    match update.operator_flags_merge_strategy.as_deref() {
         None | Some("") | Some("merge") => {
             if let Some(flags) = &p.operator_flags {
                 spec.operator_flags.extend(flags.clone());
@@ -80,7 +82,7 @@ pub fn apply(update: &AdminUpdate, spec: &mut OpenShiftClusterSpec) -> Result<()
                 message: format!(
                     "invalid operatorFlagsMergeStrategy '{other}', can only be 'merge' or 'reset'"
                 ),
-                target: Some("properties.operatorFlagsMergeStrategy".into()),
+                target: Some("operatorFlagsMergeStrategy".into()),
             });
         }
     }
@@ -103,4 +105,46 @@ pub fn render(cluster: &OpenShiftCluster) -> serde_json::Value {
             "status": cluster.status,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn updated(body: serde_json::Value) -> Result<OpenShiftClusterSpec, ArmErrorDetail> {
+        let mut spec = OpenShiftClusterSpec {
+            operator_flags: crds::operator::default_operator_flags(),
+            ..Default::default()
+        };
+        spec.operator_flags
+            .insert("aro.routefix.enabled".into(), "false".into());
+        apply(&serde_json::from_value(body).unwrap(), &mut spec).map(|()| spec)
+    }
+
+    #[test]
+    fn the_merge_strategy_is_read_at_the_top_level_of_the_body() {
+        let flags = json!({"aro.banner.enabled": "true"});
+        // merge (the default): the given flags over the cluster's.
+        let merged = updated(json!({"properties": {"operatorFlags": flags}})).unwrap();
+        assert_eq!(merged.operator_flags["aro.routefix.enabled"], "false");
+        assert_eq!(merged.operator_flags["aro.banner.enabled"], "true");
+        // reset: the given flags over the defaults.
+        let reset = updated(json!({
+            "operatorFlagsMergeStrategy": "reset",
+            "properties": {"operatorFlags": flags}
+        }))
+        .unwrap();
+        assert_eq!(reset.operator_flags["aro.routefix.enabled"], "true");
+        assert_eq!(reset.operator_flags["aro.banner.enabled"], "true");
+        // Under properties it is not ARO's field: ignored, as ARO-RP ignores it.
+        let ignored = updated(json!({
+            "properties": {"operatorFlagsMergeStrategy": "reset", "operatorFlags": flags}
+        }))
+        .unwrap();
+        assert_eq!(ignored.operator_flags["aro.routefix.enabled"], "false");
+        let bad = updated(json!({"operatorFlagsMergeStrategy": "replace"})).unwrap_err();
+        assert_eq!(bad.code, codes::INVALID_PARAMETER);
+        assert_eq!(bad.target.as_deref(), Some("operatorFlagsMergeStrategy"));
+    }
 }

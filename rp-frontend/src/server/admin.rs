@@ -2,6 +2,7 @@
 //! (list, upsert) and every cluster's admin view. A cluster's own admin routes are the cluster
 //! handlers' ([`super::clusters`]) with `api-version=admin`.
 
+use aro_common::merge_patch;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use crds::management::{
@@ -115,15 +116,18 @@ pub async fn handle(state: &AppState, ctx: &Ctx) -> Result<Response> {
     }
 }
 
-async fn upsert<K>(api: &Api<K>, name: &str, mut desired: K) -> Result<()>
+async fn upsert<K>(api: &Api<K>, name: &str, desired: K) -> Result<()>
 where
     K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     for _ in 0..5 {
         let result = match api.get_opt(name).await? {
             Some(existing) => {
-                desired.meta_mut().resource_version = existing.meta().resource_version.clone();
-                api.replace(name, &PostParams::default(), &desired).await
+                // The admin's body is the whole spec; the object's other fields stay as stored.
+                let mut wanted = serde_json::to_value(&existing)?;
+                wanted["spec"] = serde_json::to_value(&desired)?["spec"].take();
+                let wanted: K = serde_json::from_value(wanted)?;
+                merge_patch::write(api, &existing, &wanted, merge_patch::Part::Main).await
             }
             None => api.create(&PostParams::default(), &desired).await,
         };

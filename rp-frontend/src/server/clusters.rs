@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use aro_common::merge_patch;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -12,8 +13,8 @@ use crds::management::naming::{
 };
 use crds::management::provisioning::{self, Refusal, Request, Standing};
 use crds::management::{
-    AsyncOperation, OpenShiftCluster, OpenShiftClusterSpec, ProvisioningState, SubscriptionState,
-    protocol,
+    AsyncOperation, MaintenanceState, OpenShiftCluster, OpenShiftClusterSpec, ProvisioningState,
+    SubscriptionState, protocol,
 };
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
@@ -681,10 +682,29 @@ async fn try_put_or_patch(
     labels.extend(unique);
     *cluster.labels_mut() = labels;
 
-    let no_change = !is_create
-        && old_spec.as_ref() == Some(&cluster.spec)
-        && secrets == CustomerSecrets::default()
-        && version.is_some();
+    // An admin task that only records a maintenance signal runs no work: no operation (nothing
+    // would ever end it), no claim; the spec (task cleared, as ARO-RP's frontend does, and any
+    // operator flags or version) and then the signal are written as patches.
+    let signal = match (version, &existing) {
+        (None, Some(read)) => {
+            provisioning::maintenance_signal(cluster.spec.effective_maintenance_task())
+                .map(|signal| (signal, read))
+        }
+        _ => None,
+    };
+    if let Some((signal, read)) = signal {
+        cluster.spec.maintenance_task = None;
+        let recorded = record_maintenance_signal(&api, read, &cluster, signal).await;
+        let stored = match recorded {
+            Ok(stored) => stored,
+            Err(e) => {
+                release_claims(state, &new_claims).await;
+                return Err(e);
+            }
+        };
+        state.clusters.wrote(&stored);
+        return Ok(json_response(StatusCode::OK, &admin::render(&stored)));
+    }
     let tenant = ctx
         .headers
         .get("x-ms-client-tenant-id")
@@ -692,18 +712,6 @@ async fn try_put_or_patch(
         .map(str::to_string);
     let op = management::operation_spec(&cluster, &state.config.location, new_state, tenant);
     let op_id = op.operation_id.clone();
-    let needs_operation = new_state != protocol::effective_state(&cluster)
-        || is_create
-        || !no_change
-        || version.is_some();
-    if !needs_operation {
-        // An admin task that only records maintenance state: a plain spec write.
-        let stored = api
-            .replace(&key.object_name, &Default::default(), &cluster)
-            .await?;
-        state.clusters.wrote(&stored);
-        return Ok(json_response(StatusCode::OK, &admin::render(&stored)));
-    }
     let recorded = async {
         management::ensure_namespace(&state.client, &key.namespace).await?;
         management::create_operation(&state.client, &key.namespace, op).await
@@ -716,6 +724,7 @@ async fn try_put_or_patch(
     let stored = match management::transition(
         &state.client,
         &state.clusters,
+        existing.as_ref(),
         cluster,
         new_state,
         &op_id,
@@ -749,6 +758,20 @@ async fn try_put_or_patch(
     Ok(with_headers(json_response(status, &body), headers))
 }
 
+/// Write an admin update that only signals maintenance: the spec as `wanted`, then
+/// `status.maintenanceState`, each a guarded patch of what changed since `read`.
+async fn record_maintenance_signal(
+    api: &Api<OpenShiftCluster>,
+    read: &OpenShiftCluster,
+    wanted: &OpenShiftCluster,
+    signal: MaintenanceState,
+) -> Result<OpenShiftCluster> {
+    let stored = merge_patch::write(api, read, wanted, merge_patch::Part::Main).await?;
+    let mut signalled = stored.clone();
+    signalled.status.get_or_insert_default().maintenance_state = Some(signal);
+    Ok(merge_patch::write(api, &stored, &signalled, merge_patch::Part::Status).await?)
+}
+
 /// DELETE a cluster: 202 with polling URLs, 204 when absent.
 pub async fn delete(state: &AppState, ctx: &Ctx, key: &ResourceKey) -> Result<Response> {
     ctx.api_version()?;
@@ -770,9 +793,11 @@ pub async fn delete(state: &AppState, ctx: &Ctx, key: &ResourceKey) -> Result<Re
         let op = management::operation_spec(&cluster, &state.config.location, deleting, None);
         let op_id = op.operation_id.clone();
         management::create_operation(&state.client, &key.namespace, op).await?;
+        let read = cluster.clone();
         match management::transition(
             &state.client,
             &state.clusters,
+            Some(&read),
             cluster,
             deleting,
             &op_id,

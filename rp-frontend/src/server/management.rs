@@ -27,17 +27,18 @@ use crds::management::{
     PlatformWorkloadIdentityRoleSetSpec, ProvisioningState, Subscription, SubscriptionState,
 };
 use crds::management::{claim, provisioning};
-use futures::StreamExt;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::reflector::{self, ObjectRef, reflector};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use tokio_util::task::AbortOnDropHandle;
 
+use super::availability;
 use crate::error::{Error, Result, is_conflict};
+use aro_common::merge_patch;
 
 /// Clusters of a subscription namespace.
 pub fn clusters(client: &kube::Client, subscription: &str) -> Api<OpenShiftCluster> {
@@ -47,33 +48,40 @@ pub fn clusters(client: &kube::Client, subscription: &str) -> Api<OpenShiftClust
     )
 }
 
-/// Subscriptions as a watch of the management cluster last saw them (a kube-runtime reflector),
-/// kept by a task that ends with the cache.
+/// Subscriptions as a watch of the management cluster last saw them (see
+/// [`availability::watch_store`]), kept by a task that ends with the cache.
 pub struct SubscriptionCache {
     store: reflector::Store<Subscription>,
+    health: Arc<availability::WatchHealth>,
     _task: AbortOnDropHandle<()>,
 }
 
 impl SubscriptionCache {
     /// Start watching the Subscriptions of the management cluster.
     pub fn start(client: kube::Client) -> Self {
-        let (store, writer) = reflector::store();
-        let api: Api<Subscription> = Api::all(client);
-        let events = reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
-        let task = tokio::spawn(async move {
-            events.for_each(|_| futures::future::ready(())).await;
-        });
+        let (store, health, task) =
+            availability::watch_store(Api::all(client), watcher::Config::default(), |_| {});
         Self {
             store,
-            _task: AbortOnDropHandle::new(task),
+            health,
+            _task: task,
         }
     }
 
-    /// The state of a subscription the watch has seen (`None`: not seen, or not yet synced).
+    /// The state of a subscription the watch has seen (`None`: not seen, not yet synced, or the
+    /// watch broken for more than [`availability::STALE_AFTER`]).
     pub fn state(&self, subscription: &str) -> Option<SubscriptionState> {
+        if !self.health.is_usable() {
+            return None;
+        }
         self.store
             .get(&ObjectRef::new(&subscription.to_lowercase()))
             .map(|s| s.spec.state)
+    }
+
+    /// Whether the watch is synced and unbroken.
+    pub fn health(&self) -> &Arc<availability::WatchHealth> {
+        &self.health
     }
 }
 
@@ -87,6 +95,7 @@ impl SubscriptionCache {
 /// revision numbers), readers fall back to a direct read.
 pub struct ClusterCache {
     store: reflector::Store<OpenShiftCluster>,
+    health: Arc<availability::WatchHealth>,
     observed: tokio::sync::watch::Receiver<Option<u64>>,
     written: AtomicU64,
     opaque_versions: AtomicBool,
@@ -100,29 +109,30 @@ fn revision_of(cluster: &OpenShiftCluster) -> Option<u64> {
 impl ClusterCache {
     /// Start watching every OpenShiftCluster of the management cluster.
     pub fn start(client: kube::Client) -> Self {
-        let (store, writer) = reflector::store();
         let (observed_tx, observed) = tokio::sync::watch::channel(None);
-        let api: Api<OpenShiftCluster> = Api::all(client);
-        let events = reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
-        let task = tokio::spawn(async move {
-            futures::pin_mut!(events);
-            let mut tracker = RevisionTracker::default();
-            while let Some(event) = events.next().await {
-                // The reflector applied the event to the store before yielding it.
-                if let Ok(event) = event
-                    && let Some(revision) = tracker.observe(&event)
-                {
+        let mut tracker = RevisionTracker::default();
+        let (store, health, task) = availability::watch_store(
+            Api::<OpenShiftCluster>::all(client),
+            watcher::Config::default(),
+            move |event| {
+                if let Some(revision) = tracker.observe(event) {
                     observed_tx.send_replace(Some(revision));
                 }
-            }
-        });
+            },
+        );
         Self {
             store,
+            health,
             observed,
             written: AtomicU64::new(0),
             opaque_versions: AtomicBool::new(false),
-            _task: AbortOnDropHandle::new(task),
+            _task: task,
         }
+    }
+
+    /// Whether the watch is synced and unbroken.
+    pub fn health(&self) -> &Arc<availability::WatchHealth> {
+        &self.health
     }
 
     /// Note a cluster this frontend just wrote (the object the management cluster returned).
@@ -136,9 +146,10 @@ impl ClusterCache {
     }
 
     /// The cluster as cached: `Some(None)` when the cache knows it does not exist, `None` when
-    /// the cache cannot answer (not synced yet, or behind this frontend's last write).
+    /// the cache cannot answer (not synced yet, behind this frontend's last write, or its watch
+    /// broken for more than [`availability::STALE_AFTER`]).
     pub fn get(&self, namespace: &str, name: &str) -> Option<Option<Arc<OpenShiftCluster>>> {
-        if self.opaque_versions.load(Ordering::Acquire) {
+        if self.opaque_versions.load(Ordering::Acquire) || !self.health.is_usable() {
             return None;
         }
         let written = self.written.load(Ordering::Acquire);
@@ -260,8 +271,9 @@ pub async fn claim_unique_key(
         {
             return Ok(KeyClaim::Refused);
         }
+        let read = existing.clone();
         hold(&mut existing, spec);
-        match api.replace(&name, &PostParams::default(), &existing).await {
+        match merge_patch::write(&api, &read, &existing, merge_patch::Part::Main).await {
             Ok(taken) => {
                 return Ok(KeyClaim::Claimed(
                     name,
@@ -545,13 +557,16 @@ pub enum Claim {
 /// conflicts before a repair is left to finish.
 const COMPLETION_TRIES: usize = 10;
 
-/// Claim and write a transition. `cluster` is the desired object: for an update it carries the
-/// resourceVersion it was read at (the precondition); without one it is created. The operation
-/// record must exist already: once the claim is written, the transition completes (here or by a
-/// repair) and that record reports it.
+/// Claim and write a transition. `cluster` is the desired object, `read` the object it was made
+/// from (`None`: a create). An update is a merge patch of the fields that differ, under `read`'s
+/// resourceVersion (the precondition), so fields this version does not know stay
+/// (docs/decisions/0002). The operation record must exist already: once the claim is written, the
+/// transition completes (here or by a repair) and that record reports it.
+#[allow(clippy::too_many_arguments)]
 pub async fn transition(
     client: &kube::Client,
     cache: &ClusterCache,
+    read: Option<&OpenShiftCluster>,
     mut cluster: OpenShiftCluster,
     state: ProvisioningState,
     operation_id: &str,
@@ -570,10 +585,9 @@ pub async fn transition(
         return Claim::Lost(error);
     }
     protocol::set_claim(&mut cluster, operation_id, state);
-    let written = if cluster.metadata.resource_version.is_none() {
-        api.create(&PostParams::default(), &cluster).await
-    } else {
-        api.replace(&name, &PostParams::default(), &cluster).await
+    let written = match read {
+        None => api.create(&PostParams::default(), &cluster).await,
+        Some(read) => merge_patch::write(&api, read, &cluster, merge_patch::Part::Main).await,
     };
     let claimed = match written {
         Ok(claimed) => claimed,
@@ -685,10 +699,7 @@ pub async fn complete_claim(
             rp_version,
         ));
         tries += 1;
-        match api
-            .replace_status(&name, &PostParams::default(), &desired)
-            .await
-        {
+        match merge_patch::write(&api, &stored, &desired, merge_patch::Part::Status).await {
             Ok(written) => {
                 cache.wrote(&written);
                 stored = written;

@@ -3,10 +3,12 @@
 //! (clusters, their credentials and async operations), [`subscriptions`], [`versions`],
 //! [`role_sets`], [`preflight`], [`provider_operations`], [`openapi`] and the admin API's global
 //! routes ([`admin`]). [`management`] is their access to the management cluster;
-//! [`cluster_data`] what GET and list read from the clusters themselves.
+//! [`availability`] what the frontend knows of that cluster's availability (cache freshness,
+//! readiness); [`cluster_data`] what GET and list read from the clusters themselves.
 
 pub mod admin;
 pub mod auth;
+pub mod availability;
 pub mod cluster_data;
 pub mod clusters;
 pub mod management;
@@ -102,6 +104,8 @@ pub struct AppState {
     pub clusters: management::ClusterCache,
     /// What the clusters themselves report, cached per cluster: GET and list show it.
     pub cluster_data: cluster_data::ClusterData,
+    /// Keeps [`AppState::health`]'s readiness (see [`availability::spawn_readiness`]).
+    _readiness: tokio_util::task::AbortOnDropHandle<()>,
 }
 
 /// The frontend as an axum router.
@@ -121,10 +125,17 @@ impl Frontend {
         health: aro_common::health::Health,
     ) -> Router {
         let metrics = metrics::Metrics::register(&health);
-        health.set_ready(true);
+        let subscriptions = management::SubscriptionCache::start(client.clone());
+        let clusters = management::ClusterCache::start(client.clone());
+        let readiness = availability::spawn_readiness(
+            client.clone(),
+            vec![subscriptions.health().clone(), clusters.health().clone()],
+            health.clone(),
+        );
         let state = Arc::new(AppState {
-            subscriptions: management::SubscriptionCache::start(client.clone()),
-            clusters: management::ClusterCache::start(client.clone()),
+            subscriptions,
+            clusters,
+            _readiness: readiness,
             cluster_data: cluster_data::ClusterData::new(config.cluster_data.clone()),
             client,
             config,
@@ -423,7 +434,13 @@ pub fn error_response(e: &Error) -> Response {
     if status.is_server_error() {
         tracing::error!(error = %e, "request failed");
     }
-    json_response(status, &serde_json::json!({ "error": body }))
+    let mut response = json_response(status, &serde_json::json!({ "error": body }));
+    if let Some(seconds) = e.retry_after() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 /// A JSON response.

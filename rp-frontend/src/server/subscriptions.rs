@@ -97,9 +97,11 @@ pub async fn put_or_get(state: &AppState, ctx: &Ctx, sub: &str) -> Result<Respon
             registered_features: props.registered_features.clone().unwrap_or_default(),
         };
         let result = match existing {
-            Some(mut s) => {
+            Some(read) => {
+                let mut s = read.clone();
                 s.spec = spec;
-                api.replace(&name, &PostParams::default(), &s).await
+                aro_common::merge_patch::write(&api, &read, &s, aro_common::merge_patch::Part::Main)
+                    .await
             }
             None => {
                 api.create(&PostParams::default(), &Subscription::new(&name, spec))
@@ -146,9 +148,11 @@ async fn delete_all_clusters(state: &AppState, sub: &str) -> Result<()> {
         let id = op.operation_id.clone();
         let ns = cluster.namespace().unwrap_or_default();
         management::create_operation(&state.client, &ns, op).await?;
+        let read = cluster.clone();
         match management::transition(
             &state.client,
             &state.clusters,
+            Some(&read),
             cluster,
             deleting,
             &id,

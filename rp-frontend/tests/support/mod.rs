@@ -237,15 +237,20 @@ async fn finish_operation(client: &kube::Client, cluster: &OpenShiftCluster) -> 
             new_status.provisioning_state = Some(ProvisioningState::Succeeded);
             new_status.credentials_ref = Some(SecretReference { name: secret_name });
             updated.status = Some(new_status);
-            clusters
-                .replace_status(&name, &PostParams::default(), &updated)
-                .await?;
+            aro_common::merge_patch::write(
+                &clusters,
+                cluster,
+                &updated,
+                aro_common::merge_patch::Part::Status,
+            )
+            .await?;
             false
         }
         ProvisioningState::Deleting => true,
         _ => return Ok(()),
     };
-    let mut op = ops.get(&op_id).await?;
+    let read = ops.get(&op_id).await?;
+    let mut op = read.clone();
     if op
         .status
         .as_ref()
@@ -261,8 +266,7 @@ async fn finish_operation(client: &kube::Client, cluster: &OpenShiftCluster) -> 
         error: None,
         resource_deleted: deleted,
     });
-    ops.replace_status(&op_id, &PostParams::default(), &op)
-        .await?;
+    aro_common::merge_patch::write(&ops, &read, &op, aro_common::merge_patch::Part::Status).await?;
     if deleted {
         // The controller's releaseUniqueKeys: the cluster's unique keys are free again.
         let holder = cluster.spec.resource_id.to_lowercase();
