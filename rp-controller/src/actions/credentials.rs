@@ -85,7 +85,7 @@ pub(super) fn cluster_sp_clients(
 
 /// Create the credentials Secret if needed and set the given keys (those in `only_if_absent`
 /// are kept when already present).
-async fn upsert_credentials(
+pub(super) async fn upsert_credentials(
     env: &mut StepEnv<'_>,
     values: Vec<(&str, AroSecret)>,
     only_if_absent: bool,
