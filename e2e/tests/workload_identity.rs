@@ -48,9 +48,14 @@ fn of_type(emulator: &EmulatorHandle, type_: &str) -> Vec<Value> {
         .collect()
 }
 
-/// Federated credentials by identity id (lowercase): their subjects and issuers.
-fn federated_credentials(emulator: &EmulatorHandle) -> BTreeMap<String, Vec<(String, String)>> {
-    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+/// Federated credentials by identity id (lowercase): their (subject, issuer).
+type Credentials = BTreeMap<String, Vec<(String, String)>>;
+/// (principal, role GUID) pairs.
+type Grants = BTreeSet<(String, String)>;
+
+/// The emulator's federated credentials.
+fn federated_credentials(emulator: &EmulatorHandle) -> Credentials {
+    let mut out = Credentials::new();
     for c in of_type(
         emulator,
         "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials",
@@ -104,7 +109,7 @@ fn principal_ids(emulator: &EmulatorHandle) -> BTreeMap<String, String> {
 }
 
 /// (principal, role GUID) of every role assignment at the cluster resource group.
-fn grants_at_cluster_group(emulator: &EmulatorHandle) -> BTreeSet<(String, String)> {
+fn grants_at_cluster_group(emulator: &EmulatorHandle) -> Grants {
     let scope = cluster_resource_group_id(NAME).to_ascii_lowercase();
     of_type(emulator, "Microsoft.Authorization/roleAssignments")
         .into_iter()
@@ -134,10 +139,7 @@ fn expected(
     identities: &BTreeMap<String, String>,
     principals: &BTreeMap<String, String>,
     issuer: &str,
-) -> (
-    BTreeMap<String, Vec<(String, String)>>,
-    BTreeSet<(String, String)>,
-) {
+) -> (Credentials, Grants) {
     let mut credentials = BTreeMap::new();
     let mut grants = BTreeSet::new();
     for (operator, (guid, accounts)) in roles {
@@ -153,9 +155,7 @@ fn expected(
     (credentials, grants)
 }
 
-fn sorted(
-    mut m: BTreeMap<String, Vec<(String, String)>>,
-) -> BTreeMap<String, Vec<(String, String)>> {
+fn sorted(mut m: Credentials) -> Credentials {
     m.values_mut().for_each(|v| v.sort());
     m
 }
