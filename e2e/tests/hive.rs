@@ -167,6 +167,12 @@ async fn the_hive_runtime_creates_updates_and_deletes_clusters_through_cluster_d
             exempt("patch", "rp.aro.openshift.io", "subscriptions/status"),
             // A failed install's ClusterProvisions (cluster_runtime/hive.rs unit tests).
             exempt("list", "hive.openshift.io", "clusterprovisions"),
+            // Workload identity clusters' role sets (e2e/tests/workload_identity.rs).
+            exempt(
+                "get",
+                "rp.aro.openshift.io",
+                "platformworkloadidentityrolesets",
+            ),
         ],
     )
     .await;

@@ -288,6 +288,39 @@ async fn a_workload_identity_cluster_gets_its_issuer_credentials_roles_and_lock_
     assert_eq!(sorted(federated_credentials(emulator)), credentials);
     assert_eq!(grants_at_cluster_group(emulator), grants);
 
+    // Each identity's Secret in the cluster, where the role set says its operator reads it.
+    let admin = arm.action(NAME, "listAdminCredentials").await.unwrap();
+    let kubeconfig =
+        rp_controller::actions::decode_kubeconfig(admin.body["kubeconfig"].as_str().unwrap())
+            .unwrap();
+    let in_cluster = e2e::kube_client_from(&kubeconfig).await.unwrap();
+    let client_ids: BTreeMap<String, String> =
+        of_type(emulator, "Microsoft.ManagedIdentity/userAssignedIdentities")
+            .into_iter()
+            .map(|i| {
+                (
+                    i["id"].as_str().unwrap().to_ascii_lowercase(),
+                    i["properties"]["clientId"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+    let secret: k8s_openapi::api::core::v1::Secret =
+        Api::namespaced(in_cluster, "openshift-cloud-controller-manager")
+            .get("azure-cloud-credentials")
+            .await
+            .unwrap();
+    let data = secret.data.unwrap_or_default();
+    let value = |k: &str| String::from_utf8(data[k].0.clone()).unwrap();
+    assert_eq!(
+        value("azure_client_id"),
+        client_ids[&msi("cloudcontrollermanager").to_ascii_lowercase()]
+    );
+    assert_eq!(value("azure_tenant_id"), demo::TENANT);
+    assert_eq!(
+        value("azure_federated_token_file"),
+        "/var/run/secrets/openshift/serviceaccount/token"
+    );
+
     // The lock: the customer (allowed everything by roles) may not write or delete in the group.
     let token = customer_token(emulator).await;
     let nsg = format!(

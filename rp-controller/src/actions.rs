@@ -212,6 +212,9 @@ pub async fn run(step: StepId, env: &mut StepEnv<'_>) -> Outcome {
         CreateOrUpdateDenyAssignment => access::ensure_deny_assignment(env).await,
         DeleteFederatedCredentials => workload_identity::delete_federated_credentials(env).await,
         DeleteOidc => workload_identity::delete_oidc(env).await,
+        DeployPlatformWorkloadIdentitySecrets => {
+            workload_identity::deploy_platform_workload_identity_secrets(env).await
+        }
         AttachNsgs => network::attach_nsgs(env).await,
         CreateDns => rp_side(dns::create_dns(env).await),
         RunInstaller => cluster::run_installer(env).await,

@@ -83,6 +83,7 @@ pub fn install(rp_builds_network: bool) -> Plan {
                 "Timed out waiting for the cluster's Kubernetes API server to become ready.",
             )),
             b(Step::action(GenerateKubeconfigs)),
+            b(Step::action(DeployPlatformWorkloadIdentitySecrets)),
             b(Step::action(InstallAroOperator)),
             b(Step::wait(
                 AroDeploymentReady,
@@ -126,6 +127,7 @@ pub fn update(rp_builds_network: bool) -> Plan {
             ),
             Step::action(EnsureRoleAssignments),
             Step::action(FederateIdentityCredentials),
+            Step::action(DeployPlatformWorkloadIdentitySecrets),
             Step::action(CreateOrUpdateDenyAssignment),
             Step::action(ReconcileLoadBalancerProfile), // alias of EnsureLoadBalancers
             Step::action(UpdateOperatorSecrets),        // alias of InstallAroOperator

@@ -409,7 +409,7 @@ pub(super) async fn put_operator_credentials(
 }
 
 /// Create or replace a Secret with exactly `string_data`.
-async fn put_secret(
+pub(super) async fn put_secret(
     client: &kube::Client,
     namespace: &str,
     name: &str,

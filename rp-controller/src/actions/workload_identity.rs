@@ -22,7 +22,7 @@ use kube::api::Api;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha224, Sha256};
 
-use super::credentials::{customer_tenant, upsert_credentials};
+use super::credentials::{customer_tenant, put_secret, upsert_credentials};
 use super::{StepEnv, credentials_secret_name, kube_outcome, rp_side};
 use crate::azure::{self, StepResult};
 use crate::steps::Outcome;
@@ -471,6 +471,71 @@ pub(super) async fn federate_identity_credentials(env: &mut StepEnv<'_>) -> Step
             wanted.insert(name);
         }
         delete_credentials(env, &identity.resource_id, &issuer, &wanted).await?;
+    }
+    Ok(())
+}
+
+/// Where ARO points each operator's federated token file (the projected ServiceAccount token).
+pub const FEDERATED_TOKEN_FILE: &str = "/var/run/secrets/openshift/serviceaccount/token";
+
+/// Install (once the API server answers) and update: each platform identity's Secret in the
+/// cluster, where its role set says its operator reads it, naming its client id, the
+/// subscription, tenant and region and the federated token file (ARO-RP's
+/// deployPlatformWorkloadIdentitySecrets; namespaces created when missing).
+pub(super) async fn deploy_platform_workload_identity_secrets(
+    env: &mut StepEnv<'_>,
+) -> StepResult<()> {
+    if !uses_workload_identity(&env.cluster.spec) {
+        return Ok(());
+    }
+    let infra_id = env.infra_id()?;
+    let client = env.cluster_client(&infra_id).await?;
+    let tenant = customer_tenant(env).await?;
+    let roles = roles_by_operator(env).await?;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    for (operator, identity) in &env.status.platform_workload_identities {
+        let Some(location) = roles
+            .get(operator)
+            .and_then(|r| r.first())
+            .and_then(|r| r.secret_location.clone())
+        else {
+            continue;
+        };
+        let namespace = k8s_openapi::api::core::v1::Namespace {
+            metadata: kube::api::ObjectMeta {
+                name: Some(location.namespace.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        match namespaces
+            .create(&kube::api::PostParams::default(), &namespace)
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => return Err(kube_outcome(&e)),
+        }
+        let data = BTreeMap::from([
+            (
+                "azure_client_id".to_string(),
+                identity.client_id.clone().unwrap_or_default(),
+            ),
+            (
+                "azure_subscription_id".to_string(),
+                env.cluster.spec.subscription_id.clone(),
+            ),
+            ("azure_tenant_id".to_string(), tenant.clone()),
+            (
+                "azure_region".to_string(),
+                env.cluster.spec.location.clone(),
+            ),
+            (
+                "azure_federated_token_file".to_string(),
+                FEDERATED_TOKEN_FILE.to_string(),
+            ),
+        ]);
+        put_secret(&client, &location.namespace, &location.name, data).await?;
     }
     Ok(())
 }

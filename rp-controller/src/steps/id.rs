@@ -79,6 +79,9 @@ step_ids! {
     ApiServersReady = "apiServersReady",
     /// The kubeadmin password and admin kubeconfig, in the credentials Secret.
     GenerateKubeconfigs = "generateKubeconfigs",
+    /// Workload identity clusters: each platform identity's Secret in the cluster, where its
+    /// operator reads it.
+    DeployPlatformWorkloadIdentitySecrets = "deployPlatformWorkloadIdentitySecrets",
     /// Deploy (or refresh) the ARO operator and its Azure identity.
     InstallAroOperator = "installAROOperator",
     /// Wait: the ARO operator runs and reports.
@@ -204,6 +207,7 @@ mod tests {
             "runInstaller",
             "apiServersReady",
             "generateKubeconfigs",
+            "deployPlatformWorkloadIdentitySecrets",
             "installAROOperator",
             "aroDeploymentReady",
             "removeBootstrap",
