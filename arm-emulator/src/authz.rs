@@ -14,6 +14,10 @@ use serde_json::{Value, json};
 pub(crate) const ROLE_ASSIGNMENT: &str = "microsoft.authorization/roleassignments";
 /// Type key of (custom) role definitions.
 pub(crate) const ROLE_DEFINITION: &str = "microsoft.authorization/roledefinitions";
+/// Type key of deny assignments.
+pub(crate) const DENY_ASSIGNMENT: &str = "microsoft.authorization/denyassignments";
+/// The principal id a deny assignment names to deny everyone (type `SystemDefined`).
+pub const EVERYONE: &str = "00000000-0000-0000-0000-000000000000";
 
 /// One entry of a role definition's `permissions` (and of the `permissions` API).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +110,123 @@ pub const BUILT_IN_ROLES: &[BuiltInRole] = &[
             "Microsoft.Network/virtualNetworks/subnets/join/action",
             "Microsoft.Network/networkInterfaces/*",
             "Microsoft.Resources/subscriptions/resourceGroups/read",
+        ],
+        not_actions: &[],
+    },
+    // ARO's built-in roles for platform workload identities and the cluster identity (Azure's
+    // GUIDs and names; the actions are the gist of Azure's, not every one of them).
+    BuiltInRole {
+        guid: "a1f96423-95ce-4224-ab27-4e3dc72facd4",
+        name: "Azure Red Hat OpenShift Cloud Controller Manager",
+        actions: &[
+            "Microsoft.Compute/virtualMachines/read",
+            "Microsoft.Network/loadBalancers/*",
+            "Microsoft.Network/networkInterfaces/read",
+            "Microsoft.Network/networkInterfaces/join/action",
+            "Microsoft.Network/networkSecurityGroups/read",
+            "Microsoft.Network/networkSecurityGroups/write",
+            "Microsoft.Network/publicIPAddresses/*",
+            "Microsoft.Network/virtualNetworks/subnets/read",
+            "Microsoft.Network/virtualNetworks/subnets/join/action",
+        ],
+        not_actions: &[],
+    },
+    BuiltInRole {
+        guid: "0336e1d3-7a87-462b-b6db-342b63f7802c",
+        name: "Azure Red Hat OpenShift Cluster Ingress Operator",
+        actions: &[
+            "Microsoft.Network/dnsZones/A/*",
+            "Microsoft.Network/privateDnsZones/A/*",
+            "Microsoft.Network/dnsZones/read",
+            "Microsoft.Network/privateDnsZones/read",
+        ],
+        not_actions: &[],
+    },
+    BuiltInRole {
+        guid: "0358943c-7e01-48ba-8889-02cc51d78637",
+        name: "Azure Red Hat OpenShift Machine API Operator",
+        actions: &[
+            "Microsoft.Compute/availabilitySets/*",
+            "Microsoft.Compute/disks/*",
+            "Microsoft.Compute/virtualMachines/*",
+            "Microsoft.Network/loadBalancers/read",
+            "Microsoft.Network/loadBalancers/backendAddressPools/join/action",
+            "Microsoft.Network/networkInterfaces/*",
+            "Microsoft.Network/networkSecurityGroups/read",
+            "Microsoft.Network/virtualNetworks/subnets/read",
+            "Microsoft.Network/virtualNetworks/subnets/join/action",
+            "Microsoft.Resources/subscriptions/resourceGroups/read",
+        ],
+        not_actions: &[],
+    },
+    BuiltInRole {
+        guid: "5b7237c5-45e1-49d6-bc18-a1f62f400748",
+        name: "Azure Red Hat OpenShift Disk Storage Operator",
+        actions: &[
+            "Microsoft.Compute/disks/*",
+            "Microsoft.Compute/snapshots/*",
+            "Microsoft.Compute/virtualMachines/read",
+            "Microsoft.Compute/virtualMachines/write",
+        ],
+        not_actions: &[],
+    },
+    BuiltInRole {
+        guid: "be7a6435-15ae-4171-8f30-4a343eff9e8f",
+        name: "Azure Red Hat OpenShift Network Operator",
+        actions: &[
+            "Microsoft.Network/networkInterfaces/*",
+            "Microsoft.Network/virtualNetworks/read",
+            "Microsoft.Network/virtualNetworks/subnets/read",
+            "Microsoft.Network/virtualNetworks/subnets/join/action",
+            "Microsoft.Compute/virtualMachines/read",
+        ],
+        not_actions: &[],
+    },
+    BuiltInRole {
+        guid: "8b32b316-c2f5-4ddf-b05b-83dacd2d08b5",
+        name: "Azure Red Hat OpenShift Image Registry Operator",
+        actions: &[
+            "Microsoft.Storage/storageAccounts/*",
+            "Microsoft.Network/privateEndpoints/*",
+            "Microsoft.Network/virtualNetworks/subnets/read",
+            "Microsoft.Network/virtualNetworks/subnets/join/action",
+            "Microsoft.Resources/tags/write",
+        ],
+        not_actions: &[],
+    },
+    BuiltInRole {
+        guid: "0d7aedc0-15fd-4a67-a412-efad370c947e",
+        name: "Azure Red Hat OpenShift File Storage Operator",
+        actions: &[
+            "Microsoft.Storage/storageAccounts/*",
+            "Microsoft.Network/networkSecurityGroups/read",
+            "Microsoft.Network/virtualNetworks/subnets/read",
+            "Microsoft.Network/virtualNetworks/subnets/write",
+        ],
+        not_actions: &[],
+    },
+    BuiltInRole {
+        guid: "4436bae4-7702-4c84-919b-c4069ff25ee2",
+        name: "Azure Red Hat OpenShift Service Operator",
+        actions: &[
+            "Microsoft.Network/networkSecurityGroups/*",
+            "Microsoft.Network/virtualNetworks/read",
+            "Microsoft.Network/virtualNetworks/subnets/read",
+            "Microsoft.Network/virtualNetworks/subnets/write",
+            "Microsoft.Network/virtualNetworks/subnets/join/action",
+            "Microsoft.Network/routeTables/read",
+            "Microsoft.Network/natGateways/read",
+            "Microsoft.Compute/virtualMachines/read",
+            "Microsoft.Resources/subscriptions/resourceGroups/read",
+        ],
+        not_actions: &[],
+    },
+    BuiltInRole {
+        guid: "ef318e2a-8334-4a05-9e4a-295a196c6a6e",
+        name: "Azure Red Hat OpenShift Federated Credential",
+        actions: &[
+            "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/*",
+            "Microsoft.ManagedIdentity/userAssignedIdentities/read",
         ],
         not_actions: &[],
     },
@@ -215,25 +336,93 @@ pub(crate) fn role_exists(resources: &Resources, role_definition_id: &str) -> bo
             .any(|(_, r)| last_segment(&r.id).eq_ignore_ascii_case(guid))
 }
 
-/// 403 AuthorizationFailed unless `caller` may perform `action` at `scope`.
+/// 403 AuthorizationFailed unless `caller` may perform `action` at `scope`, and 403
+/// DenyAssignmentAuthorizationFailed when a deny assignment at or above the scope denies it (deny
+/// assignments win over every grant, an unrestricted caller's too; only the emulator's own
+/// seeding is exempt).
 pub(crate) fn authorize(
     resources: &Resources,
     caller: &Caller,
     action: &str,
     scope: &str,
 ) -> Result<(), ApiError> {
-    if allowed(&permissions(resources, caller, scope), action) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
+    if !allowed(&permissions(resources, caller, scope), action) {
+        return Err(ApiError::new(
             403,
             "AuthorizationFailed",
             format!(
                 "The client '{}' with object id '{}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.",
                 caller.client_id, caller.object_id
             ),
-        ))
+        ));
     }
+    if *caller == Caller::system() {
+        return Ok(());
+    }
+    match denying_assignment(resources, &caller.object_id, action, scope) {
+        None => Ok(()),
+        Some(deny) => {
+            let props = &deny["properties"];
+            Err(ApiError::new(
+                403,
+                "DenyAssignmentAuthorizationFailed",
+                format!(
+                    "The client '{}' with object id '{}' has permission to perform action '{action}' on scope '{scope}'; however, the access is denied because of the deny assignment with name '{}' and Id '{}' at scope '{}'.",
+                    caller.client_id,
+                    caller.object_id,
+                    props["denyAssignmentName"]
+                        .as_str()
+                        .unwrap_or_else(|| deny["name"].as_str().unwrap_or_default()),
+                    deny["name"].as_str().unwrap_or_default(),
+                    props["scope"].as_str().unwrap_or_default(),
+                ),
+            ))
+        }
+    }
+}
+
+/// Whether a deny assignment's principal list names `principal` (or everyone).
+fn names_principal(list: &Value, principal: &str) -> bool {
+    list.as_array().into_iter().flatten().any(|p| {
+        p["id"]
+            .as_str()
+            .is_some_and(|id| id.eq_ignore_ascii_case(principal) || id == EVERYONE)
+    })
+}
+
+/// The deny assignment (its stored body) that denies `principal` the `action` at `scope`, if any:
+/// one whose scope contains `scope` (or equals it, with `doNotApplyToChildScopes`), whose
+/// principals name the principal or everyone, whose excluded principals do not name it, and one
+/// of whose permissions matches the action without excluding it in its `notActions`.
+pub(crate) fn denying_assignment<'a>(
+    resources: &'a Resources,
+    principal: &str,
+    action: &str,
+    scope: &str,
+) -> Option<&'a Value> {
+    resources.of_type(DENY_ASSIGNMENT).find_map(|(_, r)| {
+        let props = &r.body["properties"];
+        let deny_scope = props["scope"].as_str().unwrap_or_default();
+        let applies_here = if props["doNotApplyToChildScopes"].as_bool() == Some(true) {
+            crate::path::key(scope) == crate::path::key(deny_scope)
+        } else {
+            is_within(scope, deny_scope)
+        };
+        let excluded = props["excludePrincipals"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| {
+                p["id"]
+                    .as_str()
+                    .is_some_and(|id| id.eq_ignore_ascii_case(principal))
+            });
+        let denied = definition_permissions(&r.body)
+            .iter()
+            .any(|p| allowed(std::slice::from_ref(p), action));
+        (applies_here && !excluded && names_principal(&props["principals"], principal) && denied)
+            .then_some(&r.body)
+    })
 }
 
 /// 403 LinkedAuthorizationFailed unless `caller`, writing `id` with `write_action`, may also

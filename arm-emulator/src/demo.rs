@@ -51,6 +51,14 @@ pub fn rp_private_endpoint_subnet_id() -> String {
     )
 }
 
+/// Id of the RP's storage account serving the OIDC issuers of workload identity clusters (the
+/// RP creates it on first use).
+pub fn oidc_storage_account_id() -> String {
+    format!(
+        "/subscriptions/{SUBSCRIPTION}/resourceGroups/{RP_RESOURCE_GROUP}/providers/Microsoft.Storage/storageAccounts/arolocaloidc"
+    )
+}
+
 /// Id of the demo resource group.
 pub fn resource_group_id() -> String {
     format!("/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}")

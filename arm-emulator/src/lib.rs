@@ -14,9 +14,11 @@
 //! (role-based access over the stored role assignments); `rules` (what each resource provider
 //! does beyond generic ARM, one file per provider); `engine` (the ARM state machine: request
 //! dispatch, resource groups, provider registration, generic resources, long-running
-//! operations); `server` (HTTP, tokens, faults, admin API).
+//! operations); `server` (HTTP, tokens, faults, admin API) and `blob` (the storage accounts' Blob
+//! service and static websites).
 
 pub mod authz;
+mod blob;
 pub mod config;
 pub mod demo;
 mod engine;
@@ -174,6 +176,11 @@ impl EmulatorHandle {
     /// Every stored resource, rendered as GET would.
     pub fn resources(&self) -> Vec<serde_json::Value> {
         self.app.dump()
+    }
+
+    /// Names (`container/blob`) of the blobs stored in storage account `account`.
+    pub fn blob_names(&self, account: &str) -> Vec<String> {
+        self.app.blobs.lock().names(account)
     }
 
     /// Forgets everything; with `reseed`, re-applies the start-up seeds.

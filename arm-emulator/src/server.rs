@@ -220,6 +220,8 @@ pub struct App {
     token_lifetime: Duration,
     initial_seeds: Vec<Seed>,
     pub(crate) base_url: String,
+    /// The blobs of the emulated storage accounts (`blob`).
+    pub(crate) blobs: Mutex<crate::blob::BlobStore>,
 }
 
 impl App {
@@ -241,6 +243,7 @@ impl App {
             token_lifetime: limits.token_lifetime,
             initial_seeds,
             base_url,
+            blobs: Mutex::new(Default::default()),
         }
     }
 
@@ -315,6 +318,7 @@ impl App {
     /// clients with cached tokens keep working); optionally re-applies the start-up seeds.
     pub fn reset(&self, reseed: bool) -> Result<(), crate::Error> {
         self.engine.lock().reset();
+        self.blobs.lock().clear();
         self.log.lock().clear();
         if reseed {
             for s in &self.initial_seeds {
@@ -397,7 +401,7 @@ impl App {
         }
     }
 
-    fn caller_for(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    pub(crate) fn caller_for(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         let Some(value) = headers.get(http::header::AUTHORIZATION) else {
             return Err(ApiError::new(
                 401,
@@ -441,6 +445,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/{tenant}/oauth2/v2.0/token", post(token))
         .route("/{tenant}/oauth2/token", post(token))
         .merge(admin_router())
+        .merge(crate::blob::router())
         .fallback(arm)
         .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
         .with_state(app)

@@ -44,7 +44,7 @@ struct Answer {
 }
 
 /// The header an [`ArmClient`] request carries its bearer token in through the pipeline.
-const PIPELINE_AUTHORIZATION: &str = "x-aro-authorization";
+pub(crate) const PIPELINE_AUTHORIZATION: &str = "x-aro-authorization";
 
 /// The HTTP client under the pipeline: it turns [`PIPELINE_AUTHORIZATION`] into `Authorization`
 /// just before the request goes out. azure_core (0.21) logs every request at DEBUG before handing

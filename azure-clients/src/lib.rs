@@ -4,6 +4,7 @@
 //! terminal. Pointing at real Azure or at the arm-emulator differs only in configuration.
 
 mod arm;
+mod blob;
 mod config;
 mod error;
 pub mod lro;
@@ -12,6 +13,7 @@ mod workload_identity;
 
 pub use arm::{ArmClient, Precondition};
 pub use aro_common::ResourceId;
+pub use blob::{BLOB_SERVICE_VERSION, BlobClient, STORAGE_SCOPE};
 pub use config::{AzureArgs, AzureConfig, Credentials, PUBLIC_ARM_ENDPOINT, PUBLIC_AUTHORITY_HOST};
 pub use error::{CloudError, Error};
 pub use lro::{OperationState, PendingOperation, Started};
@@ -186,6 +188,11 @@ impl AzureClients {
             self.scopes(),
             self.options.clone(),
         )
+    }
+
+    /// Blob service client (the data plane of storage accounts).
+    pub fn blobs(&self) -> BlobClient {
+        BlobClient::new(self.credential(), self.options.clone())
     }
 
     /// Generic JSON ARM client.

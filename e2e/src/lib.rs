@@ -141,6 +141,44 @@ impl Arm {
         })
     }
 
+    /// PUT a cluster with another api-version.
+    pub async fn put_version(&self, name: &str, body: &Value, api_version: &str) -> Result<Answer> {
+        self.send(
+            reqwest::Method::PUT,
+            &self.cluster_id(name),
+            api_version,
+            Some(body),
+        )
+        .await
+    }
+
+    /// PATCH a cluster with another api-version.
+    pub async fn patch_version(
+        &self,
+        name: &str,
+        body: &Value,
+        api_version: &str,
+    ) -> Result<Answer> {
+        self.send(
+            reqwest::Method::PATCH,
+            &self.cluster_id(name),
+            api_version,
+            Some(body),
+        )
+        .await
+    }
+
+    /// GET a cluster with another api-version.
+    pub async fn get_version(&self, name: &str, api_version: &str) -> Result<Answer> {
+        self.send(
+            reqwest::Method::GET,
+            &self.cluster_id(name),
+            api_version,
+            None,
+        )
+        .await
+    }
+
     /// List the clusters of the resource group (first page).
     pub async fn list_resource_group(&self) -> Result<Answer> {
         let path = format!(

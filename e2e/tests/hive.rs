@@ -169,6 +169,12 @@ async fn the_hive_runtime_creates_updates_and_deletes_clusters_through_cluster_d
             // A failed install's ClusterProvisions (rp-controller/tests/hive_runtime.rs lists
             // them as this ServiceAccount).
             exempt("list", "hive.openshift.io", "clusterprovisions"),
+            // Workload identity clusters' role sets (e2e/tests/workload_identity.rs).
+            exempt(
+                "get",
+                "rp.aro.openshift.io",
+                "platformworkloadidentityrolesets",
+            ),
         ],
     )
     .await;

@@ -547,6 +547,12 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
             exempt("delete", "hive.openshift.io", "clusterdeployments"),
             exempt("patch", "hive.openshift.io", "clusterimagesets"),
             exempt("list", "hive.openshift.io", "clusterprovisions"),
+            // Workload identity clusters' role sets (e2e/tests/workload_identity.rs).
+            exempt(
+                "get",
+                "rp.aro.openshift.io",
+                "platformworkloadidentityrolesets",
+            ),
         ],
     )
     .await;

@@ -5,8 +5,8 @@
 use arm_emulator::demo;
 use crds::management::{
     OpenShiftVersion, OpenShiftVersionSpec, PlatformWorkloadIdentityRole,
-    PlatformWorkloadIdentityRoleSet, PlatformWorkloadIdentityRoleSetSpec, Subscription,
-    SubscriptionSpec,
+    PlatformWorkloadIdentityRoleSet, PlatformWorkloadIdentityRoleSetSpec, SecretLocation,
+    Subscription, SubscriptionSpec,
 };
 use kube::api::{Api, PostParams};
 
@@ -74,6 +74,31 @@ fn local_role_set() -> PlatformWorkloadIdentityRoleSetSpec {
         .take(2)
         .collect::<Vec<_>>()
         .join(".");
+    // ARO's secret locations: where each operator reads its identity's Secret.
+    let secret_location = |operator: &str| {
+        let (namespace, name) = match operator {
+            "CloudControllerManager" => (
+                "openshift-cloud-controller-manager",
+                "azure-cloud-credentials",
+            ),
+            "ClusterIngressOperator" => ("openshift-ingress-operator", "cloud-credentials"),
+            "MachineApiOperator" => ("openshift-machine-api", "azure-cloud-credentials"),
+            "StorageOperator" => ("openshift-cluster-csi-drivers", "azure-disk-credentials"),
+            "NetworkOperator" => (
+                "openshift-cloud-network-config-controller",
+                "cloud-credentials",
+            ),
+            "ImageRegistryOperator" => ("openshift-image-registry", "installer-cloud-credentials"),
+            "AzureFilesStorageOperator" => {
+                ("openshift-cluster-csi-drivers", "azure-file-credentials")
+            }
+            _ => ("openshift-azure-operator", "azure-cloud-credentials"),
+        };
+        Some(SecretLocation {
+            namespace: namespace.into(),
+            name: name.into(),
+        })
+    };
     let role =
         |operator: &str, name: &str, guid: &str, accounts: &[&str]| PlatformWorkloadIdentityRole {
             operator_name: operator.into(),
@@ -85,7 +110,7 @@ fn local_role_set() -> PlatformWorkloadIdentityRoleSetSpec {
                 .iter()
                 .map(|a| format!("system:serviceaccount:{a}"))
                 .collect(),
-            secret_location: None,
+            secret_location: secret_location(operator),
         };
     PlatformWorkloadIdentityRoleSetSpec {
         open_shift_version: minor,

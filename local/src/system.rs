@@ -219,6 +219,9 @@ impl LocalSystem {
         if config.azure.is_none() && settings.rp_private_endpoint_subnet_id.is_empty() {
             settings.rp_private_endpoint_subnet_id = demo::rp_private_endpoint_subnet_id();
         }
+        if config.azure.is_none() && settings.oidc_storage_account_id.is_empty() {
+            settings.oidc_storage_account_id = demo::oidc_storage_account_id();
+        }
         // What ARM and an SRE would have set up: a registered subscription and a default version.
         seed_management_cluster(&client).await?;
 

@@ -1,6 +1,6 @@
 //! What each step of [`crate::plans`] does, split by concern: `validate` (the customer's network
 //! and permissions), `credentials` (the cluster's identity and its Secrets), `resource_group`,
-//! `network`, `dns`, `access` (role assignments, the RP's private endpoint), `cluster` (the
+//! `network`, `dns`, `access` (role and deny assignments, the RP's private endpoint), `cluster` (the
 //! cluster runtime and what status says of the cluster), `operator` and `teardown` (what delete
 //! removes from the management cluster).
 //!
@@ -32,6 +32,7 @@ mod teardown;
 #[cfg(test)]
 mod testing;
 mod validate;
+mod workload_identity;
 
 pub use access::{
     CONTRIBUTOR_ROLE, OWNER_TAG, endpoint_is_ours, private_endpoint_name, role_assignment_name,
@@ -205,6 +206,15 @@ pub async fn run(step: StepId, env: &mut StepEnv<'_>) -> Outcome {
         EnsurePrivateLink => network::ensure_private_link(env).await,
         CreateApiServerPrivateEndpoint => rp_side(access::create_private_endpoint(env).await),
         EnsureRoleAssignments => access::ensure_role_assignments(env).await,
+        PlatformWorkloadIdentityIds => workload_identity::platform_workload_identity_ids(env).await,
+        CreateOidc => workload_identity::create_oidc(env).await,
+        FederateIdentityCredentials => workload_identity::federate_identity_credentials(env).await,
+        CreateOrUpdateDenyAssignment => access::ensure_deny_assignment(env).await,
+        DeleteFederatedCredentials => workload_identity::delete_federated_credentials(env).await,
+        DeleteOidc => workload_identity::delete_oidc(env).await,
+        DeployPlatformWorkloadIdentitySecrets => {
+            workload_identity::deploy_platform_workload_identity_secrets(env).await
+        }
         AttachNsgs => network::attach_nsgs(env).await,
         CreateDns => rp_side(dns::create_dns(env).await),
         RunInstaller => cluster::run_installer(env).await,

@@ -24,6 +24,9 @@ pub struct Settings {
     /// Subnet of the RP's own network where it creates a private endpoint into each cluster
     /// (empty: none).
     pub rp_private_endpoint_subnet_id: String,
+    /// ARM id of the RP's storage account whose static website serves the OIDC issuers of
+    /// workload identity clusters (made on first use; empty: none, and such clusters fail).
+    pub oidc_storage_account_id: String,
     /// Retries of a failing step.
     pub retry: RetryPolicy,
     /// Longest wait between two polls of a wait step or an Azure operation.
@@ -52,6 +55,7 @@ impl Default for Settings {
             dns_resource_group_id: String::new(),
             dns_location: "eastus".into(),
             rp_private_endpoint_subnet_id: String::new(),
+            oidc_storage_account_id: String::new(),
             retry: RetryPolicy::default(),
             max_poll_interval: Duration::from_secs(10),
             claim_grace: Duration::from_secs(30),

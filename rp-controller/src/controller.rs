@@ -53,6 +53,11 @@ pub struct ControllerArgs {
     /// endpoint is made.
     #[arg(long, env = "ARO_RP_PRIVATE_ENDPOINT_SUBNET_ID")]
     pub rp_private_endpoint_subnet_id: Option<String>,
+    /// ARM id of the RP's storage account whose static website (its `$web` container) serves
+    /// the OIDC issuers of workload identity clusters; created on first use. Without it, workload
+    /// identity clusters fail to install.
+    #[arg(long, env = "ARO_OIDC_STORAGE_ACCOUNT_ID")]
+    pub oidc_storage_account_id: Option<String>,
     /// What creates the clusters: `hive` (ClusterDeployments for the Hive operator, as ARO-RP's
     /// hive mode; production), `installer` (runs openshift-install in this process's host), or
     /// `local` (each cluster an embedded API server in this process: for `aro local` and tests
@@ -224,6 +229,7 @@ impl ControllerArgs {
                 .rp_private_endpoint_subnet_id
                 .clone()
                 .unwrap_or_default(),
+            oidc_storage_account_id: self.oidc_storage_account_id.clone().unwrap_or_default(),
             retry: RetryPolicy {
                 max_attempts: self.max_attempts.max(1),
                 ..Default::default()

@@ -54,10 +54,14 @@ pub fn install(rp_builds_network: bool) -> Plan {
         operation: "Install",
         steps: [
             b(Step::action(ValidateResources)),
+            b(Step::action(PlatformWorkloadIdentityIds)),
             b(Step::action(EnsureInfraId)),
             b(Step::action(EnsureSshKey)),
             b(Step::action(EnsureResourceGroup)),
+            b(Step::action(CreateOidc)),
             b(Step::action(EnsureRoleAssignments)),
+            b(Step::action(FederateIdentityCredentials)),
+            b(Step::action(CreateOrUpdateDenyAssignment)),
         ]
         .into_iter()
         .chain(network)
@@ -79,6 +83,7 @@ pub fn install(rp_builds_network: bool) -> Plan {
                 "Timed out waiting for the cluster's Kubernetes API server to become ready.",
             )),
             b(Step::action(GenerateKubeconfigs)),
+            b(Step::action(DeployPlatformWorkloadIdentitySecrets)),
             b(Step::action(InstallAroOperator)),
             b(Step::wait(
                 AroDeploymentReady,
@@ -103,6 +108,7 @@ pub fn update(rp_builds_network: bool) -> Plan {
         operation: "Update",
         steps: vec![
             Step::action(ValidateResources),
+            Step::action(PlatformWorkloadIdentityIds),
             Step::wait(
                 ApiServersReady,
                 30 * MINUTE,
@@ -120,6 +126,9 @@ pub fn update(rp_builds_network: bool) -> Plan {
                 "Timed out waiting for the cloud-credential-operator to sync the ARO operator's credentials.",
             ),
             Step::action(EnsureRoleAssignments),
+            Step::action(FederateIdentityCredentials),
+            Step::action(DeployPlatformWorkloadIdentitySecrets),
+            Step::action(CreateOrUpdateDenyAssignment),
             Step::action(ReconcileLoadBalancerProfile), // alias of EnsureLoadBalancers
             Step::action(UpdateOperatorSecrets),        // alias of InstallAroOperator
             Step::action(UpdateClusterData),
@@ -188,6 +197,8 @@ pub fn delete() -> Plan {
             Step::action(RemoveDns),
             Step::action(RemovePrivateEndpoint),
             Step::action(RemoveRoleAssignments),
+            Step::action(DeleteFederatedCredentials),
+            Step::action(DeleteOidc),
             Step::action(DeleteClusterRuntime),
             Step::action(DetachNsgs),
             Step::action(DeleteResourceGroup),

@@ -190,6 +190,8 @@ impl Engine {
             resource_type: &rtype,
             existing: existing.as_ref(),
             location: location.as_deref(),
+            base_url: req.base_url,
+            tenant_id: &self.settings.tenant_id,
         };
         let children = provider.prepare_put(&self.context(req.caller), &put, &mut body)?;
 

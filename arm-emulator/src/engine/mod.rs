@@ -178,6 +178,18 @@ impl Engine {
         }
     }
 
+    /// Whether a storage account of this name exists (and finished creating), in any
+    /// subscription: account names are global, as Azure's are.
+    pub fn storage_account_exists(&mut self, account: &str) -> bool {
+        self.advance();
+        self.resources
+            .of_type(rules::storage::STORAGE_ACCOUNT)
+            .any(|(_, r)| {
+                path::last_segment(&r.id).eq_ignore_ascii_case(account)
+                    && r.provisioning_state() == "Succeeded"
+            })
+    }
+
     /// What the providers' rules see, for a request by `caller`.
     fn context<'a>(&'a self, caller: &'a Caller) -> Context<'a> {
         Context {

@@ -4,7 +4,7 @@
 //! Evaluating permissions for every request is the engine's, in `authz`.
 
 use super::{Children, Context, ProviderRules, Put, TypeTraits};
-use crate::authz::{self, ROLE_ASSIGNMENT, ROLE_DEFINITION};
+use crate::authz::{self, DENY_ASSIGNMENT, ROLE_ASSIGNMENT, ROLE_DEFINITION};
 use crate::error::ApiError;
 use crate::path::{ProviderPath, is_within, key, last_segment};
 use crate::request::{ArmRequest, Reply, filter_quoted};
@@ -33,6 +33,9 @@ impl ProviderRules for Authorization {
     ) -> Result<Children, ApiError> {
         if put.resource_type.eq_ignore_ascii_case(ROLE_ASSIGNMENT) {
             prepare_role_assignment(cx, put, body)?;
+        }
+        if put.resource_type.eq_ignore_ascii_case(DENY_ASSIGNMENT) {
+            prepare_deny_assignment(put, body)?;
         }
         Ok(Children::default())
     }
@@ -135,6 +138,44 @@ fn prepare_role_assignment(
     }
     p["createdOn"] = created.clone().into();
     p["updatedOn"] = created.into();
+    Ok(())
+}
+
+/// A deny assignment (which Azure lets only its first-party services and managed applications
+/// write; here any caller with `denyAssignments/write`): at least one permission with actions, at
+/// least one principal, every principal and excluded principal with an id. Its scope is the path's.
+fn prepare_deny_assignment(put: &Put<'_>, body: &mut Value) -> Result<(), ApiError> {
+    let invalid = |message: &str| ApiError::bad_request("InvalidDenyAssignment", message);
+    let props = &body["properties"];
+    let permissions = authz::definition_permissions(body);
+    if permissions.is_empty() || permissions.iter().all(|p| p.actions.is_empty()) {
+        return Err(invalid(
+            "A deny assignment needs properties.permissions with at least one action.",
+        ));
+    }
+    let principals = props["principals"].as_array().cloned().unwrap_or_default();
+    if principals.is_empty() {
+        return Err(invalid("A deny assignment needs properties.principals."));
+    }
+    let excluded = props["excludePrincipals"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if principals
+        .iter()
+        .chain(&excluded)
+        .any(|p| p["id"].as_str().is_none_or(str::is_empty))
+    {
+        return Err(invalid(
+            "Every principal and excluded principal of a deny assignment needs an id.",
+        ));
+    }
+    let name = last_segment(put.id).to_string();
+    let p = &mut body["properties"];
+    p["scope"] = put.path.scope.path.clone().into();
+    if p.get("denyAssignmentName").is_none() {
+        p["denyAssignmentName"] = name.into();
+    }
     Ok(())
 }
 
@@ -241,6 +282,8 @@ mod tests {
             resource_type: &resource_type,
             existing: None,
             location: None,
+            base_url: "http://arm.test",
+            tenant_id: "t",
         };
         Authorization.prepare_put(&cx, &put, body).map(|_| ())
     }

@@ -78,6 +78,8 @@ mod tests {
                 resource_type: &resource_type,
                 existing: None,
                 location: None,
+                base_url: "http://arm.test",
+                tenant_id: "t",
             };
             let mut stored = json!({"properties": {}});
             Dns.complete(&put, &mut stored);

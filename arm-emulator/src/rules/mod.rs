@@ -10,7 +10,9 @@
 pub mod authorization;
 pub mod compute;
 pub mod dns;
+pub mod managed_identity;
 pub mod network;
+pub mod storage;
 
 use crate::authz::{self, Permission};
 use crate::config::SkuRestriction;
@@ -42,8 +44,20 @@ pub const PROVIDERS: &[(&str, &[&str])] = &[
     ("Microsoft.Compute", &["virtualMachines", "disks", "skus"]),
     ("Microsoft.Storage", &["storageAccounts"]),
     (
+        "Microsoft.ManagedIdentity",
+        &[
+            "userAssignedIdentities",
+            "userAssignedIdentities/federatedIdentityCredentials",
+        ],
+    ),
+    (
         "Microsoft.Authorization",
-        &["roleAssignments", "roleDefinitions", "permissions"],
+        &[
+            "roleAssignments",
+            "roleDefinitions",
+            "denyAssignments",
+            "permissions",
+        ],
     ),
     ("Microsoft.Resources", &["resourceGroups", "deployments"]),
 ];
@@ -148,6 +162,10 @@ pub struct Put<'a> {
     pub existing: Option<&'a Resource>,
     /// The normalised location of a tracked resource.
     pub location: Option<&'a str>,
+    /// Public base URL of the emulator (scheme://host:port): where data-plane endpoints live.
+    pub base_url: &'a str,
+    /// Tenant of the emulated subscriptions (managed identities live in it).
+    pub tenant_id: &'a str,
 }
 
 impl Put<'_> {
@@ -264,6 +282,8 @@ pub fn for_type(resource_type: &str) -> &'static dyn ProviderRules {
         "microsoft.network" => &network::Network,
         "microsoft.compute" => &compute::Compute,
         "microsoft.authorization" => &authorization::Authorization,
+        "microsoft.managedidentity" => &managed_identity::ManagedIdentity,
+        "microsoft.storage" => &storage::Storage,
         _ => &Generic,
     }
 }

@@ -543,6 +543,15 @@ pub struct OpenShiftClusterStatus {
     /// Object id of the cluster service principal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_principal_object_id: Option<String>,
+    /// Platform workload identities as the RP last read them from Azure (operator name ->
+    /// resource id, client id, object id): what its federated credentials, role assignments and
+    /// deny assignment exclusions were made for.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub platform_workload_identities: BTreeMap<String, PlatformWorkloadIdentity>,
+    /// Resource ids of platform workload identities the cluster no longer uses whose federated
+    /// credentials the RP has yet to delete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_workload_identities: Vec<String>,
     /// OpenShift console URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console_url: Option<String>,

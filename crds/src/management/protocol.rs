@@ -96,6 +96,10 @@ pub const ADMIN_KUBECONFIG_KEY: &str = "adminKubeconfig";
 pub const USER_ADMIN_KUBECONFIG_KEY: &str = "userAdminKubeconfig";
 /// Key of the cluster's SSH private key in the credentials Secret.
 pub const SSH_KEY_KEY: &str = "sshPrivateKey";
+/// Credentials Secret key: the private key (PKCS#8 PEM) signing the cluster's service account
+/// tokens, whose public half the OIDC issuer publishes (workload identity clusters; ARO-RP's
+/// `boundServiceAccountSigningKey`).
+pub const BOUND_SA_SIGNING_KEY_KEY: &str = "boundServiceAccountSigningKey";
 
 /// Name of a cluster's customer Secret (pull secret, service principal secret), from the
 /// cluster's object name.

@@ -1,13 +1,18 @@
-//! The cluster service principal's access (its object id and its role on the cluster resource
-//! group) and the RP's private endpoint into the cluster: created at install, refreshed by an
-//! update, removed at delete (ARO-RP's pkg/cluster: deployBaseResourceTemplate's RBAC and
-//! createAPIServerPrivateEndpoint at install, their removal at delete).
+//! The cluster identities' access (the service principal's or each platform workload identity's
+//! roles on the cluster resource group), the deny assignment locking that group to everyone else,
+//! and the RP's private endpoint into the cluster: created at install, refreshed by an update,
+//! removed at delete (ARO-RP's pkg/cluster: deployBaseResourceTemplate's RBAC,
+//! createOrUpdateDenyAssignment and createAPIServerPrivateEndpoint at install, their removal at
+//! delete; the deny assignment goes with the group).
+
+use std::collections::BTreeSet;
 
 use aro_common::ResourceId;
 use serde_json::{Value, json};
 
 use super::StepEnv;
 use super::network::derived_private_ip_in;
+use super::workload_identity::{roles_by_operator, uses_workload_identity};
 use crate::azure::{self, AUTHORIZATION_API, NETWORK_API, StepResult};
 use crate::infra::InfraNames;
 use crate::steps::Outcome;
@@ -16,43 +21,54 @@ use crate::steps::Outcome;
 /// resource group.
 pub const CONTRIBUTOR_ROLE: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
 
-/// Name of the role assignment the RP makes for `principal` at `scope`: a name-based UUID, so a
-/// retried or resumed step finds the one it made, and another principal's assignment made by
-/// the RP is recognisable.
+/// Name of the Contributor assignment the RP makes for `principal` at `scope` (see
+/// [`role_assignment_name_for`]).
 pub fn role_assignment_name(scope: &str, principal: &str) -> String {
+    role_assignment_name_for(scope, principal, CONTRIBUTOR_ROLE)
+}
+
+/// Name of the role assignment the RP makes for `principal` with role `role` (a GUID) at `scope`:
+/// a name-based UUID, so a retried or resumed step finds the one it made, and another principal's
+/// assignment made by the RP is recognisable.
+pub fn role_assignment_name_for(scope: &str, principal: &str, role: &str) -> String {
     uuid::Uuid::new_v5(
         &uuid::Uuid::NAMESPACE_URL,
         format!(
-            "aro-rp:{}:{}:{CONTRIBUTOR_ROLE}",
+            "aro-rp:{}:{}:{}",
             scope.to_ascii_lowercase(),
-            principal.to_ascii_lowercase()
+            principal.to_ascii_lowercase(),
+            role.to_ascii_lowercase()
         )
         .as_bytes(),
     )
     .to_string()
 }
 
-/// Body of that role assignment.
-pub fn role_assignment_body(subscription: &str, principal: &str) -> Value {
+/// Body of a role assignment of `role` (a GUID) to `principal`.
+pub fn role_assignment_body(subscription: &str, principal: &str, role: &str) -> Value {
     json!({"properties": {
         "roleDefinitionId": format!(
-            "/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR_ROLE}"
+            "/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{role}"
         ),
         "principalId": principal,
         "principalType": "ServicePrincipal",
     }})
 }
 
-/// Whether `assignment` (as ARM lists it) is one the RP made at `scope`, and for whom.
-pub fn made_by_rp(assignment: &Value, scope: &str) -> Option<String> {
+/// One role assignment the RP wants or made: principal and role GUID (lowercase).
+type Grant = (String, String);
+
+/// Whether `assignment` (as ARM lists it) is one the RP made at `scope`, and what it grants.
+pub fn made_by_rp(assignment: &Value, scope: &str) -> Option<Grant> {
     let props = &assignment["properties"];
     let principal = props["principalId"].as_str()?;
+    let role = props["roleDefinitionId"].as_str()?.rsplit('/').next()?;
     let at_scope = props["scope"]
         .as_str()
         .is_some_and(|s| s.eq_ignore_ascii_case(scope));
     let name = assignment["name"].as_str().unwrap_or_default();
-    (at_scope && name.eq_ignore_ascii_case(&role_assignment_name(scope, principal)))
-        .then(|| principal.to_string())
+    (at_scope && name.eq_ignore_ascii_case(&role_assignment_name_for(scope, principal, role)))
+        .then(|| (principal.to_ascii_lowercase(), role.to_ascii_lowercase()))
 }
 
 fn resource_group_id(names: &InfraNames) -> String {
@@ -63,7 +79,7 @@ fn resource_group_id(names: &InfraNames) -> String {
 }
 
 /// The RP's role assignments at the cluster resource group (none when the group is gone).
-async fn rp_assignments(env: &StepEnv<'_>, scope: &str) -> StepResult<Vec<(String, String)>> {
+async fn rp_assignments(env: &StepEnv<'_>, scope: &str) -> StepResult<Vec<(String, Grant)>> {
     let path = format!("{scope}/providers/Microsoft.Authorization/roleAssignments");
     let listed = match env.arm().list(&path, AUTHORIZATION_API).await {
         Ok(listed) => listed,
@@ -73,36 +89,67 @@ async fn rp_assignments(env: &StepEnv<'_>, scope: &str) -> StepResult<Vec<(Strin
     Ok(listed
         .iter()
         .filter_map(|a| {
-            let principal = made_by_rp(a, scope)?;
-            Some((a["id"].as_str()?.to_string(), principal))
+            let grant = made_by_rp(a, scope)?;
+            Some((a["id"].as_str()?.to_string(), grant))
         })
         .collect())
 }
 
-/// Give the cluster's service principal Contributor on the cluster resource group, and take it
-/// from a principal the cluster no longer uses (after a service principal change).
+/// What the cluster's identities get on the cluster resource group: Contributor for its service
+/// principal, or for a workload identity cluster each platform identity's roles of the role set
+/// (ARO-RP's clusterServicePrincipalRBAC and platformWorkloadIdentityRBAC).
+async fn wanted_grants(env: &StepEnv<'_>) -> StepResult<BTreeSet<Grant>> {
+    let mut wanted = BTreeSet::new();
+    if let Some(principal) = &env.status.service_principal_object_id {
+        wanted.insert((principal.to_ascii_lowercase(), CONTRIBUTOR_ROLE.into()));
+    }
+    if uses_workload_identity(&env.cluster.spec) {
+        let roles = roles_by_operator(env).await?;
+        for (operator, identity) in &env.status.platform_workload_identities {
+            let Some(object_id) = &identity.object_id else {
+                continue;
+            };
+            for role in roles.get(operator).into_iter().flatten() {
+                let guid = role
+                    .role_definition_id
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default();
+                wanted.insert((object_id.to_ascii_lowercase(), guid.to_ascii_lowercase()));
+            }
+        }
+    }
+    Ok(wanted)
+}
+
+/// Give the cluster's identities their roles on the cluster resource group, and take the RP's
+/// grants from principals (or roles) the cluster no longer uses (after a service principal or
+/// identity change, or a role set's change).
 pub async fn ensure_role_assignments(env: &mut StepEnv<'_>) -> StepResult<()> {
-    let Some(principal) = env.status.service_principal_object_id.clone() else {
+    let wanted = wanted_grants(env).await?;
+    if wanted.is_empty() && !uses_workload_identity(&env.cluster.spec) {
         return Ok(());
-    };
+    }
     let names = env.names()?;
     let scope = resource_group_id(&names);
     let arm = env.arm();
-    let id = format!(
-        "{scope}/providers/Microsoft.Authorization/roleAssignments/{}",
-        role_assignment_name(&scope, &principal)
-    );
-    if azure::get(&arm, &id, AUTHORIZATION_API).await?.is_none() {
-        let body = role_assignment_body(&names.subscription_id, &principal);
-        match arm.put(&id, AUTHORIZATION_API, &body).await {
-            Ok(_) => {}
-            // Someone else gave it the same role there: the access is in place.
-            Err(azure_clients::Error::Cloud(e)) if e.code == "RoleAssignmentExists" => {}
-            Err(e) => return Err(azure::outcome_of(&e)),
+    for (principal, role) in &wanted {
+        let id = format!(
+            "{scope}/providers/Microsoft.Authorization/roleAssignments/{}",
+            role_assignment_name_for(&scope, principal, role)
+        );
+        if azure::get(&arm, &id, AUTHORIZATION_API).await?.is_none() {
+            let body = role_assignment_body(&names.subscription_id, principal, role);
+            match arm.put(&id, AUTHORIZATION_API, &body).await {
+                Ok(_) => {}
+                // Someone else gave it the same role there: the access is in place.
+                Err(azure_clients::Error::Cloud(e)) if e.code == "RoleAssignmentExists" => {}
+                Err(e) => return Err(azure::outcome_of(&e)),
+            }
         }
     }
-    for (other, other_principal) in rp_assignments(env, &scope).await? {
-        if !other_principal.eq_ignore_ascii_case(&principal) {
+    for (other, grant) in rp_assignments(env, &scope).await? {
+        if !wanted.contains(&grant) {
             azure::ensure_deleted(&arm, &other, AUTHORIZATION_API).await?;
         }
     }
@@ -121,6 +168,130 @@ pub async fn remove_role_assignments(env: &mut StepEnv<'_>) -> StepResult<()> {
         azure::ensure_deleted(&arm, &id, AUTHORIZATION_API).await?;
     }
     Ok(())
+}
+
+/// The principal id a deny assignment names to deny everyone.
+pub const EVERYONE: &str = "00000000-0000-0000-0000-000000000000";
+
+/// Name of the cluster resource group's deny assignment: ARO-RP's
+/// `guid(resourceGroup().id, 'ARO cluster resource group deny assignment')`, as a name-based UUID.
+pub fn deny_assignment_name(scope: &str) -> String {
+    uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_URL,
+        format!(
+            "{}:ARO cluster resource group deny assignment",
+            scope.to_ascii_lowercase()
+        )
+        .as_bytes(),
+    )
+    .to_string()
+}
+
+/// The deny assignment locking the cluster resource group (ARO-RP's denyAssignment): everyone is
+/// denied every write, delete and action there except the few ARO leaves to customers (disk and
+/// snapshot access, alerts, tags, NSG joins, remediations); `excluded` (the RP and the cluster's
+/// identities) are not denied anything.
+pub fn deny_assignment_body(scope: &str, excluded: &BTreeSet<String>) -> Value {
+    json!({"properties": {
+        "denyAssignmentName": deny_assignment_name(scope),
+        "description": "ARO cluster resource group deny assignment",
+        "permissions": [{
+            "actions": ["*/action", "*/delete", "*/write"],
+            "notActions": [
+                "Microsoft.Compute/disks/beginGetAccess/action",
+                "Microsoft.Compute/disks/endGetAccess/action",
+                "Microsoft.Compute/disks/write",
+                "Microsoft.Insights/ActionGroups/write",
+                "Microsoft.Insights/ActionGroups/delete",
+                "Microsoft.Insights/MetricAlerts/write",
+                "Microsoft.Insights/MetricAlerts/delete",
+                "Microsoft.Insights/ActivityLogAlerts/write",
+                "Microsoft.Insights/ActivityLogAlerts/delete",
+                "Microsoft.Compute/snapshots/beginGetAccess/action",
+                "Microsoft.Compute/snapshots/delete",
+                "Microsoft.Compute/snapshots/endGetAccess/action",
+                "Microsoft.Compute/snapshots/write",
+                "Microsoft.Network/networkInterfaces/effectiveRouteTable/action",
+                "Microsoft.Network/networkSecurityGroups/join/action",
+                "Microsoft.Resources/tags/*",
+                "Microsoft.PolicyInsights/remediations/write",
+                "Microsoft.PolicyInsights/remediations/delete",
+            ],
+        }],
+        "scope": scope,
+        "principals": [{"id": EVERYONE, "type": "SystemDefined"}],
+        "excludePrincipals": excluded
+            .iter()
+            .map(|id| json!({"id": id, "type": "ServicePrincipal"}))
+            .collect::<Vec<_>>(),
+        "isSystemProtected": true,
+    }})
+}
+
+/// The principals a deny assignment excludes, as ARM lists it (lowercase).
+pub fn excluded_principals(deny: &Value) -> BTreeSet<String> {
+    deny["properties"]["excludePrincipals"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["id"].as_str().map(str::to_ascii_lowercase))
+        .collect()
+}
+
+/// Install and update: the deny assignment on the cluster resource group, excluding the RP
+/// (which builds and deletes what is in the group) and the cluster's identities (its service
+/// principal, or its platform workload identities); rewritten when they change.
+pub async fn ensure_deny_assignment(env: &mut StepEnv<'_>) -> StepResult<()> {
+    let names = env.names()?;
+    let scope = resource_group_id(&names);
+    let rp = env
+        .ctx
+        .azure
+        .object_id()
+        .await
+        .map_err(|e| Outcome::Retryable {
+            error: crds::ArmError::new(
+                "InternalServerError",
+                format!("The RP's own object id is unknown: {e}"),
+            ),
+            retry_after: None,
+        })?;
+    let mut excluded: BTreeSet<String> = [rp.to_ascii_lowercase()].into();
+    excluded.extend(
+        env.status
+            .service_principal_object_id
+            .iter()
+            .map(|p| p.to_ascii_lowercase()),
+    );
+    if uses_workload_identity(&env.cluster.spec) {
+        for (operator, identity) in &env.status.platform_workload_identities {
+            let Some(object_id) = &identity.object_id else {
+                return Err(Outcome::Failed(crds::ArmError::new(
+                    "InternalServerError",
+                    format!("The object id of platform workload identity '{operator}' is unknown."),
+                )));
+            };
+            excluded.insert(object_id.to_ascii_lowercase());
+        }
+    }
+    let id = format!(
+        "{scope}/providers/Microsoft.Authorization/denyAssignments/{}",
+        deny_assignment_name(&scope)
+    );
+    let arm = env.arm();
+    if let Some(existing) = azure::get(&arm, &id, AUTHORIZATION_API).await?
+        && excluded_principals(&existing) == excluded
+    {
+        return Ok(());
+    }
+    azure::put(
+        &arm,
+        &id,
+        AUTHORIZATION_API,
+        &deny_assignment_body(&scope, &excluded),
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Tag naming the cluster (its ARM resource id) on the Azure resources the RP creates for it
@@ -312,15 +483,22 @@ mod tests {
 
     #[test]
     fn only_the_rps_own_assignments_at_the_scope_are_recognised() {
+        let role = format!("/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR_ROLE}");
         let ours = json!({"name": role_assignment_name(RG, "p1"),
-            "properties": {"principalId": "p1", "scope": RG}});
-        assert_eq!(made_by_rp(&ours, RG).as_deref(), Some("p1"));
+            "properties": {"principalId": "p1", "scope": RG, "roleDefinitionId": role}});
+        assert_eq!(
+            made_by_rp(&ours, RG),
+            Some(("p1".to_string(), CONTRIBUTOR_ROLE.to_string()))
+        );
         let foreign = json!({"name": "00000000-0000-0000-0000-000000000009",
-            "properties": {"principalId": "p1", "scope": RG}});
+            "properties": {"principalId": "p1", "scope": RG, "roleDefinitionId": role}});
         assert_eq!(made_by_rp(&foreign, RG), None);
         let elsewhere = json!({"name": role_assignment_name(RG, "p1"),
-            "properties": {"principalId": "p1", "scope": format!("{RG}/providers/x/y/z")}});
+            "properties": {"principalId": "p1", "scope": format!("{RG}/providers/x/y/z"), "roleDefinitionId": role}});
         assert_eq!(made_by_rp(&elsewhere, RG), None);
+        let other_role = json!({"name": role_assignment_name(RG, "p1"),
+            "properties": {"principalId": "p1", "scope": RG, "roleDefinitionId": "/x/acdd72a7-3385-48ef-bd42-f606fba81ae7"}});
+        assert_eq!(made_by_rp(&other_role, RG), None);
     }
 
     #[test]

@@ -85,7 +85,7 @@ pub(super) fn cluster_sp_clients(
 
 /// Create the credentials Secret if needed and set the given keys (those in `only_if_absent`
 /// are kept when already present).
-async fn upsert_credentials(
+pub(super) async fn upsert_credentials(
     env: &mut StepEnv<'_>,
     values: Vec<(&str, AroSecret)>,
     only_if_absent: bool,
@@ -409,7 +409,7 @@ pub(super) async fn put_operator_credentials(
 }
 
 /// Create or replace a Secret with exactly `string_data`.
-async fn put_secret(
+pub(super) async fn put_secret(
     client: &kube::Client,
     namespace: &str,
     name: &str,

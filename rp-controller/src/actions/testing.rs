@@ -235,6 +235,7 @@ impl Harness {
             parent_domain: "aro.example".into(),
             dns_resource_group_id: dns_resource_group_id(),
             rp_private_endpoint_subnet_id: demo::rp_private_endpoint_subnet_id(),
+            oidc_storage_account_id: demo::oidc_storage_account_id(),
             max_poll_interval: Duration::from_millis(20),
             ..Default::default()
         };

@@ -44,10 +44,23 @@ step_ids! {
     EnsureInfraId = "ensureInfraID",
     /// The cluster's SSH key, in the credentials Secret.
     EnsureSshKey = "ensureSSHKey",
+    /// Workload identity clusters: the platform workload identities (and the cluster's managed
+    /// identity) read from Azure, their client and object ids recorded in status.
+    PlatformWorkloadIdentityIds = "platformWorkloadIdentityIDs",
     /// The cluster resource group, managed by the cluster.
     EnsureResourceGroup = "ensureResourceGroup",
-    /// Contributor for the cluster's service principal on the cluster resource group.
+    /// Workload identity clusters: the OIDC issuer (signing key, discovery document and JWKS on
+    /// the RP's OIDC storage account's static website) and `status.oidcIssuer`.
+    CreateOidc = "createOIDC",
+    /// Contributor for the cluster's service principal on the cluster resource group, or each
+    /// platform workload identity's roles of the role set.
     EnsureRoleAssignments = "ensureRoleAssignments",
+    /// Workload identity clusters: a federated identity credential per platform identity and
+    /// ServiceAccount of its role.
+    FederateIdentityCredentials = "federateIdentityCredentials",
+    /// The deny assignment locking the cluster resource group to everyone but the RP and the
+    /// cluster's identities.
+    CreateOrUpdateDenyAssignment = "createOrUpdateDenyAssignment",
     /// The cluster's network security group.
     EnsureNetworkSecurityGroup = "ensureNetworkSecurityGroup",
     /// The internal and public load balancers, outbound and ingress addresses.
@@ -66,6 +79,9 @@ step_ids! {
     ApiServersReady = "apiServersReady",
     /// The kubeadmin password and admin kubeconfig, in the credentials Secret.
     GenerateKubeconfigs = "generateKubeconfigs",
+    /// Workload identity clusters: each platform identity's Secret in the cluster, where its
+    /// operator reads it.
+    DeployPlatformWorkloadIdentitySecrets = "deployPlatformWorkloadIdentitySecrets",
     /// Deploy (or refresh) the ARO operator and its Azure identity.
     InstallAroOperator = "installAROOperator",
     /// Wait: the ARO operator runs and reports.
@@ -121,6 +137,10 @@ step_ids! {
     RemovePrivateEndpoint = "removePrivateEndpoint",
     /// The RP's role assignments at the cluster resource group.
     RemoveRoleAssignments = "removeRoleAssignments",
+    /// Workload identity clusters: the federated credentials of the cluster's issuer.
+    DeleteFederatedCredentials = "deleteFederatedCredentials",
+    /// Workload identity clusters: the OIDC issuer's documents.
+    DeleteOidc = "deleteOIDC",
     /// The cluster runtime tears the cluster down.
     DeleteClusterRuntime = "deleteClusterRuntime",
     /// The network security group off the customer's subnets.
@@ -172,8 +192,12 @@ mod tests {
             "validateResources",
             "ensureInfraID",
             "ensureSSHKey",
+            "platformWorkloadIdentityIDs",
             "ensureResourceGroup",
+            "createOIDC",
             "ensureRoleAssignments",
+            "federateIdentityCredentials",
+            "createOrUpdateDenyAssignment",
             "ensureNetworkSecurityGroup",
             "ensureLoadBalancers",
             "ensurePrivateLink",
@@ -183,6 +207,7 @@ mod tests {
             "runInstaller",
             "apiServersReady",
             "generateKubeconfigs",
+            "deployPlatformWorkloadIdentitySecrets",
             "installAROOperator",
             "aroDeploymentReady",
             "removeBootstrap",
@@ -200,6 +225,8 @@ mod tests {
             "removeDNS",
             "removePrivateEndpoint",
             "removeRoleAssignments",
+            "deleteFederatedCredentials",
+            "deleteOIDC",
             "deleteClusterRuntime",
             "detachNSGs",
             "deleteResourceGroup",
