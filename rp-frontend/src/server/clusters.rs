@@ -649,6 +649,14 @@ async fn try_put_or_patch(
                     )?;
                 }
             }
+            if is_create {
+                super::create_checks::validate_new_cluster(
+                    state.config.azure.as_ref(),
+                    &key.subscription,
+                    &super::create_checks::Demand::of(&cluster.spec, &state.config.location),
+                )
+                .await?;
+            }
             let request = if is_create {
                 Request::Create
             } else {
@@ -702,7 +710,10 @@ async fn try_put_or_patch(
             .replace(&key.object_name, &Default::default(), &cluster)
             .await?;
         state.clusters.wrote(&stored);
-        return Ok(json_response(StatusCode::OK, &admin::render(&stored)));
+        return Ok(json_response(
+            StatusCode::OK,
+            &admin::render(&without_worker_profiles_status(stored)),
+        ));
     }
     let recorded = async {
         management::ensure_namespace(&state.client, &key.namespace).await?;
@@ -736,9 +747,10 @@ async fn try_put_or_patch(
         // The record stays: if the claim landed, the transition completes and reports there.
         management::Claim::Unknown(e) => return Err(e),
     };
+    let shown = without_worker_profiles_status(stored);
     let body = match version {
-        Some(v) => render(v, &stored),
-        None => admin::render(&stored),
+        Some(v) => render(v, &shown),
+        None => admin::render(&shown),
     };
     let status = if is_create {
         StatusCode::CREATED
@@ -747,6 +759,15 @@ async fn try_put_or_patch(
     };
     let headers = async_headers(ctx, key, &op_id, &state.config.location, false);
     Ok(with_headers(json_response(status, &body), headers))
+}
+
+/// The cluster as a PUT or PATCH answers it: as ARO-RP's, without the enriched worker profile
+/// data (`workerProfilesStatus`), which GET shows.
+fn without_worker_profiles_status(mut cluster: OpenShiftCluster) -> OpenShiftCluster {
+    if let Some(status) = cluster.status.as_mut() {
+        status.worker_profiles_status.clear();
+    }
+    cluster
 }
 
 /// DELETE a cluster: 202 with polling URLs, 204 when absent.
