@@ -282,6 +282,9 @@ impl LocalSystem {
         frontend_config.require_d2s_workers = false;
         // No ARM in front: fill in its managed identity headers for workload identity creates.
         frontend_config.mock_msi_headers = true;
+        // The frontend checks a create against Azure with the RP's identity, as the controller
+        // reaches Azure.
+        frontend_config.azure = Some(AzureClients::new(azure.clone())?);
         if let Some(certs) = &certs {
             let fp = fingerprint_of(&certs.client_cert)?;
             frontend_config.auth = AuthMode::client_certificates([fp.clone()], [fp])

@@ -38,6 +38,9 @@ pub enum Error {
     /// A cluster's own API (read for GET's live data) failed; never reaches a response.
     #[error("cluster API: {0}")]
     ClusterApi(String),
+    /// Azure failed a create-time check's read; the customer sees a 500 without internals.
+    #[error("azure: {0}")]
+    Azure(String),
     /// Optimistic concurrency gave up after retries.
     #[error("too many conflicting writes")]
     Conflict,

@@ -107,6 +107,11 @@ pub struct FrontendArgs {
     /// breaks paging across replicas.
     #[arg(long, env = "ARO_SKIP_TOKEN_KEY", hide_env_values = true)]
     pub skip_token_key: Option<Secret>,
+    /// Azure endpoint and the RP's identity, for the create-time checks of the customer's
+    /// subscription (SKUs, quota, provider registration); without `--azure-client-id` they are
+    /// skipped.
+    #[command(flatten)]
+    pub azure: azure_clients::AzureArgs,
 }
 
 fn read(path: &PathBuf) -> Result<Vec<u8>> {
@@ -162,7 +167,20 @@ pub fn config_from_args(args: &FrontendArgs) -> Result<FrontendConfig> {
             args.identity_url_host_suffix
         )));
     }
+    let azure = if args.azure.azure_client_id.is_some() {
+        let config = args
+            .azure
+            .to_config()
+            .map_err(|e| Error::Config(e.to_string()))?;
+        Some(azure_clients::AzureClients::new(config).map_err(|e| Error::Config(e.to_string()))?)
+    } else {
+        tracing::warn!(
+            "no Azure identity (--azure-client-id): creates skip the checks of the customer's subscription (SKUs, quota, provider registration)"
+        );
+        None
+    };
     Ok(FrontendConfig {
+        azure,
         location: args.location.to_lowercase(),
         parent_domain: args.parent_domain.clone(),
         require_d2s_workers: args.require_d2s_workers,

@@ -482,21 +482,17 @@ async fn request_validation_codes() {
     // Echo of the client request id only on request.
     let r = env
         .http
-        .get(format!("{}/providers/{NS}/operations", env.base))
+        .get(format!(
+            "{}/providers/{NS}/operations?api-version=2023-11-22",
+            env.base
+        ))
         .header("x-ms-client-request-id", "abc")
         .header("x-ms-return-client-request-id", "true")
         .send()
         .await
         .unwrap();
     assert_eq!(header(r.headers(), "x-ms-client-request-id"), "abc");
-    let ops: Value = r.json().await.unwrap();
-    assert!(
-        ops["value"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|o| o["name"] == "Microsoft.RedHatOpenShift/register/action")
-    );
+    assert_eq!(r.status(), 200);
     // /metrics is served by the internal metrics listener only (see security_matrix.rs).
     let r = env
         .http
@@ -705,4 +701,155 @@ async fn client_certificate_allow_lists_over_tls() {
     );
     shutdown.cancel();
     dc.stop().await;
+}
+
+/// ARM conformance: methods outside the swagger are 405 with ARM's error body and `Allow`; the
+/// operations list needs an api-version (any: ARM fans it out) and names ARO-RP's operations,
+/// without detectors, which are not served.
+#[tokio::test]
+async fn methods_api_version_and_operations_list_as_arm_and_aro() {
+    use reqwest::Method;
+    let env = start().await;
+    env.register().await;
+    let path = cluster_path("rg", "c");
+    let ops = format!("/providers/{NS}/operations");
+    let cases: Vec<(Method, String, &str)> = vec![
+        (Method::POST, path.clone(), "GET, PUT, PATCH, DELETE"),
+        (Method::PUT, ops.clone(), "GET"),
+        (Method::DELETE, ops.clone(), "GET"),
+        (Method::GET, format!("{path}/listCredentials"), "POST"),
+        (
+            Method::PUT,
+            format!("/subscriptions/{SUB}/resourceGroups/rg/providers/{NS}/openShiftClusters"),
+            "GET",
+        ),
+        (
+            Method::GET,
+            format!(
+                "/subscriptions/{SUB}/resourceGroups/rg/providers/{NS}/deployments/d/preflight"
+            ),
+            "POST",
+        ),
+        (
+            Method::DELETE,
+            format!("/subscriptions/{SUB}/providers/{NS}/locations/eastus/openShiftVersions"),
+            "GET",
+        ),
+        (Method::DELETE, format!("/subscriptions/{SUB}"), "GET, PUT"),
+    ];
+    for (method, p, allow) in cases {
+        let (s, h, b) = env.send(method.clone(), &p, "2023-11-22", None).await;
+        assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED, "{method} {p}: {b}");
+        assert_eq!(b["error"]["code"], "MethodNotAllowed", "{method} {p}: {b}");
+        assert!(
+            b["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+        assert_eq!(header(&h, "allow"), allow, "{method} {p}");
+        assert_eq!(header(&h, "content-type"), "application/json");
+    }
+    // Nothing was created by the refused methods.
+    let (s, _, _) = env.send(Method::GET, &path, "2023-11-22", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let r = env
+        .http
+        .get(format!("{}{ops}", env.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["error"]["code"], "MissingApiVersionParameter", "{b}");
+    // Any version: ARM sends the namespace's versions of every service behind it.
+    for version in ["2023-11-22", "2099-01-01-preview"] {
+        let (s, _, b) = env.send(Method::GET, &ops, version, None).await;
+        assert_eq!(s, StatusCode::OK, "{version}: {b}");
+        let names: Vec<&str> = b["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Microsoft.RedHatOpenShift/locations/operationresults/read",
+                "Microsoft.RedHatOpenShift/locations/operationsstatus/read",
+                "Microsoft.RedHatOpenShift/operations/read",
+                "Microsoft.RedHatOpenShift/openShiftClusters/read",
+                "Microsoft.RedHatOpenShift/openShiftClusters/write",
+                "Microsoft.RedHatOpenShift/openShiftClusters/delete",
+                "Microsoft.RedHatOpenShift/openShiftClusters/listCredentials/action",
+                "Microsoft.RedHatOpenShift/openShiftClusters/listAdminCredentials/action",
+                "Microsoft.RedHatOpenShift/locations/listPlatformWorkloadIdentityRoleSets/read",
+                "Microsoft.RedHatOpenShift/locations/openshiftVersions/read",
+            ]
+        );
+        // Detectors are not served, so not advertised.
+        assert!(!b.to_string().contains("detectors"));
+        let (s, _, _) = env
+            .send(Method::GET, &format!("{path}/detectors"), version, None)
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+    env.dc.stop().await;
+}
+
+/// PUT and PATCH answer without `workerProfilesStatus`, as ARO-RP's; GET shows it.
+#[tokio::test]
+async fn put_and_patch_answers_omit_worker_profiles_status() {
+    use reqwest::Method;
+    let env = start().await;
+    env.register().await;
+    let v = "2023-11-22";
+    let path = cluster_path("rg-wps", "c");
+    let (s, _, b) = env
+        .send(
+            Method::PUT,
+            &path,
+            v,
+            Some(body("w", "21111111-1111-1111-1111-111111111111")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    env.finish("rg-wps", "c", false).await;
+    // The controller records the worker profiles it made.
+    let ns = crds::management::naming::subscription_namespace(SUB);
+    let clusters: Api<OpenShiftCluster> = Api::namespaced(env.client.clone(), &ns);
+    let obj = crds::management::naming::cluster_object_name("rg-wps", "c");
+    let mut c = clusters.get(&obj).await.unwrap();
+    let mut status = c.status.clone().unwrap();
+    status.worker_profiles_status = c.spec.worker_profiles.clone();
+    c.status = Some(status);
+    clusters
+        .replace_status(&obj, &PostParams::default(), &c)
+        .await
+        .unwrap();
+    let (s, _, b) = env.send(Method::GET, &path, v, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        b["properties"]["workerProfilesStatus"][0]["name"], "worker",
+        "{b}"
+    );
+
+    let (s, _, b) = env
+        .send(Method::PATCH, &path, v, Some(json!({"tags": {"b": "2"}})))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(b["properties"]["workerProfiles"].is_array(), "{b}");
+    assert!(b["properties"].get("workerProfilesStatus").is_none(), "{b}");
+    env.finish("rg-wps", "c", false).await;
+    let (s, _, b) = env
+        .send(
+            Method::PUT,
+            &path,
+            v,
+            Some(body("w", "21111111-1111-1111-1111-111111111111")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(b["properties"].get("workerProfilesStatus").is_none(), "{b}");
+    env.dc.stop().await;
 }

@@ -292,6 +292,7 @@ pub fn resource_skus(
                     {"name": "vCPUs", "value": s.vcpus.to_string()},
                     {"name": "MemoryGB", "value": s.memory_gb.to_string()},
                     {"name": "PremiumIO", "value": "True"},
+                    {"name": "EncryptionAtHostSupported", "value": "True"},
                     {"name": "HyperVGenerations", "value": "V1,V2"},
                 ],
                 "restrictions": rs,

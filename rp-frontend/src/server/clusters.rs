@@ -650,6 +650,14 @@ async fn try_put_or_patch(
                     )?;
                 }
             }
+            if is_create {
+                super::create_checks::validate_new_cluster(
+                    state.config.azure.as_ref(),
+                    &key.subscription,
+                    &super::create_checks::Demand::of(&cluster.spec, &state.config.location),
+                )
+                .await?;
+            }
             let request = if is_create {
                 Request::Create
             } else {
@@ -703,7 +711,10 @@ async fn try_put_or_patch(
             }
         };
         state.clusters.wrote(&stored);
-        return Ok(json_response(StatusCode::OK, &admin::render(&stored)));
+        return Ok(json_response(
+            StatusCode::OK,
+            &admin::render(&without_worker_profiles_status(stored)),
+        ));
     }
     let tenant = ctx
         .headers
@@ -745,9 +756,10 @@ async fn try_put_or_patch(
         // The record stays: if the claim landed, the transition completes and reports there.
         management::Claim::Unknown(e) => return Err(e),
     };
+    let shown = without_worker_profiles_status(stored);
     let body = match version {
-        Some(v) => render(v, &stored),
-        None => admin::render(&stored),
+        Some(v) => render(v, &shown),
+        None => admin::render(&shown),
     };
     let status = if is_create {
         StatusCode::CREATED
@@ -770,6 +782,15 @@ async fn record_maintenance_signal(
     let mut signalled = stored.clone();
     signalled.status.get_or_insert_default().maintenance_state = Some(signal);
     Ok(merge_patch::write(api, &stored, &signalled, merge_patch::Part::Status).await?)
+}
+
+/// The cluster as a PUT or PATCH answers it: as ARO-RP's, without the enriched worker profile
+/// data (`workerProfilesStatus`), which GET shows.
+fn without_worker_profiles_status(mut cluster: OpenShiftCluster) -> OpenShiftCluster {
+    if let Some(status) = cluster.status.as_mut() {
+        status.worker_profiles_status.clear();
+    }
+    cluster
 }
 
 /// DELETE a cluster: 202 with polling URLs, 204 when absent.

@@ -1,6 +1,7 @@
 //! The ARM server: request pipeline (request ids, authentication, request validation, body limits,
 //! panics, metrics, logs) and routing onto the handlers, one module per resource: [`clusters`]
-//! (clusters, their credentials and async operations), [`subscriptions`], [`versions`],
+//! (clusters, their credentials and async operations; [`create_checks`] are a create's checks in
+//! Azure), [`subscriptions`], [`versions`],
 //! [`role_sets`], [`preflight`], [`provider_operations`], [`openapi`] and the admin API's global
 //! routes ([`admin`]). [`management`] is their access to the management cluster;
 //! [`availability`] what the frontend knows of that cluster's availability (cache freshness,
@@ -11,6 +12,7 @@ pub mod auth;
 pub mod availability;
 pub mod cluster_data;
 pub mod clusters;
+pub mod create_checks;
 pub mod management;
 pub mod metrics;
 pub mod openapi;
@@ -69,6 +71,9 @@ pub struct FrontendConfig {
     pub identity_host_suffix: String,
     /// How GET and list read the live cluster (bound and cache).
     pub cluster_data: cluster_data::ClusterDataConfig,
+    /// The RP's Azure identity, for the create-time checks of the customer's subscription
+    /// ([`create_checks`]); `None` (a test setup without Azure) skips them.
+    pub azure: Option<azure_clients::AzureClients>,
 }
 
 impl FrontendConfig {
@@ -84,6 +89,7 @@ impl FrontendConfig {
             mock_msi_headers: false,
             identity_host_suffix: workload_identity::DEFAULT_IDENTITY_HOST_SUFFIX.to_string(),
             cluster_data: cluster_data::ClusterDataConfig::default(),
+            azure: None,
         }
     }
 }
@@ -526,6 +532,19 @@ async fn handle_inner(
     if route.id == RouteId::Other {
         return Err(not_found_path(&segments));
     }
+    if !route.allows(parts.method.as_str()) {
+        return Ok(method_not_allowed(&parts.method, &segments, route));
+    }
+    // ARM refuses any request without an api-version before it reaches a provider; the
+    // operations list accepts every version (ARO-RP does not check it: ARM fans the call out
+    // to every service of the namespace), but not none.
+    if route.id == RouteId::Operations && query.api_version == ApiVersionParam::Absent {
+        return Err(Error::arm(
+            StatusCode::BAD_REQUEST,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        ));
+    }
     // `admin` is the admin audience's api-version: on ARM routes it is an unsupported version,
     // on admin routes nothing else is accepted.
     match (route.audience, query.api_version()) {
@@ -644,6 +663,25 @@ fn polling_base(
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let referer = format!("{base}{path}");
     (base, referer)
+}
+
+/// 405 for a method the route does not define (the swagger's), with ARM's error body and the
+/// `Allow` header of the methods it does.
+fn method_not_allowed(method: &Method, segments: &[String], route: &routes::Route) -> Response {
+    let allow = route.methods.join(", ");
+    let mut response = error_response(&Error::arm(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        format!(
+            "The method '{}' is not allowed on '/{}'. Allowed: {allow}.",
+            log_safe(method.as_str()),
+            segments.join("/")
+        ),
+    ));
+    if let Ok(v) = HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, v);
+    }
+    response
 }
 
 fn not_found(ctx: &Ctx) -> Error {
@@ -780,7 +818,7 @@ async fn dispatch(state: &AppState, ctx: &Ctx, id: routes::RouteId) -> Result<Re
             }
             check_namespace_and_type(ctx, 5)?;
             match id {
-                Preflight if m == Method::POST => preflight::check(state, ctx),
+                Preflight if m == Method::POST => preflight::check(state, ctx).await,
                 ResourceGroupClusters if m == Method::GET => {
                     check_type(ctx, l[6], 6)?;
                     clusters::list(state, ctx, sub, Some(&ctx.segments[3])).await

@@ -77,15 +77,34 @@ pub struct Route {
     pub template: &'static str,
     /// Who may call it.
     pub audience: Audience,
+    /// The methods the swagger (or the admin API) defines on it; any other is 405.
+    pub methods: &'static [&'static str],
 }
 
-const fn route(id: RouteId, template: &'static str, audience: Audience) -> Route {
+const fn route(
+    id: RouteId,
+    template: &'static str,
+    audience: Audience,
+    methods: &'static [&'static str],
+) -> Route {
     Route {
         id,
         template,
         audience,
+        methods,
     }
 }
+
+impl Route {
+    /// Whether the route defines `method`.
+    pub fn allows(&self, method: &str) -> bool {
+        self.methods.contains(&method)
+    }
+}
+
+const GET: &[&str] = &["GET"];
+const POST: &[&str] = &["POST"];
+const GET_PUT: &[&str] = &["GET", "PUT"];
 
 /// The shared prefix of the location routes.
 #[cfg(test)]
@@ -97,101 +116,122 @@ use RouteId::*;
 
 /// Every route, first match wins.
 pub static ROUTES: &[Route] = &[
-    route(Healthz, "/healthz", Public),
-    route(Livez, "/livez", Public),
-    route(Readyz, "/readyz", Public),
-    route(HealthzReady, "/healthz/ready", Public),
+    route(Healthz, "/healthz", Public, GET),
+    route(Livez, "/livez", Public, GET),
+    route(Readyz, "/readyz", Public, GET),
+    route(HealthzReady, "/healthz/ready", Public, GET),
     route(
         Operations,
         "/providers/microsoft.redhatopenshift/operations",
         Public,
+        GET,
     ),
-    route(OpenApiIndex, "/openapi", Public),
-    route(OpenApi, "/openapi/{version}", Public),
-    route(Subscription, "/subscriptions/{subscriptionid}", Arm),
+    route(OpenApiIndex, "/openapi", Public, GET),
+    route(OpenApi, "/openapi/{version}", Public, GET),
+    route(
+        Subscription,
+        "/subscriptions/{subscriptionid}",
+        Arm,
+        GET_PUT,
+    ),
     route(
         SubscriptionClusters,
         "/subscriptions/{subscriptionid}/providers/{resourceprovidernamespace}/{resourcetype}",
         Arm,
+        GET,
     ),
     route(
         OperationStatus,
         "/subscriptions/{subscriptionid}/providers/{resourceprovidernamespace}/locations/{location}/operationsstatus/{operationid}",
         Arm,
+        GET,
     ),
     route(
         OperationResult,
         "/subscriptions/{subscriptionid}/providers/{resourceprovidernamespace}/locations/{location}/operationresults/{operationid}",
         Arm,
+        GET,
     ),
     route(
         Versions,
         "/subscriptions/{subscriptionid}/providers/{resourceprovidernamespace}/locations/{location}/openshiftversions",
         Arm,
+        GET,
     ),
     route(
         Version,
         "/subscriptions/{subscriptionid}/providers/{resourceprovidernamespace}/locations/{location}/openshiftversions/{version}",
         Arm,
+        GET,
     ),
     route(
         RoleSets,
         "/subscriptions/{subscriptionid}/providers/{resourceprovidernamespace}/locations/{location}/platformworkloadidentityrolesets",
         Arm,
+        GET,
     ),
     route(
         RoleSet,
         "/subscriptions/{subscriptionid}/providers/{resourceprovidernamespace}/locations/{location}/platformworkloadidentityrolesets/{version}",
         Arm,
+        GET,
     ),
     route(
         Preflight,
         "/subscriptions/{subscriptionid}/resourcegroups/{resourcegroupname}/providers/{resourceprovidernamespace}/deployments/{deploymentname}/preflight",
         Arm,
+        POST,
     ),
     route(
         ResourceGroupClusters,
         "/subscriptions/{subscriptionid}/resourcegroups/{resourcegroupname}/providers/{resourceprovidernamespace}/{resourcetype}",
         Arm,
+        GET,
     ),
     route(
         Cluster,
         "/subscriptions/{subscriptionid}/resourcegroups/{resourcegroupname}/providers/{resourceprovidernamespace}/{resourcetype}/{resourcename}",
         Arm,
+        &["GET", "PUT", "PATCH", "DELETE"],
     ),
     route(
         ListCredentials,
         "/subscriptions/{subscriptionid}/resourcegroups/{resourcegroupname}/providers/{resourceprovidernamespace}/{resourcetype}/{resourcename}/listcredentials",
         Arm,
+        POST,
     ),
     route(
         ListAdminCredentials,
         "/subscriptions/{subscriptionid}/resourcegroups/{resourcegroupname}/providers/{resourceprovidernamespace}/{resourcetype}/{resourcename}/listadmincredentials",
         Arm,
+        POST,
     ),
-    route(AdminVersions, "/admin/versions", Admin),
+    route(AdminVersions, "/admin/versions", Admin, GET_PUT),
     route(
         AdminRoleSets,
         "/admin/platformworkloadidentityrolesets",
         Admin,
+        GET_PUT,
     ),
-    route(AdminClusters, "/admin/clusters", Admin),
+    route(AdminClusters, "/admin/clusters", Admin, GET),
     route(
         AdminProviderClusters,
         "/admin/providers/microsoft.redhatopenshift/openshiftclusters",
         Admin,
+        GET,
     ),
     route(
         AdminCluster,
         "/admin/subscriptions/{subscriptionid}/resourcegroups/{resourcegroupname}/providers/{resourceprovidernamespace}/{resourcetype}/{resourcename}",
         Admin,
+        &["GET", "PUT", "PATCH"],
     ),
 ];
 
 /// Unmatched paths outside `/admin`: ARM's (authenticate, then 404).
-pub static OTHER: Route = route(Other, "other", Arm);
+pub static OTHER: Route = route(Other, "other", Arm, &[]);
 /// Unmatched paths under `/admin`: the admin audience's (authenticate, then 404).
-pub static OTHER_ADMIN: Route = route(Other, "other", Admin);
+pub static OTHER_ADMIN: Route = route(Other, "other", Admin, &[]);
 
 /// A path's segments: original case (percent-decoded) and lowercase, empty segments dropped.
 pub fn split_path(path: &str) -> (Vec<String>, Vec<String>) {
