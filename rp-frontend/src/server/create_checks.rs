@@ -18,7 +18,6 @@ use std::collections::BTreeMap;
 use axum::http::StatusCode;
 use azure_clients::AzureClients;
 use crds::management::{OpenShiftClusterSpec, Toggle};
-use futures::StreamExt;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -366,28 +365,14 @@ pub fn check_providers(providers: &[Value]) -> Result<()> {
     Ok(())
 }
 
-fn azure_failed(what: &str, e: azure_clients::azure_core::Error) -> Error {
-    Error::Azure(format!("{what}: {}", azure_clients::Error::from(e)))
+fn azure_failed(what: &str, e: azure_clients::Error) -> Error {
+    Error::Azure(format!("{what}: {e}"))
 }
 
-/// Every item of an SDK pager, as JSON.
-async fn collect<P, T>(
-    what: &str,
-    mut pages: futures::stream::BoxStream<'_, azure_clients::azure_core::Result<P>>,
-    items: impl Fn(P) -> Vec<T>,
-) -> Result<Vec<Value>>
-where
-    T: serde::Serialize,
-{
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| azure_failed(what, e))?;
-        for item in items(page) {
-            out.push(serde_json::to_value(item)?);
-        }
-    }
-    Ok(out)
-}
+/// API versions of the reads (those of the Azure SDK packages the workspace pins).
+const SKUS_API_VERSION: &str = "2021-07-01";
+const COMPUTE_API_VERSION: &str = "2024-07-01";
+const RESOURCES_API_VERSION: &str = "2021-04-01";
 
 /// Run the create-time checks of a new cluster in `subscription` (ARO-RP's `ValidateNewCluster`
 /// after static validation): `Ok` when Azure can take it, else ARO-RP's error. Without Azure
@@ -403,42 +388,51 @@ pub async fn validate_new_cluster(
         );
         return Ok(());
     };
-    let (compute, network, resources) = (azure.compute(), azure.network(), azure.resources());
-    let filter = format!("location eq '{}'", demand.location);
-    let skus_client = compute.resource_skus_client();
-    let compute_usage_client = compute.usage_client();
-    let network_usage_client = network.usages_client();
-    let providers_client = resources.providers_client();
+    // Through the JSON ARM client: it keeps the bearer token out of azure_core's DEBUG request
+    // log (azure-clients/src/arm.rs), which the generated SDK clients would print.
+    let arm = azure.arm();
+    let list = |what: &'static str, path: String, api_version: &'static str| {
+        let arm = arm.clone();
+        async move {
+            arm.list(&path, api_version)
+                .await
+                .map_err(|e| azure_failed(what, e))
+        }
+    };
+    let location = &demand.location;
+    let mut skus_url = arm
+        .url(
+            &format!("/subscriptions/{subscription}/providers/Microsoft.Compute/skus"),
+            Some(SKUS_API_VERSION),
+        )
+        .map_err(|e| azure_failed("listing resource SKUs", e))?;
+    skus_url
+        .query_pairs_mut()
+        .append_pair("$filter", &format!("location eq '{location}'"));
     let (skus, compute_usages, network_usages, providers) = futures::join!(
-        collect(
+        list(
             "listing resource SKUs",
-            skus_client
-                .list(subscription)
-                .filter(filter)
-                .into_stream()
-                .boxed(),
-            |p| p.value,
+            skus_url.to_string(),
+            SKUS_API_VERSION
         ),
-        collect(
+        list(
             "listing compute usages",
-            compute_usage_client
-                .list(&demand.location, subscription)
-                .into_stream()
-                .boxed(),
-            |p| p.value,
+            format!(
+                "/subscriptions/{subscription}/providers/Microsoft.Compute/locations/{location}/usages"
+            ),
+            COMPUTE_API_VERSION,
         ),
-        collect(
+        list(
             "listing network usages",
-            network_usage_client
-                .list(&demand.location, subscription)
-                .into_stream()
-                .boxed(),
-            |p| p.value,
+            format!(
+                "/subscriptions/{subscription}/providers/Microsoft.Network/locations/{location}/usages"
+            ),
+            azure_clients::NETWORK_API_VERSION,
         ),
-        collect(
+        list(
             "listing resource providers",
-            providers_client.list(subscription).into_stream().boxed(),
-            |p| p.value,
+            format!("/subscriptions/{subscription}/providers"),
+            RESOURCES_API_VERSION,
         ),
     );
     // ARO-RP's order, whichever read finished first.
