@@ -71,27 +71,10 @@ async fn a_deleted_subscriptions_clusters_are_deleted_under_least_privilege() {
     // watch the management cluster.)
     let namespace = naming::subscription_namespace(&arm.subscription.to_lowercase());
     let clusters: Api<OpenShiftCluster> = Api::namespaced(system.client.clone(), &namespace);
-    e2e::until(T, "the cluster deleted", || async {
-        clusters
-            .list(&Default::default())
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    })
-    .await;
-
+    until_none_left(&clusters, "the cluster deleted").await;
     // Every operation record of the subscription expires and is collected.
     let operations: Api<AsyncOperation> = Api::namespaced(system.client.clone(), &namespace);
-    e2e::until(T, "the operation records collected", || async {
-        operations
-            .list(&Default::default())
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    })
-    .await;
+    until_none_left(&operations, "the operation records collected").await;
 
     // Least privilege on this path: nothing denied, and the grants only it needs were used.
     assert_used(
@@ -208,6 +191,21 @@ async fn the_admin_catalogue_is_upserted_and_listed_under_least_privilege() {
         ],
     );
     system.stop().await.unwrap();
+}
+
+/// Wait until `api` lists nothing.
+async fn until_none_left<K>(api: &Api<K>, what: &str)
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    e2e::until(T, what, || async {
+        api.list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    })
+    .await;
 }
 
 /// A permission in the RP's API group.
