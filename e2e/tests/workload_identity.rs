@@ -304,6 +304,20 @@ async fn a_workload_identity_cluster_gets_its_issuer_credentials_roles_and_lock_
                 )
             })
             .collect();
+    // GET shows each platform identity's client and object id, as Azure gave them.
+    for (operator, shown) in
+        cluster["properties"]["platformWorkloadIdentityProfile"]["platformWorkloadIdentities"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no platform identities: {cluster}"))
+    {
+        let id = shown["resourceId"].as_str().unwrap().to_ascii_lowercase();
+        assert_eq!(shown["clientId"], client_ids[&id].as_str(), "{operator}");
+        assert_eq!(
+            shown["objectId"].as_str().map(str::to_ascii_lowercase),
+            Some(principals[&id].clone()),
+            "{operator}: {shown}"
+        );
+    }
     let secret: k8s_openapi::api::core::v1::Secret =
         Api::namespaced(in_cluster, "openshift-cloud-controller-manager")
             .get("azure-cloud-credentials")

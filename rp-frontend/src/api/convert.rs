@@ -415,12 +415,26 @@ pub fn to_external(
                         p.platform_workload_identities
                             .iter()
                             .map(|(name, i)| {
+                                // The ids the RP read from Azure for this very identity (a
+                                // re-pointed one shows none until read again).
+                                let read = status
+                                    .and_then(|s| s.platform_workload_identities.get(name))
+                                    .filter(|r| r.resource_id.eq_ignore_ascii_case(&i.resource_id));
+                                let id_of = |spec: &Option<String>, read: Option<&String>| {
+                                    status.and(spec.clone().or_else(|| read.cloned()))
+                                };
                                 (
                                     name.clone(),
                                     ext::PlatformWorkloadIdentity {
                                         resource_id: Some(i.resource_id.clone()),
-                                        client_id: status.and(i.client_id.clone()),
-                                        object_id: status.and(i.object_id.clone()),
+                                        client_id: id_of(
+                                            &i.client_id,
+                                            read.and_then(|r| r.client_id.as_ref()),
+                                        ),
+                                        object_id: id_of(
+                                            &i.object_id,
+                                            read.and_then(|r| r.object_id.as_ref()),
+                                        ),
                                     },
                                 )
                             })
