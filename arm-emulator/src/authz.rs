@@ -400,7 +400,24 @@ pub(crate) fn denying_assignment<'a>(
     action: &str,
     scope: &str,
 ) -> Option<&'a Value> {
-    resources.of_type(DENY_ASSIGNMENT).find_map(|(_, r)| {
+    // Only the deny assignments stored at `scope` or one of its parent scopes can apply (an
+    // assignment's id is `{its scope}/providers/Microsoft.Authorization/denyAssignments/{name}`):
+    // a range lookup per parent scope, not a scan of every cluster's assignment per request.
+    let scope_key = crate::path::key(scope);
+    let parents: Vec<&str> = scope_key
+        .match_indices('/')
+        .map(|(i, _)| &scope_key[..i])
+        .filter(|p| !p.is_empty())
+        .chain(std::iter::once(scope_key.as_str()))
+        .collect();
+    let candidates = parents.into_iter().flat_map(|parent| {
+        let at = format!("{parent}/providers/microsoft.authorization/denyassignments");
+        resources
+            .within(&at)
+            .filter(|(_, r)| r.type_lower() == DENY_ASSIGNMENT)
+            .collect::<Vec<_>>()
+    });
+    candidates.into_iter().find_map(|(_, r)| {
         let props = &r.body["properties"];
         let deny_scope = props["scope"].as_str().unwrap_or_default();
         let applies_here = if props["doNotApplyToChildScopes"].as_bool() == Some(true) {
