@@ -310,6 +310,44 @@ pub fn exempt(verb: &str, group: &str, resource: &str) -> Grant {
     Grant::new(verb, group, resource)
 }
 
+/// The deploy/rp grants of paths e2e/tests/grants.rs takes (and asserts used), which the
+/// lifecycle and hive runs do not take and so exempt: one list for both sides.
+pub mod paths {
+    use super::Grant;
+
+    fn rp(verb: &str, resource: &str) -> Grant {
+        Grant::new(verb, "rp.aro.openshift.io", resource)
+    }
+
+    /// rp-controller: a Deleted subscription's busy cluster deleted with an operation of its
+    /// own, the subscription's status, and the operation-record collector.
+    pub fn deleted_subscription() -> Vec<Grant> {
+        vec![
+            rp("create", "asyncoperations"),
+            rp("delete", "asyncoperations"),
+            rp("patch", "subscriptions/status"),
+        ]
+    }
+
+    /// rp-frontend: ARM's subscription lifecycle PUT (a new subscription, then a state change).
+    pub fn subscription_lifecycle() -> Vec<Grant> {
+        vec![rp("create", "subscriptions"), rp("patch", "subscriptions")]
+    }
+
+    /// rp-frontend: the admin API's upserts of versions and role sets, and the role-set list.
+    pub fn admin_catalogue() -> Vec<Grant> {
+        let mut grants = vec![
+            rp("get", "openshiftversions"),
+            rp("create", "openshiftversions"),
+            rp("patch", "openshiftversions"),
+        ];
+        for verb in ["get", "list", "create", "patch"] {
+            grants.push(rp(verb, "platformworkloadidentityrolesets"));
+        }
+        grants
+    }
+}
+
 /// Every request devcluster denied, by user, one per line after a newline (empty when none):
 /// what a failing test shows first, the missing grant rather than only its consequence.
 pub fn denials(log: &devcluster::AccessLog) -> String {

@@ -16,7 +16,7 @@ use crds::management::{
     AsyncOperation, OpenShiftCluster, OpenShiftVersionSpec, PlatformWorkloadIdentityRole,
     PlatformWorkloadIdentityRoleSetSpec, naming,
 };
-use e2e::least_privilege::{Grant, assert_used};
+use e2e::least_privilege::{assert_used, paths};
 use e2e::{Arm, cluster_body, seed_network};
 use kube::Api;
 use reqwest::Method;
@@ -77,20 +77,8 @@ async fn a_deleted_subscriptions_clusters_are_deleted_under_least_privilege() {
     until_none_left(&operations, "the operation records collected").await;
 
     // Least privilege on this path: nothing denied, and the grants only it needs were used.
-    assert_used(
-        &system,
-        "aro-rp-controller",
-        &[
-            rp("create", "asyncoperations"),
-            rp("delete", "asyncoperations"),
-            rp("patch", "subscriptions/status"),
-        ],
-    );
-    assert_used(
-        &system,
-        "aro-rp-frontend",
-        &[rp("create", "subscriptions"), rp("patch", "subscriptions")],
-    );
+    assert_used(&system, "aro-rp-controller", &paths::deleted_subscription());
+    assert_used(&system, "aro-rp-frontend", &paths::subscription_lifecycle());
     system.stop().await.unwrap();
 }
 
@@ -177,19 +165,7 @@ async fn the_admin_catalogue_is_upserted_and_listed_under_least_privilege() {
         versions.body
     );
 
-    assert_used(
-        &system,
-        "aro-rp-frontend",
-        &[
-            rp("get", "openshiftversions"),
-            rp("create", "openshiftversions"),
-            rp("patch", "openshiftversions"),
-            rp("get", "platformworkloadidentityrolesets"),
-            rp("list", "platformworkloadidentityrolesets"),
-            rp("create", "platformworkloadidentityrolesets"),
-            rp("patch", "platformworkloadidentityrolesets"),
-        ],
-    );
+    assert_used(&system, "aro-rp-frontend", &paths::admin_catalogue());
     system.stop().await.unwrap();
 }
 
@@ -206,9 +182,4 @@ where
             .is_empty()
     })
     .await;
-}
-
-/// A permission in the RP's API group.
-fn rp(verb: &str, resource: &str) -> Grant {
-    Grant::new(verb, "rp.aro.openshift.io", resource)
 }

@@ -156,26 +156,20 @@ async fn the_hive_runtime_creates_updates_and_deletes_clusters_through_cluster_d
     hive.stop().await;
     // Least privilege: the controller used its hive-runtime grants here (lifecycle.rs covers
     // the rest), and was denied nothing.
-    use e2e::least_privilege::exempt;
-    e2e::least_privilege::assert_least_privilege(
-        &system,
-        "aro-rp-controller",
-        &[
-            // A deleted subscription's busy clusters and the operation-record collector
-            // (e2e/tests/grants.rs uses these).
-            exempt("create", "rp.aro.openshift.io", "asyncoperations"),
-            exempt("delete", "rp.aro.openshift.io", "asyncoperations"),
-            exempt("patch", "rp.aro.openshift.io", "subscriptions/status"),
-            // A failed install's ClusterProvisions (rp-controller/tests/hive_runtime.rs lists
-            // them as this ServiceAccount).
-            exempt("list", "hive.openshift.io", "clusterprovisions"),
-            // Workload identity clusters' role sets (e2e/tests/workload_identity.rs).
-            exempt(
-                "get",
-                "rp.aro.openshift.io",
-                "platformworkloadidentityrolesets",
-            ),
-        ],
-    )
-    .await;
+    use e2e::least_privilege::{exempt, paths};
+    // A deleted subscription's busy clusters and the operation-record collector: e2e/tests/
+    // grants.rs takes that path.
+    let mut exempted = paths::deleted_subscription();
+    exempted.extend([
+        // A failed install's ClusterProvisions (rp-controller/tests/hive_runtime.rs lists
+        // them as this ServiceAccount).
+        exempt("list", "hive.openshift.io", "clusterprovisions"),
+        // Workload identity clusters' role sets (e2e/tests/workload_identity.rs).
+        exempt(
+            "get",
+            "rp.aro.openshift.io",
+            "platformworkloadidentityrolesets",
+        ),
+    ]);
+    e2e::least_privilege::assert_least_privilege(&system, "aro-rp-controller", &exempted).await;
 }

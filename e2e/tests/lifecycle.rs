@@ -482,80 +482,45 @@ async fn cluster_lifecycle_create_read_credentials_update_admin_update_delete() 
     // Least privilege, proven: the frontend and the controller ran under their deploy/rp
     // ServiceAccounts (and the operator under the chart's); nothing was denied, and every grant
     // was used except those only other paths take (each named with the path).
-    use e2e::least_privilege::{assert_least_privilege, exempt};
-    assert_least_privilege(
-        &system,
-        "aro-rp-frontend",
-        &[
-            // ARM's subscription lifecycle PUT (the seed registered this subscription;
-            // e2e/tests/grants.rs uses these).
-            exempt("create", "rp.aro.openshift.io", "subscriptions"),
-            exempt("patch", "rp.aro.openshift.io", "subscriptions"),
-            // The admin API's upserts of versions and role sets, and the customer list of role
-            // sets (e2e/tests/grants.rs uses these).
-            exempt("get", "rp.aro.openshift.io", "openshiftversions"),
-            exempt("create", "rp.aro.openshift.io", "openshiftversions"),
-            exempt("patch", "rp.aro.openshift.io", "openshiftversions"),
-            exempt(
-                "get",
-                "rp.aro.openshift.io",
-                "platformworkloadidentityrolesets",
-            ),
-            exempt(
-                "list",
-                "rp.aro.openshift.io",
-                "platformworkloadidentityrolesets",
-            ),
-            exempt(
-                "create",
-                "rp.aro.openshift.io",
-                "platformworkloadidentityrolesets",
-            ),
-            exempt(
-                "patch",
-                "rp.aro.openshift.io",
-                "platformworkloadidentityrolesets",
-            ),
-            // A PUT whose writes fail or that loses its race: its operation record, staged
-            // Secret and unique-key claims go (rp-frontend/tests/write_faults.rs uses these).
-            exempt("delete", "rp.aro.openshift.io", "asyncoperations"),
-            exempt("delete", "", "secrets"),
-            exempt("delete", "rp.aro.openshift.io", "clusteruniquekeys"),
-            // Taking over a stale unique-key claim, and the first PUT of a subscription the
-            // controller has not provisioned yet (rp-frontend/tests/validation.rs uses these
-            // under deploy/rp's grants).
-            exempt("patch", "rp.aro.openshift.io", "clusteruniquekeys"),
-            exempt("create", "", "namespaces"),
-        ],
-    )
-    .await;
-    assert_least_privilege(
-        &system,
-        "aro-rp-controller",
-        &[
-            // A deleted subscription's busy clusters and the operation-record collector
-            // (e2e/tests/grants.rs uses these).
-            exempt("create", "rp.aro.openshift.io", "asyncoperations"),
-            exempt("delete", "rp.aro.openshift.io", "asyncoperations"),
-            exempt("patch", "rp.aro.openshift.io", "subscriptions/status"),
-            // The hive runtime (e2e/tests/hive.rs).
-            exempt("get", "", "namespaces"),
-            exempt("delete", "", "namespaces"),
-            exempt("patch", "", "secrets"),
-            exempt("get", "hive.openshift.io", "clusterdeployments"),
-            exempt("patch", "hive.openshift.io", "clusterdeployments"),
-            exempt("delete", "hive.openshift.io", "clusterdeployments"),
-            exempt("patch", "hive.openshift.io", "clusterimagesets"),
-            exempt("list", "hive.openshift.io", "clusterprovisions"),
-            // Workload identity clusters' role sets (e2e/tests/workload_identity.rs).
-            exempt(
-                "get",
-                "rp.aro.openshift.io",
-                "platformworkloadidentityrolesets",
-            ),
-        ],
-    )
-    .await;
+    use e2e::least_privilege::{assert_least_privilege, exempt, paths};
+    // ARM's subscription lifecycle PUT (the seed registered this subscription) and the admin
+    // API's catalogue: e2e/tests/grants.rs takes those paths.
+    let mut frontend_exempt = paths::subscription_lifecycle();
+    frontend_exempt.extend(paths::admin_catalogue());
+    frontend_exempt.extend([
+        // A PUT whose writes fail or that loses its race: its operation record, staged
+        // Secret and unique-key claims go (rp-frontend/tests/write_faults.rs uses these).
+        exempt("delete", "rp.aro.openshift.io", "asyncoperations"),
+        exempt("delete", "", "secrets"),
+        exempt("delete", "rp.aro.openshift.io", "clusteruniquekeys"),
+        // Taking over a stale unique-key claim, and the first PUT of a subscription the
+        // controller has not provisioned yet (rp-frontend/tests/validation.rs uses these
+        // under deploy/rp's grants).
+        exempt("patch", "rp.aro.openshift.io", "clusteruniquekeys"),
+        exempt("create", "", "namespaces"),
+    ]);
+    assert_least_privilege(&system, "aro-rp-frontend", &frontend_exempt).await;
+    // A deleted subscription's busy clusters and the operation-record collector: e2e/tests/
+    // grants.rs takes that path.
+    let mut controller_exempt = paths::deleted_subscription();
+    controller_exempt.extend([
+        // The hive runtime (e2e/tests/hive.rs).
+        exempt("get", "", "namespaces"),
+        exempt("delete", "", "namespaces"),
+        exempt("patch", "", "secrets"),
+        exempt("get", "hive.openshift.io", "clusterdeployments"),
+        exempt("patch", "hive.openshift.io", "clusterdeployments"),
+        exempt("delete", "hive.openshift.io", "clusterdeployments"),
+        exempt("patch", "hive.openshift.io", "clusterimagesets"),
+        exempt("list", "hive.openshift.io", "clusterprovisions"),
+        // Workload identity clusters' role sets (e2e/tests/workload_identity.rs).
+        exempt(
+            "get",
+            "rp.aro.openshift.io",
+            "platformworkloadidentityrolesets",
+        ),
+    ]);
+    assert_least_privilege(&system, "aro-rp-controller", &controller_exempt).await;
     system.stop().await.unwrap();
 }
 
